@@ -1,0 +1,142 @@
+/**
+ * The command line, parsed into a plain command. Global options may stand
+ * before or after the sub-command, as in PyStack.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+
+/** Options every sub-command accepts. */
+export interface CommonOptions {
+  verbose: number;
+  noColor: boolean;
+}
+
+/** A parsed command line. */
+export type Command =
+  | { kind: "help"; topic: "main" | "remote" | "demo" }
+  | { kind: "version" }
+  | ({ kind: "demo" } & CommonOptions)
+  | ({ kind: "remote"; pid: number; block: boolean; exhaustive: boolean } & CommonOptions);
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+  verbose: { type: "boolean", short: "v", multiple: true },
+  "no-color": { type: "boolean" },
+  "no-block": { type: "boolean" },
+  exhaustive: { type: "boolean" },
+} as const;
+
+const SUBCOMMANDS = ["remote", "demo"] as const;
+const ONLY_REMOTE = ["no-block", "exhaustive"] as const;
+
+/** Parses `argv` (without the program name). Throws {@linkcode UsageError}. */
+export function parseCommand(argv: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(usageMessage(e), "see 'pystack --help'");
+  }
+  const { values, positionals } = parsed;
+  const [sub, ...rest] = positionals;
+  if (values.version) return { kind: "version" };
+  if (sub === undefined) {
+    if (values.help) return { kind: "help", topic: "main" };
+    return { kind: "demo", verbose: values.verbose?.length ?? 0, noColor: !!values["no-color"] };
+  }
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
+    throw new UsageError(
+      `Unknown command '${sub}'`,
+      "commands are: remote, demo; see 'pystack --help'",
+    );
+  }
+  const common = { verbose: values.verbose?.length ?? 0, noColor: !!values["no-color"] };
+  if (sub === "demo") {
+    if (values.help) return { kind: "help", topic: "demo" };
+    rejectOptions(values, ONLY_REMOTE, "demo");
+    if (rest.length > 0) {
+      throw new UsageError(`Unexpected argument '${rest[0]}'`, "'pystack demo' takes no arguments");
+    }
+    return { kind: "demo", ...common };
+  }
+  if (values.help) return { kind: "help", topic: "remote" };
+  if (rest.length === 0) {
+    throw new UsageError("Missing the PID to inspect", "usage: pystack remote PID [options]");
+  }
+  if (rest.length > 1) {
+    throw new UsageError(`Unexpected argument '${rest[1]}'`, "usage: pystack remote PID [options]");
+  }
+  const text = rest[0]!;
+  const pid = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x3fffffff) {
+    throw new UsageError(
+      `Invalid PID '${text}': expected a positive integer`,
+      "usage: pystack remote PID [options]",
+    );
+  }
+  return {
+    kind: "remote",
+    pid,
+    block: !values["no-block"],
+    exhaustive: !!values.exhaustive,
+    ...common,
+  };
+}
+
+function rejectOptions(
+  values: Record<string, unknown>,
+  names: readonly string[],
+  sub: string,
+): void {
+  for (const name of names) {
+    if (values[name] !== undefined) {
+      throw new UsageError(`Option --${name} does not apply to '${sub}'`, "see 'pystack --help'");
+    }
+  }
+}
+
+function usageMessage(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  // node:util's messages are multi-line and mention "parseArgs"; keep the first line.
+  return text.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
+}
+
+/** Help texts. */
+export const HELP = {
+  main: `pystack: print the Python stack of every thread of a running Python process
+
+Usage:
+  pystack remote PID [--no-block] [--exhaustive] [-v] [--no-color]
+  pystack demo       start a deadlocked sample program and show its stacks
+  pystack --version
+  pystack --help | pystack remote --help
+
+Options:
+  -v, --verbose   say how the interpreter was found and how long the target was paused (repeatable)
+  --no-color      no colours (also when NO_COLOR is set or output is not a terminal)
+  -h, --help      this help
+  --version       print the version
+
+Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
+5 not a Python process, 6 unsupported Python version, 7 target exited while being read,
+130 interrupted.`,
+  remote: `Usage: pystack remote PID [options]
+
+Prints the Python stack of every thread of the live process PID (CPython 3.6 to 3.13).
+By default every thread is paused for a consistent snapshot (a few milliseconds) and
+always resumed; the target is never written to and never made to run code.
+
+Options:
+  --no-block      read without pausing the target (stacks may be inconsistent; marked)
+  --exhaustive    also scan anonymous mappings and the heap for the interpreter
+  -v, --verbose   say how the interpreter was found and how long the target was paused
+  --no-color      no colours`,
+  demo: `Usage: pystack demo
+
+Starts a small Python program whose threads deadlock over two locks while a third
+waits, prints its stacks with 'pystack remote', and stops it.`,
+} as const;

@@ -1,0 +1,105 @@
+/**
+ * Runs one parsed command and maps every error to one line and an exit code.
+ *
+ * @module
+ */
+
+import { type Command, HELP, parseCommand } from "./args.ts";
+import { ClosedPipe, printError, printLines } from "./output.ts";
+import { sourceReader } from "./source_lines.ts";
+import { ExitCode, InterruptedError, PystackError } from "../errors.ts";
+import { inspectProcess } from "../inspect_process.ts";
+import { renderText } from "../render/text.ts";
+import { targetPath } from "../process/tasks.ts";
+import { type Method, METHODS } from "../walk/find_interpreter.ts";
+import { VERSION } from "../version.ts";
+import { runDemo } from "./demo.ts";
+
+/** Runs pystack with `argv`; returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    const command = parseCommand(argv);
+    return await execute(command);
+  } catch (e) {
+    if (e instanceof ClosedPipe) return ExitCode.ok;
+    if (e instanceof PystackError) {
+      printError(`pystack: ${e.message}${e.hint === undefined ? "" : `; ${e.hint}`}`);
+      return e.exitCode;
+    }
+    if (Deno.env.get("PYSTACK_DEBUG")) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    printError(
+      `pystack: internal error: ${message.split("\n")[0]}; ` +
+        "please report it with the output of 'pystack -vv' (PYSTACK_DEBUG=1 shows the trace)",
+    );
+    return ExitCode.failure;
+  }
+}
+
+async function execute(command: Command): Promise<number> {
+  switch (command.kind) {
+    case "version":
+      printLines([VERSION]);
+      return ExitCode.ok;
+    case "help":
+      printLines([HELP[command.topic]]);
+      return ExitCode.ok;
+    case "demo":
+      return await runDemo((pid) =>
+        remote({ ...command, kind: "remote", pid, block: true, exhaustive: false })
+      );
+    case "remote":
+      return remote(command);
+  }
+}
+
+/** Whether to colour stdout. */
+export function useColor(noColor: boolean): boolean {
+  return !noColor && Deno.env.get("NO_COLOR") === undefined && Deno.stdout.isTerminal();
+}
+
+function remote(command: Extract<Command, { kind: "remote" }>): number {
+  const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
+  const methods = methodsFromEnv();
+  const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
+  let interrupted = false;
+  const onSignal = () => interrupted = true;
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    const report = inspectProcess(command.pid, {
+      block: command.block,
+      exhaustive: command.exhaustive,
+      ...(methods === undefined ? {} : { methods }),
+      ...(log === undefined ? {} : { log }),
+      ...(sleepMs > 0 ? { onPaused: () => sleepSync(sleepMs) } : {}),
+    });
+    if (interrupted) throw new InterruptedError("Interrupted; the target was resumed");
+    for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+    const sourceLine = sourceReader((file) => targetPath(command.pid, file));
+    printLines(renderText(report, { color: useColor(command.noColor), sourceLine }));
+    return ExitCode.ok;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+}
+
+/** `_PYSTACK_METHODS=bss,...` restricts how the interpreter is found (a testing aid). */
+function methodsFromEnv(): Method[] | undefined {
+  const text = Deno.env.get("_PYSTACK_METHODS");
+  if (text === undefined || text === "") return undefined;
+  const names = text.split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(METHODS as readonly string[]).includes(n)) {
+      throw new PystackError(
+        `Unknown method '${n}' in _PYSTACK_METHODS`,
+        `use ${METHODS.join(",")}`,
+      );
+    }
+  }
+  return names as Method[];
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,94 @@
+/**
+ * Errors the CLI turns into one line and a documented exit code.
+ *
+ * Each class carries `exitCode` and a `hint` (what to do). Messages say what
+ * failed and why, in sentence case without a trailing period.
+ *
+ * @module
+ */
+
+/** Exit codes, documented in the README. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  processNotFound: 3,
+  permissionDenied: 4,
+  notPython: 5,
+  unsupportedVersion: 6,
+  targetExited: 7,
+  badCore: 8,
+  interrupted: 130,
+} as const;
+
+/** Base of every error pystack reports to the user. */
+export class PystackError extends Error {
+  readonly exitCode: number = ExitCode.failure;
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** The command line is wrong. */
+export class UsageError extends PystackError {
+  override readonly exitCode: number = ExitCode.usage;
+}
+
+/** No process has the given PID. */
+export class ProcessNotFoundError extends PystackError {
+  override readonly exitCode: number = ExitCode.processNotFound;
+  constructor(pid: number) {
+    super(
+      `Cannot inspect process ${pid}: No such process`,
+      "check the PID with 'ps' or 'pgrep -a python'",
+    );
+  }
+}
+
+/** ptrace or memory access was refused by the kernel. */
+export class PermissionDeniedError extends PystackError {
+  override readonly exitCode: number = ExitCode.permissionDenied;
+  constructor(pid: number, what: string) {
+    super(
+      `Cannot inspect process ${pid}: ${what}: Operation not permitted`,
+      "run pystack as the target's user or as root, or grant CAP_SYS_PTRACE " +
+        "(in a container: --cap-add=SYS_PTRACE); with Yama, " +
+        "/proc/sys/kernel/yama/ptrace_scope must be 0 for non-root tracers; " +
+        "another debugger may already be attached",
+    );
+  }
+}
+
+/** The target is not a Python process, or no interpreter could be found in it. */
+export class NotPythonError extends PystackError {
+  override readonly exitCode: number = ExitCode.notPython;
+}
+
+/** The target runs a Python this pystack cannot read. */
+export class UnsupportedVersionError extends PystackError {
+  override readonly exitCode: number = ExitCode.unsupportedVersion;
+}
+
+/** The live target exited while pystack was reading it. */
+export class TargetExitedError extends PystackError {
+  override readonly exitCode: number = ExitCode.targetExited;
+  constructor(pid: number) {
+    super(
+      `Cannot finish reading process ${pid}: it exited while being read`,
+      "nothing to inspect any more; if it crashed, inspect its core file with 'pystack core'",
+    );
+  }
+}
+
+/** The user interrupted pystack (SIGINT/SIGTERM) while it held the target. */
+export class InterruptedError extends PystackError {
+  override readonly exitCode: number = ExitCode.interrupted;
+}
+
+/** Rethrows errors that must end the run (target gone, permission); lets read failures through. */
+export function rethrowFatal(e: unknown): void {
+  if (e instanceof PystackError) throw e;
+}

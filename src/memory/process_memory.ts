@@ -1,0 +1,150 @@
+/**
+ * Reading a live process's memory: `process_vm_readv`, falling back to
+ * `/proc/PID/mem`, with a page cache that lives for one snapshot.
+ *
+ * @module
+ */
+
+import { errno, openLibc } from "../../ffi/libc.ts";
+import { Errno } from "../../ffi/errno.ts";
+import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
+import { PermissionDeniedError, TargetExitedError } from "../errors.ts";
+
+const PAGE = 4096;
+const PAGE_MASK = ~BigInt(PAGE - 1);
+/** Reads at least this large bypass the page cache (scans, big blobs). */
+const DIRECT_READ = 64 * 1024;
+/** At most this many cached pages (16 MiB). */
+const MAX_PAGES = 4096;
+
+/** Options for {@linkcode ProcessMemory}. */
+export interface ProcessMemoryOptions {
+  /** Read through `/proc/PID/mem` instead of `process_vm_readv`. */
+  useProcMem?: boolean;
+}
+
+/** A {@linkcode MemoryReader} over a live process. */
+export class ProcessMemory implements MemoryReader, Disposable {
+  readonly pid: number;
+  #useProcMem: boolean;
+  #memFile: Deno.FsFile | undefined;
+  #pages = new Map<bigint, Uint8Array | null>();
+  #iov = new BigUint64Array(2);
+  #remoteIov = new BigUint64Array(2);
+  /** Number of reads that reached the kernel (for benchmarks and tests). */
+  syscalls = 0;
+
+  constructor(pid: number, options: ProcessMemoryOptions = {}) {
+    this.pid = pid;
+    this.#useProcMem = options.useProcMem ??
+      Deno.env.get("_PYSTACK_NO_PROCESS_VM_READV") !== undefined;
+  }
+
+  /** Forgets cached pages: call when the target may have run since they were read. */
+  clearCache(): void {
+    this.#pages.clear();
+  }
+
+  read(address: bigint, length: number): Uint8Array {
+    if (length <= 0) return new Uint8Array(0);
+    if (address <= 0n) throw new MemoryReadError(address, length, "null address");
+    if (length >= DIRECT_READ) {
+      const out = new Uint8Array(length);
+      const got = this.#readRaw(address, out);
+      if (got < length) throw new MemoryReadError(address, length);
+      return out;
+    }
+    const first = address & PAGE_MASK;
+    const last = (address + BigInt(length - 1)) & PAGE_MASK;
+    if (first === last) {
+      const page = this.#page(first, address, length);
+      const start = Number(address - first);
+      return page.slice(start, start + length);
+    }
+    const out = new Uint8Array(length);
+    let filled = 0;
+    for (let p = first; p <= last; p += BigInt(PAGE)) {
+      const page = this.#page(p, address, length);
+      const from = p < address ? Number(address - p) : 0;
+      const to = Math.min(PAGE, from + (length - filled));
+      out.set(page.subarray(from, to), filled);
+      filled += to - from;
+    }
+    return out;
+  }
+
+  #page(page: bigint, address: bigint, length: number): Uint8Array {
+    let data = this.#pages.get(page);
+    if (data === undefined) {
+      const buf = new Uint8Array(PAGE);
+      data = this.#readRaw(page, buf) === PAGE ? buf : null;
+      if (this.#pages.size >= MAX_PAGES) this.#pages.clear();
+      this.#pages.set(page, data);
+    }
+    if (data === null) throw new MemoryReadError(address, length);
+    return data;
+  }
+
+  /** Reads into `out`; returns how many bytes were read. Throws for gone/forbidden targets. */
+  #readRaw(address: bigint, out: Uint8Array): number {
+    this.syscalls++;
+    if (!this.#useProcMem) {
+      const libc = openLibc();
+      this.#iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(out)));
+      this.#iov[1] = BigInt(out.length);
+      this.#remoteIov[0] = address;
+      this.#remoteIov[1] = BigInt(out.length);
+      const n = libc.process_vm_readv(this.pid, this.#iov, 1n, this.#remoteIov, 1n, 0n);
+      if (n >= 0n) return Number(n);
+      const code = errno();
+      if (code === Errno.EFAULT || code === Errno.EIO) return 0;
+      if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
+      if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
+      // ENOSYS and anything else: use /proc/PID/mem from now on.
+      this.#useProcMem = true;
+    }
+    return this.#readProcMem(address, out);
+  }
+
+  #readProcMem(address: bigint, out: Uint8Array): number {
+    if (this.#memFile === undefined) {
+      try {
+        this.#memFile = Deno.openSync(`/proc/${this.pid}/mem`, { read: true });
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) throw new TargetExitedError(this.pid);
+        if (e instanceof Deno.errors.PermissionDenied) {
+          throw new PermissionDeniedError(this.pid, `open /proc/${this.pid}/mem`);
+        }
+        throw e;
+      }
+    }
+    try {
+      this.#memFile.seekSync(address, Deno.SeekMode.Start);
+      let total = 0;
+      while (total < out.length) {
+        const n = this.#memFile.readSync(out.subarray(total));
+        if (n === null || n === 0) break;
+        total += n;
+      }
+      return total;
+    } catch {
+      if (!existsProcess(this.pid)) throw new TargetExitedError(this.pid);
+      return 0;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.#memFile?.close();
+    this.#memFile = undefined;
+    this.#pages.clear();
+  }
+}
+
+function existsProcess(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}

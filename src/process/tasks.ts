@@ -1,0 +1,73 @@
+/**
+ * What `/proc` says about a live process: its threads, names, executable.
+ *
+ * @module
+ */
+
+import { PermissionDeniedError, ProcessNotFoundError } from "../errors.ts";
+
+/** The thread ids of `pid`, from `/proc/PID/task`, in directory order. */
+export function listTids(pid: number): number[] {
+  const tids: number[] = [];
+  try {
+    for (const entry of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const tid = Number(entry.name);
+      if (Number.isInteger(tid) && tid > 0) tids.push(tid);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ProcessNotFoundError(pid);
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new PermissionDeniedError(pid, `read /proc/${pid}/task`);
+    }
+    throw e;
+  }
+  return tids;
+}
+
+/** The kernel's name of a thread (`comm`), or undefined when it cannot be read. */
+export function threadName(pid: number, tid: number): string | undefined {
+  try {
+    const name = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trimEnd();
+    return name === "" ? undefined : name;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process state letter from `/proc/PID/stat` (R, S, D, T, t, Z, ...). */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The text of `/proc/PID/maps`. */
+export function readMapsText(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/maps`);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ProcessNotFoundError(pid);
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new PermissionDeniedError(pid, `read /proc/${pid}/maps`);
+    }
+    throw e;
+  }
+}
+
+/** The target's executable path as it sees it (`/proc/PID/exe`), if readable. */
+export function executablePath(pid: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A path in the target's mount namespace, opened from ours (`/proc/PID/root/...`). */
+export function targetPath(pid: number, path: string): string {
+  if (path.startsWith("/")) return `/proc/${pid}/root${path}`;
+  return `/proc/${pid}/cwd/${path}`;
+}

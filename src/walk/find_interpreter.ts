@@ -1,0 +1,242 @@
+/**
+ * Finding the `PyInterpreterState` of a target: an ordered list of strategies,
+ * each candidate validated before use.
+ *
+ * @module
+ */
+
+import { rethrowFatal } from "../errors.ts";
+import type { MemoryReader } from "../memory/memory_reader.ts";
+import type { MapEntry } from "../elf/maps.ts";
+import type { PythonRuntime } from "../cpython/runtime.ts";
+import { readStruct } from "../cpython/struct_view.ts";
+import { TypeFlags, TypeNames } from "../cpython/objects.ts";
+import type { PythonObjects } from "./object_files.ts";
+import { sectionAddress, writableMaps } from "./object_files.ts";
+
+/** Ways to find the interpreter, in the order they are tried. */
+export const METHODS = ["debug_offsets", "elf_section", "symbols", "bss", "anon", "heap"] as const;
+/** One way to find the interpreter. */
+export type Method = typeof METHODS[number];
+
+/** What each method is called in messages. */
+export const METHOD_NAMES: Record<Method, string> = {
+  debug_offsets: "debug offsets",
+  elf_section: "ELF section",
+  symbols: "symbols",
+  bss: "scanning writable data",
+  anon: "scanning anonymous maps",
+  heap: "scanning the heap",
+};
+
+/** The methods used unless `--exhaustive`. */
+export const DEFAULT_METHODS: readonly Method[] = [
+  "debug_offsets",
+  "elf_section",
+  "symbols",
+  "bss",
+];
+
+/** Where the interpreter is, and how it was found. */
+export interface InterpreterLocation {
+  interp: bigint;
+  /** `_PyRuntime`, when known (needed for the GIL holder on 3.7 to 3.11). */
+  runtime: bigint | undefined;
+  method: Method;
+}
+
+/** Inputs of {@linkcode findInterpreter}. */
+export interface FindContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  objects: PythonObjects;
+  maps: readonly MapEntry[];
+  symbols: Map<string, bigint>;
+  /** Start of `_Py_DebugOffsets`, when the version came from it. */
+  debugOffsets: bigint | undefined;
+  methods: readonly Method[];
+  log: (message: string) => void;
+}
+
+/** Most candidate words checked by one scan. */
+const MAX_SCAN_BYTES = 256 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+/** Tries each allowed method in order; undefined when none finds a valid interpreter. */
+export function findInterpreter(ctx: FindContext): InterpreterLocation | undefined {
+  const validator = new InterpreterValidator(ctx.mem, ctx.rt);
+  for (const method of METHODS) {
+    if (!ctx.methods.includes(method)) continue;
+    try {
+      const found = tryMethod(method, ctx, validator);
+      if (found !== undefined) return found;
+      ctx.log(`interpreter not found by ${METHOD_NAMES[method]}`);
+    } catch (e) {
+      rethrowFatal(e);
+      ctx.log(`interpreter search by ${METHOD_NAMES[method]} failed: ${(e as Error).message}`);
+    }
+  }
+  return undefined;
+}
+
+function fromRuntime(
+  ctx: FindContext,
+  validator: InterpreterValidator,
+  runtime: bigint | undefined,
+  method: Method,
+): InterpreterLocation | undefined {
+  const layout = ctx.rt.layout.structs.runtime;
+  if (runtime === undefined || layout === undefined) return undefined;
+  const interp = readStruct(ctx.mem, runtime, layout).ptr("interpreters_head");
+  return validator.isValid(interp) ? { interp, runtime, method } : undefined;
+}
+
+function tryMethod(
+  method: Method,
+  ctx: FindContext,
+  validator: InterpreterValidator,
+): InterpreterLocation | undefined {
+  const main = ctx.objects.main;
+  switch (method) {
+    case "debug_offsets":
+      return fromRuntime(ctx, validator, ctx.debugOffsets, method);
+    case "elf_section":
+      return main === undefined
+        ? undefined
+        : fromRuntime(ctx, validator, sectionAddress(main, ".PyRuntime"), method);
+    case "symbols": {
+      const viaRuntime = fromRuntime(ctx, validator, ctx.symbols.get("_PyRuntime"), method);
+      if (viaRuntime !== undefined) return viaRuntime;
+      const head = ctx.symbols.get("interp_head");
+      if (head === undefined) return undefined;
+      const interp = new DataView(ctx.mem.read(head, 8).buffer).getBigUint64(0, true);
+      return validator.isValid(interp) ? { interp, runtime: undefined, method } : undefined;
+    }
+    case "bss": {
+      const regions = main === undefined ? [] : writableMaps(main);
+      const exe = ctx.objects.executable;
+      if (exe !== undefined && exe !== main) regions.push(...writableMaps(exe));
+      return scan(ctx, validator, regions, method);
+    }
+    case "anon":
+      return scan(
+        ctx,
+        validator,
+        ctx.maps.filter((m) => m.path === "" && m.perms.startsWith("rw")),
+        method,
+      );
+    case "heap":
+      return scan(ctx, validator, ctx.maps.filter((m) => m.path === "[heap]"), method);
+  }
+}
+
+/** Scans `regions` word by word for a pointer to a valid interpreter state. */
+function scan(
+  ctx: FindContext,
+  validator: InterpreterValidator,
+  regions: readonly MapEntry[],
+  method: Method,
+): InterpreterLocation | undefined {
+  const writable = ctx.maps.filter((m) => m.perms.startsWith("rw"));
+  const inWritable = (p: bigint) => writable.some((m) => p >= m.start && p < m.end);
+  const seen = new Set<bigint>();
+  let budget = MAX_SCAN_BYTES;
+  for (const region of regions) {
+    for (let at = region.start; at < region.end && budget > 0; at += BigInt(CHUNK)) {
+      const size = Number(region.end - at < BigInt(CHUNK) ? region.end - at : BigInt(CHUNK));
+      budget -= size;
+      let bytes: Uint8Array;
+      try {
+        bytes = ctx.mem.read(at, size);
+      } catch (e) {
+        rethrowFatal(e);
+        continue;
+      }
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let off = 0; off + 8 <= size; off += 8) {
+        const p = view.getBigUint64(off, true);
+        if (p === 0n || (p & 7n) !== 0n || seen.has(p)) continue;
+        seen.add(p);
+        if (!inWritable(p) || !validator.isValid(p)) continue;
+        return { interp: p, runtime: findRuntimeNear(ctx, regions, p), method };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * With the interpreter found by a scan, `_PyRuntime` is the struct whose
+ * `interpreters.head` and `interpreters.main` both point at it (3.7+).
+ */
+function findRuntimeNear(
+  ctx: FindContext,
+  regions: readonly MapEntry[],
+  interp: bigint,
+): bigint | undefined {
+  const layout = ctx.rt.layout.structs.runtime;
+  const head = layout?.fields["interpreters_head"];
+  const main = layout?.fields["interpreters_main"];
+  if (head === undefined || main === undefined) return undefined;
+  for (const region of regions) {
+    for (let at = region.start; at < region.end; at += BigInt(CHUNK)) {
+      const size = Number(region.end - at < BigInt(CHUNK) ? region.end - at : BigInt(CHUNK));
+      let bytes: Uint8Array;
+      try {
+        bytes = ctx.mem.read(at, size);
+      } catch (e) {
+        rethrowFatal(e);
+        continue;
+      }
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let off = 0; off + 8 <= size; off += 8) {
+        if (view.getBigUint64(off, true) !== interp) continue;
+        const runtime = at + BigInt(off - head.offset);
+        try {
+          const r = readStruct(ctx.mem, runtime, layout!);
+          if (r.ptr("interpreters_main") === interp) return runtime;
+        } catch (e) {
+          rethrowFatal(e);
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Checks that an address holds a live interpreter state (see the README's notes). */
+export class InterpreterValidator {
+  readonly #mem: MemoryReader;
+  readonly #rt: PythonRuntime;
+  readonly #types: TypeNames;
+  constructor(mem: MemoryReader, rt: PythonRuntime) {
+    this.#mem = mem;
+    this.#rt = rt;
+    this.#types = new TypeNames(mem, rt);
+  }
+
+  /** True when `address` is a `PyInterpreterState` whose first thread points back at it. */
+  isValid(address: bigint): boolean {
+    const { interp, thread } = this.#rt.layout.structs;
+    if (address === 0n || (address & 7n) !== 0n || interp === undefined || thread === undefined) {
+      return false;
+    }
+    try {
+      const is = readStruct(this.#mem, address, interp);
+      const tstate = is.ptr("tstate_head");
+      if (tstate === 0n || (tstate & 7n) !== 0n) return false;
+      if (readStruct(this.#mem, tstate, thread).ptr("interp") !== address) return false;
+      let dicts = 0;
+      for (const name of ["modules", "sysdict", "builtins"]) {
+        const obj = is.ptr(name);
+        if (obj === 0n) continue;
+        if ((this.#types.ofObject(obj).flags & TypeFlags.DICT_SUBCLASS) === 0n) return false;
+        dicts++;
+      }
+      return dicts >= 2;
+    } catch (e) {
+      rethrowFatal(e);
+      return false;
+    }
+  }
+}

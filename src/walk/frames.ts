@@ -1,0 +1,150 @@
+/**
+ * Walking one thread's Python frames, newest to oldest, bounded and
+ * cycle-safe; corrupt memory ends the walk with a marker instead of failing.
+ *
+ * @module
+ */
+
+import { rethrowFatal } from "../errors.ts";
+import type { MemoryReader } from "../memory/memory_reader.ts";
+import type { PythonRuntime } from "../cpython/runtime.ts";
+import type { PyFrame } from "../model.ts";
+import { readStruct, type StructView } from "../cpython/struct_view.ts";
+import type { TypeNames } from "../cpython/objects.ts";
+import type { CodeReader } from "./code_objects.ts";
+
+/** Most frames read from one thread. */
+export const MAX_FRAMES = 100_000;
+
+/** Frames of one thread, oldest first, and why the list may be incomplete. */
+export interface FrameWalk {
+  frames: PyFrame[];
+  partial?: string;
+}
+
+/** What {@linkcode walkFrames} reads with. */
+export interface FrameContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  codes: CodeReader;
+  types: TypeNames;
+}
+
+function hex(a: bigint): string {
+  return `0x${a.toString(16)}`;
+}
+
+/** The newest frame of a thread state, or 0n. */
+export function newestFrame(
+  ctx: Pick<FrameContext, "mem" | "rt">,
+  tstate: StructView,
+): bigint {
+  switch (ctx.rt.frameChain) {
+    case "frame_object":
+      return tstate.ptr("frame");
+    case "current_frame":
+      return tstate.ptr("current_frame");
+    case "cframe": {
+      const cframe = tstate.ptr("cframe");
+      const layout = ctx.rt.layout.structs.cframe;
+      if (cframe === 0n || layout === undefined) return 0n;
+      return readStruct(ctx.mem, cframe, layout).ptr("current_frame");
+    }
+  }
+}
+
+/** Walks the frame chain starting at `newest`. */
+export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
+  const { rt } = ctx;
+  const layout = rt.layout.structs.frame;
+  if (layout === undefined) throw new TypeError("Layout has no frame");
+  const newestFirst: PyFrame[] = [];
+  const seen = new Set<bigint>();
+  let partial: string | undefined;
+  let address = newest;
+  let newerIsEntryCandidate: PyFrame | undefined;
+  while (address !== 0n) {
+    if (seen.has(address)) {
+      partial = `frame chain loops back to ${hex(address)}`;
+      break;
+    }
+    if (seen.size >= MAX_FRAMES) {
+      partial = `stopped after ${MAX_FRAMES} frames`;
+      break;
+    }
+    seen.add(address);
+    let f: StructView;
+    try {
+      f = readStruct(ctx.mem, address, layout);
+    } catch (e) {
+      rethrowFatal(e);
+      partial = `frame at ${hex(address)} is unreadable`;
+      break;
+    }
+    const back = f.ptr("back");
+    if (rt.shimOwners.length > 0 && rt.shimOwners.includes(f.int("owner"))) {
+      // A C-stack shim: the frame just newer than it was entered from C.
+      if (newerIsEntryCandidate !== undefined) newerIsEntryCandidate.isEntry = true;
+      newerIsEntryCandidate = undefined;
+      address = back;
+      continue;
+    }
+    const codeAddress = f.ptr("code");
+    if (rt.checkExecutable && !isCode(ctx, codeAddress)) {
+      newerIsEntryCandidate = undefined;
+      address = back;
+      continue;
+    }
+    newestFirst.push(frameFrom(ctx, f, address, codeAddress));
+    newerIsEntryCandidate = newestFirst[newestFirst.length - 1];
+    address = back;
+  }
+  return partial === undefined
+    ? { frames: newestFirst.reverse() }
+    : { frames: newestFirst.reverse(), partial };
+}
+
+function isCode(ctx: FrameContext, address: bigint): boolean {
+  try {
+    return ctx.types.ofObject(address).name === "code";
+  } catch (e) {
+    rethrowFatal(e);
+    return false;
+  }
+}
+
+function frameFrom(
+  ctx: FrameContext,
+  f: StructView,
+  address: bigint,
+  codeAddress: bigint,
+): PyFrame {
+  const { rt } = ctx;
+  const isEntry = rt.entryRule === "every" ||
+    (rt.entryRule === "is_entry" && f.int("is_entry") !== 0);
+  try {
+    const code = ctx.codes.read(codeAddress);
+    const location = ctx.codes.locate(
+      code,
+      f.has("lasti") ? { lasti: f.int("lasti") } : { instr: f.ptr("instr") },
+    );
+    return {
+      file: code.file,
+      function: code.name,
+      location,
+      isEntry,
+      frameAddress: address,
+      codeAddress,
+    };
+  } catch (e) {
+    rethrowFatal(e);
+    return {
+      file: "???",
+      function: "???",
+      location: { line: 0, endLine: 0, column: -1, endColumn: -1 },
+      isEntry,
+      frameAddress: address,
+      codeAddress,
+    };
+  }
+}

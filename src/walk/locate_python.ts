@@ -1,0 +1,95 @@
+/**
+ * From a target's mappings to a readable interpreter: symbols, version,
+ * layout and the interpreter state's address. Shared by live processes and cores.
+ *
+ * @module
+ */
+
+import type { MemoryReader } from "../memory/memory_reader.ts";
+import type { MapEntry } from "../elf/maps.ts";
+import { formatVersion, type PythonRuntime, selectRuntime } from "../cpython/runtime.ts";
+import { NotPythonError } from "../errors.ts";
+import { type PythonObjects, sectionAddress, symbolAddresses } from "./object_files.ts";
+import { detectVersion } from "./detect_version.ts";
+import { findInterpreter, type Method, METHOD_NAMES } from "./find_interpreter.ts";
+import { applyDebugOffsets } from "./debug_offsets.ts";
+
+/** Symbols looked up in the interpreter's object file, all in one pass. */
+const SYMBOLS = ["_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "collecting"];
+
+/** Inputs of {@linkcode locatePython}. */
+export interface LocateContext {
+  mem: MemoryReader;
+  objects: PythonObjects;
+  maps: readonly MapEntry[];
+  methods: readonly Method[];
+  log: (message: string) => void;
+  /** For messages: the process id and name. */
+  pid: number;
+  comm: string;
+}
+
+/** A target's interpreter, ready to walk. */
+export interface PythonLocation {
+  rt: PythonRuntime;
+  interp: bigint;
+  runtime: bigint | undefined;
+  symbols: Map<string, bigint>;
+  versionText: string;
+  foundBy: string;
+  warnings: string[];
+}
+
+/** Finds version, layout and interpreter state; throws a user-facing error when it cannot. */
+export function locatePython(ctx: LocateContext): PythonLocation {
+  const { mem, objects, log } = ctx;
+  const main = objects.main!;
+  const symbols = symbolAddresses(main, SYMBOLS);
+  const runtimeCandidate = symbols.get("_PyRuntime") ?? sectionAddress(main, ".PyRuntime");
+  const detected = detectVersion(mem, objects, symbols, runtimeCandidate);
+  if (detected === undefined) {
+    throw new NotPythonError(
+      `Cannot inspect process ${ctx.pid} (${ctx.comm}): it is not a Python process ` +
+        `(no CPython version found in ${main.path})`,
+      "pass the PID of a CPython interpreter",
+    );
+  }
+  log(`Python ${formatVersion(detected.version)} (from ${detected.source})`);
+  let rt = selectRuntime(detected.version);
+  const warnings: string[] = [];
+  if (detected.debugOffsets !== undefined) {
+    const applied = applyDebugOffsets(mem, detected.debugOffsets, rt);
+    rt = applied.rt;
+    for (const note of applied.notes) log(note);
+    warnings.push(...applied.warnings);
+  }
+  const found = findInterpreter({
+    mem,
+    rt,
+    objects,
+    maps: ctx.maps,
+    symbols,
+    debugOffsets: detected.debugOffsets,
+    methods: ctx.methods,
+    log,
+  });
+  if (found === undefined) {
+    throw new NotPythonError(
+      `Cannot inspect process ${ctx.pid} (${ctx.comm}): no Python interpreter state found ` +
+        `in Python ${formatVersion(detected.version)} (tried ${
+          ctx.methods.map((m) => METHOD_NAMES[m]).join(", ")
+        })`,
+      "the interpreter may be starting up or shutting down; retry, or use --exhaustive",
+    );
+  }
+  log(`interpreter found by ${METHOD_NAMES[found.method]} at 0x${found.interp.toString(16)}`);
+  return {
+    rt,
+    interp: found.interp,
+    runtime: found.runtime ?? symbols.get("_PyRuntime") ?? runtimeCandidate,
+    symbols,
+    versionText: formatVersion(detected.version),
+    foundBy: METHOD_NAMES[found.method],
+    warnings,
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Walking an interpreter's thread states into the model: ids, frames, GIL and
+ * GC status. Bounded and cycle-safe.
+ *
+ * @module
+ */
+
+import { rethrowFatal } from "../errors.ts";
+import type { MemoryReader } from "../memory/memory_reader.ts";
+import type { PythonRuntime } from "../cpython/runtime.ts";
+import type { PyThread } from "../model.ts";
+import { readStruct, type StructView } from "../cpython/struct_view.ts";
+import { TypeNames } from "../cpython/objects.ts";
+import { CodeReader } from "./code_objects.ts";
+import { type FrameContext, newestFrame, walkFrames } from "./frames.ts";
+import { findTidOffset, tidAt } from "./pthread_tids.ts";
+
+/** Most thread states read from one interpreter. */
+export const MAX_THREADS = 100_000;
+
+/** What {@linkcode walkThreads} needs to know about the target. */
+export interface ThreadContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  interp: bigint;
+  runtime: bigint | undefined;
+  symbols: Map<string, bigint>;
+  /** The process's OS thread ids (for pthread-based id lookup before 3.11). */
+  tids: ReadonlySet<number>;
+}
+
+/** Threads of one interpreter (newest first, as CPython links them) plus warnings. */
+export interface ThreadWalk {
+  threads: PyThread[];
+  /** Each thread's newest frame address as read (0n for none), parallel to `threads`. */
+  newest: bigint[];
+  warnings: string[];
+}
+
+function hex(a: bigint): string {
+  return `0x${a.toString(16)}`;
+}
+
+/** Reads every thread state of the interpreter at `ctx.interp`. */
+export function walkThreads(ctx: ThreadContext): ThreadWalk {
+  const { mem, rt } = ctx;
+  const warnings: string[] = [];
+  const { interp: interpLayout, thread: threadLayout } = rt.layout.structs;
+  if (interpLayout === undefined || threadLayout === undefined) {
+    throw new TypeError("Layout has no interpreter or thread state");
+  }
+  const interp = readStruct(mem, ctx.interp, interpLayout);
+  const interpreterId = interp.has("id") ? interp.int("id") : 0;
+  const states: StructView[] = [];
+  const seen = new Set<bigint>();
+  for (let t = interp.ptr("tstate_head"); t !== 0n;) {
+    if (seen.has(t)) {
+      warnings.push(`thread list loops back to ${hex(t)}`);
+      break;
+    }
+    if (seen.size >= MAX_THREADS) {
+      warnings.push(`stopped after ${MAX_THREADS} threads`);
+      break;
+    }
+    seen.add(t);
+    let ts: StructView;
+    try {
+      ts = readStruct(mem, t, threadLayout);
+    } catch (e) {
+      rethrowFatal(e);
+      warnings.push(`thread state at ${hex(t)} is unreadable; later threads are missing`);
+      break;
+    }
+    states.push(ts);
+    t = ts.ptr("next");
+  }
+
+  const tidOf = tidReader(ctx, states, warnings);
+  const gilHolder = readGilHolder(ctx, interp, warnings);
+  const collecting = readGcCollecting(ctx, interp);
+  const frameCtx: FrameContext = {
+    mem,
+    rt,
+    codes: new CodeReader(mem, rt),
+    types: new TypeNames(mem, rt),
+  };
+  const newest: bigint[] = [];
+  const threads = states.map((ts): PyThread => {
+    let walk: { frames: PyThread["frames"]; partial?: string };
+    let top = 0n;
+    try {
+      top = newestFrame(frameCtx, ts);
+      walk = walkFrames(frameCtx, top);
+    } catch (e) {
+      rethrowFatal(e);
+      walk = { frames: [], partial: `frames unreadable: ${(e as Error).message}` };
+    }
+    newest.push(top);
+    const holdsGil = gilHolder === undefined ? undefined : gilHolder === ts.address;
+    const thread: PyThread = {
+      tid: tidOf(ts),
+      threadStateAddress: ts.address,
+      interpreterId,
+      frames: walk.frames,
+      holdsGil,
+      gcCollecting: collecting === undefined || holdsGil === undefined
+        ? undefined
+        : collecting && holdsGil,
+    };
+    if (walk.partial !== undefined) thread.partial = walk.partial;
+    return thread;
+  });
+  return { threads, newest, warnings };
+}
+
+function tidReader(
+  ctx: ThreadContext,
+  states: StructView[],
+  warnings: string[],
+): (ts: StructView) => number {
+  if (!ctx.rt.tidFromPthread) return (ts) => ts.int("native_thread_id");
+  const pthreads = states.map((ts) => ts.ptr("thread_id"));
+  const offset = findTidOffset(ctx.mem, pthreads, ctx.tids);
+  if (offset === undefined) {
+    warnings.push("could not find thread ids in glibc's struct pthread; showing 0");
+    return () => 0;
+  }
+  return (ts) => tidAt(ctx.mem, ts.ptr("thread_id"), offset);
+}
+
+function u64At(mem: MemoryReader, address: bigint): bigint {
+  return new DataView(mem.read(address, 8).buffer).getBigUint64(0, true);
+}
+
+/** The thread state holding the GIL, 0n for none, undefined when unknown. */
+function readGilHolder(
+  ctx: ThreadContext,
+  interp: StructView,
+  warnings: string[],
+): bigint | undefined {
+  const { mem, rt } = ctx;
+  try {
+    switch (rt.gilRule) {
+      case "tstate_current_symbol": {
+        const sym = ctx.symbols.get("_PyThreadState_Current");
+        return sym === undefined ? undefined : u64At(mem, sym);
+      }
+      case "runtime_tstate_current": {
+        const layout = rt.layout.structs.runtime;
+        if (ctx.runtime === undefined || layout === undefined) return undefined;
+        return readStruct(mem, ctx.runtime, layout).ptr("gilstate_tstate_current");
+      }
+      case "gil_struct": {
+        const layout = rt.layout.structs.gil;
+        const gil = interp.ptr("ceval_gil");
+        if (gil === 0n || layout === undefined) return undefined;
+        const g = readStruct(mem, gil, layout);
+        return g.int("locked") !== 0 ? g.ptr("last_holder") : 0n;
+      }
+    }
+  } catch (e) {
+    warnings.push(`GIL state unreadable: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Whether the garbage collector is running, undefined when unknown. */
+function readGcCollecting(ctx: ThreadContext, interp: StructView): boolean | undefined {
+  const { mem, rt } = ctx;
+  try {
+    switch (rt.gcRule) {
+      case "static_symbol": {
+        const sym = ctx.symbols.get("collecting");
+        if (sym === undefined) return undefined;
+        return new DataView(mem.read(sym, 4).buffer).getInt32(0, true) !== 0;
+      }
+      case "runtime": {
+        const layout = rt.layout.structs.runtime;
+        if (ctx.runtime === undefined || layout === undefined) return undefined;
+        return readStruct(mem, ctx.runtime, layout).int("gc_collecting") !== 0;
+      }
+      case "interp":
+        return interp.int("gc_collecting") !== 0;
+    }
+  } catch (e) {
+    rethrowFatal(e);
+    return undefined;
+  }
+}
