@@ -71,7 +71,8 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
     }
     const methods = options.methods ??
       (options.exhaustive ? METHODS : DEFAULT_METHODS);
-    const located = locatePython({ mem, objects, maps, methods, log, pid, comm });
+    const subject = `process ${pid} (${comm})`;
+    const located = locatePython({ mem, objects, maps, methods, log, subject });
 
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk;

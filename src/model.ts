@@ -41,6 +41,43 @@ export interface PyThread {
   partial?: string;
 }
 
+/** What a core file says about the process it came from. */
+export interface CoreDetails {
+  path: string;
+  /** The executable used, and how it was chosen. */
+  executable: string;
+  executableSource: string;
+  /** From `NT_PRPSINFO`. */
+  process?: {
+    state: string;
+    zombie: boolean;
+    nice: number;
+    pid: number;
+    ppid: number;
+    sid: number;
+    uid: number;
+    gid: number;
+    pgrp: number;
+    fname: string;
+    psargs: string;
+  };
+  /** From `NT_SIGINFO` (or the crashing thread's status). */
+  signal?: {
+    number: number;
+    name: string;
+    code: number;
+    senderPid?: number;
+    senderUid?: number;
+    faultAddress?: bigint;
+    /** The file mapped at the fault address, if any. */
+    faultMapping?: string;
+  };
+  truncated: boolean;
+  compression?: string;
+  /** Files the core maps that were not found on this machine. */
+  missingFiles: string[];
+}
+
 /** The result of inspecting one process or core. */
 export interface StackReport {
   pid: number;
@@ -52,4 +89,6 @@ export interface StackReport {
   nonBlocking: boolean;
   threads: PyThread[];
   warnings: string[];
+  /** Present for cores. */
+  core?: CoreDetails;
 }

@@ -16,10 +16,18 @@ export interface CommonOptions {
 
 /** A parsed command line. */
 export type Command =
-  | { kind: "help"; topic: "main" | "remote" | "demo" }
+  | { kind: "help"; topic: "main" | "remote" | "core" | "demo" }
   | { kind: "version" }
   | ({ kind: "demo" } & CommonOptions)
-  | ({ kind: "remote"; pid: number; block: boolean; exhaustive: boolean } & CommonOptions);
+  | ({ kind: "remote"; pid: number; block: boolean; exhaustive: boolean } & CommonOptions)
+  | ({
+    kind: "core";
+    core: string;
+    executable?: string;
+    libSearchPath?: string[];
+    libSearchRoot?: string;
+    exhaustive: boolean;
+  } & CommonOptions);
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -28,10 +36,13 @@ const OPTIONS = {
   "no-color": { type: "boolean" },
   "no-block": { type: "boolean" },
   exhaustive: { type: "boolean" },
+  "lib-search-path": { type: "string" },
+  "lib-search-root": { type: "string" },
 } as const;
 
-const SUBCOMMANDS = ["remote", "demo"] as const;
-const ONLY_REMOTE = ["no-block", "exhaustive"] as const;
+const SUBCOMMANDS = ["remote", "core", "demo"] as const;
+const ONLY_REMOTE = ["no-block"] as const;
+const ONLY_CORE = ["lib-search-path", "lib-search-root"] as const;
 
 /** Parses `argv` (without the program name). Throws {@linkcode UsageError}. */
 export function parseCommand(argv: string[]): Command {
@@ -51,19 +62,21 @@ export function parseCommand(argv: string[]): Command {
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
     throw new UsageError(
       `Unknown command '${sub}'`,
-      "commands are: remote, demo; see 'pystack --help'",
+      "commands are: remote, core, demo; see 'pystack --help'",
     );
   }
   const common = { verbose: values.verbose?.length ?? 0, noColor: !!values["no-color"] };
   if (sub === "demo") {
     if (values.help) return { kind: "help", topic: "demo" };
-    rejectOptions(values, ONLY_REMOTE, "demo");
+    rejectOptions(values, [...ONLY_REMOTE, ...ONLY_CORE, "exhaustive"], "demo");
     if (rest.length > 0) {
       throw new UsageError(`Unexpected argument '${rest[0]}'`, "'pystack demo' takes no arguments");
     }
     return { kind: "demo", ...common };
   }
+  if (sub === "core") return parseCore(values, rest, common);
   if (values.help) return { kind: "help", topic: "remote" };
+  rejectOptions(values, ONLY_CORE, "remote");
   if (rest.length === 0) {
     throw new UsageError("Missing the PID to inspect", "usage: pystack remote PID [options]");
   }
@@ -85,6 +98,45 @@ export function parseCommand(argv: string[]): Command {
     exhaustive: !!values.exhaustive,
     ...common,
   };
+}
+
+function parseCore(
+  values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"],
+  rest: string[],
+  common: CommonOptions,
+): Command {
+  if (values.help) return { kind: "help", topic: "core" };
+  rejectOptions(values, ONLY_REMOTE, "core");
+  const usage = "usage: pystack core CORE [EXECUTABLE] [options]";
+  if (rest.length === 0) throw new UsageError("Missing the core file to inspect", usage);
+  if (rest.length > 2) throw new UsageError(`Unexpected argument '${rest[2]}'`, usage);
+  const searchPath = values["lib-search-path"];
+  const searchRoot = values["lib-search-root"];
+  if (searchPath !== undefined && searchRoot !== undefined) {
+    throw new UsageError("--lib-search-path and --lib-search-root cannot be combined", usage);
+  }
+  const command: Command = {
+    kind: "core",
+    core: rest[0]!,
+    exhaustive: !!values.exhaustive,
+    ...common,
+  };
+  if (rest[1] !== undefined) command.executable = rest[1];
+  if (searchPath !== undefined) {
+    command.libSearchPath = searchPath.split(":").filter((p) => p !== "");
+  }
+  if (searchRoot !== undefined) {
+    const root = searchRoot.replace(/^~(?=\/|$)/, Deno.env.get("HOME") ?? "~");
+    let isDir = false;
+    try {
+      isDir = Deno.statSync(root).isDirectory;
+    } catch {
+      // reported below
+    }
+    if (!isDir) throw new UsageError(`--lib-search-root ${searchRoot} is not a directory`, usage);
+    command.libSearchRoot = root;
+  }
+  return command;
 }
 
 function rejectOptions(
@@ -111,9 +163,11 @@ export const HELP = {
 
 Usage:
   pystack remote PID [--no-block] [--exhaustive] [-v] [--no-color]
-  pystack demo       start a deadlocked sample program and show its stacks
+  pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
+               [--exhaustive] [-v] [--no-color]
+  pystack demo       start a deadlocked sample program and show its stacks (the default)
   pystack --version
-  pystack --help | pystack remote --help
+  pystack --help | pystack remote --help | pystack core --help
 
 Options:
   -v, --verbose   say how the interpreter was found and how long the target was paused (repeatable)
@@ -123,7 +177,7 @@ Options:
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
 5 not a Python process, 6 unsupported Python version, 7 target exited while being read,
-130 interrupted.`,
+8 unreadable core file, 130 interrupted.`,
   remote: `Usage: pystack remote PID [options]
 
 Prints the Python stack of every thread of the live process PID (CPython 3.6 to 3.13).
@@ -135,6 +189,19 @@ Options:
   --exhaustive    also scan anonymous mappings and the heap for the interpreter
   -v, --verbose   say how the interpreter was found and how long the target was paused
   --no-color      no colours`,
+  core: `Usage: pystack core CORE [EXECUTABLE] [options]
+
+Prints the Python stack of every thread recorded in the core dump CORE (made by the
+kernel, gcore or systemd-coredump; gzip and zstd compressed cores are read directly).
+EXECUTABLE is the Python interpreter that produced it, when the one the core names
+cannot be found.
+
+Options:
+  --lib-search-path P1:P2   directories to look for libraries that moved
+  --lib-search-root DIR     a directory searched recursively for libraries that moved
+  --exhaustive              also scan anonymous mappings and the heap for the interpreter
+  -v, --verbose             say how the executable and interpreter were found
+  --no-color                no colours`,
   demo: `Usage: pystack demo
 
 Starts a small Python program whose threads deadlock over two locks while a third

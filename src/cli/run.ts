@@ -9,6 +9,8 @@ import { ClosedPipe, printError, printLines } from "./output.ts";
 import { sourceReader } from "./source_lines.ts";
 import { ExitCode, InterruptedError, PystackError } from "../errors.ts";
 import { inspectProcess } from "../inspect_process.ts";
+import { inspectCore } from "../inspect_core.ts";
+import { coreHeaderLines } from "../render/core_header.ts";
 import { renderText } from "../render/text.ts";
 import { targetPath } from "../process/tasks.ts";
 import { type Method, METHODS } from "../walk/find_interpreter.ts";
@@ -50,7 +52,29 @@ async function execute(command: Command): Promise<number> {
       );
     case "remote":
       return remote(command);
+    case "core":
+      return await core(command);
   }
+}
+
+async function core(command: Extract<Command, { kind: "core" }>): Promise<number> {
+  const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
+  const methods = methodsFromEnv();
+  const report = await inspectCore(command.core, {
+    exhaustive: command.exhaustive,
+    ...(command.executable === undefined ? {} : { executable: command.executable }),
+    ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
+    ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
+    ...(methods === undefined ? {} : { methods }),
+    ...(log === undefined ? {} : { log }),
+  });
+  for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+  // Source files are read from this machine: a core has no mount namespace to look into.
+  const sourceLine = sourceReader((file) => file);
+  const lines = report.core === undefined ? [] : coreHeaderLines(report.core);
+  lines.push(...renderText(report, { color: useColor(command.noColor), sourceLine }));
+  printLines(lines);
+  return ExitCode.ok;
 }
 
 /** Whether to colour stdout. */

@@ -24,9 +24,8 @@ export interface LocateContext {
   maps: readonly MapEntry[];
   methods: readonly Method[];
   log: (message: string) => void;
-  /** For messages: the process id and name. */
-  pid: number;
-  comm: string;
+  /** For messages: what is inspected, e.g. "process 123 (python3)" or "core ./core.123". */
+  subject: string;
 }
 
 /** A target's interpreter, ready to walk. */
@@ -49,7 +48,7 @@ export function locatePython(ctx: LocateContext): PythonLocation {
   const detected = detectVersion(mem, objects, symbols, runtimeCandidate);
   if (detected === undefined) {
     throw new NotPythonError(
-      `Cannot inspect process ${ctx.pid} (${ctx.comm}): it is not a Python process ` +
+      `Cannot inspect ${ctx.subject}: it is not a Python process ` +
         `(no CPython version found in ${main.path})`,
       "pass the PID of a CPython interpreter",
     );
@@ -75,7 +74,7 @@ export function locatePython(ctx: LocateContext): PythonLocation {
   });
   if (found === undefined) {
     throw new NotPythonError(
-      `Cannot inspect process ${ctx.pid} (${ctx.comm}): no Python interpreter state found ` +
+      `Cannot inspect ${ctx.subject}: no Python interpreter state found ` +
         `in Python ${formatVersion(detected.version)} (tried ${
           ctx.methods.map((m) => METHOD_NAMES[m]).join(", ")
         })`,

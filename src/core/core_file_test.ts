@@ -1,0 +1,289 @@
+import assert from "node:assert/strict";
+import { openCore } from "./core_file.ts";
+import {
+  CoreEmptyError,
+  CoreIsDirectoryError,
+  CoreNotesError,
+  CoreNotFoundError,
+  CoreUnreadableError,
+  NotCoreError,
+  NotElfError,
+  WrongArchitectureError,
+} from "./core_errors.ts";
+import {
+  bashKernelAbort,
+  DEBIAN_PYTHON,
+  debianSegfault,
+  exists,
+  freshDir,
+  kernelCoresUsable,
+  PYENV_PYTHON,
+  pyenvGcore,
+  pyenvKernelAbort,
+  pyenvKernelThreads,
+  scriptKernelAbort,
+  SLEEP,
+  sleepGcore,
+  sleepKernelSegv,
+  truncatedCopy,
+} from "./_test_cores.ts";
+
+const kernel = { ignore: !kernelCoresUsable() };
+const SIGABRT = 6;
+const SIGSEGV = 11;
+const SIGSTOP = 19;
+
+/** Whether `tid` is a thread of this test process (the kernel records the forking thread). */
+function isOurThread(tid: number): boolean {
+  return tid === Deno.pid || exists(`/proc/${Deno.pid}/task/${tid}`);
+}
+
+async function compress(path: string, tool: "gzip" | "zstd"): Promise<string> {
+  const out = `${path}.${tool === "gzip" ? "gz" : "zst"}`;
+  const args = tool === "gzip" ? ["-c", "-1", path] : ["-q", "-c", "-1", path];
+  const result = await new Deno.Command(tool, { args, stdout: "piped" }).output();
+  assert.ok(result.success);
+  Deno.writeFileSync(out, result.stdout);
+  return out;
+}
+
+Deno.test("openCore() reads a gcore of sleep", async () => {
+  const made = await sleepGcore();
+  using core = await openCore(made.path);
+  assert.equal(core.pid, made.pid);
+  assert.equal(core.psinfo?.ppid, made.ppid);
+  assert.equal(core.psinfo?.fname, "sleep");
+  assert.equal(core.siginfo?.signo, SIGSTOP);
+  assert.deepEqual(core.threads.map((t) => t.tid), [made.pid]);
+  assert.deepEqual(core.executable.path, SLEEP);
+  assert.equal(core.executable.source, "AT_PHDR");
+  assert.equal(core.truncated, false);
+  assert.equal(core.compression, undefined);
+  assert.ok(core.files.some((f) => f.path === SLEEP && f.fileOffset === 0));
+});
+
+Deno.test("openCore() reads a kernel core of sleep killed by SIGSEGV", kernel, async () => {
+  const made = await sleepKernelSegv();
+  using core = await openCore(made.path);
+  assert.equal(core.pid, made.pid);
+  assert.ok(isOurThread(core.psinfo!.ppid));
+  assert.equal(core.psinfo?.psargs.trimEnd(), `${SLEEP} 100`);
+  assert.equal(core.psinfo?.state, "R");
+  assert.deepEqual(core.siginfo, {
+    signo: SIGSEGV,
+    errno: 0,
+    code: 0,
+    senderPid: Deno.pid,
+    senderUid: Deno.uid(),
+  });
+  assert.equal(core.threads.length, 1);
+  assert.equal(core.threads[0]!.signal, SIGSEGV);
+  assert.notEqual(core.threads[0]!.registers.rip, 0n);
+  assert.equal(core.executable.path, SLEEP);
+  assert.equal(core.executable.execfn, SLEEP);
+});
+
+Deno.test("openCore() names a process that aborted itself as the sender", kernel, async () => {
+  const made = await bashKernelAbort();
+  using core = await openCore(made.path);
+  assert.equal(core.pid, made.pid);
+  assert.equal(core.psinfo?.fname, "bash");
+  assert.equal(core.siginfo?.signo, SIGABRT);
+  assert.equal(core.siginfo?.senderPid, made.pid);
+});
+
+Deno.test("openCore() lists every thread of a python, the main one first", async () => {
+  const made = await pyenvGcore();
+  using core = await openCore(made.path);
+  assert.equal(core.threads.length, 4);
+  assert.equal(core.threads[0]!.tid, made.pid);
+  assert.deepEqual(core.threads.map((t) => t.tid).sort(), [...made.tids].sort());
+  assert.equal(core.siginfo?.signo, SIGSTOP);
+  assert.equal(core.psinfo?.fname, "python3.11");
+  assert.equal(core.executable.path, PYENV_PYTHON);
+});
+
+Deno.test("openCore() puts the thread the kernel signalled first", kernel, async () => {
+  const made = await pyenvKernelThreads();
+  using core = await openCore(made.path);
+  assert.equal(core.threads.length, 4);
+  assert.deepEqual(core.threads.map((t) => t.tid).sort(), [...made.tids].sort());
+  assert.equal(core.threads[0]!.signal, SIGSEGV);
+  assert.equal(core.siginfo?.senderPid, Deno.pid);
+});
+
+Deno.test("openCore() reads a python that called os.abort()", kernel, async () => {
+  const made = await pyenvKernelAbort();
+  using core = await openCore(made.path);
+  assert.equal(core.executable.path, PYENV_PYTHON);
+  assert.equal(core.siginfo?.signo, SIGABRT);
+  assert.equal(core.siginfo?.code, -6); // SI_TKILL: raise() uses tgkill
+  assert.equal(core.siginfo?.senderPid, made.pid);
+});
+
+Deno.test("openCore() gives the faulting address of a segfault", kernel, async () => {
+  const made = await debianSegfault();
+  using core = await openCore(made.path);
+  assert.equal(core.executable.path, DEBIAN_PYTHON);
+  assert.deepEqual(core.siginfo, { signo: SIGSEGV, errno: 0, code: 1, faultAddress: 123456789n });
+});
+
+Deno.test("openCore() finds the interpreter of a #! script, not the script", kernel, async () => {
+  const made = await scriptKernelAbort();
+  using core = await openCore(made.path);
+  assert.equal(core.executable.path, DEBIAN_PYTHON);
+  assert.equal(core.executable.execfn, made.script);
+  assert.equal(core.psinfo?.fname, "crash.py");
+  // The kernel keeps at most 79 bytes of the command line, NULs turned to spaces.
+  assert.equal(core.psinfo?.psargs, `${DEBIAN_PYTHON} ${made.script} `.slice(0, 79));
+});
+
+Deno.test("openCore() rejects what is not a core, with the right error", async (t) => {
+  const dir = freshDir();
+  await t.step("a missing path", async () => {
+    await assert.rejects(openCore(`${dir}/nothing`), CoreNotFoundError);
+  });
+  await t.step("a directory", async () => {
+    await assert.rejects(openCore(dir), CoreIsDirectoryError);
+  });
+  await t.step("an empty file", async () => {
+    Deno.writeFileSync(`${dir}/empty`, new Uint8Array());
+    await assert.rejects(openCore(`${dir}/empty`), CoreEmptyError);
+  });
+  await t.step("a text file", async () => {
+    Deno.writeTextFileSync(`${dir}/text`, "import time\ntime.sleep(1)\n");
+    await assert.rejects(openCore(`${dir}/text`), NotElfError);
+  });
+  await t.step("an ELF executable", async () => {
+    await assert.rejects(openCore(SLEEP), (e) => {
+      assert.ok(e instanceof NotCoreError);
+      assert.match(e.message, /it is an ELF .*executable, not a core dump/);
+      assert.ok(e.hint);
+      return true;
+    });
+  });
+  await t.step({
+    name: "an unreadable file",
+    ignore: Deno.uid() === 0, // root reads anything
+    fn: async () => {
+      Deno.writeTextFileSync(`${dir}/secret`, "x", { mode: 0o000 });
+      await assert.rejects(openCore(`${dir}/secret`), CoreUnreadableError);
+    },
+  });
+});
+
+Deno.test("openCore() rejects cores of another architecture", async () => {
+  const made = await sleepGcore();
+  const dir = freshDir();
+  const bytes = Deno.readFileSync(made.path).subarray(0, 4096);
+  const arm = bytes.slice();
+  arm[18] = 183; // EM_AARCH64
+  Deno.writeFileSync(`${dir}/arm`, arm);
+  await assert.rejects(openCore(`${dir}/arm`), /core of ELF machine 183/);
+  const small = bytes.slice();
+  small[4] = 1; // ELFCLASS32
+  Deno.writeFileSync(`${dir}/i386`, small);
+  await assert.rejects(openCore(`${dir}/i386`), WrongArchitectureError);
+});
+
+Deno.test("openCore() on a core cut short: no notes is an error, no memory is `truncated`", async (t) => {
+  const made = await sleepKernelSegvOrGcore();
+  const dir = freshDir();
+  const size = Deno.statSync(made.path).size;
+  const notes = noteRange(made.path);
+  const notesEnd = notes.offset + notes.size;
+  const cuts: [string, number, "error" | "truncated"][] = [
+    ["inside the ELF header", 40, "error"],
+    ["inside the program headers", 100, "error"],
+    ["inside the notes", notes.offset + Math.floor(notes.size / 2), "error"],
+    ["one byte before the end", size - 1, "truncated"],
+  ];
+  if (notes.offset < size / 2) cuts.push(["right after the notes", notesEnd, "truncated"]);
+  for (const [name, length, expected] of cuts) {
+    await t.step(`${name} (${length} of ${size} bytes)`, async () => {
+      const cut = `${dir}/cut-${length}`;
+      truncatedCopy(made.path, cut, length);
+      if (expected === "error") {
+        await assert.rejects(openCore(cut), (e) => {
+          assert.ok(e instanceof CoreNotesError, String(e));
+          assert.match(e.message, /truncated|cannot be read/);
+          return true;
+        });
+        return;
+      }
+      using core = await openCore(cut);
+      assert.equal(core.truncated, true);
+      assert.equal(core.pid, made.pid);
+      const last = core.loads.findLast((l) => l.filesz > 0)!;
+      assert.equal(core.readDumped(last.start + BigInt(last.filesz - 1), 1), undefined);
+    });
+  }
+});
+
+/** Kernel cores put their notes first (so cuts can land after them); gcore puts them last. */
+function sleepKernelSegvOrGcore() {
+  return kernelCoresUsable() ? sleepKernelSegv() : sleepGcore();
+}
+
+/** Offset and size of the first PT_NOTE of an ELF file, read by hand. */
+function noteRange(path: string): { offset: number; size: number } {
+  using file = Deno.openSync(path);
+  const head = new Uint8Array(64 + 56 * 64);
+  file.readSync(head);
+  const dv = new DataView(head.buffer);
+  const phoff = Number(dv.getBigUint64(32, true));
+  for (let i = 0; i < dv.getUint16(56, true); i++) {
+    const at = phoff + i * 56;
+    if (dv.getUint32(at, true) === 4) {
+      return {
+        offset: Number(dv.getBigUint64(at + 8, true)),
+        size: Number(dv.getBigUint64(at + 32, true)),
+      };
+    }
+  }
+  throw new Error("no PT_NOTE");
+}
+
+Deno.test("openCore() reads gzip and zstd cores and deletes the copy when disposed", async (t) => {
+  const made = await sleepKernelSegvOrGcore();
+  using plain = await openCore(made.path);
+  for (const tool of ["gzip", "zstd"] as const) {
+    await t.step(tool, async () => {
+      const packed = await compress(made.path, tool);
+      let temp: string;
+      {
+        using core = await openCore(packed);
+        assert.equal(core.compression, tool);
+        assert.equal(core.path, packed);
+        temp = core.tempPath!;
+        assert.ok(exists(temp));
+        assert.equal(core.source.size, plain.source.size);
+        assert.deepEqual(core.psinfo, plain.psinfo);
+        assert.deepEqual(core.threads, plain.threads);
+        assert.deepEqual(core.files, plain.files);
+        assert.equal(core.truncated, false);
+        assert.deepEqual(core.warnings, []);
+      }
+      assert.ok(!exists(temp), "the decompressed copy is deleted");
+    });
+  }
+});
+
+Deno.test("openCore() keeps what a cut gzip stream holds and says so", kernel, async () => {
+  const made = await sleepKernelSegv();
+  const packed = await compress(made.path, "gzip");
+  const cut = `${packed}.cut`;
+  truncatedCopy(packed, cut, Math.floor(Deno.statSync(packed).size * 0.8));
+  using core = await openCore(cut);
+  assert.equal(core.truncated, true);
+  assert.equal(core.pid, made.pid);
+  assert.match(core.warnings[0]!, /gzip data ends early/);
+});
+
+Deno.test("openCore() reports corrupt compressed data as unreadable", async () => {
+  const dir = freshDir();
+  Deno.writeFileSync(`${dir}/bad.gz`, new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8]));
+  await assert.rejects(openCore(`${dir}/bad.gz`), CoreUnreadableError);
+  Deno.writeFileSync(`${dir}/bad.zst`, new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 9, 9, 9, 9]));
+  await assert.rejects(openCore(`${dir}/bad.zst`), CoreUnreadableError);
+});

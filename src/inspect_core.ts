@@ -1,0 +1,169 @@
+/**
+ * `pystack core`: the Python stacks of a core dump, through the same walker
+ * as live processes (only the memory and the thread list differ).
+ *
+ * @module
+ */
+
+import type { CoreDetails, StackReport } from "./model.ts";
+import { openCore } from "./core/core_file.ts";
+import { CoreMemory } from "./memory/core_memory.ts";
+import { ElfFile, fileSource } from "./elf/elf_file.ts";
+import { NotPythonError, PystackError, UsageError } from "./errors.ts";
+import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
+import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
+import { locatePython } from "./walk/locate_python.ts";
+import { walkThreads } from "./walk/threads.ts";
+import { signalName } from "./signals.ts";
+
+/** Options of {@linkcode inspectCore}. */
+export interface InspectCoreOptions {
+  /** The Python executable, when the one the core names cannot be used. */
+  executable?: string;
+  /** Directories searched for libraries that moved. */
+  libSearchPath?: string[];
+  /** A directory searched recursively for libraries that moved. */
+  libSearchRoot?: string;
+  exhaustive?: boolean;
+  methods?: readonly Method[];
+  log?: (message: string) => void;
+}
+
+function isElfFile(path: string): boolean {
+  try {
+    using f = Deno.openSync(path, { read: true });
+    const head = new Uint8Array(4);
+    return f.readSync(head) === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c &&
+      head[3] === 0x46;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads the Python stacks of every thread recorded in the core at `path`. */
+export async function inspectCore(
+  path: string,
+  options: InspectCoreOptions = {},
+): Promise<StackReport> {
+  const log = options.log ?? (() => {});
+  if (options.executable !== undefined && !isElfFile(options.executable)) {
+    throw new UsageError(
+      `Cannot use executable ${options.executable}: it does not exist or is not an ELF file`,
+      "pass the Python interpreter binary that produced the core (not a script)",
+    );
+  }
+  using core = await openCore(path);
+  const recorded = core.executable;
+  const executable = options.executable ?? recorded.path;
+  if (executable === undefined) {
+    throw new PystackError(
+      `Cannot tell which executable produced core ${path}`,
+      "pass it: pystack core CORE /path/to/python",
+    );
+  }
+  using memory = new CoreMemory(core, {
+    executable,
+    ...(options.libSearchPath === undefined ? {} : { libSearchPath: options.libSearchPath }),
+    ...(options.libSearchRoot === undefined ? {} : { libSearchRoot: options.libSearchRoot }),
+  });
+  const maps = memory.maps();
+  const opened: Disposable[] = [];
+  const open: ElfOpener = (p) => {
+    try {
+      const source = fileSource(p);
+      opened.push(source);
+      return new ElfFile(source);
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    const exeOnDisk = options.executable ??
+      (recorded.path === undefined ? undefined : memory.fileFor(recorded.path)) ?? executable;
+    const objects = findPythonObjects(maps, exeOnDisk, open);
+    const subject = `core ${path}`;
+    if (objects.main === undefined) {
+      const missing = memory.missing.length > 0
+        ? ` (files not found: ${memory.missing.join(", ")})`
+        : "";
+      throw new NotPythonError(
+        `Cannot inspect ${subject}: no Python interpreter is mapped in it, or its files ` +
+          `cannot be found${missing}`,
+        "if the core comes from another machine or the files moved, pass " +
+          "--lib-search-path or --lib-search-root, and the python executable as the second argument",
+      );
+    }
+    const methods = options.methods ?? (options.exhaustive ? METHODS : DEFAULT_METHODS);
+    const located = locatePython({ mem: memory, objects, maps, methods, log, subject });
+    const tids = core.threads.map((t) => t.tid);
+    const walk = walkThreads({ ...located, mem: memory, tids: new Set(tids) });
+    const details: CoreDetails = {
+      path,
+      executable: exeOnDisk,
+      executableSource: options.executable !== undefined
+        ? "given on the command line"
+        : `found in the core (${recorded.source ?? "unknown"})`,
+      truncated: core.truncated,
+      missingFiles: [...memory.missing],
+    };
+    if (core.compression !== undefined) details.compression = core.compression;
+    const ps = core.psinfo;
+    if (ps !== undefined) {
+      details.process = {
+        state: ps.state,
+        zombie: ps.zombie,
+        nice: ps.nice,
+        pid: ps.pid,
+        ppid: ps.ppid,
+        sid: ps.sid,
+        uid: ps.uid,
+        gid: ps.gid,
+        pgrp: ps.pgrp,
+        fname: ps.fname,
+        psargs: ps.psargs,
+      };
+    }
+    const si = core.siginfo;
+    if (si !== undefined && si.signo !== 0) {
+      const signal: NonNullable<CoreDetails["signal"]> = {
+        number: si.signo,
+        name: signalName(si.signo),
+        code: si.code,
+      };
+      if (si.senderPid !== undefined) signal.senderPid = si.senderPid;
+      if (si.senderUid !== undefined) signal.senderUid = si.senderUid;
+      if (si.faultAddress !== undefined) {
+        signal.faultAddress = si.faultAddress;
+        const fault = si.faultAddress;
+        const m = maps.find((e) => e.start <= fault && fault < e.end && e.path !== "");
+        if (m !== undefined) signal.faultMapping = m.recordedPath ?? m.path;
+      }
+      details.signal = signal;
+    }
+    const warnings = [...core.warnings, ...memory.warnings, ...located.warnings, ...walk.warnings];
+    if (core.truncated) {
+      warnings.unshift(
+        `core ${path} is truncated (${core.source.size} of ${core.expectedSize} bytes): ` +
+          "what lies in the missing part cannot be shown",
+      );
+    }
+    if (memory.missing.length > 0) {
+      warnings.push(
+        `files the core maps were not found: ${memory.missing.join(", ")}; ` +
+          "pass --lib-search-path or --lib-search-root",
+      );
+    }
+    return {
+      pid: core.pid,
+      pythonVersion: located.versionText,
+      executable: exeOnDisk,
+      foundBy: located.foundBy,
+      nonBlocking: false,
+      threads: walk.threads,
+      warnings,
+      core: details,
+    };
+  } finally {
+    for (const d of opened) d[Symbol.dispose]();
+  }
+}
