@@ -14,7 +14,12 @@ import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
-import { NotPythonError, ProcessNotFoundError, rethrowFatal } from "./errors.ts";
+import {
+  NotPythonError,
+  ProcessNotFoundError,
+  rethrowFatal,
+  TargetExitedError,
+} from "./errors.ts";
 import { readStruct } from "./cpython/struct_view.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
@@ -103,6 +108,10 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
     };
     if (exe !== undefined) report.executable = exe;
     return report;
+  } catch (e) {
+    // Gone after its mappings were read: it exited while being read.
+    if (e instanceof ProcessNotFoundError) throw new TargetExitedError(pid);
+    throw e;
   } finally {
     for (const d of opened) d[Symbol.dispose]();
   }
