@@ -14,12 +14,7 @@ import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
-import {
-  NotPythonError,
-  ProcessNotFoundError,
-  rethrowFatal,
-  TargetExitedError,
-} from "./errors.ts";
+import { NotPythonError, ProcessNotFoundError, rethrowFatal, TargetExitedError } from "./errors.ts";
 import { readStruct } from "./cpython/struct_view.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
