@@ -219,7 +219,6 @@ Deno.test("ElfFile reads the stripped /usr/bin/python3.11 through .dynsym", () =
     assert.ok(found.has(name), name);
     assert.equal(found.get(name), expectedSymbol(symbols, name), name);
   }
-  assert.equal(elf.buildId(), "571d98e01096d5c1c32420d229a6731a0a50d2a0");
   assert.equal(elf.buildId(), readelfBuildId(SYSTEM_PYTHON));
   const lowest = readelfLoads(SYSTEM_PYTHON).reduce((a, b) => (b.vaddr < a.vaddr ? b : a));
   assert.equal(elf.loadBase(), lowest.vaddr - lowest.vaddr % lowest.align);
