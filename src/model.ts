@@ -13,6 +13,29 @@ export interface Location {
   endColumn: number;
 }
 
+/** An argument or local variable of a frame, its value rendered like Python's `repr`. */
+export interface Variable {
+  name: string;
+  value: string;
+  /** Arguments come first, in signature order; then locals in the code object's order. */
+  argument: boolean;
+}
+
+/** One native (C, C++, Rust) frame, from libdw. */
+export interface NativeFrame {
+  /** Program counter (for the innermost frame) or return address. */
+  address: bigint;
+  /** Demangled symbol, or undefined when unknown (printed `???`). */
+  symbol?: string;
+  /** The object file (module) the address falls in. */
+  library?: string;
+  /** Source file and line from DWARF, when known. */
+  file?: string;
+  line?: number;
+  /** A call that the compiler inlined into its caller. */
+  inlined: boolean;
+}
+
 /** One Python frame. */
 export interface PyFrame {
   file: string;
@@ -22,6 +45,8 @@ export interface PyFrame {
   isEntry: boolean;
   frameAddress: bigint;
   codeAddress: bigint;
+  /** With `--locals`: arguments then locals. */
+  variables?: Variable[];
 }
 
 /** One thread that has a Python thread state. */
@@ -30,6 +55,8 @@ export interface PyThread {
   tid: number;
   /** The kernel's thread name (`comm`). */
   name?: string;
+  /** `threading.Thread.name`, when the thread has one (`--locals`). */
+  pythonName?: string;
   threadStateAddress: bigint;
   interpreterId: number;
   /** Frames, oldest first. */
@@ -39,6 +66,8 @@ export interface PyThread {
   gcCollecting: boolean | undefined;
   /** Why the stack may be incomplete (corrupt memory, limits, target running). */
   partial?: string;
+  /** With a native mode: the native frames, outermost first. */
+  native?: NativeFrame[];
 }
 
 /** What a core file says about the process it came from. */
