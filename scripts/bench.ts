@@ -12,15 +12,16 @@
  *
  * 1. Target-stopped time of one blocking `pystack remote`: the fixture's
  *    ticker records the longest gap between wake-ups of a 1 ms sleep loop, and
- *    reports it on SIGUSR1. Per run: (gap during the pystack run) − (gap over
- *    an idle window of the same length, measured right after).
+ *    reports it on SIGUSR1. Per run: (gap during the pystack run) − (median
+ *    gap over idle windows as long as the runs, one measured after each run).
  * 2. Wall time (spawn to exit, measured here) and peak RSS (`/usr/bin/time
  *    -f %M`, in separate runs so that it does not skew the wall times) of
  *    pystack (`src/main.ts`, plus `dist/pystack.js` and `dist/pystack` when
  *    built), of `gdb … thread apply all py-bt` and of `deno run` on an empty
  *    file (the Deno start-up floor). Commands run round-robin, so drift in the
  *    machine's load hits them all alike.
- * 3. Wall time of `pystack remote` on a 200-thread fixture (10 frames deep).
+ * 3. Wall time of `pystack remote` on a 200-thread fixture (10 frames deep),
+ *    and its target-stopped time as in 1 (for information: no goal).
  * 4. Wall time of `pystack remote --no-block`.
  *
  * It installs the `time` package, and `python3.11-dbg` for gdb's py-bt, with
@@ -401,19 +402,28 @@ async function timeRoundRobin(subjects: readonly Subject[], runs: number, dir: s
 
 /** Target-stopped figures, in ms. */
 interface Stopped {
-  /** Per run: gap during a blocking pystack run − gap over an equally long idle window. */
+  /**
+   * Per run: gap during a blocking pystack run − the median gap over idle
+   * windows as long as the runs (the median, because one scheduler hiccup in
+   * an idle window would otherwise make a run look negative).
+   */
   stopped: Summary;
-  /** The idle-window gaps themselves. */
+  /** The idle-window gaps themselves (one per run, measured right after it). */
   baselineGap: Summary;
-  /** Per run: gap during a `--no-block` run − idle gap: CPU contention alone. */
+  /** Per run: gap during a `--no-block` run − the median idle gap: CPU contention alone. */
   noBlockExcess: Summary;
   /** What pystack -v says: "target paused for X ms". */
   selfReported: Summary;
 }
 
-async function measureStopped(fixture: Fixture, pystack: string[], runs: number) {
+/** Measures {@linkcode Stopped} on `fixture` with the pystack command `pystack`. */
+async function measureStopped(
+  fixture: Fixture,
+  pystack: string[],
+  runs: number,
+): Promise<Stopped> {
   const check = pystackCheck(fixture.threads);
-  const stopped: number[] = [];
+  const gaps: number[] = [];
   const baseline: number[] = [];
   const noBlock: number[] = [];
   const selfReported: number[] = [];
@@ -434,18 +444,18 @@ async function measureStopped(fixture: Fixture, pystack: string[], runs: number)
     if (nbProblem !== undefined) throw new Error(`pystack remote --no-block failed: ${nbProblem}`);
     if (round < WARMUPS) continue;
 
-    stopped.push(gap - idle);
+    gaps.push(gap);
     baseline.push(idle);
-    noBlock.push(nbGap - idle);
+    noBlock.push(nbGap);
     const paused = out.stderr.match(/target paused for ([\d.]+) ms/)?.[1];
     if (paused !== undefined) selfReported.push(Number(paused));
   }
   return {
-    stopped: summarize(stopped),
+    stopped: summarize(gaps.map((g) => g - median(baseline))),
     baselineGap: summarize(baseline),
-    noBlockExcess: summarize(noBlock),
+    noBlockExcess: summarize(noBlock.map((g) => g - median(baseline))),
     selfReported: summarize(selfReported.length > 0 ? selfReported : [NaN]),
-  } satisfies Stopped;
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -583,6 +593,8 @@ async function main(): Promise<number> {
 
     log(`measuring target-stopped time: ${WARMUPS} warm-ups + ${runs} runs`);
     const stopped = await measureStopped(small, builds[0]!.cmd, runs);
+    log(`measuring target-stopped time with ${LARGE.threads} threads (for information)`);
+    const stoppedLarge = await measureStopped(large, builds[0]!.cmd, runs);
 
     // ---- Report ----
     const gdb = byKey.get("gdb");
@@ -642,10 +654,14 @@ async function main(): Promise<number> {
 
     const stoppedRows = [
       ["target stopped (ms)", "median", "min", "max", "runs"],
-      row("stopped = gap(pystack) - gap(idle)", stopped.stopped),
+      row(`stopped, ${SMALL.threads} threads = gap(pystack) - median gap(idle)`, stopped.stopped),
       row("  gap over idle window (baseline)", stopped.baselineGap),
       row("  pystack -v 'target paused for'", stopped.selfReported),
-      row("  --no-block gap - idle gap", stopped.noBlockExcess),
+      row("  --no-block gap - median idle gap", stopped.noBlockExcess),
+      row(`stopped, ${LARGE.threads} threads`, stoppedLarge.stopped),
+      row("  gap over idle window (baseline)", stoppedLarge.baselineGap),
+      row("  pystack -v 'target paused for'", stoppedLarge.selfReported),
+      row("  --no-block gap - median idle gap", stoppedLarge.noBlockExcess),
     ];
 
     const loadAfter = await loadAverage();
@@ -680,8 +696,8 @@ async function main(): Promise<number> {
       "  wall: performance.now() around Deno.Command spawn..exit in this script (includes ~1 ms spawn cost);\n" +
         `  peak RSS: median of ${RSS_RUNS} separate runs under '${GNU_TIME} -f %M' (max resident set, KiB);\n` +
         "  stopped: fixture ticker (1 ms sleep loop) longest wake-up gap, read via SIGUSR1, during one\n" +
-        "    'pystack remote -v' run, minus the gap over an idle window as long as that run (taken right after);\n" +
-        "    '--no-block gap - idle gap' is the same for a run that never stops the target (CPU contention only).",
+        "    'pystack remote -v' run, minus the median gap over idle windows as long as the runs (one after each);\n" +
+        "    '--no-block gap - median idle gap' is the same for a run that never stops the target (CPU contention only).",
     );
 
     if (values.json) {
@@ -699,12 +715,8 @@ async function main(): Promise<number> {
         peak_rss_kib: Object.fromEntries(timings.map((t) => [t.key, t.rssKiB])),
         gdb: gdb ? { available: true } : { available: false, reason: gdbMissing },
         ratios,
-        stopped_ms: {
-          stopped: roundSummary(stopped.stopped),
-          baseline_gap: roundSummary(stopped.baselineGap),
-          self_reported: roundSummary(stopped.selfReported),
-          no_block_excess: roundSummary(stopped.noBlockExcess),
-        },
+        stopped_ms: stoppedJson(stopped),
+        stopped_ms_200_threads: stoppedJson(stoppedLarge),
         goals,
       }));
     }
@@ -723,6 +735,15 @@ async function loadAverage(): Promise<number> {
 
 function row(label: string, s: Summary): string[] {
   return [label, ms(s.median), ms(s.min), ms(s.max), String(s.n)];
+}
+
+function stoppedJson(s: Stopped) {
+  return {
+    stopped: roundSummary(s.stopped),
+    baseline_gap: roundSummary(s.baselineGap),
+    self_reported: roundSummary(s.selfReported),
+    no_block_excess: roundSummary(s.noBlockExcess),
+  };
 }
 
 function roundSummary(s: Summary): Summary {
