@@ -283,7 +283,7 @@ export function parseNotes(bytes: Uint8Array, align: 4 | 8 = 4): ElfNote[] {
     if (off + 12 + namesz > bytes.length || descStart + descsz > bytes.length) {
       throw new ElfFormatError(
         `Cannot parse ELF note at offset ${off}: a ${namesz}-byte name and ${descsz}-byte ` +
-          `descriptor pass the end of the ${bytes.length}-byte note area`,
+          `descriptor past the end of the ${bytes.length}-byte note area`,
       );
     }
     let nameEnd = off + 12 + namesz;
@@ -356,7 +356,7 @@ export class ElfFile {
     if (offset > this.#source.size || count > (this.#source.size - offset) / entsize) {
       throw new ElfFormatError(
         `Cannot read ${what}: ${count} entries of ${entsize} bytes at offset ${offset} ` +
-          `pass the end of the ${this.#source.size}-byte file`,
+          `past the end of the ${this.#source.size}-byte file`,
       );
     }
     return this.#source.read(offset, count * entsize);

@@ -417,7 +417,7 @@ Deno.test("parseNotes() throws for notes that run past the end", () => {
   assert.throws(() => parseNotes(ids.subarray(0, ids.length - 1)), ElfFormatError);
   const huge = ids.slice();
   dataView(huge).setUint32(4, 0xffffffff, true);
-  assert.throws(() => parseNotes(huge), /pass the end/);
+  assert.throws(() => parseNotes(huge), /past the end/);
   assert.deepEqual(parseNotes(ids.subarray(0, 11)), [], "fewer than 12 bytes: no note");
 });
 
