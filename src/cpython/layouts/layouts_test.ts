@@ -26,7 +26,7 @@ const FLEXIBLE = new Set([
   "code.code_adaptive",
 ]);
 
-const MINORS = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"];
+const MINORS = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"];
 
 Deno.test("LAYOUTS holds every supported minor version, keyed by its own version", () => {
   for (const minor of MINORS) assert(LAYOUTS[minor] !== undefined, `no layout for ${minor}`);

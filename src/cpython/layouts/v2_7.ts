@@ -156,5 +156,46 @@ export const v2_7: Layout = {
         table: { offset: 40, kind: "ptr" },
       },
     },
+    // PyCellObject
+    cell: {
+      size: 24,
+      fields: {
+        ref: { offset: 16, kind: "ptr" }, // ob_ref
+      },
+    },
+    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+    module: {
+      size: 24,
+      fields: {
+        dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyHeapTypeObject
+    heaptype: {
+      size: 872,
+      fields: {},
+    },
+    // PyFunctionObject
+    function: {
+      size: 88,
+      fields: {
+        name: { offset: 56, kind: "ptr" }, // func_name
+      },
+    },
+    // PyClassObject
+    classobj: {
+      size: 72,
+      fields: {
+        dict: { offset: 24, kind: "ptr" }, // cl_dict
+        name: { offset: 32, kind: "ptr" }, // cl_name
+      },
+    },
+    // PyInstanceObject
+    instance: {
+      size: 40,
+      fields: {
+        class: { offset: 16, kind: "ptr" }, // in_class
+      },
+    },
   },
 };

@@ -221,5 +221,35 @@ export const v3_11: Layout = {
         table: { offset: 40, kind: "ptr" },
       },
     },
+    // PyCellObject
+    cell: {
+      size: 24,
+      fields: {
+        ref: { offset: 16, kind: "ptr" }, // ob_ref
+      },
+    },
+    // PyModuleObject
+    module: {
+      size: 56,
+      fields: {
+        dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyHeapTypeObject
+    heaptype: {
+      size: 904,
+      fields: {
+        cached_keys: { offset: 872, kind: "ptr" }, // ht_cached_keys
+        qualname: { offset: 864, kind: "ptr" }, // ht_qualname
+      },
+    },
+    // PyFunctionObject
+    function: {
+      size: 136,
+      fields: {
+        name: { offset: 32, kind: "ptr" }, // func_name
+        qualname: { offset: 40, kind: "ptr" }, // func_qualname
+      },
+    },
   },
 };

@@ -224,6 +224,36 @@ export const v3_13: Layout = {
         table: { offset: 40, kind: "ptr" },
       },
     },
+    // PyCellObject
+    cell: {
+      size: 24,
+      fields: {
+        ref: { offset: 16, kind: "ptr" }, // ob_ref
+      },
+    },
+    // PyModuleObject
+    module: {
+      size: 56,
+      fields: {
+        dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyHeapTypeObject
+    heaptype: {
+      size: 928,
+      fields: {
+        cached_keys: { offset: 880, kind: "ptr" }, // ht_cached_keys
+        qualname: { offset: 872, kind: "ptr" }, // ht_qualname
+      },
+    },
+    // PyFunctionObject
+    function: {
+      size: 144,
+      fields: {
+        name: { offset: 32, kind: "ptr" }, // func_name
+        qualname: { offset: 40, kind: "ptr" }, // func_qualname
+      },
+    },
     // _Py_DebugOffsets
     debug_offsets: {
       size: 584,

@@ -196,5 +196,35 @@ export const v3_8: Layout = {
         table: { offset: 40, kind: "ptr" },
       },
     },
+    // PyCellObject
+    cell: {
+      size: 24,
+      fields: {
+        ref: { offset: 16, kind: "ptr" }, // ob_ref
+      },
+    },
+    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+    module: {
+      size: 24,
+      fields: {
+        dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyHeapTypeObject
+    heaptype: {
+      size: 880,
+      fields: {
+        cached_keys: { offset: 872, kind: "ptr" }, // ht_cached_keys
+        qualname: { offset: 864, kind: "ptr" }, // ht_qualname
+      },
+    },
+    // PyFunctionObject
+    function: {
+      size: 120,
+      fields: {
+        name: { offset: 64, kind: "ptr" }, // func_name
+        qualname: { offset: 104, kind: "ptr" }, // func_qualname
+      },
+    },
   },
 };

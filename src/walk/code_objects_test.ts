@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { FakeMemory } from "../memory/fake_memory.ts";
+import { fromHex } from "../bytes.ts";
+import { selectRuntime } from "../cpython/runtime.ts";
+import { CodeReader } from "./code_objects.ts";
+
+const rt27 = selectRuntime({ major: 2, minor: 7, micro: 18, releaseLevel: "final", serial: 0 });
+
+/** Writes a 2.7 `PyStringObject` holding `bytes` at `address` (header as the layout says). */
+function writePy2Str(mem: FakeMemory, address: bigint, bytes: Uint8Array): void {
+  const layout = rt27.layout.structs.bytes!;
+  mem.writeU64(address + BigInt(layout.fields["size"]!.offset), BigInt(bytes.length));
+  mem.write(address + BigInt(layout.fields["sval"]!.offset), bytes);
+}
+
+Deno.test("CodeReader reads a 2.7 code object: str names, lnotab with a +255 line delta", () => {
+  const mem = new FakeMemory();
+  const base = 0x10000n;
+  mem.map(base, 4096);
+  const code = base;
+  const [filename, name, lnotab] = [base + 0x400n, base + 0x500n, base + 0x600n];
+  const fields = rt27.layout.structs.code!.fields;
+  const at = (field: string) => code + BigInt(fields[field]!.offset);
+  mem.writeU64(at("filename"), filename);
+  mem.writeU64(at("name"), name);
+  mem.writeU64(at("linetable"), lnotab);
+  mem.writeI32(at("firstlineno"), 7);
+  writePy2Str(mem, filename, new TextEncoder().encode("/srv/café.py"));
+  writePy2Str(mem, name, new TextEncoder().encode("far"));
+  // 2.7.18's lnotab of a function whose line jumps by 301 (pairs 06 ff, 00 2e: 255 + 46) at byte 6,
+  // then by 151 (pair 0a 97) at byte 16: deltas of 128-255 are positive in 2.7.
+  writePy2Str(mem, lnotab, fromHex("000106ff002e0a97"));
+
+  const reader = new CodeReader(mem, rt27);
+  const info = reader.read(code);
+  assert.equal(info.file, "/srv/café.py");
+  assert.equal(info.name, "far");
+  assert.equal(info.firstLineNo, 7);
+  assert.equal(reader.locate(info, { lasti: 0 }).line, 8);
+  assert.equal(reader.locate(info, { lasti: 6 }).line, 309);
+  assert.equal(reader.locate(info, { lasti: 16 }).line, 460);
+  assert.equal(reader.locate(info, { lasti: -1 }).line, 7);
+});
