@@ -21,6 +21,14 @@ export const LIBC_SYMBOLS = {
   strerror: { parameters: ["i32"], result: "pointer" },
   /** uid_t geteuid(void) */
   geteuid: { parameters: [], result: "u32" },
+  /** int open(const char *pathname, int flags) — variadic; no mode needed for O_RDONLY */
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  /** int close(int fd) */
+  close: { parameters: ["i32"], result: "i32" },
+  /** void free(void *ptr) — for memory libdw and libstdc++ allocate for the caller */
+  free: { parameters: ["pointer"], result: "void" },
+  /** char *strdup(const char *s) — for strings libdw takes ownership of (and frees) */
+  strdup: { parameters: ["buffer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libc. */

@@ -121,6 +121,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("current_frame", { c: "current_frame", since: "3.13" }),
       f("thread_id"),
       f("native_thread_id"),
+      // 3.14+: an int of its own (3.13 has a `_status.holds_gil` bit-field, which has no offset).
+      f("holds_gil", { c: "holds_gil", since: "3.14" }),
     ],
   },
   {
@@ -136,7 +138,8 @@ const STRUCTS: readonly StructSpec[] = [
     types: [{ c: "PyFrameObject", until: "3.10" }, { c: "_PyInterpreterFrame", since: "3.11" }],
     fields: [
       f("back", "f_back", "previous"),
-      f("code", "f_code", "f_executable"),
+      // 3.14+: `f_executable`, `localsplus[]` and `f_funcobj` are tagged `_PyStackRef` unions.
+      { name: "code", members: ["f_code", "f_executable"], aggregateKind: "ptr" },
       f("lasti", "f_lasti"),
       f("lineno", "f_lineno"),
       f(
@@ -144,11 +147,11 @@ const STRUCTS: readonly StructSpec[] = [
         { c: "prev_instr", since: "3.11", until: "3.12" },
         { c: "instr_ptr", since: "3.13" },
       ),
-      f("localsplus", "f_localsplus", "localsplus"),
+      { name: "localsplus", members: ["f_localsplus", "localsplus"], aggregateKind: "ptr" },
       f("is_entry"),
       f("owner"),
       f("stacktop", "stacktop", "stackpointer"),
-      f("func", "f_func", "f_funcobj"),
+      { name: "func", members: ["f_func", "f_funcobj"], aggregateKind: "ptr" },
       f("globals", "f_globals"),
       f("locals", "f_locals"),
       f("frame_obj"),
@@ -283,6 +286,30 @@ const STRUCTS: readonly StructSpec[] = [
     types: ["PySetObject"],
     fields: [f("fill"), f("used"), f("mask"), f("table")],
   },
+  // For --locals: cells (closure variables), modules (`threading`), instance attributes, functions.
+  { name: "cell", types: ["PyCellObject"], fields: [f("ref", "ob_ref")] },
+  { name: "module", types: ["PyModuleObject"], fields: [f("dict", "md_dict")] },
+  {
+    name: "heaptype",
+    types: ["PyHeapTypeObject"],
+    fields: [f("cached_keys", "ht_cached_keys"), f("qualname", "ht_qualname")],
+  },
+  {
+    name: "function",
+    types: ["PyFunctionObject"],
+    fields: [f("name", "func_name"), f("qualname", "func_qualname")],
+  },
+  // 2.7's old-style classes and their instances, for --locals.
+  {
+    name: "classobj",
+    types: [{ c: "PyClassObject", until: "2.7" }],
+    fields: [f("dict", "cl_dict"), f("name", "cl_name")],
+  },
+  {
+    name: "instance",
+    types: [{ c: "PyInstanceObject", until: "2.7" }],
+    fields: [f("class", "in_class")],
+  },
   {
     name: "debug_offsets",
     types: ["_Py_DebugOffsets"],
@@ -315,6 +342,8 @@ const HEADERS: readonly string[] = [
   "internal/pycore_long.h",
   "internal/pycore_tstate.h",
   "internal/pycore_debug_offsets.h",
+  // 3.10+
+  "internal/pycore_moduleobject.h",
 ];
 
 /** C definitions CPython does not install, copied from its sources. */
@@ -324,6 +353,13 @@ const SUPPLEMENTS: readonly (Range & {
   readonly origin: string;
   readonly c: string;
 })[] = [
+  {
+    // 2.7 to 3.9 define the module object in the .c file only (3.10 moved it to pycore_moduleobject.h).
+    until: "3.9",
+    type: "PyModuleObject",
+    origin: "CPython's Objects/moduleobject.c",
+    c: `typedef struct { PyObject_HEAD PyObject *md_dict; } PyModuleObject;`,
+  },
   {
     // 3.6: indices are a union of arrays.
     since: "3.6",
@@ -394,6 +430,10 @@ interface Install {
   readonly release: string; // "3.11.7"
   readonly minor: string; // "3.11"
   readonly include: string;
+  /** More `-I` directories (Debian's multiarch `pyconfig.h` lives under `usr/include`). */
+  readonly extraIncludes?: readonly string[];
+  /** Where it comes from, for messages: "pyenv", "Debian sid". */
+  readonly origin?: string;
 }
 
 async function pyenvRoot(): Promise<string | undefined> {
@@ -444,6 +484,38 @@ async function findInstalls(root: string, skipped: string[]): Promise<Install[]>
   return [...best.values()].sort((a, b) => compareMinor(a.minor, b.minor));
 }
 
+/** Debian sid's interpreters that `scripts/get_pythons.ts` unpacked with their headers. */
+const SID_CACHE = new URL(".cache/pythons/", REPO);
+
+/** Headers of Debian sid's Pythons under `.cache/pythons/X.Y-sid/` (see `get_pythons.ts`). */
+function findSidInstalls(skipped: string[]): Install[] {
+  const cache = $.path(SID_CACHE);
+  if (!cache.existsSync()) {
+    skipped.push(`${cache}: no such directory (run scripts/get_pythons.ts for 3.13-3.15 from sid)`);
+    return [];
+  }
+  const installs: Install[] = [];
+  for (const entry of cache.readDirSync()) {
+    const manifest = entry.path.join("pystack-python.json");
+    if (!/^\d+\.\d+-sid$/.test(entry.name) || !manifest.existsSync()) continue;
+    const m = JSON.parse(manifest.readTextSync()) as
+      & { minor: string; release: string }
+      & { include?: string };
+    if (m.include === undefined) {
+      skipped.push(`${entry.name}: fetched without headers (--no-headers)`);
+      continue;
+    }
+    installs.push({
+      release: m.release,
+      minor: m.minor,
+      include: entry.path.join(m.include).toString(),
+      extraIncludes: [entry.path.join("usr/include").toString()],
+      origin: "Debian sid",
+    });
+  }
+  return installs.sort((a, b) => compareMinor(a.minor, b.minor));
+}
+
 // ---------------------------------------------------------------------------
 // Reading a struct's members from the headers (for `allMembersOf`).
 // ---------------------------------------------------------------------------
@@ -470,7 +542,9 @@ function memberPaths(body: string): string[] {
   return paths;
 }
 
-function declPaths(decl: string): string[] {
+function declPaths(declaration: string): string[] {
+  // Trailing attribute macros (`char cookie[8] _Py_NONSTRING;` in 3.13.1+) are not names.
+  const decl = declaration.replace(/(\s+(_Py_[A-Z][A-Z_]*|__attribute__\s*\(\(.*\)\)))+$/, "");
   if (decl === "") return [];
   const open = decl.indexOf("{");
   if (open >= 0) {
@@ -620,7 +694,8 @@ async function runProbe(
   for (let round = 1;; round++) {
     const { source, firstFactLine } = probeSource(install, alive);
     await src.writeText(source);
-    const cc = await $`cc -w -O0 -fmax-errors=0 -I${install.include} ${src} -o ${exe}`
+    const includes = [install.include, ...(install.extraIncludes ?? [])].map((d) => `-I${d}`);
+    const cc = await $`cc -w -O0 -fmax-errors=0 ${includes} ${src} -o ${exe}`
       .noThrow().quiet().stderr("piped");
     if (cc.code === 0) break;
     const bad = new Set<number>();
@@ -865,6 +940,87 @@ function renderAll(minors: readonly string[]): string {
   ].join("\n");
 }
 
+/** "3.13.18" -> "debug_offsets_3_13_18" */
+function debugOffsetsIdent(release: string): string {
+  return `debug_offsets_${release.replaceAll(".", "_")}`;
+}
+
+/**
+ * `_Py_DebugOffsets` alone, for a release whose full layout is not written (its
+ * minor version's layout comes from another release, e.g. sid's 3.13.18 beside pyenv's 3.13.0).
+ */
+function renderDebugOffsetsOnly(g: Generated): string | undefined {
+  const s = g.structs.find((x) => x.name === "debug_offsets");
+  if (s === undefined) return undefined;
+  const { release, origin } = g.install;
+  return [
+    `// Generated by scripts/gen_layouts.ts from CPython ${release} headers${
+      origin ? ` (${origin})` : ""
+    }. Do not edit.`,
+    "",
+    `import type { StructLayout } from "../layout.ts";`,
+    "",
+    `/** \`_Py_DebugOffsets\` as the CPython ${release} headers declare it (x86-64 Linux). */`,
+    `export const ${debugOffsetsIdent(release)}: StructLayout = {`,
+    `  size: ${s.size},`,
+    "  fields: {",
+    ...s.fields.map((fld) =>
+      `    ${key(fld.name)}: { offset: ${fld.offset}, kind: "${fld.kind}" },`
+    ),
+    "  },",
+    "};",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The registry of `_Py_DebugOffsets` layouts by declaring release: every layout
+ * file in `OUT_DIR` with a `debug_offsets` struct, and every `debug_offsets_*.ts`.
+ */
+async function renderDebugOffsetsRegistry(): Promise<string> {
+  const entries: { release: string; ident: string; file: string; expr: string }[] = [];
+  for await (const entry of $.path(OUT_DIR).readDir()) {
+    const layout = /^(v\d+_\d+)\.ts$/.exec(entry.name);
+    const only = /^(debug_offsets_(\d+)_(\d+)_(\d+))\.ts$/.exec(entry.name);
+    const url = `${entry.path.toFileUrl().href}?t=${Date.now()}`;
+    if (layout !== null) {
+      const mod = await import(url);
+      const l = mod[layout[1]!] as { source: string; structs: Record<string, unknown> };
+      if (l.structs["debug_offsets"] === undefined) continue;
+      entries.push({
+        release: l.source,
+        ident: layout[1]!,
+        file: entry.name,
+        expr: `${layout[1]}.structs.debug_offsets!`,
+      });
+    } else if (only !== null) {
+      entries.push({
+        release: `${only[2]}.${only[3]}.${only[4]}`,
+        ident: only[1]!,
+        file: entry.name,
+        expr: only[1]!,
+      });
+    }
+  }
+  const patch = (r: string) => Number(r.split(".")[2] ?? 0);
+  entries.sort((a, b) => compareMinor(a.release, b.release) || patch(a.release) - patch(b.release));
+  return [
+    "// Generated by scripts/gen_layouts.ts. Do not edit.",
+    "",
+    `import type { StructLayout } from "../layout.ts";`,
+    ...entries.map((e) => `import { ${e.ident} } from "./${e.file}";`),
+    "",
+    "/**",
+    " * The layout of `_Py_DebugOffsets` itself, keyed by the CPython release whose",
+    " * headers declare it. `src/cpython/runtime.ts` picks one by the version a target declares.",
+    " */",
+    "export const DEBUG_OFFSETS_LAYOUTS: Readonly<Record<string, StructLayout>> = {",
+    ...entries.map((e) => `  "${e.release}": ${e.expr},`),
+    "};",
+    "",
+  ].join("\n");
+}
+
 /** Minor versions that have a layout file in `OUT_DIR`. */
 async function committedMinors(): Promise<string[]> {
   const minors: string[] = [];
@@ -897,15 +1053,25 @@ async function main(args: string[]): Promise<number> {
   } else {
     installs = await findInstalls(root, skipped);
   }
+  // Debian sid's builds: a minor without a pyenv install gets its whole layout from
+  // them; every one of them gives its `_Py_DebugOffsets` layout.
+  const offsetsOnly: Install[] = [];
+  if (Deno.build.os === "linux" && Deno.build.arch === "x86_64" && await $.commandExists("cc")) {
+    for (const sid of findSidInstalls(skipped)) {
+      if (installs.some((i) => i.minor === sid.minor)) offsetsOnly.push(sid);
+      else installs.push(sid);
+    }
+    installs.sort((a, b) => compareMinor(a.minor, b.minor));
+  }
 
-  const results = await Promise.allSettled(installs.map(generate));
+  const results = await Promise.allSettled([...installs, ...offsetsOnly].map(generate));
   const written: string[] = [];
   const generated: string[] = [];
   let failed = 0;
   const outDir = $.path(OUT_DIR);
   await outDir.mkdir({ recursive: true });
   for (const [i, r] of results.entries()) {
-    const install = installs[i]!;
+    const install = [...installs, ...offsetsOnly][i]!;
     if (r.status === "rejected") {
       failed++;
       const reason = r.reason instanceof Error ? r.reason.message : String(r.reason);
@@ -913,6 +1079,18 @@ async function main(args: string[]): Promise<number> {
       continue;
     }
     const g = r.value;
+    if (i >= installs.length) {
+      const text = renderDebugOffsetsOnly(g);
+      if (text === undefined) continue;
+      const only = outDir.join(`${debugOffsetsIdent(install.release)}.ts`);
+      await only.writeText(text);
+      written.push(only.toString());
+      $.logStep(
+        "Generated",
+        `${only.basename()} from CPython ${install.release} (${install.origin})`,
+      );
+      continue;
+    }
     const file = outDir.join(`${identOf(install.minor)}.ts`);
     await file.writeText(renderLayout(g));
     written.push(file.toString());
@@ -937,6 +1115,9 @@ async function main(args: string[]): Promise<number> {
   const allFile = outDir.join("all.ts");
   await allFile.writeText(renderAll(all));
   written.push(allFile.toString());
+  const registry = outDir.join("debug_offsets.ts");
+  await registry.writeText(await renderDebugOffsetsRegistry());
+  written.push(registry.toString());
 
   const fmt = await $`${Deno.execPath()} fmt --quiet ${written}`.cwd(REPO).noThrow();
   for (const s of skipped) $.logWarn("Skipped", s);

@@ -18,10 +18,28 @@ export const ExitCode = {
   unsupportedVersion: 6,
   targetExited: 7,
   badCore: 8,
+  nativeUnavailable: 9,
   interrupted: 130,
 } as const;
 
-/** Base of every error pystack reports to the user. */
+/**
+ * Base of every error pystack reports to the user.
+ *
+ * @example What a failure carries
+ * ```ts
+ * import { inspectProcess, ProcessNotFoundError, PystackError } from "@pystack/pystack";
+ * import assert from "node:assert/strict";
+ *
+ * try {
+ *   inspectProcess(0x3fffffff);
+ *   assert.fail("no such process");
+ * } catch (e) {
+ *   assert.ok(e instanceof ProcessNotFoundError && e instanceof PystackError);
+ *   assert.equal(e.exitCode, 3);
+ *   assert.match(e.hint ?? "", /pgrep/);
+ * }
+ * ```
+ */
 export class PystackError extends Error {
   readonly exitCode: number = ExitCode.failure;
   readonly hint: string | undefined;
@@ -79,6 +97,18 @@ export class TargetExitedError extends PystackError {
     super(
       `Cannot finish reading process ${pid}: it exited while being read`,
       "nothing to inspect any more; if it crashed, inspect its core file with 'pystack core'",
+    );
+  }
+}
+
+/** A native mode was asked for, but elfutils' libdw cannot be loaded. */
+export class NativeUnavailableError extends PystackError {
+  override readonly exitCode: number = ExitCode.nativeUnavailable;
+  constructor(reason: string) {
+    super(
+      `Cannot show native frames: elfutils' libdw cannot be loaded (${reason})`,
+      "install libdw1 (Debian/Ubuntu: apt-get install libdw1; Fedora: dnf install elfutils-libs), " +
+        "or run without --native, --native-all or --native-last",
     );
   }
 }

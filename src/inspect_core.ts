@@ -6,7 +6,7 @@
  */
 
 import type { CoreDetails, StackReport } from "./model.ts";
-import { openCore } from "./core/core_file.ts";
+import { type CoreFile, openCore } from "./core/core_file.ts";
 import { CoreMemory } from "./memory/core_memory.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { NotPythonError, PystackError, UsageError } from "./errors.ts";
@@ -14,6 +14,9 @@ import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython } from "./walk/locate_python.ts";
 import { walkThreads } from "./walk/threads.ts";
+import { addLocals } from "./walk/locals.ts";
+import { attachOptionsFor, NativeStacks, relocations } from "./native/native_stacks.ts";
+import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
 
 /** Options of {@linkcode inspectCore}. */
@@ -27,6 +30,10 @@ export interface InspectCoreOptions {
   exhaustive?: boolean;
   methods?: readonly Method[];
   log?: (message: string) => void;
+  /** Also read arguments, local variables and Python thread names (`--locals`). */
+  locals?: boolean;
+  /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`). */
+  native?: NativeMode;
 }
 
 function isElfFile(path: string): boolean {
@@ -40,7 +47,34 @@ function isElfFile(path: string): boolean {
   }
 }
 
-/** Reads the Python stacks of every thread recorded in the core at `path`. */
+/**
+ * Reads the Python stacks of every thread recorded in the core at `path`
+ * (plain, gzip or zstd). `report.core` says what the core records about the
+ * process. Throws a `CoreFileError` subclass when the core cannot be read,
+ * {@linkcode NotPythonError} when no interpreter is found in it.
+ *
+ * @example A core made by gcore (from gdb) of a running program
+ * ```ts
+ * import { inspectCore, startDemoProcess } from "@pystack/pystack";
+ * import assert from "node:assert/strict";
+ *
+ * await using demo = await startDemoProcess();
+ * const dir = await Deno.makeTempDir();
+ * try {
+ *   const gcore = new Deno.Command("gcore", {
+ *     args: ["-o", `${dir}/core`, String(demo.pid)],
+ *     stdout: "null",
+ *     stderr: "null",
+ *   });
+ *   assert.ok((await gcore.output()).success);
+ *   const report = await inspectCore(`${dir}/core.${demo.pid}`);
+ *   assert.equal(report.core?.process?.pid, demo.pid);
+ *   assert.equal(report.threads.length, 4);
+ * } finally {
+ *   await Deno.remove(dir, { recursive: true });
+ * }
+ * ```
+ */
 export async function inspectCore(
   path: string,
   options: InspectCoreOptions = {},
@@ -94,12 +128,46 @@ export async function inspectCore(
       );
     }
     const methods = options.methods ?? (options.exhaustive ? METHODS : DEFAULT_METHODS);
-    const located = locatePython({ mem: memory, objects, maps, methods, log, subject });
+    const located = withCoreContext(
+      () =>
+        locatePython({
+          mem: memory,
+          objects,
+          maps,
+          methods,
+          log,
+          subject,
+          notPythonHint: "this core does not come from a CPython process",
+        }),
+      core,
+      memory,
+    );
     const tids = core.threads.map((t) => t.tid);
     const walk = walkThreads({ ...located, mem: memory, tids: new Set(tids) });
+    const localsWarnings = options.locals
+      ? addLocals({ ...located, mem: memory }, walk.threads)
+      : [];
+    const nativeWarnings: string[] = [];
+    if (options.native !== undefined) {
+      const moved = relocations(core.files.map((f) => f.path), (p) => memory.fileFor(p));
+      using native = NativeStacks.forCore({
+        core: core.tempPath ?? path,
+        executable: exeOnDisk,
+        relocate: (name) => moved.get(name),
+      });
+      native.unwindCore();
+      log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
+      walk.threads = native.attach(
+        walk.threads,
+        attachOptionsFor(options.native, located.rt.native, objects.main, {
+          libraryName: (name) => name.slice(name.lastIndexOf("/") + 1),
+        }),
+        nativeWarnings,
+      );
+    }
     const details: CoreDetails = {
       path,
-      executable: exeOnDisk,
+      executable: objects.executable?.path ?? `${exeOnDisk} (not found on this machine)`,
       executableSource: options.executable !== undefined
         ? "given on the command line"
         : `found in the core (${recorded.source ?? "unknown"})`,
@@ -140,7 +208,14 @@ export async function inspectCore(
       }
       details.signal = signal;
     }
-    const warnings = [...core.warnings, ...memory.warnings, ...located.warnings, ...walk.warnings];
+    const warnings = [
+      ...core.warnings,
+      ...memory.warnings,
+      ...located.warnings,
+      ...walk.warnings,
+      ...localsWarnings,
+      ...nativeWarnings,
+    ];
     if (core.truncated) {
       warnings.unshift(
         `core ${path} is truncated (${core.source.size} of ${core.expectedSize} bytes): ` +
@@ -165,5 +240,29 @@ export async function inspectCore(
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();
+  }
+}
+
+/**
+ * Runs `find`; when it cannot find a Python interpreter, says what about the core
+ * may be the reason (truncation, files not found, build-id mismatches) in the one error line.
+ */
+function withCoreContext<T>(find: () => T, core: CoreFile, memory: CoreMemory): T {
+  try {
+    return find();
+  } catch (e) {
+    if (!(e instanceof NotPythonError)) throw e;
+    const reasons: string[] = [];
+    if (core.truncated) {
+      reasons.push(`the core is truncated (${core.source.size} of ${core.expectedSize} bytes)`);
+    }
+    if (memory.missing.length > 0) reasons.push(`files not found: ${memory.missing.join(", ")}`);
+    reasons.push(...memory.warnings);
+    if (reasons.length === 0) throw e;
+    const hint = memory.missing.length > 0 || memory.warnings.length > 0
+      ? "pass --lib-search-path or --lib-search-root (and the python executable as the second " +
+        "argument) so that the files the core was made with are found"
+      : "make a complete core (check 'ulimit -c' and free disk space)";
+    throw new NotPythonError(`${e.message}; ${reasons.join("; ")}`, hint);
   }
 }

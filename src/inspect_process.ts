@@ -14,13 +14,22 @@ import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
-import { NotPythonError, ProcessNotFoundError, rethrowFatal, TargetExitedError } from "./errors.ts";
+import {
+  NotPythonError,
+  ProcessNotFoundError,
+  rethrowFatal,
+  TargetExitedError,
+  UsageError,
+} from "./errors.ts";
 import { readStruct } from "./cpython/struct_view.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type ThreadWalk, walkThreads } from "./walk/threads.ts";
 import { newestFrame } from "./walk/frames.ts";
+import { addLocals } from "./walk/locals.ts";
+import { attachOptionsFor, NativeStacks } from "./native/native_stacks.ts";
+import type { NativeMode } from "./native/merge.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -34,9 +43,36 @@ export interface InspectProcessOptions {
   log?: (message: string) => void;
   /** Called while the target is paused (testing aid). */
   onPaused?: () => void;
+  /** Also read arguments, local variables and Python thread names (`--locals`). */
+  locals?: boolean;
+  /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`); needs `block`. */
+  native?: NativeMode;
 }
 
-/** Reads the Python stacks of every thread of the live process `pid`. */
+/**
+ * Reads the Python stacks of every thread of the live process `pid`.
+ *
+ * By default the target is paused (ptrace) for the few milliseconds of the
+ * walk and always resumed; `block: false` reads it running. Throws
+ * {@linkcode ProcessNotFoundError}, `PermissionDeniedError`,
+ * {@linkcode NotPythonError}, `UnsupportedVersionError` or
+ * {@linkcode TargetExitedError}.
+ *
+ * @example The stacks of a running program
+ * ```ts
+ * import { inspectProcess, startDemoProcess } from "@pystack/pystack";
+ * import assert from "node:assert/strict";
+ *
+ * await using demo = await startDemoProcess();
+ * const report = inspectProcess(demo.pid);
+ * const main = report.threads.find((thread) => thread.tid === demo.pid)!;
+ * assert.deepEqual(main.frames.map((frame) => frame.function).slice(0, 3), [
+ *   "<module>",
+ *   "main",
+ *   "join",
+ * ]);
+ * ```
+ */
 export function inspectProcess(pid: number, options: InspectProcessOptions = {}): StackReport {
   const log = options.log ?? (() => {});
   const block = options.block ?? true;
@@ -74,15 +110,28 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
     const subject = `process ${pid} (${comm})`;
     const located = locatePython({ mem, objects, maps, methods, log, subject });
 
+    if (options.native !== undefined && !block) {
+      throw new UsageError(
+        "Native stacks are only available in blocking mode",
+        "drop --no-block, or drop --native/--native-all/--native-last",
+      );
+    }
+    // Before pausing: libdw reports the objects and loads their unwind tables.
+    using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid);
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk;
     let tids: number[];
+    let localsWarnings: string[] = [];
     try {
       options.onPaused?.();
       mem.clearCache();
       tids = tracer?.tids ?? listTids(pid);
       walk = walkThreads({ ...located, mem, tids: new Set(tids) });
+      if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
       if (!block) markChangedStacks(walk, located, mem);
+      native?.unwindLive(
+        options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),
+      );
     } finally {
       tracer?.release();
     }
@@ -93,13 +142,24 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
     }
+    const nativeWarnings: string[] = [];
+    if (native !== undefined && options.native !== undefined) {
+      log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
+      walk.threads = native.attach(
+        walk.threads,
+        attachOptionsFor(options.native, located.rt.native, objects.main, {
+          threadName: (tid) => threadName(pid, tid),
+        }),
+        nativeWarnings,
+      );
+    }
     const report: StackReport = {
       pid,
       pythonVersion: located.versionText,
       foundBy: located.foundBy,
       nonBlocking: !block,
       threads: walk.threads,
-      warnings: [...located.warnings, ...walk.warnings],
+      warnings: [...located.warnings, ...walk.warnings, ...localsWarnings, ...nativeWarnings],
     };
     if (exe !== undefined) report.executable = exe;
     return report;

@@ -34,6 +34,13 @@ export interface NativeFrame {
   line?: number;
   /** A call that the compiler inlined into its caller. */
   inlined: boolean;
+  /** `address` as the object file numbers it (minus the load bias), when the object is known. */
+  objectAddress?: bigint;
+  /**
+   * `eval`: a call of the interpreter's evaluation loop, which runs Python frames;
+   * `plumbing`: interpreter call machinery, hidden when stacks are merged. Unset otherwise.
+   */
+  role?: "eval" | "plumbing";
 }
 
 /** One Python frame. */

@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { checkStacks } from "./_check_stacks.ts";
+import { checkStacks, type StackExpectations } from "./_check_stacks.ts";
+import { checkJsonRun } from "./_check_json.ts";
 import { FIXTURES, type FixtureSpec } from "./_fixture_specs.ts";
 import {
   describeRun,
@@ -67,8 +68,8 @@ export async function registerScanTests(): Promise<void> {
 
 /** Why `python` cannot run `fixture` under `remote`, if it cannot. */
 export function remoteSkip(python: Python, fixture?: FixtureSpec): Skip | undefined {
+  if (python.unavailable) return { reason: python.unavailable };
   if (python.missing) return { reason: python.missing, missing: true };
-  if (python.version[0] === 2) return { reason: "Python 2.7 support is issue 7" };
   if (fixture?.python3Only && python.version[0] < 3) return { reason: "fixture needs Python 3" };
   return undefined;
 }
@@ -86,7 +87,11 @@ interface RemoteRun {
  * Start the fixture, run `pystack remote PID`, and assert the exit code, an
  * empty stderr, that every thread is left running and untraced, and the stacks.
  */
-async function checkRemote(python: Python, fixture: FixtureSpec, run: RemoteRun): Promise<void> {
+export async function checkRemote(
+  python: Python,
+  fixture: FixtureSpec,
+  run: RemoteRun,
+): Promise<void> {
   const frames = await expectedFrames(fixture.file);
   await using target = await startFixture(python, fixture.file);
   const args = [
@@ -96,6 +101,7 @@ async function checkRemote(python: Python, fixture: FixtureSpec, run: RemoteRun)
     ...(run.mode === "no-block" ? ["--no-block"] : []),
   ];
   const result = await runPystack(args, { env: run.env ?? {} });
+  let expect: StackExpectations;
   try {
     const osThreads = threadSnapshot(target.pid);
     assert.equal(result.code, 0, "exit code");
@@ -107,16 +113,19 @@ async function checkRemote(python: Python, fixture: FixtureSpec, run: RemoteRun)
         `thread ${tid} is left running (state ${thread.state}, TracerPid ${thread.tracerPid})`,
       );
     }
-    checkStacks(parseTraceback(result.stdout), {
+    expect = {
       pid: target.pid,
       scriptPath: target.scriptPath,
       threads: fixture.threads(python.version),
       frames,
       osThreads,
-    });
+    };
+    checkStacks(parseTraceback(result.stdout), expect);
   } catch (error) {
     throw withRun(error, result);
   }
+  // The same with --json: it validates, shows the same threads and frames, meets the same expectations.
+  await checkJsonRun(args, result, { env: run.env ?? {}, expect, quietStderr: !run.verbose });
 }
 
 /** Add the command line and output of `result` to an assertion failure. */

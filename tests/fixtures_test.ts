@@ -27,7 +27,7 @@ for (const fixture of FIXTURES) {
     // Steps without sanitizers may run concurrently: one per interpreter.
     await Promise.all(pythons.map((python) => {
       const name = `python=${python.id}`;
-      const skip = python.missing ??
+      const skip = python.unavailable ?? python.missing ??
         (fixture.python3Only && python.version[0] < 3 ? "fixture needs Python 3" : undefined);
       if (skip && !(python.missing && requireAll())) {
         console.error(`skipped: fixture markers fixture=${fixture.key} ${name}: ${skip}`);

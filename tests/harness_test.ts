@@ -285,9 +285,14 @@ Deno.test("findPythons() lists every interpreter under test, present or not", as
     "3.12-pyenv",
     "3.13-pyenv",
     "3.11-debian",
+    "3.13-sid",
+    "3.14-sid",
+    "3.14-sid-loader",
+    "3.15-sid",
   ]);
   for (const python of pythons) {
-    assert.ok(python.path.endsWith(`/python${python.version.join(".")}`), python.path);
+    const binary = python.interpreter ?? python.path;
+    assert.ok(binary.endsWith(`/python${python.version.join(".")}`), binary);
     assert.ok(!python.path.includes("/shims/"), python.path);
   }
 });

@@ -7,6 +7,8 @@
 
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
+import type { NativeMode } from "../native/merge.ts";
+import { NATIVE_FLAGS, NATIVE_OPTIONS, nativeModeOf } from "./native_flags.ts";
 
 /** Options every sub-command accepts. */
 export interface CommonOptions {
@@ -19,7 +21,20 @@ export type Command =
   | { kind: "help"; topic: "main" | "remote" | "core" | "demo" }
   | { kind: "version" }
   | ({ kind: "demo" } & CommonOptions)
-  | ({ kind: "remote"; pid: number; block: boolean; exhaustive: boolean } & CommonOptions)
+  | (
+    & {
+      kind: "remote";
+      pid: number;
+      block: boolean;
+      exhaustive: boolean;
+      json: boolean;
+      /** `--locals`: present (true) only when given. */
+      locals?: boolean;
+      /** `--native`, `--native-all`, `--native-last` (the last one given). */
+      native?: NativeMode;
+    }
+    & CommonOptions
+  )
   | ({
     kind: "core";
     core: string;
@@ -27,6 +42,9 @@ export type Command =
     libSearchPath?: string[];
     libSearchRoot?: string;
     exhaustive: boolean;
+    json: boolean;
+    locals?: boolean;
+    native?: NativeMode;
   } & CommonOptions);
 
 const OPTIONS = {
@@ -36,8 +54,11 @@ const OPTIONS = {
   "no-color": { type: "boolean" },
   "no-block": { type: "boolean" },
   exhaustive: { type: "boolean" },
+  json: { type: "boolean" },
+  locals: { type: "boolean" },
   "lib-search-path": { type: "string" },
   "lib-search-root": { type: "string" },
+  ...NATIVE_OPTIONS,
 } as const;
 
 const SUBCOMMANDS = ["remote", "core", "demo"] as const;
@@ -68,13 +89,18 @@ export function parseCommand(argv: string[]): Command {
   const common = { verbose: values.verbose?.length ?? 0, noColor: !!values["no-color"] };
   if (sub === "demo") {
     if (values.help) return { kind: "help", topic: "demo" };
-    rejectOptions(values, [...ONLY_REMOTE, ...ONLY_CORE, "exhaustive"], "demo");
+    rejectOptions(
+      values,
+      [...ONLY_REMOTE, ...ONLY_CORE, "exhaustive", "json", "locals", ...NATIVE_FLAGS],
+      "demo",
+    );
     if (rest.length > 0) {
       throw new UsageError(`Unexpected argument '${rest[0]}'`, "'pystack demo' takes no arguments");
     }
     return { kind: "demo", ...common };
   }
-  if (sub === "core") return parseCore(values, rest, common);
+  const native = nativeModeOf(argv);
+  if (sub === "core") return parseCore(values, rest, { ...common, native });
   if (values.help) return { kind: "help", topic: "remote" };
   rejectOptions(values, ONLY_CORE, "remote");
   if (rest.length === 0) {
@@ -91,11 +117,21 @@ export function parseCommand(argv: string[]): Command {
       "usage: pystack remote PID [options]",
     );
   }
+  if (native !== undefined && values["no-block"]) {
+    throw new UsageError(
+      "Native stacks are only available in blocking mode: --no-block cannot be combined with " +
+        "--native, --native-all or --native-last",
+      "usage: pystack remote PID [options]",
+    );
+  }
   return {
     kind: "remote",
     pid,
+    ...(native === undefined ? {} : { native }),
     block: !values["no-block"],
     exhaustive: !!values.exhaustive,
+    json: !!values.json,
+    ...(values.locals ? { locals: true } : {}),
     ...common,
   };
 }
@@ -103,7 +139,7 @@ export function parseCommand(argv: string[]): Command {
 function parseCore(
   values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"],
   rest: string[],
-  common: CommonOptions,
+  { native, ...common }: CommonOptions & { native: NativeMode | undefined },
 ): Command {
   if (values.help) return { kind: "help", topic: "core" };
   rejectOptions(values, ONLY_REMOTE, "core");
@@ -118,7 +154,10 @@ function parseCore(
   const command: Command = {
     kind: "core",
     core: rest[0]!,
+    ...(native === undefined ? {} : { native }),
     exhaustive: !!values.exhaustive,
+    json: !!values.json,
+    ...(values.locals ? { locals: true } : {}),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];
@@ -162,9 +201,11 @@ export const HELP = {
   main: `pystack: print the Python stack of every thread of a running Python process
 
 Usage:
-  pystack remote PID [--no-block] [--exhaustive] [-v] [--no-color]
+  pystack remote PID [--no-block] [--locals] [--exhaustive] [--json] [-v] [--no-color]
+                     [--native | --native-all | --native-last]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
-               [--exhaustive] [-v] [--no-color]
+               [--locals] [--exhaustive] [--json] [-v] [--no-color]
+               [--native | --native-all | --native-last]
   pystack demo       start a deadlocked sample program and show its stacks (the default)
   pystack --version
   pystack --help | pystack remote --help | pystack core --help
@@ -177,16 +218,23 @@ Options:
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
 5 not a Python process, 6 unsupported Python version, 7 target exited while being read,
-8 unreadable core file, 130 interrupted.`,
+8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing, 130 interrupted.`,
   remote: `Usage: pystack remote PID [options]
 
-Prints the Python stack of every thread of the live process PID (CPython 3.6 to 3.13).
+Prints the Python stack of every thread of the live process PID (CPython 2.7 and 3.6 to 3.13).
 By default every thread is paused for a consistent snapshot (a few milliseconds) and
 always resumed; the target is never written to and never made to run code.
 
 Options:
   --no-block      read without pausing the target (stacks may be inconsistent; marked)
+  --locals        also show each frame's arguments and local variables, and Python thread names
   --exhaustive    also scan anonymous mappings and the heap for the interpreter
+  --json          print one JSON document (schema/pystack-report.schema.json); errors too
+  --native        also show native (C, C++, Rust) frames, merged with the Python frames
+  --native-all    --native, plus the threads that never ran Python
+  --native-last   --native, but only the native frames after the last Python frame
+                  (the three may be combined: the last one given wins; not with --no-block;
+                  they need elfutils' libdw, package libdw1)
   -v, --verbose   say how the interpreter was found and how long the target was paused
   --no-color      no colours`,
   core: `Usage: pystack core CORE [EXECUTABLE] [options]
@@ -199,7 +247,13 @@ cannot be found.
 Options:
   --lib-search-path P1:P2   directories to look for libraries that moved
   --lib-search-root DIR     a directory searched recursively for libraries that moved
+  --locals                  also show arguments, local variables and Python thread names
   --exhaustive              also scan anonymous mappings and the heap for the interpreter
+  --json                    print one JSON document (schema/pystack-report.schema.json)
+  --native                  also show native (C, C++, Rust) frames, merged with the Python frames
+  --native-all              --native, plus the threads that never ran Python
+  --native-last             --native, but only the native frames after the last Python frame
+                            (the last of the three given wins; they need libdw, package libdw1)
   -v, --verbose             say how the executable and interpreter were found
   --no-color                no colours`,
   demo: `Usage: pystack demo

@@ -8,6 +8,7 @@ Deno.test("parseCommand() reads remote with options before or after the sub-comm
     pid: 123,
     block: true,
     exhaustive: false,
+    json: false,
     verbose: 0,
     noColor: false,
   });
@@ -18,6 +19,7 @@ Deno.test("parseCommand() reads remote with options before or after the sub-comm
       pid: 5,
       block: false,
       exhaustive: true,
+      json: false,
       verbose: 2,
       noColor: true,
     },

@@ -12,6 +12,8 @@ import { inspectProcess } from "../inspect_process.ts";
 import { inspectCore } from "../inspect_core.ts";
 import { coreHeaderLines } from "../render/core_header.ts";
 import { renderText } from "../render/text.ts";
+import { renderJson } from "../render/json.ts";
+import { printJsonError } from "./json_output.ts";
 import { targetPath } from "../process/tasks.ts";
 import { type Method, METHODS } from "../walk/find_interpreter.ts";
 import { VERSION } from "../version.ts";
@@ -24,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     return await execute(command);
   } catch (e) {
     if (e instanceof ClosedPipe) return ExitCode.ok;
+    printJsonError(argv, e);
     if (e instanceof PystackError) {
       printError(`pystack: ${e.message}${e.hint === undefined ? "" : `; ${e.hint}`}`);
       return e.exitCode;
@@ -48,10 +51,10 @@ async function execute(command: Command): Promise<number> {
       return ExitCode.ok;
     case "demo":
       return await runDemo((pid) =>
-        remote({ ...command, kind: "remote", pid, block: true, exhaustive: false })
+        remote({ ...command, kind: "remote", pid, block: true, exhaustive: false, json: false })
       );
     case "remote":
-      return remote(command);
+      return await remote(command);
     case "core":
       return await core(command);
   }
@@ -62,6 +65,8 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
   const methods = methodsFromEnv();
   const report = await inspectCore(command.core, {
     exhaustive: command.exhaustive,
+    ...(command.locals ? { locals: true } : {}),
+    ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.executable === undefined ? {} : { executable: command.executable }),
     ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
     ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
@@ -69,10 +74,20 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
     ...(log === undefined ? {} : { log }),
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+  if (command.json) {
+    printLines(renderJson(report));
+    return ExitCode.ok;
+  }
   // Source files are read from this machine: a core has no mount namespace to look into.
   const sourceLine = sourceReader((file) => file);
   const lines = report.core === undefined ? [] : coreHeaderLines(report.core);
-  lines.push(...renderText(report, { color: useColor(command.noColor), sourceLine }));
+  lines.push(
+    ...renderText(report, {
+      color: useColor(command.noColor),
+      sourceLine,
+      ...(command.native === undefined ? {} : { native: command.native }),
+    }),
+  );
   printLines(lines);
   return ExitCode.ok;
 }
@@ -82,7 +97,7 @@ export function useColor(noColor: boolean): boolean {
   return !noColor && Deno.env.get("NO_COLOR") === undefined && Deno.stdout.isTerminal();
 }
 
-function remote(command: Extract<Command, { kind: "remote" }>): number {
+async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const methods = methodsFromEnv();
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
@@ -94,14 +109,29 @@ function remote(command: Extract<Command, { kind: "remote" }>): number {
     const report = inspectProcess(command.pid, {
       block: command.block,
       exhaustive: command.exhaustive,
+      ...(command.locals ? { locals: true } : {}),
+      ...(command.native === undefined ? {} : { native: command.native }),
       ...(methods === undefined ? {} : { methods }),
       ...(log === undefined ? {} : { log }),
       ...(sleepMs > 0 ? { onPaused: () => sleepSync(sleepMs) } : {}),
     });
+    // The walk is synchronous: a SIGINT/SIGTERM that came meanwhile is delivered now,
+    // after every thread was detached.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     if (interrupted) throw new InterruptedError("Interrupted; the target was resumed");
     for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+    if (command.json) {
+      printLines(renderJson(report));
+      return ExitCode.ok;
+    }
     const sourceLine = sourceReader((file) => targetPath(command.pid, file));
-    printLines(renderText(report, { color: useColor(command.noColor), sourceLine }));
+    printLines(
+      renderText(report, {
+        color: useColor(command.noColor),
+        sourceLine,
+        ...(command.native === undefined ? {} : { native: command.native }),
+      }),
+    );
     return ExitCode.ok;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);

@@ -57,6 +57,12 @@ export type StructName =
   | "long" // PyLongObject
   | "int" // PyIntObject (Py2 only)
   | "set" // PySetObject
+  | "cell" // PyCellObject
+  | "module" // PyModuleObject
+  | "heaptype" // PyHeapTypeObject (ht_cached_keys: shared keys of instance dicts)
+  | "function" // PyFunctionObject
+  | "classobj" // PyClassObject (2.7's old-style classes)
+  | "instance" // PyInstanceObject (instances of old-style classes)
   | "gil" // struct _gil_runtime_state (3.12+)
   | "gc" // struct _gc_runtime_state
   | "debug_offsets"; // _Py_DebugOffsets (3.13+): its own layout

@@ -38,7 +38,7 @@ export function readUnicode(mem: MemoryReader, rt: PythonRuntime, address: bigin
   const layout = struct(rt, "unicode");
   const head = readStruct(mem, address, layout);
   const length = head.int("length");
-  const st = unicodeState(head.int("state"));
+  const st = unicodeState(head.int("state"), rt.unicodeState);
   if (length < 0 || st.kind === 0 && st.compact) {
     throw new InvalidObjectError(address, "not a ready str");
   }

@@ -7,9 +7,10 @@
  * @module
  */
 
-import type { Layout } from "./layout.ts";
+import type { Layout, StructLayout } from "./layout.ts";
 import type { PythonVersion } from "./version.ts";
 import { LAYOUTS } from "./layouts/all.ts";
+import { DEBUG_OFFSETS_LAYOUTS } from "./layouts/debug_offsets.ts";
 import { UnsupportedVersionError } from "../errors.ts";
 
 /** How a thread state leads to its newest frame. */
@@ -36,6 +37,62 @@ export type GilRule =
 /** Where the "collecting" flag of the garbage collector lives. */
 export type GcRule = "static_symbol" | "runtime" | "interp";
 
+/** What a code object's `co_name` and `co_filename` are. */
+export type NameStorage =
+  /** 3.x `str` (PEP 393 unicode). */
+  | "unicode"
+  /** 2.7 `str`: a `PyStringObject` of bytes (the layout's `bytes` struct), read as UTF-8. */
+  | "py2_str";
+
+/** How `--locals` finds a frame's variables and reads objects (see `src/cpython/values.ts`). */
+export interface ValueRules {
+  /**
+   * Where a frame's variable names are: `co_varnames`, `co_cellvars`, `co_freevars`, laid out in
+   * that order in `f_localsplus`, an argument captured by a closure moved into its cell (<= 3.10);
+   * or `co_localsplusnames` with `co_localspluskinds`, cells made in place (3.11+).
+   */
+  readonly localsNames: "varnames" | "localsplus";
+  /**
+   * Dict keys: `dk_size` and 24-byte entries (<= 3.10); `dk_log2_size`, and 16-byte entries in
+   * str-keyed tables (3.11+); no keys object, but `ma_mask` and a `ma_table` of 24-byte
+   * entries in hash order (2.7).
+   */
+  readonly dictKeys: "dk_size" | "log2_size" | "ma_table";
+  /**
+   * Order of a split table's values: the keys' order (<= 3.10); order bytes just before the
+   * values (3.11, 3.12); after `values[capacity]` (3.13).
+   */
+  readonly splitOrder: "keys" | "before_values" | "after_values";
+  /**
+   * Where an instance's attributes live: `tp_dictoffset` (<= 3.10); a dict pointer 3 words and a
+   * values pointer 4 words before the object (3.11); one tagged dict-or-values word 3 words before
+   * (3.12); a dict pointer 3 words before, or values inline after the object (3.13).
+   */
+  readonly instanceDict: "dictoffset" | "managed_3_11" | "managed_3_12" | "managed_3_13";
+  /**
+   * 2.7's objects (absent for 3.x; see `py2_objects.ts`, `py2_repr.ts`): `str` is a
+   * `PyStringObject` of bytes, `unicode` holds `Py_UNICODE` units of `unicodeWidth` bytes, `int`
+   * is a C `long` beside `long`, sets and types print as `set([…])` and `<type '…'>`, and
+   * `Thread.name` is stored as `_Thread__name`.
+   */
+  readonly py2?: { readonly unicodeWidth: 2 | 4 };
+}
+
+/** With a native mode: which native functions run Python frames, and which collect garbage. */
+export interface NativeRules {
+  /**
+   * The evaluation loop (a clone suffix such as `.cold` may follow). One call of it runs the
+   * Python frames from an entry frame (`isEntry`, see `entryRule`) up to the next one.
+   */
+  readonly evalFunctions: readonly string[];
+  /** Prefixes of evaluation-loop functions (3.14+ tail-calling interpreter: `_TAIL_CALL_*`). */
+  readonly evalPrefixes: readonly string[];
+  /** The collector's main function: the thread with it on its native stack is collecting. */
+  readonly gcFunctions: readonly string[];
+  /** Functions named `…vectorcall…` are call plumbing, hidden between Python frames (3.8+). */
+  readonly hideVectorcall: boolean;
+}
+
 /** Everything version-dependent, chosen once. */
 export interface PythonRuntime {
   readonly version: PythonVersion;
@@ -54,38 +111,162 @@ export interface PythonRuntime {
   readonly tidFromPthread: boolean;
   /** How int objects store their size and sign. */
   readonly longRule: "ob_size" | "lv_tag";
+  /** With a native mode: how native frames pair with Python frames. */
+  readonly native: NativeRules;
+  /** How code objects store their names and file names. */
+  readonly nameStorage: NameStorage;
+  /** `co_lnotab` line deltas are signed bytes (3.6+), not unsigned (2.7). */
+  readonly lnotabSignedDeltas: boolean;
+  /** How `--locals` reads variables and objects. */
+  readonly values?: ValueRules;
+  /**
+   * ANDed with `f_executable` and each `localsplus[i]`: from 3.14 they are `_PyStackRef`s whose
+   * low 2 bits are tags (`~3n`); before, plain pointers (`~0n`, every bit kept).
+   */
+  readonly stackRefMask: bigint;
+  /**
+   * `PyASCIIObject.state`: `interned:2, kind:3, compact:1, ascii:1` bit-fields (every GIL build),
+   * or a whole `interned` byte before `kind:3, compact:1, ascii:1` (free-threaded 3.14+).
+   */
+  readonly unicodeState: "bitfield" | "interned_byte";
+  /**
+   * The layout of the target's own `_Py_DebugOffsets` (3.13+), chosen by the version it declares,
+   * and the release whose headers gave it.
+   */
+  readonly debugOffsets?: { readonly release: string; readonly layout: StructLayout };
+  /** Set when the target is newer than every version this pystack knows: what it is read as. */
+  readonly newerThanKnown?: string;
+}
+
+/** How the target told its version, for {@linkcode selectRuntime}. */
+export interface SelectOptions {
+  /**
+   * The version comes from the target's `_Py_DebugOffsets`: a newer minor version than
+   * any known is then read with the newest layout and its own offsets, instead of refused.
+   */
+  selfDescribed?: boolean;
+  /** `_Py_DebugOffsets.free_threaded` is set. */
+  freeThreaded?: boolean;
+  /** 2.7: bytes per `Py_UNICODE` of the target's build (4, the Linux default, when unknown). */
+  py2UnicodeWidth?: 2 | 4;
 }
 
 /** Oldest and newest minor versions this pystack reads. */
-export const SUPPORTED = { oldest: [3, 6], newest: [3, 13] } as const;
+export const SUPPORTED = { python2: [2, 7], oldest: [3, 6], newest: [3, 15] } as const;
+
+/** Python 2.7: threads, frames, the GIL and GC found as in 3.6; Py2 strings and lnotab. */
+const PY2_RULES = {
+  frameChain: "frame_object",
+  lineTable: "lnotab",
+  shimOwners: [],
+  entryRule: "every",
+  checkExecutable: false,
+  gilRule: "tstate_current_symbol",
+  gcRule: "static_symbol",
+  tidFromPthread: true,
+  longRule: "ob_size",
+  native: {
+    evalFunctions: ["PyEval_EvalFrameEx"],
+    evalPrefixes: [],
+    gcFunctions: ["collect"],
+    hideVectorcall: false,
+  },
+  nameStorage: "py2_str",
+  lnotabSignedDeltas: false,
+  stackRefMask: ~0n,
+  unicodeState: "bitfield",
+} as const satisfies Omit<PythonRuntime, "version" | "layout">;
 
 /** Chooses the layout and strategies for `version`. Throws for versions we cannot read. */
-export function selectRuntime(version: PythonVersion): PythonRuntime {
-  const key = `${version.major}.${version.minor}`;
+export function selectRuntime(version: PythonVersion, options: SelectOptions = {}): PythonRuntime {
+  const newest = SUPPORTED.newest[1];
+  const newer = options.selfDescribed === true && version.major === SUPPORTED.newest[0] &&
+    version.minor > newest;
+  const readAs = newer ? { ...version, minor: newest } : version;
+  const key = `${readAs.major}.${readAs.minor}`;
   const layout = LAYOUTS[key];
-  const supported = version.major === 3 && version.minor >= SUPPORTED.oldest[1] &&
-    version.minor <= SUPPORTED.newest[1];
+  const python2 = version.major === SUPPORTED.python2[0] && version.minor === SUPPORTED.python2[1];
+  const supported = python2 || readAs.major === 3 && readAs.minor >= SUPPORTED.oldest[1] &&
+      readAs.minor <= SUPPORTED.newest[1];
   if (!supported || layout === undefined) {
     throw new UnsupportedVersionError(
       `Cannot read this process: it runs Python ${formatVersion(version)}, ` +
-        `and pystack reads Python 3.6 to 3.13`,
+        `and pystack reads Python 2.7 and 3.6 to 3.${newest}`,
       "use a pystack release that supports this version",
     );
   }
-  const m = version.minor;
+  if (python2) {
+    const values: ValueRules = {
+      localsNames: "varnames",
+      dictKeys: "ma_table",
+      splitOrder: "keys",
+      instanceDict: "dictoffset",
+      py2: { unicodeWidth: options.py2UnicodeWidth ?? 4 },
+    };
+    return { version, layout, ...PY2_RULES, values };
+  }
+  const m = readAs.minor;
+  const debugOffsets = debugOffsetsLayout(version);
   return {
     version,
     layout,
+    ...(debugOffsets === undefined ? {} : { debugOffsets }),
+    ...(newer ? { newerThanKnown: `${readAs.major}.${readAs.minor}` } : {}),
     frameChain: m <= 10 ? "frame_object" : m <= 12 ? "cframe" : "current_frame",
     lineTable: m <= 9 ? "lnotab" : m === 10 ? "linetable310" : "location",
-    shimOwners: m >= 12 ? [3] : [],
+    // 3.12, 3.13: FRAME_OWNED_BY_CSTACK = 3. 3.14: FRAME_OWNED_BY_INTERPRETER = 3 (entry and
+    // base frames), FRAME_OWNED_BY_CSTACK = 4; 3.15 keeps only the former.
+    shimOwners: m >= 14 ? [3, 4] : m >= 12 ? [3] : [],
     entryRule: m <= 10 ? "every" : m === 11 ? "is_entry" : "after_shim",
     checkExecutable: m >= 13,
     gilRule: m <= 6 ? "tstate_current_symbol" : m <= 11 ? "runtime_tstate_current" : "gil_struct",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
     tidFromPthread: m <= 10,
     longRule: m <= 11 ? "ob_size" : "lv_tag",
+    native: {
+      evalFunctions: ["_PyEval_EvalFrameDefault"],
+      evalPrefixes: m >= 14 ? ["_TAIL_CALL_"] : [],
+      gcFunctions: m <= 9 ? ["collect"] : ["gc_collect_main"],
+      hideVectorcall: m >= 8,
+    },
+    nameStorage: "unicode",
+    lnotabSignedDeltas: true,
+    stackRefMask: m >= 14 ? ~3n : ~0n,
+    unicodeState: m >= 14 && options.freeThreaded === true ? "interned_byte" : "bitfield",
+    values: {
+      localsNames: m <= 10 ? "varnames" : "localsplus",
+      dictKeys: m <= 10 ? "dk_size" : "log2_size",
+      splitOrder: m <= 10 ? "keys" : m <= 12 ? "before_values" : "after_values",
+      instanceDict: m <= 10
+        ? "dictoffset"
+        : m === 11
+        ? "managed_3_11"
+        : m === 12
+        ? "managed_3_12"
+        : "managed_3_13",
+    },
   };
+}
+
+/**
+ * The layout of `_Py_DebugOffsets` a target of `version` declares: the one from the newest
+ * known release of its minor version not newer than it (the oldest of that minor version
+ * for an older patch release), or, for a minor version newer than all known, the newest
+ * known. Undefined before 3.13.
+ */
+export function debugOffsetsLayout(
+  version: PythonVersion,
+): { release: string; layout: StructLayout } | undefined {
+  const known = Object.entries(DEBUG_OFFSETS_LAYOUTS).map(([release, layout]) => {
+    const [major, minor, micro] = release.split(".").map(Number) as [number, number, number];
+    return { release, layout, major, minor, micro };
+  }).sort((a, b) => a.major - b.major || a.minor - b.minor || a.micro - b.micro);
+  const sameMinor = known.filter((k) => k.major === version.major && k.minor === version.minor);
+  const pick = sameMinor.length > 0
+    ? sameMinor.filter((k) => k.micro <= version.micro).pop() ?? sameMinor[0]
+    : known.filter((k) => k.major === version.major && k.minor < version.minor).pop();
+  if (pick === undefined || pick !== known.at(-1) && sameMinor.length === 0) return undefined;
+  return { release: pick.release, layout: pick.layout };
 }
 
 const LEVEL_SUFFIX = { alpha: "a", beta: "b", candidate: "rc", final: "" } as const;

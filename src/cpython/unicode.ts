@@ -19,10 +19,12 @@ export interface UnicodeState {
 
 /**
  * Splits the 32-bit `state` word: `interned:2, kind:3, compact:1, ascii:1`
- * from bit 0 up (the same positions from 3.3 to 3.13; the next bit, `ready` or
- * `statically_allocated`, is not returned).
+ * from bit 0 up (the same positions from 3.3 to 3.15 in GIL builds; the next bit,
+ * `ready` or `statically_allocated`, is not returned). Free-threaded 3.14+ builds
+ * (`layout` "interned_byte") make `interned` a whole byte, so the bit-fields start at bit 8.
  *
  * @param state the 32-bit word at `PyASCIIObject.state`
+ * @param layout which of the two layouts the target uses (the runtime's `unicodeState`)
  * @returns the decoded fields
  *
  * @example The state of a compact ASCII string and of a compact UCS-2 string
@@ -33,12 +35,16 @@ export interface UnicodeState {
  * assert.deepEqual(unicodeState(0x28), { interned: 0, kind: 2, compact: true, ascii: false });
  * ```
  */
-export function unicodeState(state: number): UnicodeState {
+export function unicodeState(
+  state: number,
+  layout: "bitfield" | "interned_byte" = "bitfield",
+): UnicodeState {
+  const [interned, bits] = layout === "bitfield" ? [state & 3, state] : [state & 0xff, state >>> 6];
   return {
-    interned: state & 3,
-    kind: (state >>> 2) & 7,
-    compact: (state & 0x20) !== 0,
-    ascii: (state & 0x40) !== 0,
+    interned,
+    kind: (bits >>> 2) & 7,
+    compact: (bits & 0x20) !== 0,
+    ascii: (bits & 0x40) !== 0,
   };
 }
 

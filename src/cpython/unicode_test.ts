@@ -114,3 +114,19 @@ const STRINGS: StringCase[] = [
   { python: "3.12.1", expected: "\ud83d\ude00\ufffd", length: 2, bytes: "0200000000000000203cf630b77f00000200000000000000ffffffffffffffff30000000000000000000000000000000000000000000000000f6010000dc000000000000" },
 ];
 // </generated>
+
+Deno.test("unicodeState() reads free-threaded 3.14+ states, whose interned field is a byte", () => {
+  // interned 2, kind 1, compact, ascii: the bit-fields start at bit 8.
+  assert.deepEqual(unicodeState(0x1902, "interned_byte"), {
+    interned: 2,
+    kind: 1,
+    compact: true,
+    ascii: true,
+  });
+  assert.deepEqual(unicodeState(0xa00, "interned_byte"), {
+    interned: 0,
+    kind: 2,
+    compact: true,
+    ascii: false,
+  });
+});

@@ -10,6 +10,7 @@ import type { PythonRuntime } from "../cpython/runtime.ts";
 import type { Location } from "../model.ts";
 import { readStruct } from "../cpython/struct_view.ts";
 import { readBytes, readUnicode } from "../cpython/objects.ts";
+import { readPy2Str } from "../cpython/py2_objects.ts";
 import { lineFromLinetable310, lineFromLnotab, locationFromTable } from "../cpython/line_table.ts";
 
 /** What a stack needs from one code object. */
@@ -47,8 +48,8 @@ export class CodeReader {
     const co = readStruct(this.#mem, address, layout);
     const info: CodeInfo = {
       address,
-      file: readUnicode(this.#mem, this.#rt, co.ptr("filename")),
-      name: readUnicode(this.#mem, this.#rt, co.ptr("name")),
+      file: this.#readName(co.ptr("filename")),
+      name: this.#readName(co.ptr("name")),
       firstLineNo: co.int("firstlineno"),
       lineTable: readBytes(this.#mem, this.#rt, co.ptr("linetable"), MAX_LINE_TABLE),
       codeStart: co.has("code_adaptive") ? co.addressOf("code_adaptive") : 0n,
@@ -56,6 +57,13 @@ export class CodeReader {
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
     this.#cache.set(address, info);
     return info;
+  }
+
+  /** `co_name` / `co_filename`: a `str` of this version. */
+  #readName(address: bigint): string {
+    return this.#rt.nameStorage === "py2_str"
+      ? readPy2Str(this.#mem, this.#rt, address)
+      : readUnicode(this.#mem, this.#rt, address);
   }
 
   /** Where a frame of `code` is executing, from its instruction position. */
@@ -71,7 +79,9 @@ export class CodeReader {
     const lasti = position.lasti ?? -1;
     if (lasti < 0) return lineOnly(code.firstLineNo);
     const line = rt.lineTable === "lnotab"
-      ? lineFromLnotab(code.lineTable, code.firstLineNo, lasti)
+      ? lineFromLnotab(code.lineTable, code.firstLineNo, lasti, {
+        signedLineDeltas: rt.lnotabSignedDeltas,
+      })
       : lineFromLinetable310(code.lineTable, code.firstLineNo, lasti);
     return lineOnly(line);
   }

@@ -8,12 +8,13 @@
 
 import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { Field, Layout, StructLayout, StructName } from "../cpython/layout.ts";
-import type { PythonRuntime } from "../cpython/runtime.ts";
+import { formatVersion, type PythonRuntime, selectRuntime, SUPPORTED } from "../cpython/runtime.ts";
 import { fieldWidth, readStruct } from "../cpython/struct_view.ts";
 import { rethrowFatal } from "../errors.ts";
+import type { DetectedVersion } from "./detect_version.ts";
 
 /** `_Py_DebugOffsets` member → the canonical struct and field it gives the offset of. */
-const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
+export const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
   ["runtime_state.finalizing", "runtime", "finalizing"],
   ["runtime_state.interpreters_head", "runtime", "interpreters_head"],
   ["interpreter_state.id", "interp", "id"],
@@ -29,6 +30,7 @@ const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
   ["thread_state.current_frame", "thread", "current_frame"],
   ["thread_state.thread_id", "thread", "thread_id"],
   ["thread_state.native_thread_id", "thread", "native_thread_id"],
+  ["thread_state.holds_gil", "thread", "holds_gil"],
   ["interpreter_frame.previous", "frame", "back"],
   ["interpreter_frame.executable", "frame", "code"],
   ["interpreter_frame.instr_ptr", "frame", "instr"],
@@ -63,7 +65,7 @@ const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
 ];
 
 /** Each debug-offsets group and the struct whose declared size it gives. */
-const SIZE_MAP: ReadonlyArray<readonly [string, StructName]> = [
+export const SIZE_MAP: ReadonlyArray<readonly [string, StructName]> = [
   ["runtime_state", "runtime"],
   ["interpreter_state", "interp"],
   ["thread_state", "thread"],
@@ -133,6 +135,9 @@ export function layoutFromDebugOffsets(
       const existing = gil.fields[field];
       if (abs === undefined || existing === undefined) continue;
       const offset = abs - gilBase;
+      if (offset < 0 || offset + fieldWidth(existing.kind) > gil.size) {
+        return { rejected: `interpreter_state.gil_runtime_state_${name} is outside the GIL` };
+      }
       if (offset !== existing.offset) {
         notes.push(`debug offsets: gil.${field} is ${offset}, table says ${existing.offset}`);
         gil.fields[field] = { offset, kind: existing.kind };
@@ -144,14 +149,32 @@ export function layoutFromDebugOffsets(
   const interp = structs.interp;
   const gcField = interp?.fields["gc_collecting"];
   if (gcBase !== undefined && collecting !== undefined && interp && gcField) {
+    if (gcBase + collecting + fieldWidth(gcField.kind) > interp.size) {
+      return { rejected: `gc.collecting (${gcBase} + ${collecting}) is outside the interpreter` };
+    }
     if (gcBase + collecting !== gcField.offset) {
       notes.push(`debug offsets: interp.gc_collecting is ${gcBase + collecting}`);
       interp.fields["gc_collecting"] = { offset: gcBase + collecting, kind: gcField.kind };
     }
   }
   const asciiSize = values.get("unicode_object.asciiobject_size");
-  if (asciiSize !== undefined && structs.unicode !== undefined) structs.unicode.size = asciiSize;
+  if (asciiSize !== undefined && structs.unicode !== undefined) {
+    if (!plausibleHeader(asciiSize)) return { rejected: `asciiobject_size is ${asciiSize}` };
+    structs.unicode.size = asciiSize;
+  }
+  const compactSize = values.get("unicode_object.compactunicodeobject_size");
+  if (compactSize !== undefined && structs.compact_unicode !== undefined) {
+    if (!plausibleHeader(compactSize)) {
+      return { rejected: `compactunicodeobject_size is ${compactSize}` };
+    }
+    structs.compact_unicode.size = compactSize;
+  }
   return { layout: { ...base, structs }, notes };
+}
+
+/** A `str` header size: past `ob_type`, and small. */
+function plausibleHeader(size: number): boolean {
+  return Number.isInteger(size) && size >= 16 && size <= 4096;
 }
 
 function isTrailingArray(field: string): boolean {
@@ -164,7 +187,7 @@ export function applyDebugOffsets(
   address: bigint,
   rt: PythonRuntime,
 ): AppliedOffsets {
-  const own = rt.layout.structs.debug_offsets;
+  const own = rt.debugOffsets?.layout;
   if (own === undefined) {
     return { rt, notes: [], warnings: [] };
   }
@@ -191,4 +214,35 @@ export function applyDebugOffsets(
       warnings: [`could not read _Py_DebugOffsets: ${(e as Error).message}`],
     };
   }
+}
+
+/**
+ * The runtime for a detected version: chosen in `runtime.ts` (a version newer than
+ * any known is read as the newest one when it described itself), with the target's
+ * own `_Py_DebugOffsets` applied, plus one warning when the version is newer than known.
+ */
+export function runtimeForTarget(mem: MemoryReader, detected: DetectedVersion): AppliedOffsets {
+  const selfDescribed = detected.debugOffsets !== undefined;
+  const rt = selectRuntime(detected.version, {
+    selfDescribed,
+    freeThreaded: detected.freeThreaded === true,
+    ...(detected.py2UnicodeWidth === undefined
+      ? {}
+      : { py2UnicodeWidth: detected.py2UnicodeWidth }),
+  });
+  const applied = detected.debugOffsets === undefined
+    ? { rt, notes: [], warnings: [] }
+    : applyDebugOffsets(mem, detected.debugOffsets, rt);
+  if (rt.newerThanKnown !== undefined) {
+    const [major, minor] = SUPPORTED.newest;
+    applied.warnings.unshift(
+      `Python ${formatVersion(detected.version)} is newer than this pystack knows ` +
+        `(${major}.${minor} at most): reading it as ${rt.newerThanKnown} with the offsets ` +
+        `it declares itself; some stacks may be missing or wrong`,
+    );
+  }
+  if (rt.debugOffsets !== undefined) {
+    applied.notes.unshift(`_Py_DebugOffsets read with the layout of ${rt.debugOffsets.release}`);
+  }
+  return applied;
 }

@@ -22,6 +22,10 @@ export interface DetectedVersion {
   source: string;
   /** Address of `_Py_DebugOffsets` (the start of `_PyRuntime`) when the version came from it. */
   debugOffsets?: bigint;
+  /** `_Py_DebugOffsets.free_threaded` is set (a free-threaded build). */
+  freeThreaded?: boolean;
+  /** 2.7: bytes per `Py_UNICODE` of the build, from the symbols it exports (`py2UnicodeWidth`). */
+  py2UnicodeWidth?: 2 | 4;
 }
 
 const COOKIE = new TextEncoder().encode("xdebugpy");
@@ -32,16 +36,21 @@ function u64(bytes: Uint8Array, offset: number): bigint {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(offset, true);
 }
 
-/** Reads `_Py_DebugOffsets` cookie and version at `address` (the start of `_PyRuntime`). */
-export function versionFromDebugOffsets(
+/**
+ * Cookie, version and `free_threaded` of the `_Py_DebugOffsets` at `address` (the
+ * start of `_PyRuntime`), when a 3.13+ version is declared there.
+ */
+export function declaredByDebugOffsets(
   mem: MemoryReader,
   address: bigint,
-): PythonVersion | undefined {
+): { version: PythonVersion; freeThreaded: boolean } | undefined {
   try {
-    const head = mem.read(address, 16);
+    const head = mem.read(address, 24);
     if (!COOKIE.every((b, i) => head[i] === b)) return undefined;
     const v = parseVersionHex(u64(head, 8));
-    return v !== undefined && v.major === 3 && v.minor >= 13 ? v : undefined;
+    return v !== undefined && v.major === 3 && v.minor >= 13
+      ? { version: v, freeThreaded: u64(head, 16) !== 0n }
+      : undefined;
   } catch (e) {
     rethrowFatal(e);
     return undefined;
@@ -56,9 +65,14 @@ export function detectVersion(
   runtimeCandidate: bigint | undefined,
 ): DetectedVersion | undefined {
   if (runtimeCandidate !== undefined) {
-    const v = versionFromDebugOffsets(mem, runtimeCandidate);
-    if (v !== undefined) {
-      return { version: v, source: "_Py_DebugOffsets", debugOffsets: runtimeCandidate };
+    const d = declaredByDebugOffsets(mem, runtimeCandidate);
+    if (d !== undefined) {
+      return {
+        version: d.version,
+        source: "_Py_DebugOffsets",
+        debugOffsets: runtimeCandidate,
+        freeThreaded: d.freeThreaded,
+      };
     }
   }
   const pyVersion = symbols.get("Py_Version");

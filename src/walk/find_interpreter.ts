@@ -130,6 +130,37 @@ function tryMethod(
   }
 }
 
+/**
+ * Visits every aligned 64-bit word of `regions` (read in 1 MiB chunks, at most
+ * {@linkcode MAX_SCAN_BYTES} in all) until `visit` returns a result.
+ */
+function scanWords<T>(
+  mem: MemoryReader,
+  regions: readonly MapEntry[],
+  visit: (value: bigint, address: bigint) => T | undefined,
+): T | undefined {
+  let budget = MAX_SCAN_BYTES;
+  for (const region of regions) {
+    for (let at = region.start; at < region.end && budget > 0; at += BigInt(CHUNK)) {
+      const size = Number(region.end - at < BigInt(CHUNK) ? region.end - at : BigInt(CHUNK));
+      budget -= size;
+      let bytes: Uint8Array;
+      try {
+        bytes = mem.read(at, size);
+      } catch (e) {
+        rethrowFatal(e);
+        continue;
+      }
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let off = 0; off + 8 <= size; off += 8) {
+        const found = visit(view.getBigUint64(off, true), at + BigInt(off));
+        if (found !== undefined) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Scans `regions` word by word for a pointer to a valid interpreter state. */
 function scan(
   ctx: FindContext,
@@ -140,29 +171,12 @@ function scan(
   const writable = ctx.maps.filter((m) => m.perms.startsWith("rw"));
   const inWritable = (p: bigint) => writable.some((m) => p >= m.start && p < m.end);
   const seen = new Set<bigint>();
-  let budget = MAX_SCAN_BYTES;
-  for (const region of regions) {
-    for (let at = region.start; at < region.end && budget > 0; at += BigInt(CHUNK)) {
-      const size = Number(region.end - at < BigInt(CHUNK) ? region.end - at : BigInt(CHUNK));
-      budget -= size;
-      let bytes: Uint8Array;
-      try {
-        bytes = ctx.mem.read(at, size);
-      } catch (e) {
-        rethrowFatal(e);
-        continue;
-      }
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let off = 0; off + 8 <= size; off += 8) {
-        const p = view.getBigUint64(off, true);
-        if (p === 0n || (p & 7n) !== 0n || seen.has(p)) continue;
-        seen.add(p);
-        if (!inWritable(p) || !validator.isValid(p)) continue;
-        return { interp: p, runtime: findRuntimeNear(ctx, regions, p), method };
-      }
-    }
-  }
-  return undefined;
+  return scanWords(ctx.mem, regions, (p) => {
+    if (p === 0n || (p & 7n) !== 0n || seen.has(p)) return undefined;
+    seen.add(p);
+    if (!inWritable(p) || !validator.isValid(p)) return undefined;
+    return { interp: p, runtime: findRuntimeNear(ctx, regions, p), method };
+  });
 }
 
 /**
@@ -176,32 +190,19 @@ function findRuntimeNear(
 ): bigint | undefined {
   const layout = ctx.rt.layout.structs.runtime;
   const head = layout?.fields["interpreters_head"];
-  const main = layout?.fields["interpreters_main"];
-  if (head === undefined || main === undefined) return undefined;
-  for (const region of regions) {
-    for (let at = region.start; at < region.end; at += BigInt(CHUNK)) {
-      const size = Number(region.end - at < BigInt(CHUNK) ? region.end - at : BigInt(CHUNK));
-      let bytes: Uint8Array;
-      try {
-        bytes = ctx.mem.read(at, size);
-      } catch (e) {
-        rethrowFatal(e);
-        continue;
-      }
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let off = 0; off + 8 <= size; off += 8) {
-        if (view.getBigUint64(off, true) !== interp) continue;
-        const runtime = at + BigInt(off - head.offset);
-        try {
-          const r = readStruct(ctx.mem, runtime, layout!);
-          if (r.ptr("interpreters_main") === interp) return runtime;
-        } catch (e) {
-          rethrowFatal(e);
-        }
-      }
-    }
+  if (layout === undefined || head === undefined || !layout.fields["interpreters_main"]) {
+    return undefined;
   }
-  return undefined;
+  return scanWords(ctx.mem, regions, (value, address) => {
+    if (value !== interp) return undefined;
+    const runtime = address - BigInt(head.offset);
+    try {
+      if (readStruct(ctx.mem, runtime, layout).ptr("interpreters_main") === interp) return runtime;
+    } catch (e) {
+      rethrowFatal(e);
+    }
+    return undefined;
+  });
 }
 
 /** Checks that an address holds a live interpreter state (see the README's notes). */

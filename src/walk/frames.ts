@@ -89,7 +89,13 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
       address = back;
       continue;
     }
-    const codeAddress = f.ptr("code");
+    const codeAddress = f.ptr("code") & rt.stackRefMask;
+    if (rt.checkExecutable && codeAddress === 0n) {
+      // Every 3.13+ frame, entry frames too, points at an object (None at least): an empty
+      // one is memory a core lacks (gdb 13's gcore writes some thread stacks as zeros).
+      partial = `frame at ${hex(address)} is empty (its memory may be missing)`;
+      break;
+    }
     if (rt.checkExecutable && !isCode(ctx, codeAddress)) {
       newerIsEntryCandidate = undefined;
       address = back;

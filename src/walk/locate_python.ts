@@ -7,15 +7,24 @@
 
 import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { MapEntry } from "../elf/maps.ts";
-import { formatVersion, type PythonRuntime, selectRuntime } from "../cpython/runtime.ts";
+import { formatVersion, type PythonRuntime } from "../cpython/runtime.ts";
 import { NotPythonError } from "../errors.ts";
 import { type PythonObjects, sectionAddress, symbolAddresses } from "./object_files.ts";
 import { detectVersion } from "./detect_version.ts";
 import { findInterpreter, type Method, METHOD_NAMES } from "./find_interpreter.ts";
-import { applyDebugOffsets } from "./debug_offsets.ts";
+import { runtimeForTarget } from "./debug_offsets.ts";
+import { PY2_UNICODE_SYMBOLS, py2UnicodeWidth } from "../cpython/py2_objects.ts";
 
 /** Symbols looked up in the interpreter's object file, all in one pass. */
-const SYMBOLS = ["_PyRuntime", "Py_Version", "interp_head", "_PyThreadState_Current", "collecting"];
+const SYMBOLS = [
+  "_PyRuntime",
+  "Py_Version",
+  "interp_head",
+  "_PyThreadState_Current",
+  "collecting",
+  // 2.7: the width of `Py_UNICODE`, for `unicode` values (see py2UnicodeWidth).
+  ...Object.keys(PY2_UNICODE_SYMBOLS),
+];
 
 /** Inputs of {@linkcode locatePython}. */
 export interface LocateContext {
@@ -26,6 +35,8 @@ export interface LocateContext {
   log: (message: string) => void;
   /** For messages: what is inspected, e.g. "process 123 (python3)" or "core ./core.123". */
   subject: string;
+  /** What to tell the user when it is not Python. */
+  notPythonHint?: string;
 }
 
 /** A target's interpreter, ready to walk. */
@@ -50,18 +61,16 @@ export function locatePython(ctx: LocateContext): PythonLocation {
     throw new NotPythonError(
       `Cannot inspect ${ctx.subject}: it is not a Python process ` +
         `(no CPython version found in ${main.path})`,
-      "pass the PID of a CPython interpreter",
+      ctx.notPythonHint ?? "pass the PID of a CPython interpreter",
     );
   }
   log(`Python ${formatVersion(detected.version)} (from ${detected.source})`);
-  let rt = selectRuntime(detected.version);
-  const warnings: string[] = [];
-  if (detected.debugOffsets !== undefined) {
-    const applied = applyDebugOffsets(mem, detected.debugOffsets, rt);
-    rt = applied.rt;
-    for (const note of applied.notes) log(note);
-    warnings.push(...applied.warnings);
-  }
+  const unicodeWidth = py2UnicodeWidth(symbols);
+  if (unicodeWidth !== undefined) detected.py2UnicodeWidth = unicodeWidth;
+  const applied = runtimeForTarget(mem, detected);
+  const rt = applied.rt;
+  for (const note of applied.notes) log(note);
+  const warnings: string[] = [...applied.warnings];
   const found = findInterpreter({
     mem,
     rt,

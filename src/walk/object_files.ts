@@ -96,16 +96,33 @@ export function findPythonObjects(
       if (libpython !== undefined) break;
     }
   }
-  if (executable === undefined && libpython === undefined) {
-    // The executable may be a loader (ld.so) or a wrapper: look for a mapping named like python.
+  if (libpython === undefined && (executable === undefined || !holdsPython(executable))) {
+    // The executable may be a loader (`ld.so python3.14 …`) or a wrapper: look for a
+    // mapping named like python.
     for (const path of groups.keys()) {
       if (/^python\d(\.\d+)?$/.test(basename(path))) {
-        executable = loadObject(path, groups, open);
-        if (executable !== undefined) break;
+        const found = loadObject(path, groups, open);
+        if (found !== undefined) {
+          executable = found;
+          break;
+        }
       }
     }
   }
   return { executable, libpython, main: libpython ?? executable };
+}
+
+/** Symbols that only an object file with the interpreter linked in defines. */
+const PYTHON_SYMBOLS = ["_PyRuntime", "Py_Version", "Py_Initialize", "interp_head"];
+
+/** Whether `obj` has CPython linked in (a `.PyRuntime` section or CPython's symbols). */
+function holdsPython(obj: LoadedObject): boolean {
+  try {
+    return obj.elf.section(".PyRuntime") !== undefined ||
+      obj.elf.findSymbols(PYTHON_SYMBOLS).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Run-time addresses of the named symbols of `obj` (absent names are left out). */

@@ -11,7 +11,7 @@ import { walkFrames } from "./frames.ts";
 import { walkThreads } from "./threads.ts";
 import type { PythonVersion } from "../cpython/version.ts";
 
-const VERSIONS = [6, 7, 8, 9, 10, 11, 12, 13].map((minor): PythonVersion => ({
+const VERSIONS = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((minor): PythonVersion => ({
   major: 3,
   minor,
   micro: 0,
@@ -51,9 +51,19 @@ function randomMemory(seed: number): FakeMemory {
   return mem;
 }
 
-for (const version of VERSIONS) {
+/** Python 2.7 walks like 3.6 but reads its names as Py2 `str`. */
+const PYTHON_27: PythonVersion = {
+  major: 2,
+  minor: 7,
+  micro: 18,
+  releaseLevel: "final",
+  serial: 0,
+};
+
+for (const version of [...VERSIONS, PYTHON_27]) {
   const rt = selectRuntime(version);
-  Deno.test(`walkFrames() on random memory ends without throwing (3.${version.minor})`, () => {
+  const label = `${version.major}.${version.minor}`;
+  Deno.test(`walkFrames() on random memory ends without throwing (${label})`, () => {
     for (let seed = 1; seed <= 200; seed++) {
       const mem = randomMemory(seed);
       const ctx = { mem, rt, codes: new CodeReader(mem, rt), types: new TypeNames(mem, rt) };
@@ -67,7 +77,7 @@ for (const version of VERSIONS) {
     }
   });
 
-  Deno.test(`walkThreads() on random memory ends without throwing (3.${version.minor})`, () => {
+  Deno.test(`walkThreads() on random memory ends without throwing (${label})`, () => {
     for (let seed = 1; seed <= 100; seed++) {
       const mem = randomMemory(seed * 7919);
       try {

@@ -1,0 +1,82 @@
+/**
+ * One sequence of calls from a thread's native and Python frames: every
+ * call of the evaluation loop (a native frame with role `eval`) is replaced
+ * by the Python frames it was running. Pure, over the model.
+ *
+ * The two stacks line up only when the number of evaluation-loop calls
+ * equals the number of entry frames (`PyFrame.isEntry`: the first Python
+ * frame each C-level call of the loop ran) and the oldest Python frame is an
+ * entry frame. Otherwise both stacks are given in full, after an
+ * {@linkcode UNMERGED} marker: never a guessed interleaving.
+ *
+ * @module
+ */
+
+import type { NativeFrame, PyFrame, PyThread } from "../model.ts";
+
+/** Which native frames to show. */
+export type NativeMode =
+  /** Native frames around and between the Python frames (`--native`, `--native-all`). */
+  | "python"
+  | "all"
+  /** Only the native frames after the last Python frame (`--native-last`). */
+  | "last";
+
+/** One line of a merged stack, oldest first. */
+export type StackEntry =
+  | { kind: "python"; frame: PyFrame }
+  | { kind: "native"; frame: NativeFrame }
+  /** The two stacks could not be lined up; both follow, Python first. */
+  | { kind: "unmerged" };
+
+/** The line PyStack prints when it cannot line the stacks up. */
+export const UNMERGED =
+  "* - Unable to merge native stack due to insufficient native information - *";
+
+/** Whether `thread`'s native and Python frames line up (see the module doc). */
+export function canMerge(thread: Pick<PyThread, "frames" | "native">): boolean {
+  const native = thread.native ?? [];
+  const calls = native.filter((f) => f.role === "eval").length;
+  const entries = thread.frames.filter((f) => f.isEntry).length;
+  if (calls !== entries) return false;
+  return thread.frames.length === 0 || thread.frames[0]!.isEntry;
+}
+
+/**
+ * The frames of `thread` as one stack, oldest first. Plumbing frames are
+ * left out of merged stacks; in `last` mode only the native frames after the
+ * last evaluation-loop call are kept (all of them when there is none).
+ */
+export function mergeStacks(
+  thread: Pick<PyThread, "frames" | "native">,
+  mode: NativeMode,
+): StackEntry[] {
+  const native = thread.native ?? [];
+  const python = thread.frames;
+  if (!canMerge(thread)) {
+    const lastEval = native.findLastIndex((f) => f.role === "eval");
+    const shown = mode === "last" ? native.slice(lastEval + 1) : native;
+    return [
+      { kind: "unmerged" },
+      ...python.map((frame) => ({ kind: "python" as const, frame })),
+      ...shown.map((frame) => ({ kind: "native" as const, frame })),
+    ];
+  }
+  const out: StackEntry[] = [];
+  let pending: StackEntry[] = [];
+  let next = 0; // the next Python frame to show
+  for (const frame of native) {
+    if (frame.role === "eval") {
+      if (mode === "last") pending = [];
+      // This call runs the entry frame at `next` and the frames it called without a C call.
+      do {
+        out.push({ kind: "python", frame: python[next]! });
+        next++;
+      } while (next < python.length && !python[next]!.isEntry);
+    } else if (frame.role !== "plumbing") {
+      (mode === "last" ? pending : out).push({ kind: "native", frame });
+    }
+  }
+  out.push(...pending);
+  return out;
+}

@@ -1,0 +1,234 @@
+/**
+ * Program counters to {@linkcode NativeFrame}s through libdw: object, ELF
+ * symbol, DWARF source line, and the calls the compiler inlined at that
+ * address (one extra frame each, marked `inlined`). Results are cached per
+ * address: one lookup costs about 0.3 ms, and the same return addresses
+ * recur across threads.
+ *
+ * @module
+ */
+
+import { cString, DW, type DwflHandle, openLibdw, SIZEOF } from "../../ffi/libdw.ts";
+import { openLibc } from "../../ffi/libc.ts";
+import type { NativeFrame } from "../model.ts";
+import type { RawFrame } from "./session.ts";
+
+/** Options of {@linkcode Symbolizer}. */
+export interface SymbolizerOptions {
+  /** Turns a linkage name into a readable one (C++, Rust). */
+  demangle: (name: string) => string;
+  /** The name shown for an object, from libdwfl's module name (a path, `[vdso]`, …). */
+  libraryName?: (moduleName: string) => string;
+}
+
+interface ModuleInfo {
+  name: string;
+  /** Load bias: the object's own (ELF) address of `pc` is `pc - bias`. */
+  bias: bigint | undefined;
+}
+
+/** Resolves program counters of one elfutils session. */
+export class Symbolizer {
+  readonly #dwfl: DwflHandle;
+  readonly #options: SymbolizerOptions;
+  readonly #cache = new Map<bigint, NativeFrame[]>();
+  readonly #modules = new Map<bigint, ModuleInfo>();
+  // Scratch buffers for out-parameters.
+  readonly #u64 = new BigUint64Array(2);
+  readonly #sym = new Uint8Array(SIZEOF.sym);
+  readonly #attr = new Uint8Array(SIZEOF.attribute);
+  readonly #cuDie = new Uint8Array(SIZEOF.die);
+  readonly #i32 = new Int32Array(1);
+
+  constructor(dwfl: DwflHandle, options: SymbolizerOptions) {
+    this.#dwfl = dwfl;
+    this.#options = options;
+  }
+
+  /** Frames for one physical frame, innermost first: inlined calls, then the function itself. */
+  frames(raw: RawFrame): NativeFrame[] {
+    // A return address points after the call: look up the call instruction itself.
+    const lookup = raw.activation ? raw.pc : raw.pc - 1n;
+    const key = raw.pc * 2n + (raw.activation ? 1n : 0n);
+    let frames = this.#cache.get(key);
+    if (frames === undefined) {
+      frames = this.#resolve(raw.pc, lookup);
+      this.#cache.set(key, frames);
+    }
+    return frames;
+  }
+
+  /** Distinct addresses resolved so far. */
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  #resolve(pc: bigint, lookup: bigint): NativeFrame[] {
+    const dw = openLibdw();
+    const mod = dw.dwfl_addrmodule(this.#dwfl.pointer, lookup);
+    if (mod === null) return [{ address: pc, inlined: false }];
+    const info = this.#module(mod);
+    const library = info.name;
+    const symbolPtr = dw.dwfl_module_addrinfo(
+      mod,
+      lookup,
+      new Uint8Array(this.#u64.buffer, 0, 8),
+      this.#sym,
+      null,
+      null,
+      null,
+    );
+    const elfSymbol = cString(symbolPtr);
+    if (elfSymbol === undefined) {
+      const frame: NativeFrame = { address: pc, library, inlined: false };
+      if (info.bias !== undefined) frame.objectAddress = pc - info.bias;
+      return [frame];
+    }
+    const symbol = this.#options.demangle(elfSymbol);
+    const real: NativeFrame = { address: pc, symbol, library, inlined: false };
+    const biasBuf = new Uint8Array(this.#u64.buffer, 8, 8);
+    const cu = dw.dwfl_module_addrdie(mod, lookup, biasBuf);
+    if (cu === null) return [real];
+    const dwarfAddress = lookup - this.#u64[1]!;
+    const line = dw.dwarf_getsrc_die(cu, dwarfAddress);
+    let file: string | undefined;
+    let lineNo: number | undefined;
+    if (line !== null) {
+      file = cString(dw.dwarf_linesrc(line, null, null));
+      if (dw.dwarf_lineno(line, new Uint8Array(this.#i32.buffer)) === 0) lineNo = this.#i32[0]!;
+    }
+    const out: NativeFrame[] = [];
+    for (const scope of this.#inlineChain(cu, dwarfAddress)) {
+      const frame: NativeFrame = {
+        address: pc,
+        symbol: scope.name === undefined ? "???" : this.#options.demangle(scope.name),
+        library,
+        inlined: true,
+      };
+      if (file !== undefined) frame.file = file;
+      if (lineNo !== undefined) frame.line = lineNo;
+      out.push(frame);
+      // The caller of an inlined call runs at the call site.
+      file = scope.callFile;
+      lineNo = scope.callLine;
+    }
+    if (file !== undefined) real.file = file;
+    if (lineNo !== undefined) real.line = lineNo;
+    out.push(real);
+    return out;
+  }
+
+  #module(mod: Deno.PointerObject): ModuleInfo {
+    const key = BigInt(Deno.UnsafePointer.value(mod));
+    let info = this.#modules.get(key);
+    if (info !== undefined) return info;
+    const dw = openLibdw();
+    const start = new BigUint64Array(1);
+    const end = new BigUint64Array(1);
+    const name = cString(
+      dw.dwfl_module_info(
+        mod,
+        null,
+        new Uint8Array(start.buffer),
+        new Uint8Array(end.buffer),
+        null,
+        null,
+        null,
+        null,
+      ),
+    ) ?? "???";
+    const bias = new BigUint64Array(1);
+    const elf = dw.dwfl_module_getelf(mod, new Uint8Array(bias.buffer));
+    info = {
+      name: this.#options.libraryName?.(name) ?? name,
+      bias: elf === null ? undefined : bias[0]!,
+    };
+    this.#modules.set(key, info);
+    return info;
+  }
+
+  /**
+   * The inlined calls at `address` in the CU `cu`, innermost first: each
+   * with its name and where its caller called it.
+   */
+  #inlineChain(
+    cu: Deno.PointerObject,
+    address: bigint,
+  ): { name: string | undefined; callFile: string | undefined; callLine: number | undefined }[] {
+    const dw = openLibdw();
+    const libc = openLibc();
+    const scopesOut = new BigUint64Array(1);
+    const n = dw.dwarf_getscopes(cu, address, new Uint8Array(scopesOut.buffer));
+    if (n <= 0) return [];
+    const scopes = Deno.UnsafePointer.create(scopesOut[0]!);
+    const chain: {
+      name: string | undefined;
+      callFile: string | undefined;
+      callLine: number | undefined;
+    }[] = [];
+    try {
+      // The full nesting of the innermost scope (dwarf_getscopes may stop at an abstract origin).
+      const nestedOut = new BigUint64Array(1);
+      const m = dw.dwarf_getscopes_die(scopes, new Uint8Array(nestedOut.buffer));
+      if (m <= 0) return [];
+      const nested = Deno.UnsafePointer.create(nestedOut[0]!);
+      try {
+        for (let i = 0; i < m; i++) {
+          const die = Deno.UnsafePointer.offset(nested!, i * SIZEOF.die)!;
+          if (dw.dwarf_tag(die) !== DW.TAG_inlined_subroutine) continue;
+          chain.push({
+            name: this.#linkageName(die),
+            callFile: this.#callFile(die),
+            callLine: this.#udata(die, DW.AT_call_line),
+          });
+        }
+      } finally {
+        libc.free(nested);
+      }
+    } finally {
+      libc.free(scopes);
+    }
+    return chain;
+  }
+
+  #linkageName(die: Deno.PointerObject): string | undefined {
+    const dw = openLibdw();
+    for (const at of [DW.AT_linkage_name, DW.AT_MIPS_linkage_name]) {
+      if (dw.dwarf_attr_integrate(die, at, this.#attr) !== null) {
+        const name = cString(dw.dwarf_formstring(this.#attr));
+        if (name !== undefined) return name;
+      }
+    }
+    return cString(dw.dwarf_diename(die));
+  }
+
+  #udata(die: Deno.PointerObject, attribute: number): number | undefined {
+    const dw = openLibdw();
+    if (dw.dwarf_attr_integrate(die, attribute, this.#attr) === null) return undefined;
+    const value = new BigUint64Array(1);
+    if (dw.dwarf_formudata(this.#attr, new Uint8Array(value.buffer)) !== 0) return undefined;
+    return Number(value[0]!);
+  }
+
+  #callFile(die: Deno.PointerObject): string | undefined {
+    const index = this.#udata(die, DW.AT_call_file);
+    if (index === undefined) return undefined;
+    const dw = openLibdw();
+    if (dw.dwarf_diecu(die, this.#cuDie, null, null) === null) return undefined;
+    const files = new BigUint64Array(2);
+    const filesView = new Uint8Array(files.buffer);
+    if (
+      dw.dwarf_getsrcfiles(
+        Deno.UnsafePointer.of(this.#cuDie),
+        filesView.subarray(0, 8),
+        filesView.subarray(8, 16),
+      ) !== 0
+    ) {
+      return undefined;
+    }
+    if (BigInt(index) >= files[1]!) return undefined;
+    return cString(
+      dw.dwarf_filesrc(Deno.UnsafePointer.create(files[0]!), BigInt(index), null, null),
+    );
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * How `pystack remote` treats its target beyond the happy path: a signal to
+ * pystack while the target is paused, the `/proc/PID/mem` fallback, and the
+ * demo a newcomer runs first.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { checkRemote, remoteSkip, withRun } from "./_remote_cases.ts";
+import { FIXTURES } from "./_fixture_specs.ts";
+import {
+  parseTraceback,
+  procState,
+  pystackCommand,
+  registerTest,
+  REPO_ROOT,
+  sleep,
+  startFixture,
+  tracerPid,
+} from "./_harness.ts";
+import { findPythons } from "./_pythons.ts";
+
+const pythons = await findPythons();
+const python = pythons.find((p) => p.id === "3.12-pyenv" && !p.missing) ??
+  pythons.find((p) => !remoteSkip(p))!;
+const namedThreads = FIXTURES.find((f) => f.key === "named_threads")!;
+
+for (const candidate of pythons) {
+  registerTest(
+    `remote python=${candidate.id} fixture=named_threads memory=/proc/PID/mem`,
+    remoteSkip(candidate, namedThreads),
+    () =>
+      checkRemote(candidate, namedThreads, {
+        mode: "block",
+        env: { _PYSTACK_NO_PROCESS_VM_READV: "1" },
+      }),
+  );
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  registerTest(
+    `remote ${signal} while the target is paused: exit 130, target resumed and untraced`,
+    remoteSkip(python),
+    async () => {
+      await using target = await startFixture(python, "single_thread.py");
+      const [cmd, ...args] = pystackCommand();
+      const child = new Deno.Command(cmd!, {
+        args: [...args, "--no-color", "remote", String(target.pid)],
+        cwd: REPO_ROOT,
+        env: { _PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS: "1500" },
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Wait until pystack holds the target, then signal pystack.
+      // (TracerPid is set by PTRACE_SEIZE, a moment before the stop itself.)
+      const deadline = Date.now() + 10_000;
+      const held = () => tracerPid(target.pid) !== 0 && procState(target.pid) === "t";
+      while (!held() && Date.now() < deadline) await sleep(10);
+      assert.ok(held(), "pystack attached and the target is paused meanwhile");
+      child.kill(signal);
+      const out = await child.output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 130, `exit code; stderr: ${stderr}`);
+      assert.match(stderr, /^pystack: Interrupted; the target was resumed/);
+      assert.equal(stderr.trim().split("\n").length, 1, "one line on stderr");
+      assert.equal(tracerPid(target.pid), 0, "target untraced");
+      assert.ok(["S", "R"].includes(procState(target.pid)), "target running");
+    },
+  );
+}
+
+registerTest(
+  "demo starts the deadlock sample, shows its stacks and stops it",
+  remoteSkip(python),
+  async () => {
+    const [cmd, ...args] = pystackCommand();
+    const out = await new Deno.Command(cmd!, {
+      args: [...args, "--no-color", "demo"],
+      cwd: REPO_ROOT,
+      env: { PYSTACK_DEMO_PYTHON: python.path },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    const result = { code: out.code, stdout, stderr, command: [cmd!, ...args, "demo"] };
+    try {
+      assert.equal(out.code, 0);
+      const match = /\(PID (\d+)\)/.exec(stderr);
+      assert.ok(match, "the demo says which PID it started");
+      const threads = parseTraceback(stdout);
+      assert.equal(threads.length, 4, "main, transfer-a, transfer-b, waiter");
+      const innermost = threads.map((t) => t.frames.at(-1)?.func);
+      for (const func of ["transfer_a", "transfer_b"]) {
+        const thread = threads.find((t) => t.frames.some((f) => f.func === func));
+        assert.ok(thread, `a thread runs ${func}`);
+        const frame = thread.frames.find((f) => f.func === func)!;
+        assert.match(frame.source ?? "", /^with lock_[xy]:$/, `${func} waits on a lock`);
+      }
+      assert.ok(innermost.includes("wait") || innermost.includes("wait_for_event"));
+      assert.ok(!stdout.includes("@frame"), "the embedded demo carries no test markers");
+      assert.equal(threads.at(-1)!.tid, Number(match[1]), "the main thread comes last");
+      // The demo program is stopped.
+      let gone = false;
+      try {
+        Deno.statSync(`/proc/${match[1]}`);
+      } catch {
+        gone = true;
+      }
+      assert.ok(gone, "the demo program was stopped");
+    } catch (error) {
+      throw withRun(error, result);
+    }
+  },
+);
