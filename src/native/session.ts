@@ -166,7 +166,13 @@ export class NativeSession implements Disposable {
     }
     // Disposed in reverse: the Elf before its fd.
     owned.push(new ElfHandle(elfPtr));
-    const begun = begin(dw, options.relocate);
+    let begun;
+    try {
+      begun = begin(dw, options.relocate);
+    } catch (e) {
+      for (const d of owned.reverse()) d[Symbol.dispose]();
+      throw e;
+    }
     const { dwfl } = begun;
     const session = new NativeSession(begun, owned);
     try {
