@@ -23,6 +23,11 @@
  * 3. Wall time of `pystack remote` on a 200-thread fixture (10 frames deep),
  *    and its target-stopped time as in 1 (for information: no goal).
  * 4. Wall time of `pystack remote --no-block`.
+ * 5. Cores (issue 3): wall time and peak RSS of `pystack core` on a gcore and
+ *    on a kernel core of the same 4-thread fixture, against
+ *    `gdb -batch -ex 'thread apply all py-bt' PYTHON CORE`; and the peak RSS
+ *    of `pystack core` on the kernel core of a process holding 1 GiB of heap.
+ *    (`--no-core` leaves these out.)
  *
  * It installs the `time` package, and `python3.11-dbg` for gdb's py-bt, with
  * apt-get when they are missing, and says so. Every command has a timeout and
@@ -56,7 +61,19 @@ const GOALS = {
   pystackMs: 80,
   stoppedMs: 10,
   large200Ms: 1000,
+  coreGdbRatio: 20,
+  coreMs: 80,
+  bigCoreRssMiB: 150,
 } as const;
+
+/** A process that holds 1 GiB of touched heap, then signals ready and sleeps. */
+const BIG_HEAP_PROGRAM = [
+  "import sys, time",
+  "b = bytearray(1 << 30)",
+  "b[::4096] = b'x' * (1 << 18)",
+  "open(sys.argv[1], 'w').write('ready')",
+  "time.sleep(1000)",
+].join("\n");
 
 // ---------------------------------------------------------------------------
 // Processes.
@@ -261,6 +278,51 @@ async function aptInstall(pkg: string, why: string): Promise<void> {
 async function ensureGnuTime(): Promise<void> {
   if (await exists(GNU_TIME)) return;
   await aptInstall("time", `${GNU_TIME} measures peak RSS`);
+}
+
+const GDB_CORE_ARGS = (core: string) => [
+  "gdb",
+  "-batch",
+  "-ex",
+  "thread apply all py-bt",
+  PYTHON,
+  core,
+];
+
+/**
+ * Starts `args` under PYTHON with core dumps enabled in `cwd`, waits for
+ * `ready`, kills it with SIGABRT and returns the path of the kernel's core.
+ */
+async function kernelCore(cwd: string, args: string[], ready: string): Promise<string> {
+  const pattern = (await Deno.readTextFile("/proc/sys/kernel/core_pattern")).trim();
+  if (pattern !== "core" && pattern !== "core.%p") {
+    throw new Error(`kernel cores go elsewhere here (core_pattern '${pattern}')`);
+  }
+  const child = new Deno.Command("bash", {
+    args: ["-c", 'ulimit -c unlimited && exec "$0" "$@"', PYTHON, "-S", ...args],
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  live.add(child);
+  try {
+    const deadline = performance.now() + TIMEOUT.ready;
+    while (!(await exists(ready))) {
+      if (performance.now() > deadline) throw new Error(`not ready: ${args.join(" ")}`);
+      await $.sleep(10);
+    }
+    await $.sleep(100);
+    Deno.kill(child.pid, "SIGABRT");
+    await child.status;
+  } finally {
+    killQuietly(child);
+    live.delete(child);
+  }
+  for (const name of ["core", `core.${child.pid}`]) {
+    if (await exists(`${cwd}/${name}`)) return `${cwd}/${name}`;
+  }
+  throw new Error(`no core was written in ${cwd}`);
 }
 
 const GDB_ARGS = (pid: number) => [
@@ -488,11 +550,16 @@ function ms(value: number): string {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { json: { type: "boolean" }, runs: { type: "string" }, help: { type: "boolean" } },
+    options: {
+      json: { type: "boolean" },
+      runs: { type: "string" },
+      help: { type: "boolean" },
+      "no-core": { type: "boolean" },
+    },
     strict: true,
   });
   if (values.help) {
-    console.log("usage: deno task bench [--json] [--runs N]");
+    console.log("usage: deno task bench [--json] [--runs N] [--no-core]");
     return 0;
   }
   const runs = values.runs === undefined ? 15 : Number(values.runs);
@@ -596,6 +663,71 @@ async function main(): Promise<number> {
     log(`measuring target-stopped time with ${LARGE.threads} threads (for information)`);
     const stoppedLarge = await measureStopped(large, builds[0]!.cmd, runs);
 
+    // ---- Cores ----
+    let coreTimings: Timing[] = [];
+    let bigCore: { rssKiB: number; wallMs: number; sizeMiB: number } | undefined;
+    let coreProblem: string | undefined;
+    if (!values["no-core"]) {
+      try {
+        log("making a gcore and a kernel core of the 4-thread fixture");
+        await $`gcore -o ${dir}/gcore ${small.pid}`.quiet().timeout("2m");
+        const gcorePath = `${dir}/gcore.${small.pid}`;
+        const kdir = await Deno.makeTempDir({ dir, prefix: "kernel-" });
+        const kernelPath = await kernelCore(kdir, [
+          FIXTURE,
+          `${kdir}/ready`,
+          String(SMALL.threads),
+          String(SMALL.depth),
+        ], `${kdir}/ready`);
+        const coreSubjects: Subject[] = [];
+        for (const [kind, path] of [["gcore", gcorePath], ["kernel", kernelPath]] as const) {
+          coreSubjects.push({
+            key: `pystack-core-${kind}`,
+            cmd: [...builds[0]!.cmd, "core", path],
+            timeoutMs: TIMEOUT.pystack,
+            source: `deno run -A src/main.ts core CORE (${kind} core)`,
+            check: pystackCheck(SMALL.threads),
+          });
+          if (!gdbMissing) {
+            coreSubjects.push({
+              key: `gdb-core-${kind}`,
+              cmd: GDB_CORE_ARGS(path),
+              timeoutMs: TIMEOUT.gdb,
+              source: `gdb -batch -ex 'thread apply all py-bt' ${PYTHON} CORE (${kind} core)`,
+              check: (o) => gdbProblem(o, SMALL.threads),
+            });
+          }
+        }
+        log(`timing ${coreSubjects.length} core commands`);
+        coreTimings = await timeRoundRobin(coreSubjects, runs, dir);
+        await Deno.remove(gcorePath);
+        await Deno.remove(kernelPath);
+
+        log("making the kernel core of a process holding 1 GiB of heap");
+        const bdir = await Deno.makeTempDir({ dir, prefix: "big-" });
+        await Deno.writeTextFile(`${bdir}/big.py`, BIG_HEAP_PROGRAM);
+        const bigPath = await kernelCore(
+          bdir,
+          [`${bdir}/big.py`, `${bdir}/ready`],
+          `${bdir}/ready`,
+        );
+        const bigCmd = [...builds[0]!.cmd, "core", bigPath];
+        const bigRun = await runTimed(bigCmd, TIMEOUT.pystack);
+        if (bigRun.code !== 0) throw new Error(`pystack core on the 1 GiB core: ${bigRun.stderr}`);
+        bigCore = {
+          rssKiB: await peakRssKiB(bigCmd, TIMEOUT.pystack, dir),
+          wallMs: bigRun.wallMs,
+          sizeMiB: (await Deno.stat(bigPath)).size / 1048576,
+        };
+        await Deno.remove(bigPath);
+      } catch (error) {
+        coreProblem = String(error);
+        log(`core benchmarks unavailable: ${coreProblem}`);
+      }
+    }
+    timings.push(...coreTimings);
+    for (const t of coreTimings) byKey.set(t.key, t);
+
     // ---- Report ----
     const gdb = byKey.get("gdb");
     const rows = [["command", "median ms", "min ms", "max ms", "peak RSS MiB", "runs"]];
@@ -652,6 +784,38 @@ async function main(): Promise<number> {
       pass: large200.wallMs.median < GOALS.large200Ms,
     });
 
+    for (const kind of ["gcore", "kernel"]) {
+      const mine = byKey.get(`pystack-core-${kind}`);
+      const theirs = byKey.get(`gdb-core-${kind}`);
+      if (mine === undefined) continue;
+      if (theirs !== undefined) {
+        const ratio = theirs.wallMs.median / mine.wallMs.median;
+        ratios[`gdb-core-${kind}/pystack-core-${kind}`] = round(ratio);
+        goals.push({
+          name: `pystack core (${kind} core) vs gdb (median wall, ratio)`,
+          value: round(ratio),
+          target: `>= ${GOALS.coreGdbRatio}x`,
+          pass: ratio >= GOALS.coreGdbRatio,
+        });
+      }
+      goals.push({
+        name: `pystack core (${kind} core) whole process (median wall ms)`,
+        value: round(mine.wallMs.median),
+        target: `< ${GOALS.coreMs} ms`,
+        pass: mine.wallMs.median < GOALS.coreMs,
+      });
+    }
+    if (bigCore !== undefined) {
+      goals.push({
+        name: `pystack core on a ${
+          Math.round(bigCore.sizeMiB)
+        } MiB core (1 GiB heap), peak RSS MiB`,
+        value: round(bigCore.rssKiB / 1024),
+        target: `< ${GOALS.bigCoreRssMiB} MiB`,
+        pass: bigCore.rssKiB / 1024 < GOALS.bigCoreRssMiB,
+      });
+    }
+
     const stoppedRows = [
       ["target stopped (ms)", "median", "min", "max", "runs"],
       row(`stopped, ${SMALL.threads} threads = gap(pystack) - median gap(idle)`, stopped.stopped),
@@ -692,6 +856,14 @@ async function main(): Promise<number> {
     out("Where the figures come from:");
     for (const t of timings) out(`  ${t.key}: ${t.source}`);
     if (!gdb) out(`  gdb: unavailable: ${gdbMissing}`);
+    if (coreProblem !== undefined) out(`  cores: unavailable: ${coreProblem}`);
+    if (bigCore !== undefined) {
+      out(
+        `  big core: kernel core of python holding bytearray(1 << 30), ${
+          Math.round(bigCore.sizeMiB)
+        } MiB; one run took ${Math.round(bigCore.wallMs)} ms`,
+      );
+    }
     out(
       "  wall: performance.now() around Deno.Command spawn..exit in this script (includes ~1 ms spawn cost);\n" +
         `  peak RSS: median of ${RSS_RUNS} separate runs under '${GNU_TIME} -f %M' (max resident set, KiB);\n` +
@@ -717,6 +889,10 @@ async function main(): Promise<number> {
         ratios,
         stopped_ms: stoppedJson(stopped),
         stopped_ms_200_threads: stoppedJson(stoppedLarge),
+        big_core: bigCore ?? null,
+        cores: coreProblem === undefined
+          ? { available: true }
+          : { available: false, reason: coreProblem },
         goals,
       }));
     }
