@@ -1,6 +1,7 @@
 /**
  * The native-frame matrix: interpreter × fixture × backend (a live process,
- * or a gcore core of it), one `Deno.test` each. The fixtures load a C/C++
+ * or a core of it: gcore's, or the kernel's where gcore cannot dump the
+ * interpreter's processes whole), one `Deno.test` each. The fixtures load a C/C++
  * extension built at test time against each interpreter's headers
  * (`_native_build.ts`):
  *
@@ -36,7 +37,7 @@ import {
   type TracebackNative,
 } from "./_native_traceback.ts";
 import { findPythons, type Python } from "./_pythons.ts";
-import { fixtureCore, gcoreSkip } from "./_cores.ts";
+import { type CoreMaker, fixtureCore, makerSkip } from "./_cores.ts";
 import { buildSkip, nativeExtension } from "./_native_build.ts";
 
 /** PyStack's line for stacks that cannot be merged. */
@@ -61,8 +62,12 @@ interface Output {
   backend: Backend;
   frames: Map<string, ExpectedFrame[]>;
   file: string;
-  /** Whether the interpreter's frames can be merged ({@linkcode evalLoopNamed}). */
-  merges: boolean;
+  /** Whether the local functions of the interpreter and its libc have names ({@linkcode localsNamed}). */
+  named: boolean;
+  /** Whether the native stack unwinds through a ctypes callback ({@linkcode ctypesUnwinds}). */
+  ctypesUnwinds: boolean;
+  /** The interpreter's major and minor version. */
+  version: Python["version"];
 }
 
 interface NativeFixture {
@@ -120,19 +125,18 @@ function threadOf(out: Output, which: "main" | "other", name?: string): Tracebac
 }
 
 /**
- * Every thread is merged, or (interpreters whose evaluation loop has no name,
- * see {@linkcode evalLoopNamed}) every thread with Python frames says it cannot
- * be and shows both stacks. No other unknown line.
+ * Every thread is merged (no unknown line, no "Unable to merge"), except the
+ * threads `unmerged` names: those say that they cannot be, and show both stacks.
  */
-function checkMergeState(out: Output): void {
+function checkMergeState(out: Output, unmerged: (t: TracebackThread) => boolean = () => false) {
   for (const thread of out.threads) {
     assert.equal(thread.empty, false);
-    const unmerged = !out.merges && thread.frames.length > 0;
+    const expected = unmerged(thread);
     assert.deepEqual(
       thread.extra,
-      unmerged ? [UNMERGED] : [],
-      unmerged
-        ? `thread ${thread.tid}: "Unable to merge" (the evaluation loop cannot be recognised)`
+      expected ? [UNMERGED] : [],
+      expected
+        ? `thread ${thread.tid}: "Unable to merge" (its native stack is cut short)`
         : `thread ${thread.tid}: no unknown line, no "Unable to merge"`,
     );
   }
@@ -140,15 +144,11 @@ function checkMergeState(out: Output): void {
 
 type Part = { py: string[] } | { c: string[] };
 
-/**
- * The fixture entries expected from `parts` (oldest first): interleaved as
- * given when merged, else the Python frames then the native frames (both stacks in full).
- */
+/** The fixture entries expected from `parts`, interleaved as given (oldest first). */
 function ordered(out: Output, stack: string, parts: Part[]): string[] {
   const py = (p: Part) => "py" in p ? pyExpected(out.frames.get(stack), p.py) : [];
   const c = (p: Part) => "c" in p ? p.c : [];
-  if (out.merges) return parts.flatMap((p) => [...py(p), ...c(p)]);
-  return [...parts.flatMap(py), ...parts.flatMap(c)];
+  return parts.flatMap((p) => [...py(p), ...c(p)]);
 }
 
 /** The main thread of native_calls (the same for --native and --native-all). */
@@ -187,19 +187,35 @@ function checkCallsMain(out: Output): void {
   assert.deepEqual([hop.file, hop.line], ["???", 0], "no debug information: ELF symbol only");
   const relay = stack.find((e) => isNative(e) && e.func.startsWith("fixture::")) as TracebackNative;
   assert.equal(basename(relay.file), "relay.cpp", "the C++ frame's source file");
-  if (!out.merges) return;
-  // The interpreter's start before the first Python frame, the sleep after the last.
+  // The interpreter's start before the first Python frame, the sleep after the last
+  // (without local names: libc's exported start, and the interpreter's unnamed time_sleep).
+  const start = out.named ? "__libc_start_call_main" : "__libc_start_main";
   const firstPy = indexOf(stack, (e) => !isNative(e), "a Python frame");
   indexOf(
     stack.slice(0, firstPy),
-    (e) => isNative(e) && e.func === "__libc_start_call_main",
-    "__libc_start_call_main before the first Python frame",
+    (e) => isNative(e) && e.func === start,
+    `${start} before the first Python frame`,
   );
   const callback = indexOf(stack, (e) => !isNative(e) && e.func === "callback", "callback");
   const after = stack.slice(callback + 1);
   assert.ok(after.length > 0 && after.every(isNative), "only native frames after callback");
-  indexOf(after, (e) => /^time_sleep\b/.test(e.func), "time_sleep after callback");
+  checkSleep(out, after);
   assert.match(lib(after.at(-1) as TracebackNative), /^libc\.so/, "innermost frame in libc");
+}
+
+/** `time.sleep`'s C function first in `after` (the native frames after the sleeping Python frame). */
+function checkSleep(out: Output, after: Entry[]): void {
+  const first = after[0];
+  assert.ok(first !== undefined && isNative(first), "a native frame after the last Python frame");
+  if (out.named) {
+    assert.match(first.func, /^time_sleep\b/, "time_sleep after the last Python frame");
+  } else {
+    assert.deepEqual(
+      [first.func, /^python\d/.test(lib(first))],
+      ["???", true],
+      "the interpreter's unnamed time_sleep after the last Python frame",
+    );
+  }
 }
 
 function checkNativeWorker(out: Output): void {
@@ -211,7 +227,7 @@ function checkNativeWorker(out: Output): void {
     `c:native_worker_wait@${FIXTURE_LIB}`,
   ]);
   // (Debian sid's libc is stripped too: its start_thread has no name.)
-  if (out.merges) {
+  if (out.named) {
     indexOf(worker.stack, (e) => isNative(e) && e.func === "start_thread", "start_thread");
   }
 }
@@ -255,14 +271,13 @@ const NATIVE_CALLS: NativeFixture = {
           stack.filter((e) => !isNative(e) && basename(e.file) === out.file).map(describe),
           pyExpected(out.frames.get("main"), ["<module>", "main", "outer", "callback"]),
         );
-        if (!out.merges) return;
         const native = stack.slice(lastPy + 1);
         assert.deepEqual(
           native.filter((e) => isNative(e) && fromFixtureLibs(e)),
           [],
           "only after callback",
         );
-        indexOf(native, (e) => isNative(e) && /^time_sleep\b/.test(e.func), "time_sleep");
+        checkSleep(out, native);
       },
     },
   ],
@@ -275,7 +290,7 @@ const NATIVE_QSORT: NativeFixture = {
   runs: [{
     flag: "--native",
     check(out) {
-      checkMergeState(out);
+      checkMergeState(out, (t) => !out.ctypesUnwinds && t.tid === out.pid);
       const main = threadOf(out, "main");
       const stack = main.stack;
       assert.deepEqual(
@@ -284,12 +299,18 @@ const NATIVE_QSORT: NativeFixture = {
       );
       const sort = indexOf(stack, (e) => !isNative(e) && e.func === "sort", "sort");
       const compare = indexOf(stack, (e) => !isNative(e) && e.func === "compare", "compare");
-      if (!out.merges) {
+      if (!out.ctypesUnwinds) {
+        // Both stacks in full: the native one ends in libffi's closure, before qsort.
+        const native = stack.slice(compare + 1);
+        assert.ok(native.length > 0 && native.every(isNative), "the native stack after compare");
+        const ffi = indexOf(native, (e) => isNative(e) && /^libffi\.so/.test(lib(e)), "libffi");
         indexOf(
-          stack.slice(compare),
-          (e) => isNative(e) && /^libc\.so/.test(lib(e)),
-          "libc frames",
+          native.slice(ffi),
+          (e) => isNative(e) && /^_PyEval_EvalFrameDefault\b/.test(e.func),
+          "the evaluation loop running compare, named",
         );
+        assert.ok(!native.some((e) => isNative(e) && /qsort/.test(e.func)), "no qsort frame");
+        assert.match(lib(native.at(-1) as TracebackNative), /^libc\.so/, "innermost frame in libc");
         return;
       }
       const between = stack.slice(sort + 1, compare);
@@ -351,19 +372,25 @@ const NATIVE_GIL_DEADLOCK: NativeFixture = {
           { c: [`c:release_gil_and_return@${FIXTURE_LIB}`] },
         ]),
       );
-      // Without names in the interpreter, take_gil cannot be recognised either.
-      if (!out.merges) return;
-      assert.deepEqual(waiter.status, ["Waiting for the GIL"], "the waiter waits for the GIL");
+      // Without local names in the interpreter, take_gil cannot be recognised.
+      assert.deepEqual(
+        waiter.status,
+        out.named ? ["Waiting for the GIL"] : [],
+        "the waiter waits for the GIL",
+      );
+      if (!out.named) return;
       const waiterStack = waiter.stack;
       const release = indexOf(
         waiterStack,
         (e) => isNative(e) && e.func === "release_gil_and_return",
         "release_gil_and_return",
       );
+      // 2.7's GIL is a lock: the interpreter takes it with PyThread_acquire_lock.
+      const taker = out.version[0] === 2 ? "PyThread_acquire_lock" : "take_gil";
       indexOf(
         waiterStack.slice(release),
-        (e) => isNative(e) && /^take_gil\b/.test(e.func),
-        "take_gil under release_gil_and_return",
+        (e) => isNative(e) && new RegExp(`^${taker}\\b`).test(e.func),
+        `${taker} under release_gil_and_return`,
       );
     },
   }],
@@ -385,7 +412,14 @@ const NATIVE_GC: NativeFixture = {
       );
       const sleeper = threadOf(out, "other", "sleeper");
       assert.deepEqual(sleeper.status, [], "the sleeper does not collect");
-      if (!out.merges) return;
+      if (!out.named) {
+        // The collector's functions have no name: the C frames of gc.collect() before __del__.
+        const call = indexOf(main.stack, (e) => !isNative(e) && e.func === "collect_garbage", "gc");
+        const del = indexOf(main.stack, (e) => !isNative(e) && e.func === "__del__", "__del__");
+        const between = main.stack.slice(call + 1, del);
+        assert.ok(between.length > 0 && between.every(isNative), "C frames between the two");
+        return;
+      }
       const collect = indexOf(
         main.stack,
         (e) => isNative(e) && /^(collect|gc_collect_main)\b/.test(e.func),
@@ -401,32 +435,46 @@ const NATIVE_GC: NativeFixture = {
 };
 
 /**
- * Whether `python`'s native frames name its evaluation loop. Debian sid's
- * builds are stripped without debug information, and GCC moved the body of
- * `_PyEval_EvalFrameDefault` (its exported symbol covers 2 KB) into an
- * unexported clone: no native frame can be recognised as a call of the loop
- * (nor `take_gil`), so pystack must say that it cannot merge and show both stacks.
+ * Whether the local (unexported) functions of `python` and of its libc have names.
+ * Debian sid's builds and libc are stripped, without debug information: `take_gil`,
+ * `gc_collect_main`, `time_sleep`, `__libc_start_call_main` and `start_thread` show
+ * as `???`. Their evaluation loop, whose body GCC moved out of the exported
+ * `_PyEval_EvalFrameDefault` into an unnamed `.cold` part, is still recognised
+ * (`src/native/eval_body.ts`), so their stacks merge like the others.
  */
-function evalLoopNamed(python: Python): boolean {
+function localsNamed(python: Python): boolean {
   return !/-sid\b/.test(python.id);
+}
+
+/**
+ * Whether libdw unwinds through a ctypes callback. Debian sid's libffi 3.5 maps its
+ * static trampolines from its own file (offset 0xd000) below its other mappings; for a
+ * live process, libdwfl (`dwfl_linux_proc_report`, eu-stack too) takes that page for the
+ * library's start, so every libffi address is 0x2000 off, its unwind table is misread, and
+ * the native stack ends in the closure, before `qsort`, one call of the evaluation loop
+ * short: pystack says that it cannot merge. A core's modules come from the dynamic
+ * linker's list, with the right base.
+ */
+function ctypesUnwinds(python: Python, backend: Backend): boolean {
+  return backend === "core" || !/-sid\b/.test(python.id);
 }
 
 /** Every native fixture. */
 export const NATIVE_FIXTURES = [NATIVE_CALLS, NATIVE_QSORT, NATIVE_GIL_DEADLOCK, NATIVE_GC];
 
-/** Why `python` cannot run `fixture` (default: one that needs the extension), if it cannot. */
-export function nativeSkip(
-  python: Python,
-  backend: Backend,
-  fixture: Pick<NativeFixture, "extension"> = { extension: true },
-): Skip | undefined {
+/** Why `python` cannot run the native fixtures on `backend`, if it cannot (no compiler: no row). */
+export function nativeSkip(python: Python, backend: Backend): Skip | undefined {
   if (python.unavailable) return { reason: python.unavailable };
   if (python.missing) return { reason: python.missing, missing: true };
-  if (fixture.extension && python.version[0] < 3) {
-    return { reason: "the extension fixture is written for Python 3" };
-  }
-  if (backend === "core" && python.gcoreSkip) return { reason: python.gcoreSkip };
-  return buildSkip() ?? (backend === "core" ? gcoreSkip() : undefined);
+  return buildSkip() ?? (backend === "core" ? makerSkip(coreMaker(python)) : undefined);
+}
+
+/**
+ * How the `core` backend dumps the fixture: `gcore`, or the kernel (after SIGABRT) for
+ * interpreters whose processes gcore cannot dump whole (`Python.gcoreSkip`).
+ */
+function coreMaker(python: Python): CoreMaker {
+  return python.gcoreSkip === undefined ? "gcore" : "kernel-abrt";
 }
 
 /** Register `native python=… fixture=… backend=…` for every interpreter and fixture. */
@@ -434,7 +482,7 @@ export async function registerNativeTests(backend: Backend): Promise<void> {
   for (const python of await findPythons()) {
     for (const fixture of NATIVE_FIXTURES) {
       const name = `native python=${python.id} fixture=${fixture.key} backend=${backend}`;
-      registerTest(name, nativeSkip(python, backend, fixture), async () => {
+      registerTest(name, nativeSkip(python, backend), async () => {
         await checkNative(python, fixture, backend);
       });
     }
@@ -457,7 +505,9 @@ async function checkNative(python: Python, fixture: NativeFixture, backend: Back
         backend,
         frames,
         file: fixture.file,
-        merges: evalLoopNamed(python),
+        named: localsNamed(python),
+        ctypesUnwinds: ctypesUnwinds(python, backend),
+        version: python.version,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -471,7 +521,7 @@ async function checkNative(python: Python, fixture: NativeFixture, backend: Back
     }
     return;
   }
-  await using core = await fixtureCore(python, fixture.file, "gcore", { env });
+  await using core = await fixtureCore(python, fixture.file, coreMaker(python), { env });
   const run = fixture.runs[0]!;
   check(await runPystack(["core", core.path, run.flag]), run, core.pid);
 }

@@ -1,6 +1,6 @@
 /**
- * `pystack core --native…` on gcore cores of the native fixtures, every
- * interpreter (see `_native_cases.ts`).
+ * `pystack core --native…` on cores of the native fixtures (gcore's, or the
+ * kernel's for Debian sid's builds), every interpreter (see `_native_cases.ts`).
  *
  * @module
  */

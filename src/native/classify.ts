@@ -80,8 +80,20 @@ export function isCollecting(
 }
 
 /**
- * `Waiting for the GIL` (in `take_gil`) or `Dropping the GIL` (in `drop_gil`),
- * inlined copies included; undefined for neither. The innermost of the two wins.
+ * Python 2.7's GIL is a plain lock, taken by `PyThread_acquire_lock` called straight from
+ * one of these (3.x has `take_gil`); releasing it never blocks.
+ */
+const PY2_GIL_TAKERS = [
+  "PyEval_RestoreThread",
+  "PyEval_AcquireThread",
+  "PyEval_AcquireLock",
+  "PyEval_EvalFrameEx",
+];
+
+/**
+ * `Waiting for the GIL` (in `take_gil`, or 2.7's `PyThread_acquire_lock` called by
+ * the interpreter to take the GIL) or `Dropping the GIL` (in `drop_gil`), inlined
+ * copies included; undefined for neither. The innermost of the two wins.
  */
 export function gilActivity(
   frames: readonly NativeFrame[],
@@ -90,6 +102,12 @@ export function gilActivity(
     const name = frames[i]!.symbol;
     if (isFunction(name, "take_gil")) return "Waiting for the GIL";
     if (isFunction(name, "drop_gil")) return "Dropping the GIL";
+    if (
+      isFunction(name, "PyThread_acquire_lock") &&
+      PY2_GIL_TAKERS.some((fn) => isFunction(frames[i - 1]?.symbol, fn))
+    ) {
+      return "Waiting for the GIL";
+    }
   }
   return undefined;
 }
