@@ -53,3 +53,44 @@ export function strerror(code: number): string {
   const ptr = openLibc().strerror(code);
   return ptr === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(ptr);
 }
+
+/**
+ * The libc functions for building files in memory (native frames only:
+ * decompressed debug information handed to libdw), opened apart so that
+ * plain `pystack remote` does not bind them.
+ */
+export const LIBC_MEMORY_SYMBOLS = {
+  /** int memfd_create(const char *name, unsigned int flags) — glibc >= 2.27 */
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  /** int ftruncate(int fd, off_t length) */
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  /** off_t lseek(int fd, off_t offset, int whence) */
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  /** void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset) — MAP_FAILED is (void *)-1 */
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  /** int munmap(void *addr, size_t length) */
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  /** int close(int fd) */
+  close: { parameters: ["i32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** `MFD_CLOEXEC`, `PROT_*`, `MAP_*`, `SEEK_END`. */
+export const MEM = {
+  MFD_CLOEXEC: 1,
+  PROT_READ: 1,
+  PROT_WRITE: 2,
+  MAP_SHARED: 1,
+  MAP_PRIVATE: 2,
+  SEEK_END: 2,
+} as const;
+
+/** The opened libc memory functions. */
+export type LibcMemory = Deno.DynamicLibrary<typeof LIBC_MEMORY_SYMBOLS>["symbols"];
+
+let libcMemory: LibcMemory | undefined;
+
+/** Opens the libc memory functions on first use. */
+export function openLibcMemory(): LibcMemory {
+  libcMemory ??= Deno.dlopen("libc.so.6", LIBC_MEMORY_SYMBOLS).symbols;
+  return libcMemory;
+}

@@ -80,6 +80,8 @@ export const LIBDW_SYMBOLS = {
   dwfl_module_addrdie: { parameters: ["pointer", "u64", "buffer"], result: "pointer" },
   /** Elf *dwfl_module_getelf(Dwfl_Module *mod, GElf_Addr *bias) */
   dwfl_module_getelf: { parameters: ["pointer", "buffer"], result: "pointer" },
+  /** int dwfl_module_build_id(Dwfl_Module *mod, const unsigned char **bits, GElf_Addr *vaddr) — the length, 0 without one, -1 on error */
+  dwfl_module_build_id: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   /** Dwarf_CFI *dwfl_module_eh_cfi(Dwfl_Module *mod, Dwarf_Addr *bias) */
   dwfl_module_eh_cfi: { parameters: ["pointer", "buffer"], result: "pointer" },
   /** Dwarf_Line *dwarf_getsrc_die(Dwarf_Die *cudie, Dwarf_Addr addr) */
@@ -142,6 +144,12 @@ export const MODULE_CALLBACK = {
 /** `Dwfl_Callbacks.find_elf`: `int (*)(Dwfl_Module *, void **userdata, const char *modname, Dwarf_Addr base, char **file_name, Elf **elfp)`. */
 export const FIND_ELF_CALLBACK = {
   parameters: ["pointer", "pointer", "pointer", "u64", "pointer", "pointer"],
+  result: "i32",
+} as const;
+
+/** `Dwfl_Callbacks.find_debuginfo`: `int (*)(Dwfl_Module *, void **userdata, const char *modname, Dwarf_Addr base, const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc, char **debuginfo_file_name)`. */
+export const FIND_DEBUGINFO_CALLBACK = {
+  parameters: ["pointer", "pointer", "pointer", "u64", "pointer", "pointer", "u32", "pointer"],
   result: "i32",
 } as const;
 

@@ -3,10 +3,12 @@
  * --native` against eu-stack (native frames only: the floor) and gdb (`thread
  * apply all bt` plus `thread apply all py-bt`), measured in the same run.
  *
- * Usage: `deno run -A scripts/bench_native.ts [--json] [--runs N]`
+ * Usage: `deno run -A scripts/bench_native.ts [--json] [--runs N] [--baseline DIR]`
  *
  * - `--runs N`: timed runs per command (default 11, after 2 warm-ups).
  * - `--json`: the table goes to stderr and one JSON line of the figures to stdout.
+ * - `--baseline DIR`: also time the pystack of another checkout (e.g. `git archive HEAD | tar
+ *   -x -C DIR`), in the same rounds: before/after figures of one run.
  *
  * The target is `fixtures/bench_threads.py` under Debian's `/usr/bin/python3.11`
  * (4 threads 30 frames deep, a ticker thread and the main thread, 30 deep too);
@@ -223,7 +225,7 @@ const PYSTACK = [Deno.execPath(), "run", "--allow-all", `${ROOT}src/main.ts`];
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { json: { type: "boolean" }, runs: { type: "string" } },
+    options: { json: { type: "boolean" }, runs: { type: "string" }, baseline: { type: "string" } },
   });
   const runs = Number(values.runs ?? 11);
   const log = (line: string) => console.error(line);
@@ -250,6 +252,20 @@ async function main(): Promise<number> {
         check: pystackCheck,
       },
     ];
+    const baseline = values.baseline === undefined ? undefined : [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      `${values.baseline.replace(/\/$/, "")}/src/main.ts`,
+    ];
+    if (baseline !== undefined) {
+      live.push({
+        key: "baseline_remote_native",
+        label: "baseline: pystack remote --native",
+        cmd: [...baseline, "remote", pid, "--native", "-v"],
+        check: pystackCheck,
+      });
+    }
     if (haveEuStack) {
       live.push({
         key: "eu_stack_live",
@@ -282,6 +298,14 @@ async function main(): Promise<number> {
         cmd: [...PYSTACK, "core", core, "--native", "-v"],
         check: pystackCheck,
       }];
+      if (baseline !== undefined) {
+        coreSubjects.push({
+          key: "baseline_core_native",
+          label: "baseline: pystack core --native",
+          cmd: [...baseline, "core", core, "--native", "-v"],
+          check: pystackCheck,
+        });
+      }
       if (haveEuStack) {
         coreSubjects.push({
           key: "eu_stack_core",

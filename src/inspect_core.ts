@@ -12,10 +12,19 @@ import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { NotPythonError, PystackError, UsageError } from "./errors.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
-import { locatePython } from "./walk/locate_python.ts";
-import { walkThreads } from "./walk/threads.ts";
+import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
+import { type ThreadWalk, walkThreads } from "./walk/threads.ts";
 import { addLocals } from "./walk/locals.ts";
-import { attachOptionsFor, NativeStacks, relocations } from "./native/native_stacks.ts";
+import {
+  attachOptionsFor,
+  debugImagesAhead,
+  libcPath,
+  logInflated,
+  NativeStacks,
+  NO_INTERPRETER_RULES,
+  noInterpreterWarning,
+  relocations,
+} from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
 
@@ -34,6 +43,11 @@ export interface InspectCoreOptions {
   locals?: boolean;
   /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`). */
   native?: NativeMode;
+  /**
+   * Source lines of every native frame (`all`, the default), or only of
+   * those the text output shows (`shown`: faster).
+   */
+  nativeLines?: "all" | "shown";
 }
 
 function isElfFile(path: string): boolean {
@@ -116,35 +130,51 @@ export async function inspectCore(
       (recorded.path === undefined ? undefined : memory.fileFor(recorded.path)) ?? executable;
     const objects = findPythonObjects(maps, exeOnDisk, open);
     const subject = `core ${path}`;
-    if (objects.main === undefined) {
-      const missing = memory.missing.length > 0
-        ? ` (files not found: ${memory.missing.join(", ")})`
-        : "";
-      throw new NotPythonError(
-        `Cannot inspect ${subject}: no Python interpreter is mapped in it, or its files ` +
-          `cannot be found${missing}`,
-        "if the core comes from another machine or the files moved, pass " +
-          "--lib-search-path or --lib-search-root, and the python executable as the second argument",
+    // Debug information the native frames will need, decompressed on worker threads from now.
+    using images = options.native === undefined ? undefined : debugImagesAhead([
+      objects.main?.elf,
+      openMaybe(libcPath(maps.map((m) => m.path)), open),
+    ]);
+    // With --native-all a core without an interpreter still has native stacks to show.
+    let located: PythonLocation | undefined;
+    let noInterpreter: string | undefined;
+    try {
+      if (objects.main === undefined) {
+        const missing = memory.missing.length > 0
+          ? ` (files not found: ${memory.missing.join(", ")})`
+          : "";
+        throw new NotPythonError(
+          `Cannot inspect ${subject}: no Python interpreter is mapped in it, or its files ` +
+            `cannot be found${missing}`,
+          "if the core comes from another machine or the files moved, pass " +
+            "--lib-search-path or --lib-search-root, and the python executable as the second " +
+            "argument",
+        );
+      }
+      const methods = options.methods ?? (options.exhaustive ? METHODS : DEFAULT_METHODS);
+      located = withCoreContext(
+        () =>
+          locatePython({
+            mem: memory,
+            objects,
+            maps,
+            methods,
+            log,
+            subject,
+            notPythonHint: "this core does not come from a CPython process",
+          }),
+        core,
+        memory,
       );
+    } catch (e) {
+      if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
+      noInterpreter = noInterpreterWarning(e, subject);
     }
-    const methods = options.methods ?? (options.exhaustive ? METHODS : DEFAULT_METHODS);
-    const located = withCoreContext(
-      () =>
-        locatePython({
-          mem: memory,
-          objects,
-          maps,
-          methods,
-          log,
-          subject,
-          notPythonHint: "this core does not come from a CPython process",
-        }),
-      core,
-      memory,
-    );
     const tids = core.threads.map((t) => t.tid);
-    const walk = walkThreads({ ...located, mem: memory, tids: new Set(tids) });
-    const localsWarnings = options.locals
+    const walk: ThreadWalk = located === undefined
+      ? { threads: [], newest: [], warnings: [] }
+      : walkThreads({ ...located, mem: memory, tids: new Set(tids) });
+    const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
     const nativeWarnings: string[] = [];
@@ -154,16 +184,22 @@ export async function inspectCore(
         core: core.tempPath ?? path,
         executable: exeOnDisk,
         relocate: (name) => moved.get(name),
+        ...(images === undefined ? {} : { images }),
       });
       native.unwindCore();
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
+      const libraryName = (name: string) => name.slice(name.lastIndexOf("/") + 1);
+      await native.resolve(libraryName);
       walk.threads = native.attach(
         walk.threads,
-        attachOptionsFor(options.native, located.rt.native, objects.main, {
-          libraryName: (name) => name.slice(name.lastIndexOf("/") + 1),
+        attachOptionsFor(options.native, located?.rt.native ?? NO_INTERPRETER_RULES, objects.main, {
+          libraryName,
+          log,
+          ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
         }),
         nativeWarnings,
       );
+      logInflated(native.inflateStats, log);
     }
     const details: CoreDetails = {
       path,
@@ -209,9 +245,10 @@ export async function inspectCore(
       details.signal = signal;
     }
     const warnings = [
+      ...(noInterpreter === undefined ? [] : [noInterpreter]),
       ...core.warnings,
       ...memory.warnings,
-      ...located.warnings,
+      ...(located?.warnings ?? []),
       ...walk.warnings,
       ...localsWarnings,
       ...nativeWarnings,
@@ -230,9 +267,9 @@ export async function inspectCore(
     }
     return {
       pid: core.pid,
-      pythonVersion: located.versionText,
+      pythonVersion: located?.versionText ?? "unknown",
       executable: exeOnDisk,
-      foundBy: located.foundBy,
+      foundBy: located?.foundBy ?? "not found",
       nonBlocking: false,
       threads: walk.threads,
       warnings,
@@ -265,4 +302,9 @@ function withCoreContext<T>(find: () => T, core: CoreFile, memory: CoreMemory): 
       : "make a complete core (check 'ulimit -c' and free disk space)";
     throw new NotPythonError(`${e.message}; ${reasons.join("; ")}`, hint);
   }
+}
+
+/** `open(path)` when there is a path. */
+function openMaybe(path: string | undefined, open: ElfOpener): ElfFile | undefined {
+  return path === undefined ? undefined : open(path);
 }

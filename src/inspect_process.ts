@@ -28,7 +28,15 @@ import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type ThreadWalk, walkThreads } from "./walk/threads.ts";
 import { newestFrame } from "./walk/frames.ts";
 import { addLocals } from "./walk/locals.ts";
-import { attachOptionsFor, NativeStacks } from "./native/native_stacks.ts";
+import {
+  attachOptionsFor,
+  debugImagesAhead,
+  libcPath,
+  logInflated,
+  NativeStacks,
+  NO_INTERPRETER_RULES,
+  noInterpreterWarning,
+} from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 
 /** Options of {@linkcode inspectProcess}. */
@@ -47,6 +55,11 @@ export interface InspectProcessOptions {
   locals?: boolean;
   /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`); needs `block`. */
   native?: NativeMode;
+  /**
+   * Source lines of every native frame (`all`, the default), or only of
+   * those the text output shows (`shown`: faster).
+   */
+  nativeLines?: "all" | "shown";
 }
 
 /**
@@ -74,6 +87,45 @@ export interface InspectProcessOptions {
  * ```
  */
 export function inspectProcess(pid: number, options: InspectProcessOptions = {}): StackReport {
+  const steps = inspectSteps(pid, options, false);
+  for (let step = steps.next();; step = steps.next()) if (step.done) return step.value;
+}
+
+/**
+ * {@linkcode inspectProcess}, faster with a native mode: the debug
+ * information the native frames need is decompressed on worker threads,
+ * from the moment the objects are known (one thread while the target is
+ * paused, then in parallel). The CLI uses this; the report is the same.
+ */
+export async function inspectProcessAsync(
+  pid: number,
+  options: InspectProcessOptions = {},
+): Promise<StackReport> {
+  const steps = inspectSteps(pid, options, true);
+  let step = steps.next();
+  while (!step.done) {
+    try {
+      await step.value;
+    } catch (e) {
+      step = steps.throw(e); // the walk's own clean-up runs
+      continue;
+    }
+    step = steps.next();
+  }
+  return step.value;
+}
+
+/**
+ * The body of {@linkcode inspectProcess}. With `ahead` (an async caller),
+ * debug information for native frames is decompressed on worker threads
+ * from early on, and the promise of their symbolisation is yielded for the
+ * caller to await before they are attached.
+ */
+function* inspectSteps(
+  pid: number,
+  options: InspectProcessOptions,
+  ahead: boolean,
+): Generator<Promise<void>, StackReport, void> {
   const log = options.log ?? (() => {});
   const block = options.block ?? true;
   if (!Number.isInteger(pid) || pid <= 0) throw new ProcessNotFoundError(pid);
@@ -98,17 +150,25 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
   try {
     const objects = findPythonObjects(maps, exe, open);
     const comm = threadName(pid, pid) ?? exe ?? "?";
-    if (objects.main === undefined) {
-      throw new NotPythonError(
-        `Cannot inspect process ${pid} (${comm}): it is not a Python process ` +
-          `(no libpython or python executable is mapped)`,
-        "pass the PID of a CPython interpreter; 'pgrep -a python' lists candidates",
-      );
-    }
-    const methods = options.methods ??
-      (options.exhaustive ? METHODS : DEFAULT_METHODS);
     const subject = `process ${pid} (${comm})`;
-    const located = locatePython({ mem, objects, maps, methods, log, subject });
+    // With --native-all a process without an interpreter still has native stacks to show.
+    let located: PythonLocation | undefined;
+    let noInterpreter: string | undefined;
+    try {
+      if (objects.main === undefined) {
+        throw new NotPythonError(
+          `Cannot inspect ${subject}: it is not a Python process ` +
+            `(no libpython or python executable is mapped)`,
+          "pass the PID of a CPython interpreter; 'pgrep -a python' lists candidates",
+        );
+      }
+      const methods = options.methods ??
+        (options.exhaustive ? METHODS : DEFAULT_METHODS);
+      located = locatePython({ mem, objects, maps, methods, log, subject });
+    } catch (e) {
+      if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
+      noInterpreter = noInterpreterWarning(e, subject);
+    }
 
     if (options.native !== undefined && !block) {
       throw new UsageError(
@@ -116,19 +176,27 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
         "drop --no-block, or drop --native/--native-all/--native-last",
       );
     }
-    // Before pausing: libdw reports the objects and loads their unwind tables.
-    using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid);
+    // Before pausing: libdw reports the objects and loads their unwind tables, and the debug
+    // files the native frames will need are prepared (decompressed only after the target runs
+    // again: no worker thread competes with the paused target for the CPU).
+    using images = options.native === undefined || !ahead ? undefined : debugImagesAhead(
+      [objects.main?.elf, openMaybe(libcPath(maps.map((m) => m.path)), open)],
+      { start: false },
+    );
+    using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid, images);
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
-    let walk;
+    let walk: ThreadWalk = { threads: [], newest: [], warnings: [] };
     let tids: number[];
     let localsWarnings: string[] = [];
     try {
       options.onPaused?.();
       mem.clearCache();
       tids = tracer?.tids ?? listTids(pid);
-      walk = walkThreads({ ...located, mem, tids: new Set(tids) });
-      if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
-      if (!block) markChangedStacks(walk, located, mem);
+      if (located !== undefined) {
+        walk = walkThreads({ ...located, mem, tids: new Set(tids) });
+        if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
+        if (!block) markChangedStacks(walk, located, mem);
+      }
       native?.unwindLive(
         options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),
       );
@@ -145,21 +213,31 @@ export function inspectProcess(pid: number, options: InspectProcessOptions = {})
     const nativeWarnings: string[] = [];
     if (native !== undefined && options.native !== undefined) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
+      if (ahead) yield native.resolve();
       walk.threads = native.attach(
         walk.threads,
-        attachOptionsFor(options.native, located.rt.native, objects.main, {
+        attachOptionsFor(options.native, located?.rt.native ?? NO_INTERPRETER_RULES, objects.main, {
           threadName: (tid) => threadName(pid, tid),
+          log,
+          ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
         }),
         nativeWarnings,
       );
+      logInflated(native.inflateStats, log);
     }
     const report: StackReport = {
       pid,
-      pythonVersion: located.versionText,
-      foundBy: located.foundBy,
+      pythonVersion: located?.versionText ?? "unknown",
+      foundBy: located?.foundBy ?? "not found",
       nonBlocking: !block,
       threads: walk.threads,
-      warnings: [...located.warnings, ...walk.warnings, ...localsWarnings, ...nativeWarnings],
+      warnings: [
+        ...(noInterpreter === undefined ? [] : [noInterpreter]),
+        ...(located?.warnings ?? []),
+        ...walk.warnings,
+        ...localsWarnings,
+        ...nativeWarnings,
+      ],
     };
     if (exe !== undefined) report.executable = exe;
     return report;
@@ -196,4 +274,9 @@ function markChangedStacks(
       t.partial ??= "the thread changed while it was read (--no-block)";
     }
   });
+}
+
+/** `open(path)` when there is a path. */
+function openMaybe(path: string | undefined, open: ElfOpener): ElfFile | undefined {
+  return path === undefined ? undefined : open(path);
 }

@@ -20,6 +20,7 @@ import { FIXTURES } from "./_fixture_specs.ts";
 import { type PystackResult, registerTest, runPystack, type Skip } from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons } from "./_pythons.ts";
+import { isNative, parseNativeTraceback } from "./_native_traceback.ts";
 import {
   checkCoreRun,
   checkNoStackTrace,
@@ -169,6 +170,51 @@ relocationTest("options=--lib-search-root", async (core) => {
   const result = await runPystack(["core", core.path, "--lib-search-root", core.prefix]);
   checkCoreRun(result, core, fixture, python.version, { executable: core.executable });
 });
+
+for (
+  const [option, where] of [["--lib-search-path", "movedLib"], [
+    "--lib-search-root",
+    "prefix",
+  ]] as const
+) {
+  relocationTest(`native options=${option}`, async (core) => {
+    const result = await runPystack(["core", core.path, "--native", option, core[where]]);
+    checking(result, () => {
+      assert.equal(result.code, 0, "exit code");
+      assert.equal(result.stderr, "", "nothing on stderr");
+      assert.doesNotMatch(
+        result.stdout,
+        /Unable to merge/,
+        "every stack merged: the evaluation loop was named from the moved libpython",
+      );
+      const threads = parseNativeTraceback(result.stdout.slice(result.stdout.indexOf("Traceback")));
+      assert.equal(threads.length, 4, "the main thread and worker-1..3");
+      const native = threads.flatMap((t) => t.stack.filter(isNative));
+      const fromLib = native.filter((f) => f.library === LIB);
+      assert.ok(
+        !native.some((f) => f.func.startsWith("???") && f.library.startsWith(LIB)),
+        "no unnamed address in libpython",
+      );
+      // Source files and lines come from the DWARF of the file itself, which the core lacks.
+      const where = (func: string, file: RegExp) =>
+        fromLib.filter((f) => f.func === func && file.test(f.file) && f.line > 0);
+      assert.equal(
+        where("lock_PyThread_acquire_lock", /Modules\/_threadmodule\.c$/).length,
+        4,
+        "every thread waits in lock_PyThread_acquire_lock (Modules/_threadmodule.c)",
+      );
+      assert.equal(where("Py_BytesMain", /Modules\/main\.c$/).length, 1, "Py_BytesMain");
+      for (const thread of threads.filter((t) => t.tid !== core.pid)) {
+        assert.equal(
+          thread.stack.filter(isNative).filter((f) => f.library === LIB && f.func === "thread_run")
+            .length,
+          1,
+          `thread ${thread.tid} runs in thread_run`,
+        );
+      }
+    });
+  });
+}
 
 relocationTest("build-id=patched", async (core) => {
   const dir = `${core.prefix}/patched`;

@@ -8,7 +8,7 @@ import { type Command, HELP, parseCommand } from "./args.ts";
 import { ClosedPipe, printError, printLines } from "./output.ts";
 import { sourceReader } from "./source_lines.ts";
 import { ExitCode, InterruptedError, PystackError } from "../errors.ts";
-import { inspectProcess } from "../inspect_process.ts";
+import { inspectProcessAsync } from "../inspect_process.ts";
 import { inspectCore } from "../inspect_core.ts";
 import { coreHeaderLines } from "../render/core_header.ts";
 import { renderText } from "../render/text.ts";
@@ -67,6 +67,7 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
     exhaustive: command.exhaustive,
     ...(command.locals ? { locals: true } : {}),
     ...(command.native === undefined ? {} : { native: command.native }),
+    ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(command.executable === undefined ? {} : { executable: command.executable }),
     ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
     ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
@@ -106,17 +107,19 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
-    const report = inspectProcess(command.pid, {
+    const report = await inspectProcessAsync(command.pid, {
       block: command.block,
       exhaustive: command.exhaustive,
       ...(command.locals ? { locals: true } : {}),
       ...(command.native === undefined ? {} : { native: command.native }),
+      ...(command.json ? {} : { nativeLines: "shown" as const }),
       ...(methods === undefined ? {} : { methods }),
       ...(log === undefined ? {} : { log }),
       ...(sleepMs > 0 ? { onPaused: () => sleepSync(sleepMs) } : {}),
     });
-    // The walk is synchronous: a SIGINT/SIGTERM that came meanwhile is delivered now,
-    // after every thread was detached.
+    // The walk is synchronous (only decompressing debug information for native frames
+    // waits, after the target runs again): a SIGINT/SIGTERM that came meanwhile is
+    // delivered now, after every thread was detached.
     await new Promise((resolve) => setTimeout(resolve, 0));
     if (interrupted) throw new InterruptedError("Interrupted; the target was resumed");
     for (const w of report.warnings) printError(`pystack: warning: ${w}`);

@@ -91,6 +91,13 @@ export interface NativeRules {
   readonly gcFunctions: readonly string[];
   /** Functions named `…vectorcall…` are call plumbing, hidden between Python frames (3.8+). */
   readonly hideVectorcall: boolean;
+  /**
+   * The exported evaluation-loop function whose body a stripped build may keep in an unnamed
+   * part it jumps to (GCC's `.cold` partition: Debian's 3.13+ builds). Frames libdw cannot
+   * name there are named `<function>.cold` when exactly one such part is found
+   * (`src/native/eval_body.ts`).
+   */
+  readonly splitEvalFunction: string;
 }
 
 /** Everything version-dependent, chosen once. */
@@ -170,6 +177,7 @@ const PY2_RULES = {
     evalPrefixes: [],
     gcFunctions: ["collect"],
     hideVectorcall: false,
+    splitEvalFunction: "PyEval_EvalFrameEx",
   },
   nameStorage: "py2_str",
   lnotabSignedDeltas: false,
@@ -228,6 +236,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       evalPrefixes: m >= 14 ? ["_TAIL_CALL_"] : [],
       gcFunctions: m <= 9 ? ["collect"] : ["gc_collect_main"],
       hideVectorcall: m >= 8,
+      splitEvalFunction: "_PyEval_EvalFrameDefault",
     },
     nameStorage: "unicode",
     lnotabSignedDeltas: true,

@@ -48,7 +48,7 @@ export function cxxDemangler(): CxxDemangler | undefined {
  * The readable form of `symbol`. An ELF symbol version (`@GLIBC_2.2.5`,
  * `@@…`) is kept as is, after the demangled name.
  */
-export function demangle(symbol: string, cxxDemangle = cxxDemangler()): string {
+export function demangle(symbol: string, cxxDemangle?: CxxDemangler): string {
   if (!symbol.startsWith("_Z") && !symbol.startsWith("_R")) return symbol;
   const at = symbol.indexOf("@");
   const name = at > 0 ? symbol.slice(0, at) : symbol;
@@ -56,7 +56,8 @@ export function demangle(symbol: string, cxxDemangle = cxxDemangler()): string {
   const rust = demangleRust(name);
   if (rust !== undefined) return rust + version;
   if (name.startsWith("_Z")) {
-    const cpp = cxxDemangle?.(name);
+    // libstdc++ is loaded only for the first C++ name.
+    const cpp = (cxxDemangle ?? cxxDemangler())?.(name);
     if (cpp !== undefined) return cpp + version;
   }
   return symbol;

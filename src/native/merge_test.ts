@@ -9,6 +9,7 @@ const RULES_310: NativeRules = {
   evalPrefixes: [],
   gcFunctions: ["gc_collect_main"],
   hideVectorcall: true,
+  splitEvalFunction: "_PyEval_EvalFrameDefault",
 };
 
 function c(symbol: string, inlined = false): NativeFrame {
@@ -167,6 +168,15 @@ Deno.test("gilActivity() and isCollecting() read exact function names", () => {
     "Dropping the GIL",
   );
   assert.equal(gilActivity([c("take_gil_for_real")]), undefined);
+  // 2.7: the GIL is a lock, taken by the interpreter; other locks are not the GIL.
+  assert.equal(
+    gilActivity([c("PyEval_RestoreThread"), c("PyThread_acquire_lock"), c("sem_wait")]),
+    "Waiting for the GIL",
+  );
+  assert.equal(
+    gilActivity([c("lock_PyThread_acquire_lock"), c("PyThread_acquire_lock")]),
+    undefined,
+  );
   const libpython = (f: NativeFrame) => f.library === "lib";
   assert.equal(isCollecting([c("gc_collect_main")], RULES_310, libpython), true);
   assert.equal(isCollecting([c("gc_collect_main.constprop.0", true)], RULES_310, libpython), true);

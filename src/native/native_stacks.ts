@@ -11,9 +11,15 @@ import type { NativeRules } from "../cpython/runtime.ts";
 import type { NativeFrame, PyThread } from "../model.ts";
 import { classifyFrames, isCollecting } from "./classify.ts";
 import { demangle } from "./demangle.ts";
-import type { NativeMode } from "./merge.ts";
-import { type CoreSessionOptions, NativeSession, type RawStack } from "./session.ts";
+import { EvalBodyNamer, findEvalBody } from "./eval_body.ts";
+import type { ElfFile } from "../elf/elf_file.ts";
+import { canMerge, type NativeMode } from "./merge.ts";
+import { type CoreSessionOptions, NativeSession, type RawFrame, type RawStack } from "./session.ts";
 import { Symbolizer } from "./symbolizer.ts";
+import type { InflateStats } from "./debug_inflate.ts";
+import { DebugImages } from "./debug_images.ts";
+import { moduleBuildId, ownDebugLookup } from "./find_debuginfo.ts";
+import { openLibdw } from "../../ffi/libdw.ts";
 
 /** What {@linkcode NativeStacks.attach} needs to know about the target. */
 export interface AttachOptions {
@@ -25,12 +31,21 @@ export interface AttachOptions {
   threadName?: (tid: number) => string | undefined;
   /** Library names as shown: full paths for live processes, base names for cores. */
   libraryName?: (moduleName: string) => string;
+  /** Names the frames of the evaluation loop's unnamed body (stripped builds, `eval_body.ts`). */
+  evalBody?: EvalBodyNamer;
+  /**
+   * Source lines of `all` native frames (default), or only of those the
+   * text output shows (`shown`: not the evaluation-loop and call-plumbing
+   * frames a merged stack leaves out), which saves reading line tables.
+   */
+  lines?: "all" | "shown";
 }
 
 /** Unwinding and symbolising the native stacks of one process or core. */
 export class NativeStacks implements Disposable {
   readonly #session: NativeSession;
   #stacks: RawStack[] = [];
+  #symbolizer: Symbolizer | undefined;
   /** Milliseconds spent unwinding (while the target is paused, for live processes). */
   unwindMs = 0;
 
@@ -42,8 +57,8 @@ export class NativeStacks implements Disposable {
    * For the live process `pid`, before it is paused: reports its objects and
    * loads their unwind tables. Throws `NativeUnavailableError` without libdw.
    */
-  static forProcess(pid: number): NativeStacks {
-    const session = NativeSession.forProcess(pid);
+  static forProcess(pid: number, images?: DebugImages): NativeStacks {
+    const session = NativeSession.forProcess(pid, images);
     try {
       session.prepare();
     } catch (e) {
@@ -73,26 +88,142 @@ export class NativeStacks implements Disposable {
   }
 
   /**
+   * Symbolises the unwound stacks ahead of {@linkcode attach} (optional:
+   * `attach` symbolises what is left, decompressing debug files one after
+   * the other). The debug files of the objects with frames are decompressed
+   * in parallel on worker threads (`debug_images.ts`); meanwhile the ELF
+   * symbols are looked up, then each object's DWARF once its file is ready.
+   * `libraryName` must be the one given to `attach`.
+   */
+  async resolve(libraryName?: (moduleName: string) => string): Promise<void> {
+    const images = this.#session.images;
+    const symbolizer = this.#symbolizerFor(libraryName);
+    const dw = openLibdw();
+    const byModule = new Map<bigint, { mod: Deno.PointerObject; raws: RawFrame[] }>();
+    const seen = new Set<bigint>();
+    for (const stack of this.#stacks) {
+      for (const raw of stack.frames) {
+        const key = raw.pc * 2n + (raw.activation ? 1n : 0n);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const mod = dw.dwfl_addrmodule(
+          this.#session.dwfl.pointer,
+          raw.activation ? raw.pc : raw.pc - 1n,
+        );
+        if (mod === null) continue;
+        const modKey = BigInt(Deno.UnsafePointer.value(mod));
+        const group = byModule.get(modKey) ?? { mod, raws: [] };
+        group.raws.push(raw);
+        byModule.set(modKey, group);
+      }
+    }
+    const groups = [...byModule.values()].map((g) => {
+      dw.dwfl_module_getelf(g.mod, new Uint8Array(8)); // its build id, when only the core had it
+      const pending = ownDebugLookup(dw, g.mod);
+      if (pending !== undefined) images.request(pending);
+      const buildId = moduleBuildId(dw, g.mod);
+      return { ...g, buildId };
+    });
+    // The largest section (the interpreter's .debug_info) bounds the wait: it starts first,
+    // alone while this thread looks up the ELF symbols, the others after.
+    images.start({ largestOnly: true });
+    // ELF symbols while the sections inflate (libdwfl reads only the symbol tables now).
+    images.partial = true;
+    try {
+      for (const g of groups) for (const raw of g.raws) symbolizer.symbol(raw);
+    } finally {
+      images.partial = false;
+    }
+    images.start();
+    // Then DWARF, object by object as their files are ready.
+    const ready = groups.map((g) =>
+      g.buildId !== undefined && images.has(g.buildId) ? images.ready(g.buildId) : true
+    );
+    let left = groups.length;
+    for await (const i of inCompletionOrder(ready)) {
+      const raws = groups[i]!.raws;
+      for (const raw of raws) symbolizer.frames(raw);
+      // Waiting for other objects anyway: their source lines now (attach may not need them all).
+      if (--left > 0) { for (const raw of raws) symbolizer.fillLine(raw); }
+    }
+    await images.settled(); // images asked for ahead and not needed
+  }
+
+  /**
+   * Reads the source lines (left out by the symboliser) of the frames that
+   * will be attached: all of them, or with `lines: "shown"` those a merged
+   * stack shows, found with the same classification `attach` applies.
+   */
+  #fillLines(
+    threads: readonly PyThread[],
+    options: AttachOptions,
+    framesAt: (raw: RawFrame) => readonly NativeFrame[],
+  ): void {
+    const symbolizer = this.#symbolizer!;
+    const python = new Map(threads.filter((t) => t.tid !== 0).map((t) => [t.tid, t.frames]));
+    for (const stack of this.#stacks) {
+      const frames = python.get(stack.tid) ?? (options.mode === "all" ? [] : undefined);
+      if (frames === undefined || stack.error !== undefined) continue;
+      if (options.lines !== "shown") {
+        for (const raw of stack.frames) symbolizer.fillLine(raw);
+        continue;
+      }
+      const groups = stack.frames.map((raw) => framesAt(raw).map((f) => ({ ...f })));
+      const native = classifyFrames(groups.flat().reverse(), options.rules);
+      const merged = canMerge({ frames, native });
+      stack.frames.forEach((raw, i) => {
+        const role = groups[i]![0]?.role;
+        if (!merged || (role !== "eval" && role !== "plumbing")) symbolizer.fillLine(raw);
+      });
+    }
+  }
+
+  /** What was decompressed for libdw, for `-v`. */
+  get inflateStats(): InflateStats {
+    return this.#session.images.stats;
+  }
+
+  #symbolizerFor(libraryName: ((moduleName: string) => string) | undefined): Symbolizer {
+    const dw = openLibdw();
+    const images = this.#session.images;
+    const buildIds = new Map<bigint, string | undefined>();
+    this.#symbolizer ??= new Symbolizer(this.#session.dwfl, {
+      demangle: (name) => demangle(name),
+      ...(libraryName ? { libraryName } : {}),
+      deferLines: true,
+      dwarfReady: (mod) => {
+        const key = BigInt(Deno.UnsafePointer.value(mod));
+        if (!buildIds.has(key)) buildIds.set(key, moduleBuildId(dw, mod));
+        const buildId = buildIds.get(key);
+        return buildId === undefined || images.usable(buildId);
+      },
+    });
+    return this.#symbolizer;
+  }
+
+  /**
    * Symbolises the unwound stacks and attaches them to `threads` (in place);
    * with `--native-all`, returns `threads` followed by one thread per other
    * unwound TID, in TID order. Warnings go to `warnings`.
    */
   attach(threads: PyThread[], options: AttachOptions, warnings: string[]): PyThread[] {
-    const symbolizer = new Symbolizer(this.#session.dwfl, {
-      demangle: (name) => demangle(name),
-      ...(options.libraryName ? { libraryName: options.libraryName } : {}),
-    });
+    const symbolizer = this.#symbolizerFor(options.libraryName);
     const byTid = new Map(this.#stacks.map((s) => [s.tid, s]));
+    const framesAt = (raw: RawFrame) => {
+      const frames = symbolizer.frames(raw);
+      return options.evalBody?.name(frames, raw.activation ? raw.pc : raw.pc - 1n) ?? frames;
+    };
     const frameOf = (stack: RawStack, tid: number): NativeFrame[] => {
       if (stack.error !== undefined) {
         warnings.push(`the native stack of thread ${tid} could not be unwound: ${stack.error}`);
         return [];
       }
-      const innermostFirst = stack.frames.flatMap((raw) => symbolizer.frames(raw));
+      const innermostFirst = stack.frames.flatMap((raw) => framesAt(raw));
       // Cached frames are shared between threads: copy before classifying.
       const frames = innermostFirst.map((f) => ({ ...f })).reverse();
       return classifyFrames(frames, options.rules);
     };
+    this.#fillLines(threads, options, framesAt);
     const python = new Set<number>();
     for (const thread of threads) {
       if (thread.tid === 0) continue;
@@ -103,9 +234,12 @@ export class NativeStacks implements Disposable {
         continue;
       }
       thread.native = frameOf(stack, thread.tid);
-      if (thread.native.some((f) => f.role === "eval")) {
-        // The native stack says precisely which thread runs the collector (when the
-        // interpreter's functions have names: its evaluation loop was recognised).
+    }
+    // The native stack says precisely which thread runs the collector when the interpreter's
+    // functions have names: its evaluation loop was recognised by name, not found by its
+    // unnamed body (libdw then names none of the interpreter's local functions).
+    for (const thread of options.evalBody?.used ? [] : threads) {
+      if (thread.native?.some((f) => f.role === "eval")) {
         thread.gcCollecting = isCollecting(
           thread.native,
           options.rules,
@@ -142,6 +276,9 @@ export class NativeStacks implements Disposable {
 /** Where the interpreter's own object (libpython or the executable) is mapped. */
 export interface InterpreterMappings {
   maps: readonly { start: bigint; end: bigint }[];
+  /** The object file, and what is added to its addresses at run time (for `eval_body.ts`). */
+  elf?: ElfFile;
+  bias?: bigint;
 }
 
 /** {@linkcode AttachOptions} for a target whose interpreter object is `main`. */
@@ -149,14 +286,33 @@ export function attachOptionsFor(
   mode: NativeMode,
   rules: NativeRules,
   main: InterpreterMappings | undefined,
-  extra: Pick<AttachOptions, "threadName" | "libraryName"> = {},
+  extra: Pick<AttachOptions, "threadName" | "libraryName" | "lines"> & {
+    /** Says (`-v`) whether the evaluation loop's unnamed body was found, once it is looked for. */
+    log?: (message: string) => void;
+  } = {},
 ): AttachOptions {
+  const { log, ...names } = extra;
   const maps = main?.maps ?? [];
+  const inInterpreter = (address: bigint) =>
+    maps.some((m) => m.start <= address && address < m.end);
+  const elf = main?.elf;
+  const evalBody = elf === undefined ? undefined : new EvalBodyNamer(() => {
+    const search = findEvalBody(elf, rules.splitEvalFunction);
+    log?.(
+      "body" in search
+        ? `evaluation loop: frames in ${search.body.function}'s unnamed part ` +
+          `0x${search.body.start.toString(16)}-0x${search.body.end.toString(16)} ` +
+          `are named ${search.body.name}`
+        : `evaluation loop: no unnamed part of ${rules.splitEvalFunction}: ${search.reason}`,
+    );
+    return search;
+  }, { bias: main?.bias ?? 0n, contains: inInterpreter });
   return {
     mode,
     rules,
-    inInterpreter: (address) => maps.some((m) => m.start <= address && address < m.end),
-    ...extra,
+    inInterpreter,
+    ...(evalBody === undefined ? {} : { evalBody }),
+    ...names,
   };
 }
 
@@ -177,4 +333,85 @@ export function relocations(
     if (!byName.has(base)) byName.set(base, found);
   }
   return byName;
+}
+
+/** The indexes of `values`, in the order they resolve. */
+async function* inCompletionOrder(values: readonly (Promise<unknown> | unknown)[]) {
+  const pending = new Map(values.map((value, i) => [i, Promise.resolve(value).then(() => i)]));
+  while (pending.size > 0) {
+    const i = await Promise.race(pending.values());
+    pending.delete(i);
+    yield i;
+  }
+}
+
+/** Says (`-v`) which debug files were decompressed for libdw, and how long it took. */
+export function logInflated(stats: InflateStats, log: (message: string) => void): void {
+  if (stats.files === 0) return;
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  log(
+    `debug information: ${stats.files} file(s) decompressed with ${stats.decompressor} ` +
+      `(${mib(stats.compressedBytes)} MiB to ${mib(stats.inflatedBytes)} MiB) in ` +
+      `${stats.ms.toFixed(1)} ms` +
+      (stats.dropped.length > 0 ? `; not read: ${stats.dropped.join(", ")}` : ""),
+  );
+}
+
+/**
+ * Prepares (and with `start`, the default, starts decompressing on worker
+ * threads) the debug files nearly every native stack needs, as soon as their
+ * objects are known: `elfs` are the interpreter's object and libc. For a live
+ * process only the preparation runs before the target is paused: no worker
+ * thread then competes with the pause for the CPU;
+ * {@linkcode NativeStacks.resolve} starts them.
+ */
+export function debugImagesAhead(
+  elfs: readonly (ElfFile | undefined)[],
+  options: { start?: boolean } = {},
+): DebugImages {
+  const images = new DebugImages();
+  for (const elf of elfs) {
+    let buildId: string | undefined;
+    try {
+      buildId = elf?.buildId();
+    } catch {
+      continue; // unreadable notes: libdwfl finds the file itself, later
+    }
+    if (buildId !== undefined) images.request(buildId);
+  }
+  if (options.start ?? true) images.start();
+  return images;
+}
+
+/** The path of the C library among mappings (`libc.so.6`, or `libc-2.XX.so` before glibc 2.34). */
+export function libcPath(paths: Iterable<string>): string | undefined {
+  for (const path of paths) {
+    if (/(^|\/)libc(\.so\.6|-\d+\.\d+\.so)$/.test(path)) return path;
+  }
+  return undefined;
+}
+
+/**
+ * Native rules for a target without a Python interpreter (`--native-all`):
+ * no frame is a call of the evaluation loop or of the collector.
+ */
+export const NO_INTERPRETER_RULES: NativeRules = {
+  evalFunctions: [],
+  evalPrefixes: [],
+  gcFunctions: [],
+  hideVectorcall: false,
+  splitEvalFunction: "",
+};
+
+/**
+ * The warning shown when `--native-all` finds no interpreter in `subject`
+ * (the error that said so would otherwise have ended the run).
+ */
+export function noInterpreterWarning(error: Error, subject: string): string {
+  const prefix = `Cannot inspect ${subject}: `;
+  const reason = error.message.startsWith(prefix)
+    ? error.message.slice(prefix.length)
+    : error.message;
+  return `no Python interpreter found in ${subject}: ${reason}; ` +
+    "showing the native stacks of its threads only (--native-all)";
 }

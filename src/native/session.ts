@@ -32,6 +32,8 @@ import {
 } from "../../ffi/libdw.ts";
 import { openLibc, strerror } from "../../ffi/libc.ts";
 import { NativeUnavailableError, PystackError } from "../errors.ts";
+import { type FindDebuginfo, inflatingFindDebuginfo } from "./find_debuginfo.ts";
+import { DebugImages } from "./debug_images.ts";
 
 /** One physical frame as the unwinder saw it. */
 export interface RawFrame {
@@ -66,6 +68,8 @@ export interface CoreSessionOptions {
   executable: string;
   /** Where a file the core maps is on this machine, when it moved. */
   relocate?: Relocate;
+  /** Debug images made ahead (the session takes them over). */
+  images?: DebugImages;
 }
 
 /**
@@ -89,6 +93,9 @@ export class NativeSession implements Disposable {
   /** Owned by the session for cores: the core's fd and `Elf*`. */
   readonly #owned: Disposable[];
   readonly #findElf: Deno.UnsafeCallback<typeof FIND_ELF_CALLBACK>;
+  readonly #findDebuginfo: FindDebuginfo;
+  /** The debug files handed to libdw decompressed (`debug_images.ts`); the session owns them. */
+  readonly images: DebugImages;
   #frames: RawFrame[] = [];
   #lastSp: bigint | undefined;
   #frameBuf = {
@@ -99,21 +106,32 @@ export class NativeSession implements Disposable {
   readonly #frameCallback: Deno.UnsafeCallback<typeof FRAME_CALLBACK>;
 
   private constructor(
-    begun: { dwfl: DwflHandle; findElf: Deno.UnsafeCallback<typeof FIND_ELF_CALLBACK> },
+    begun: Begun,
     owned: Disposable[],
   ) {
     this.dwfl = begun.dwfl;
     this.#findElf = begun.findElf;
+    this.#findDebuginfo = begun.findDebuginfo;
+    this.images = begun.images;
     this.#owned = owned;
     this.#frameCallback = new Deno.UnsafeCallback(FRAME_CALLBACK, (state) => this.#onFrame(state));
   }
 
-  /** A session over the live process `pid`: its modules reported, ready to {@linkcode unwind}. */
-  static forProcess(pid: number): NativeSession {
-    const dw = libdw();
-    const begun = begin(dw, undefined);
+  /**
+   * A session over the live process `pid`: its modules reported, ready to
+   * {@linkcode unwind}. It takes `images` (made ahead) over.
+   */
+  static forProcess(pid: number, images = new DebugImages()): NativeSession {
+    let dw, begun;
+    try {
+      dw = libdw();
+      begun = begin(dw, undefined, images);
+    } catch (e) {
+      images[Symbol.dispose]();
+      throw e;
+    }
     const { dwfl } = begun;
-    const session = new NativeSession(begun, []);
+    const session = new NativeSession(begun, [images]);
     try {
       const reported = dw.dwfl_linux_proc_report(dwfl.pointer, pid);
       if (reported !== 0) {
@@ -144,12 +162,20 @@ export class NativeSession implements Disposable {
 
   /** A session over a core file, with modules relocated where `options.relocate` says. */
   static forCore(options: CoreSessionOptions): NativeSession {
-    const dw = libdw();
+    const images = options.images ?? new DebugImages();
+    const owned: Disposable[] = [images];
+    let dw;
+    try {
+      dw = libdw();
+    } catch (e) {
+      images[Symbol.dispose]();
+      throw e;
+    }
     const elf = openLibelf();
-    const owned: Disposable[] = [];
     const libc = openLibc();
     const fd = libc.open(toCString(options.core), O_RDONLY_CLOEXEC);
     if (fd < 0) {
+      images[Symbol.dispose]();
       throw new PystackError(
         `Cannot open core ${options.core} for native unwinding`,
         "check that the file is readable",
@@ -168,7 +194,7 @@ export class NativeSession implements Disposable {
     owned.push(new ElfHandle(elfPtr));
     let begun;
     try {
-      begun = begin(dw, options.relocate);
+      begun = begin(dw, options.relocate, images);
     } catch (e) {
       for (const d of owned.reverse()) d[Symbol.dispose]();
       throw e;
@@ -289,19 +315,26 @@ export class NativeSession implements Disposable {
     this.dwfl[Symbol.dispose]();
     this.#frameCallback.close();
     this.#findElf.close();
+    this.#findDebuginfo[Symbol.dispose]();
     for (const d of this.#owned.reverse()) d[Symbol.dispose]();
   }
 }
 
+/** A begun `Dwfl` and the callbacks to close after `dwfl_end`. */
+interface Begun {
+  dwfl: DwflHandle;
+  findElf: Deno.UnsafeCallback<typeof FIND_ELF_CALLBACK>;
+  findDebuginfo: FindDebuginfo;
+  images: DebugImages;
+}
+
 /**
  * `dwfl_begin` with callbacks that find files by build id, then by path
- * (through `relocate` first, for cores whose files moved). The returned
- * callback must be closed after `dwfl_end`.
+ * (through `relocate` first, for cores whose files moved), and separate
+ * debug files where elfutils looks for them, handed over decompressed. The
+ * returned callbacks must be closed after `dwfl_end`.
  */
-function begin(
-  dw: Libdw,
-  relocate: Relocate | undefined,
-): { dwfl: DwflHandle; findElf: Deno.UnsafeCallback<typeof FIND_ELF_CALLBACK> } {
+function begin(dw: Libdw, relocate: Relocate | undefined, images: DebugImages): Begun {
   type FindElf = Deno.PointerObject<typeof FIND_ELF_CALLBACK>;
   const byBuildId = new Deno.UnsafeFnPointer(
     dw.dwfl_build_id_find_elf as FindElf,
@@ -330,21 +363,28 @@ function begin(
       return byPath.call(mod, userdata, modname, base, fileName, elfp);
     },
   );
+  const findDebuginfo = inflatingFindDebuginfo(dw, images);
   const callbacks = new BigUint64Array(SIZEOF.callbacks / 8);
   const noPath = new BigUint64Array(1); // char *debuginfo_path = NULL: elfutils' default path
   callbacks[0] = pointerValue(findElf.pointer);
-  callbacks[1] = pointerValue(dw.dwfl_standard_find_debuginfo);
+  callbacks[1] = pointerValue(findDebuginfo.callback.pointer);
   callbacks[2] = 0n;
   callbacks[3] = pointerValue(Deno.UnsafePointer.of(noPath));
   const pointer = dw.dwfl_begin(Deno.UnsafePointer.of(callbacks));
   if (pointer === null) {
     findElf.close();
+    findDebuginfo[Symbol.dispose]();
     throw new PystackError(
       `Cannot start an elfutils session: ${dwflError()}`,
       "run without --native, --native-all or --native-last",
     );
   }
-  return { dwfl: new DwflHandle(pointer, [callbacks, noPath, byBuildId, byPath]), findElf };
+  return {
+    dwfl: new DwflHandle(pointer, [callbacks, noPath, byBuildId, byPath]),
+    findElf,
+    findDebuginfo,
+    images,
+  };
 }
 
 function pointerValue(p: Deno.PointerValue): bigint {

@@ -19,6 +19,32 @@ export interface SymbolizerOptions {
   demangle: (name: string) => string;
   /** The name shown for an object, from libdwfl's module name (a path, `[vdso]`, …). */
   libraryName?: (moduleName: string) => string;
+  /**
+   * Whether the DWARF of a module may be read now (default: always); a
+   * module whose debug image is not complete has only its ELF symbols.
+   */
+  dwarfReady?: (mod: Deno.PointerObject) => boolean;
+  /**
+   * Leave the source line of each address's innermost frame (the costliest
+   * lookup: a whole line table per compilation unit) to
+   * {@linkcode Symbolizer.fillLine}, for the frames that are shown.
+   */
+  deferLines?: boolean;
+}
+
+/** A source line left for {@linkcode Symbolizer.fillLine}. */
+interface PendingLine {
+  frame: NativeFrame;
+  /** libdwfl's CU DIE (it lives as long as the session) and the address in DWARF terms. */
+  cu: Deno.PointerObject;
+  address: bigint;
+}
+
+/** What the symbol table says about one address. */
+interface SymbolInfo {
+  mod: Deno.PointerObject | null;
+  info: ModuleInfo | undefined;
+  elfSymbol: string | undefined;
 }
 
 interface ModuleInfo {
@@ -32,6 +58,8 @@ export class Symbolizer {
   readonly #dwfl: DwflHandle;
   readonly #options: SymbolizerOptions;
   readonly #cache = new Map<bigint, NativeFrame[]>();
+  readonly #symbols = new Map<bigint, SymbolInfo>();
+  readonly #pendingLines = new Map<bigint, PendingLine>();
   readonly #modules = new Map<bigint, ModuleInfo>();
   // Scratch buffers for out-parameters.
   readonly #u64 = new BigUint64Array(2);
@@ -47,28 +75,34 @@ export class Symbolizer {
 
   /** Frames for one physical frame, innermost first: inlined calls, then the function itself. */
   frames(raw: RawFrame): NativeFrame[] {
-    // A return address points after the call: look up the call instruction itself.
-    const lookup = raw.activation ? raw.pc : raw.pc - 1n;
-    const key = raw.pc * 2n + (raw.activation ? 1n : 0n);
+    const key = keyOf(raw);
     let frames = this.#cache.get(key);
     if (frames === undefined) {
-      frames = this.#resolve(raw.pc, lookup);
+      frames = this.#resolve(raw.pc, lookupOf(raw), this.symbol(raw), key);
       this.#cache.set(key, frames);
     }
     return frames;
   }
 
-  /** Distinct addresses resolved so far. */
-  get cacheSize(): number {
-    return this.#cache.size;
+  /**
+   * The module of one physical frame and its ELF symbol, looked up (and
+   * cached) without reading DWARF; null outside any module.
+   */
+  symbol(raw: RawFrame): SymbolInfo {
+    const key = keyOf(raw);
+    let found = this.#symbols.get(key);
+    if (found === undefined) {
+      found = this.#lookupSymbol(lookupOf(raw));
+      this.#symbols.set(key, found);
+    }
+    return found;
   }
 
-  #resolve(pc: bigint, lookup: bigint): NativeFrame[] {
+  #lookupSymbol(lookup: bigint): SymbolInfo {
     const dw = openLibdw();
     const mod = dw.dwfl_addrmodule(this.#dwfl.pointer, lookup);
-    if (mod === null) return [{ address: pc, inlined: false }];
+    if (mod === null) return { mod, info: undefined, elfSymbol: undefined };
     const info = this.#module(mod);
-    const library = info.name;
     const symbolPtr = dw.dwfl_module_addrinfo(
       mod,
       lookup,
@@ -78,7 +112,41 @@ export class Symbolizer {
       null,
       null,
     );
-    const elfSymbol = cString(symbolPtr);
+    return { mod, info, elfSymbol: cString(symbolPtr) };
+  }
+
+  /** Distinct addresses resolved so far. */
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  /** Sets the source file and line of `raw`'s innermost frame, when `deferLines` left them out. */
+  fillLine(raw: RawFrame): void {
+    const key = keyOf(raw);
+    const pending = this.#pendingLines.get(key);
+    if (pending === undefined) return;
+    this.#pendingLines.delete(key);
+    const { file, line } = this.#lineAt(pending.cu, pending.address);
+    if (file !== undefined) pending.frame.file = file;
+    if (line !== undefined) pending.frame.line = line;
+  }
+
+  #lineAt(cu: Deno.PointerObject, address: bigint): { file?: string; line?: number } {
+    const dw = openLibdw();
+    const found = dw.dwarf_getsrc_die(cu, address);
+    if (found === null) return {};
+    const file = cString(dw.dwarf_linesrc(found, null, null));
+    const line = dw.dwarf_lineno(found, new Uint8Array(this.#i32.buffer)) === 0
+      ? this.#i32[0]!
+      : undefined;
+    return { ...(file === undefined ? {} : { file }), ...(line === undefined ? {} : { line }) };
+  }
+
+  #resolve(pc: bigint, lookup: bigint, found: SymbolInfo, key: bigint): NativeFrame[] {
+    const dw = openLibdw();
+    const { mod, info, elfSymbol } = found;
+    if (mod === null || info === undefined) return [{ address: pc, inlined: false }];
+    const library = info.name;
     if (elfSymbol === undefined) {
       const frame: NativeFrame = { address: pc, library, inlined: false };
       if (info.bias !== undefined) frame.objectAddress = pc - info.bias;
@@ -86,18 +154,23 @@ export class Symbolizer {
     }
     const symbol = this.#options.demangle(elfSymbol);
     const real: NativeFrame = { address: pc, symbol, library, inlined: false };
+    if (this.#options.dwarfReady?.(mod) === false) return [real];
     const biasBuf = new Uint8Array(this.#u64.buffer, 8, 8);
     const cu = dw.dwfl_module_addrdie(mod, lookup, biasBuf);
     if (cu === null) return [real];
     const dwarfAddress = lookup - this.#u64[1]!;
-    const line = dw.dwarf_getsrc_die(cu, dwarfAddress);
-    let file: string | undefined;
-    let lineNo: number | undefined;
-    if (line !== null) {
-      file = cString(dw.dwarf_linesrc(line, null, null));
-      if (dw.dwarf_lineno(line, new Uint8Array(this.#i32.buffer)) === 0) lineNo = this.#i32[0]!;
-    }
+    // The innermost frame is at the address's own line (now, or in fillLine).
+    const defer = this.#options.deferLines === true;
+    let { file, line: lineNo } = defer ? {} : this.#lineAt(cu, dwarfAddress);
     const out: NativeFrame[] = [];
+    const place = (frame: NativeFrame) => {
+      if (out.length === 0 && defer) {
+        this.#pendingLines.set(key, { frame, cu, address: dwarfAddress });
+        return;
+      }
+      if (file !== undefined) frame.file = file;
+      if (lineNo !== undefined) frame.line = lineNo;
+    };
     for (const scope of this.#inlineChain(cu, dwarfAddress)) {
       const frame: NativeFrame = {
         address: pc,
@@ -105,15 +178,13 @@ export class Symbolizer {
         library,
         inlined: true,
       };
-      if (file !== undefined) frame.file = file;
-      if (lineNo !== undefined) frame.line = lineNo;
+      place(frame);
       out.push(frame);
       // The caller of an inlined call runs at the call site.
       file = scope.callFile;
       lineNo = scope.callLine;
     }
-    if (file !== undefined) real.file = file;
-    if (lineNo !== undefined) real.line = lineNo;
+    place(real);
     out.push(real);
     return out;
   }
@@ -231,4 +302,13 @@ export class Symbolizer {
       dw.dwarf_filesrc(Deno.UnsafePointer.create(files[0]!), BigInt(index), null, null),
     );
   }
+}
+
+/** A return address points after the call: look up the call instruction itself. */
+function lookupOf(raw: RawFrame): bigint {
+  return raw.activation ? raw.pc : raw.pc - 1n;
+}
+
+function keyOf(raw: RawFrame): bigint {
+  return raw.pc * 2n + (raw.activation ? 1n : 0n);
 }
