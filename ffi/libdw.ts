@@ -26,6 +26,10 @@ export const LIBDW_SYMBOLS = {
   dwfl_errno: { parameters: [], result: "i32" },
   /** const char *dwfl_errmsg(int err) — err -1: the last error */
   dwfl_errmsg: { parameters: ["i32"], result: "pointer" },
+  /** void dwfl_report_begin(Dwfl *dwfl) — modules not reported again before dwfl_report_end are removed */
+  dwfl_report_begin: { parameters: ["pointer"], result: "void" },
+  /** Dwfl_Module *dwfl_report_module(Dwfl *dwfl, const char *name, Dwarf_Addr start, Dwarf_Addr end) */
+  dwfl_report_module: { parameters: ["pointer", "buffer", "u64", "u64"], result: "pointer" },
   /** void dwfl_report_begin_add(Dwfl *dwfl) */
   dwfl_report_begin_add: { parameters: ["pointer"], result: "void" },
   /** int dwfl_report_end(Dwfl *dwfl, int (*removed)(...), void *arg) */

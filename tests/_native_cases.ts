@@ -64,8 +64,6 @@ interface Output {
   file: string;
   /** Whether the local functions of the interpreter and its libc have names ({@linkcode localsNamed}). */
   named: boolean;
-  /** Whether the native stack unwinds through a ctypes callback ({@linkcode ctypesUnwinds}). */
-  ctypesUnwinds: boolean;
   /** The interpreter's major and minor version. */
   version: Python["version"];
 }
@@ -290,7 +288,7 @@ const NATIVE_QSORT: NativeFixture = {
   runs: [{
     flag: "--native",
     check(out) {
-      checkMergeState(out, (t) => !out.ctypesUnwinds && t.tid === out.pid);
+      checkMergeState(out);
       const main = threadOf(out, "main");
       const stack = main.stack;
       assert.deepEqual(
@@ -299,20 +297,6 @@ const NATIVE_QSORT: NativeFixture = {
       );
       const sort = indexOf(stack, (e) => !isNative(e) && e.func === "sort", "sort");
       const compare = indexOf(stack, (e) => !isNative(e) && e.func === "compare", "compare");
-      if (!out.ctypesUnwinds) {
-        // Both stacks in full: the native one ends in libffi's closure, before qsort.
-        const native = stack.slice(compare + 1);
-        assert.ok(native.length > 0 && native.every(isNative), "the native stack after compare");
-        const ffi = indexOf(native, (e) => isNative(e) && /^libffi\.so/.test(lib(e)), "libffi");
-        indexOf(
-          native.slice(ffi),
-          (e) => isNative(e) && /^_PyEval_EvalFrameDefault\b/.test(e.func),
-          "the evaluation loop running compare, named",
-        );
-        assert.ok(!native.some((e) => isNative(e) && /qsort/.test(e.func)), "no qsort frame");
-        assert.match(lib(native.at(-1) as TracebackNative), /^libc\.so/, "innermost frame in libc");
-        return;
-      }
       const between = stack.slice(sort + 1, compare);
       assert.ok(between.every(isNative), "only native frames between sort and compare");
       indexOf(
@@ -446,19 +430,6 @@ function localsNamed(python: Python): boolean {
   return !/-sid\b/.test(python.id);
 }
 
-/**
- * Whether libdw unwinds through a ctypes callback. Debian sid's libffi 3.5 maps its
- * static trampolines from its own file (offset 0xd000) below its other mappings; for a
- * live process, libdwfl (`dwfl_linux_proc_report`, eu-stack too) takes that page for the
- * library's start, so every libffi address is 0x2000 off, its unwind table is misread, and
- * the native stack ends in the closure, before `qsort`, one call of the evaluation loop
- * short: pystack says that it cannot merge. A core's modules come from the dynamic
- * linker's list, with the right base.
- */
-function ctypesUnwinds(python: Python, backend: Backend): boolean {
-  return backend === "core" || !/-sid\b/.test(python.id);
-}
-
 /** Every native fixture. */
 export const NATIVE_FIXTURES = [NATIVE_CALLS, NATIVE_QSORT, NATIVE_GIL_DEADLOCK, NATIVE_GC];
 
@@ -506,7 +477,6 @@ async function checkNative(python: Python, fixture: NativeFixture, backend: Back
         frames,
         file: fixture.file,
         named: localsNamed(python),
-        ctypesUnwinds: ctypesUnwinds(python, backend),
         version: python.version,
       });
     } catch (error) {

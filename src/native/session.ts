@@ -34,6 +34,7 @@ import { openLibc, strerror } from "../../ffi/libc.ts";
 import { NativeUnavailableError, PystackError } from "../errors.ts";
 import { type FindDebuginfo, inflatingFindDebuginfo } from "./find_debuginfo.ts";
 import { DebugImages } from "./debug_images.ts";
+import { type MapEntry, parseMaps } from "../elf/maps.ts";
 
 /** One physical frame as the unwinder saw it. */
 export interface RawFrame {
@@ -144,6 +145,7 @@ export class NativeSession implements Disposable {
         );
       }
       dw.dwfl_report_end(dwfl.pointer, null, null);
+      reportFromFileStarts(dw, dwfl.pointer, pid);
       const rc = dw.dwfl_linux_proc_attach(dwfl.pointer, pid, true);
       if (rc !== 0) {
         throw new PystackError(
@@ -318,6 +320,102 @@ export class NativeSession implements Disposable {
     this.#findDebuginfo[Symbol.dispose]();
     for (const d of this.#owned.reverse()) d[Symbol.dispose]();
   }
+}
+
+/** A module as libdwfl reported it: its name (a path for a file) and its address range. */
+export interface ReportedModule {
+  name: string;
+  start: bigint;
+  end: bigint;
+}
+
+/**
+ * Where the modules of a live process whose start libdwfl got wrong really
+ * start, by their index in `modules`.
+ *
+ * `dwfl_linux_proc_report` takes the lowest address of consecutive mappings of
+ * a file for the start of its module, and libdwfl derives the module's bias from
+ * that start. A file that also maps a part of itself below its ELF header (Debian
+ * sid's libffi 3.5 maps its static trampolines, file offset 0xd000, just below
+ * the library, with only anonymous memory between) so gets a wrong bias: every address in it is off, its unwind table
+ * is misread. The true start is that of the file's mapping at offset 0 (the
+ * first `PT_LOAD`, whose page-aligned `p_vaddr` libdwfl subtracts), the lowest
+ * one within the module's range. Modules without such a mapping in their range
+ * (`[vdso: PID]`, a file only partly mapped) are left alone.
+ */
+export function fileStartFixes(
+  modules: readonly ReportedModule[],
+  maps: readonly MapEntry[],
+): Map<number, bigint> {
+  const fixes = new Map<number, bigint>();
+  modules.forEach((mod, i) => {
+    if (!mod.name.startsWith("/")) return;
+    let headerStart: bigint | undefined;
+    for (const m of maps) {
+      if (
+        m.path === mod.name && m.offset === 0n && m.start >= mod.start && m.start < mod.end &&
+        (headerStart === undefined || m.start < headerStart)
+      ) {
+        headerStart = m.start;
+      }
+    }
+    if (headerStart !== undefined && headerStart !== mod.start) fixes.set(i, headerStart);
+  });
+  return fixes;
+}
+
+/**
+ * After `dwfl_linux_proc_report` and `dwfl_report_end`: reports again, from
+ * the mapping of the file's start, the modules whose start libdwfl took from a
+ * lower mapping ({@linkcode fileStartFixes}), and every other module unchanged
+ * (libdwfl keeps those as they are; the misplaced ones, never opened yet, are
+ * dropped). Does nothing when every module is right or the maps cannot be read.
+ */
+function reportFromFileStarts(dw: Libdw, dwfl: Deno.PointerObject, pid: number): void {
+  let maps: MapEntry[];
+  try {
+    maps = parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`));
+  } catch {
+    return;
+  }
+  const modules: ReportedModule[] = [];
+  const start = new BigUint64Array(1);
+  const end = new BigUint64Array(1);
+  const callback = new Deno.UnsafeCallback(MODULE_CALLBACK, (mod) => {
+    const name = cString(
+      dw.dwfl_module_info(
+        mod,
+        null,
+        new Uint8Array(start.buffer),
+        new Uint8Array(end.buffer),
+        null,
+        null,
+        null,
+        null,
+      ),
+    );
+    if (name !== undefined) modules.push({ name, start: start[0]!, end: end[0]! });
+    return DWARF_CB.ok;
+  });
+  try {
+    dw.dwfl_getmodules(dwfl, callback.pointer, null, 0n);
+  } finally {
+    callback.close();
+  }
+  const fixes = fileStartFixes(modules, maps);
+  if (fixes.size === 0) return;
+  dw.dwfl_report_begin(dwfl);
+  modules.forEach((mod, i) => {
+    const at = fixes.get(i) ?? mod.start;
+    if (dw.dwfl_report_module(dwfl, toCString(mod.name), at, mod.end) === null) {
+      dw.dwfl_report_end(dwfl, null, null);
+      throw new PystackError(
+        `Cannot report the native module ${mod.name} of process ${pid}: ${dwflError()}`,
+        "run without --native, --native-all or --native-last",
+      );
+    }
+  });
+  dw.dwfl_report_end(dwfl, null, null);
 }
 
 /** A begun `Dwfl` and the callbacks to close after `dwfl_end`. */
