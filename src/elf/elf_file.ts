@@ -59,7 +59,9 @@ function checkRange(offset: number, length: number, size: number): void {
  * assert.deepEqual(source.read(0, 4), new Uint8Array([0x7f, 0x45, 0x4c, 0x46]));
  * ```
  */
-export function fileSource(path: string): ByteSource & Disposable {
+export function fileSource(
+  path: string,
+): ByteSource & { readInto(offset: number, target: Uint8Array): void } & Disposable {
   const file = Deno.openSync(path, { read: true });
   let size: number;
   try {
@@ -69,22 +71,25 @@ export function fileSource(path: string): ByteSource & Disposable {
     throw e;
   }
   let closed = false;
+  const readInto = (offset: number, target: Uint8Array) => {
+    checkRange(offset, target.length, size);
+    file.seekSync(offset, Deno.SeekMode.Start);
+    for (let done = 0; done < target.length;) {
+      const n = file.readSync(target.subarray(done));
+      if (n === null || n === 0) {
+        throw new ElfFormatError(
+          `Cannot read ${target.length} bytes at offset ${offset} of ${path}: the file ended early`,
+        );
+      }
+      done += n;
+    }
+  };
   return {
     size,
+    readInto,
     read(offset: number, length: number): Uint8Array {
-      checkRange(offset, length, size);
       const out = new Uint8Array(length);
-      file.seekSync(offset, Deno.SeekMode.Start);
-      let done = 0;
-      while (done < length) {
-        const n = file.readSync(out.subarray(done));
-        if (n === null || n === 0) {
-          throw new ElfFormatError(
-            `Cannot read ${length} bytes at offset ${offset} of ${path}: the file ended early`,
-          );
-        }
-        done += n;
-      }
+      readInto(offset, out);
       return out;
     },
     [Symbol.dispose](): void {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type ByteSource, ElfFormatError } from "../elf/elf_file.ts";
+import { type ByteSource, fileSource } from "../elf/elf_file.ts";
 
 /** A byte source that can fill a caller's buffer. */
 export interface ReadIntoSource extends ByteSource {
@@ -34,43 +34,5 @@ export function canReadInto(source: ByteSource): source is ReadIntoSource {
  * ```
  */
 export function openFileReader(path: string): ReadIntoSource & Disposable {
-  const file = Deno.openSync(path, { read: true });
-  let size: number;
-  try {
-    size = file.statSync().size;
-  } catch (e) {
-    file.close();
-    throw e;
-  }
-  let closed = false;
-  const readInto = (offset: number, target: Uint8Array) => {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + target.length > size) {
-      throw new ElfFormatError(
-        `Cannot read ${target.length} bytes at offset ${offset}: ${path} has ${size} bytes`,
-      );
-    }
-    file.seekSync(offset, Deno.SeekMode.Start);
-    for (let done = 0; done < target.length;) {
-      const n = file.readSync(target.subarray(done));
-      if (!n) {
-        throw new ElfFormatError(
-          `Cannot read ${target.length} bytes at offset ${offset} of ${path}: the file ended early`,
-        );
-      }
-      done += n;
-    }
-  };
-  return {
-    size,
-    readInto,
-    read(offset: number, length: number): Uint8Array {
-      const out = new Uint8Array(length);
-      readInto(offset, out);
-      return out;
-    },
-    [Symbol.dispose](): void {
-      if (!closed) file.close();
-      closed = true;
-    },
-  };
+  return fileSource(path);
 }

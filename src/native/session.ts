@@ -34,6 +34,7 @@ import { openLibc, strerror } from "../../ffi/libc.ts";
 import { NativeUnavailableError, PystackError } from "../errors.ts";
 import { type FindDebuginfo, inflatingFindDebuginfo } from "./find_debuginfo.ts";
 import { DebugImages } from "./debug_images.ts";
+import { moduleInfo } from "./module_info.ts";
 import { type MapEntry, parseMaps } from "../elf/maps.ts";
 
 /** One physical frame as the unwinder saw it. */
@@ -379,22 +380,9 @@ function reportFromFileStarts(dw: Libdw, dwfl: Deno.PointerObject, pid: number):
     return;
   }
   const modules: ReportedModule[] = [];
-  const start = new BigUint64Array(1);
-  const end = new BigUint64Array(1);
   const callback = new Deno.UnsafeCallback(MODULE_CALLBACK, (mod) => {
-    const name = cString(
-      dw.dwfl_module_info(
-        mod,
-        null,
-        new Uint8Array(start.buffer),
-        new Uint8Array(end.buffer),
-        null,
-        null,
-        null,
-        null,
-      ),
-    );
-    if (name !== undefined) modules.push({ name, start: start[0]!, end: end[0]! });
+    const { name, start, end } = moduleInfo(mod!);
+    if (name !== undefined) modules.push({ name, start, end });
     return DWARF_CB.ok;
   });
   try {

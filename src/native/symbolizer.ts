@@ -12,6 +12,7 @@ import { cString, DW, type DwflHandle, openLibdw, SIZEOF } from "../../ffi/libdw
 import { openLibc } from "../../ffi/libc.ts";
 import type { NativeFrame } from "../model.ts";
 import type { RawFrame } from "./session.ts";
+import { moduleInfo } from "./module_info.ts";
 
 /** Options of {@linkcode Symbolizer}. */
 export interface SymbolizerOptions {
@@ -194,20 +195,8 @@ export class Symbolizer {
     let info = this.#modules.get(key);
     if (info !== undefined) return info;
     const dw = openLibdw();
-    const start = new BigUint64Array(1);
-    const end = new BigUint64Array(1);
-    const name = cString(
-      dw.dwfl_module_info(
-        mod,
-        null,
-        new Uint8Array(start.buffer),
-        new Uint8Array(end.buffer),
-        null,
-        null,
-        null,
-        null,
-      ),
-    ) ?? "???";
+    const range = moduleInfo(mod);
+    const name = range.name ?? "???";
     const bias = new BigUint64Array(1);
     const elf = dw.dwfl_module_getelf(mod, new Uint8Array(bias.buffer));
     info = {
