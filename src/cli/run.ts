@@ -119,8 +119,9 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     });
     // The walk is synchronous (only decompressing debug information for native frames
     // waits, after the target runs again): a SIGINT/SIGTERM that came meanwhile is
-    // delivered now, after every thread was detached.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // delivered now, after every thread was detached. A zero timeout may run before the
+    // event loop polls the signal pipe; a 1 ms one makes it poll (wait for I/O) first.
+    await new Promise((resolve) => setTimeout(resolve, 1));
     if (interrupted) throw new InterruptedError("Interrupted; the target was resumed");
     for (const w of report.warnings) printError(`pystack: warning: ${w}`);
     if (command.json) {
