@@ -119,9 +119,12 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     });
     // The walk is synchronous (only decompressing debug information for native frames
     // waits, after the target runs again): a SIGINT/SIGTERM that came meanwhile is
-    // delivered now, after every thread was detached. A zero timeout may run before the
-    // event loop polls the signal pipe; a 1 ms one makes it poll (wait for I/O) first.
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    // delivered now, after every thread was detached. A timer alone may fire before the
+    // event loop polls the signal pipe; an operation finished by another thread makes the
+    // loop park on its I/O driver (signal pipe included), and the macrotask after it runs
+    // once the listener's promise has settled.
+    await Deno.stat("/");
+    await new Promise((resolve) => setTimeout(resolve, 0));
     if (interrupted) throw new InterruptedError("Interrupted; the target was resumed");
     for (const w of report.warnings) printError(`pystack: warning: ${w}`);
     if (command.json) {
