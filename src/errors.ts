@@ -113,7 +113,10 @@ export class NativeUnavailableError extends PystackError {
   }
 }
 
-/** The user interrupted pystack (SIGINT/SIGTERM) while it held the target. */
+/**
+ * Kept for library callers that stop an inspection themselves. The CLI leaves SIGINT and
+ * SIGTERM at their default action (see `src/cli/run.ts`).
+ */
 export class InterruptedError extends PystackError {
   override readonly exitCode: number = ExitCode.interrupted;
 }

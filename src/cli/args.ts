@@ -218,7 +218,7 @@ Options:
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
 5 not a Python process, 6 unsupported Python version, 7 target exited while being read,
-8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing, 130 interrupted.`,
+8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing; killed by SIGINT/SIGTERM: 130/143 (the target runs on).`,
   remote: `Usage: pystack remote PID [options]
 
 Prints the Python stack of every thread of the live process PID (CPython 2.7 and 3.6 to 3.13).

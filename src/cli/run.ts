@@ -7,7 +7,7 @@
 import { type Command, HELP, parseCommand } from "./args.ts";
 import { ClosedPipe, printError, printLines } from "./output.ts";
 import { sourceReader } from "./source_lines.ts";
-import { ExitCode, InterruptedError, PystackError } from "../errors.ts";
+import { ExitCode, PystackError } from "../errors.ts";
 import { inspectProcessAsync } from "../inspect_process.ts";
 import { inspectCore } from "../inspect_core.ts";
 import { coreHeaderLines } from "../render/core_header.ts";
@@ -102,47 +102,35 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const methods = methodsFromEnv();
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
-  let interrupted = false;
-  const onSignal = () => interrupted = true;
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
-  try {
-    const report = await inspectProcessAsync(command.pid, {
-      block: command.block,
-      exhaustive: command.exhaustive,
-      ...(command.locals ? { locals: true } : {}),
-      ...(command.native === undefined ? {} : { native: command.native }),
-      ...(command.json ? {} : { nativeLines: "shown" as const }),
-      ...(methods === undefined ? {} : { methods }),
-      ...(log === undefined ? {} : { log }),
-      ...(sleepMs > 0 ? { onPaused: () => sleepSync(sleepMs) } : {}),
-    });
-    // The walk is synchronous (only decompressing debug information for native frames
-    // waits, after the target runs again): a SIGINT/SIGTERM that came meanwhile is
-    // delivered now, after every thread was detached. A timer alone may fire before the
-    // event loop polls the signal pipe; an operation finished by another thread makes the
-    // loop park on its I/O driver (signal pipe included), and the macrotask after it runs
-    // once the listener's promise has settled.
-    await Deno.stat("/");
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    if (interrupted) throw new InterruptedError("Interrupted; the target was resumed");
-    for (const w of report.warnings) printError(`pystack: warning: ${w}`);
-    if (command.json) {
-      printLines(renderJson(report));
-      return ExitCode.ok;
-    }
-    const sourceLine = sourceReader((file) => targetPath(command.pid, file));
-    printLines(
-      renderText(report, {
-        color: useColor(command.noColor),
-        sourceLine,
-        ...(command.native === undefined ? {} : { native: command.native }),
-      }),
-    );
+  // SIGINT and SIGTERM keep their default action on purpose: pystack dies at once, and the
+  // kernel detaches every thread it holds as the tracer exits (each resumes, and a signal
+  // caught in a signal-delivery stop is still delivered). Catching them instead could only
+  // act once the synchronous walk is over, and Deno delivers a caught signal to JavaScript
+  // late enough that a run could finish as if it had never been interrupted.
+  const report = await inspectProcessAsync(command.pid, {
+    block: command.block,
+    exhaustive: command.exhaustive,
+    ...(command.locals ? { locals: true } : {}),
+    ...(command.native === undefined ? {} : { native: command.native }),
+    ...(command.json ? {} : { nativeLines: "shown" as const }),
+    ...(methods === undefined ? {} : { methods }),
+    ...(log === undefined ? {} : { log }),
+    ...(sleepMs > 0 ? { onPaused: () => sleepSync(sleepMs) } : {}),
+  });
+  for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+  if (command.json) {
+    printLines(renderJson(report));
     return ExitCode.ok;
-  } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
+  const sourceLine = sourceReader((file) => targetPath(command.pid, file));
+  printLines(
+    renderText(report, {
+      color: useColor(command.noColor),
+      sourceLine,
+      ...(command.native === undefined ? {} : { native: command.native }),
+    }),
+  );
+  return ExitCode.ok;
 }
 
 /** `_PYSTACK_METHODS=bss,...` restricts how the interpreter is found (a testing aid). */
