@@ -114,6 +114,13 @@ export interface PythonRuntime {
   readonly checkExecutable: boolean;
   readonly gilRule: GilRule;
   readonly gcRule: GcRule;
+  /**
+   * What orders the parts of one OS thread that runs several interpreters (outermost first):
+   * the C-stack address of the newest evaluation loop's shim frame (3.12+), or of the `_PyCFrame`
+   * that `tstate->cframe` points at (3.11); before 3.11 nothing in a thread state points into the
+   * C stack, and the parts are ordered by interpreter id (the main interpreter first).
+   */
+  readonly stackAnchor: "shim_frame" | "cframe" | "none";
   /** <= 3.10: the OS thread id must be read from glibc's `struct pthread`. */
   readonly tidFromPthread: boolean;
   /** How int objects store their size and sign. */
@@ -170,6 +177,7 @@ const PY2_RULES = {
   checkExecutable: false,
   gilRule: "tstate_current_symbol",
   gcRule: "static_symbol",
+  stackAnchor: "none",
   tidFromPthread: true,
   longRule: "ob_size",
   native: {
@@ -229,6 +237,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     checkExecutable: m >= 13,
     gilRule: m <= 6 ? "tstate_current_symbol" : m <= 11 ? "runtime_tstate_current" : "gil_struct",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
+    stackAnchor: m <= 10 ? "none" : m === 11 ? "cframe" : "shim_frame",
     tidFromPthread: m <= 10,
     longRule: m <= 11 ? "ob_size" : "lv_tag",
     native: {
