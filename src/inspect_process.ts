@@ -13,6 +13,7 @@ import { parseMaps } from "./elf/maps.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
+import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
 import {
   NotPythonError,
@@ -184,6 +185,7 @@ function* inspectSteps(
       { start: false },
     );
     using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid, images);
+    const nested = inOtherPidNamespace(pid, log);
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk: ThreadWalk = { threads: [], newest: [], warnings: [] };
     let tids: number[];
@@ -193,12 +195,21 @@ function* inspectSteps(
       mem.clearCache();
       tids = tracer?.tids ?? listTids(pid);
       if (located !== undefined) {
-        walk = walkThreads({ ...located, mem, tids: new Set(tids) });
+        walk = walkThreads({
+          ...located,
+          mem,
+          tids: new Set(tids),
+          ...(nested ? { namespace: NamespaceTids.read(pid, tids) } : {}),
+          ...(tracer !== undefined && located.rt.tidFromPthread
+            ? { byPthread: pthreadsOf(tracer) }
+            : {}),
+        });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (!block) markChangedStacks(walk, located, mem);
       }
       native?.unwindLive(
         options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),
+        new Set(tids),
       );
     } finally {
       tracer?.release();
@@ -274,6 +285,32 @@ function markChangedStacks(
       t.partial ??= "the thread changed while it was read (--no-block)";
     }
   });
+}
+
+/**
+ * Whether `pid` lives in a PID namespace below pystack's (a container): its
+ * `NSpid:` line has more than one id. Says so with `-v`.
+ */
+function inOtherPidNamespace(pid: number, log: (message: string) => void): boolean {
+  let ids: number[] | undefined;
+  try {
+    ids = parseNsPid(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return false;
+  }
+  if (ids === undefined || ids.length < 2) return false;
+  log(`process ${pid} is pid ${ids.at(-1)} in its own PID namespace: thread ids are translated`);
+  return true;
+}
+
+/** `pthread_t` (= `fs_base`) → thread id of every held thread. */
+function pthreadsOf(tracer: ProcessTracer): Map<bigint, number> {
+  const byPthread = new Map<bigint, number>();
+  for (const tid of tracer.tids) {
+    const fsBase = tracer.fsBase(tid);
+    if (fsBase !== undefined && fsBase !== 0n) byPthread.set(fsBase, tid);
+  }
+  return byPthread;
 }
 
 /** `open(path)` when there is a path. */
