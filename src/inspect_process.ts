@@ -16,8 +16,10 @@ import { ProcessTracer } from "./process/tracer.ts";
 import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
 import {
+  NativeUnavailableError,
   NotPythonError,
   ProcessNotFoundError,
+  PystackError,
   rethrowFatal,
   TargetExitedError,
   UsageError,
@@ -184,7 +186,10 @@ function* inspectSteps(
       [objects.main?.elf, openMaybe(libcPath(maps.map((m) => m.path)), open)],
       { start: false },
     );
-    using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid, images);
+    const nativeWarnings: string[] = [];
+    using native = options.native === undefined
+      ? undefined
+      : nativeOrWarning(pid, images, nativeWarnings);
     const nested = inOtherPidNamespace(pid, log);
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk: ThreadWalk = { threads: [], newest: [], warnings: [] };
@@ -221,7 +226,6 @@ function* inspectSteps(
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
     }
-    const nativeWarnings: string[] = [];
     if (native !== undefined && options.native !== undefined) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
       if (ahead) yield native.resolve();
@@ -301,6 +305,25 @@ function inOtherPidNamespace(pid: number, log: (message: string) => void): boole
   if (ids === undefined || ids.length < 2) return false;
   log(`process ${pid} is pid ${ids.at(-1)} in its own PID namespace: thread ids are translated`);
   return true;
+}
+
+/**
+ * The native session of `pid`, or undefined with a warning when libdw cannot
+ * start on it: the Python frames are shown all the same. Without libdw at all
+ * the run still ends (`NativeUnavailableError`, exit 9).
+ */
+function nativeOrWarning(
+  pid: number,
+  images: Parameters<typeof NativeStacks.forProcess>[1],
+  warnings: string[],
+): NativeStacks | undefined {
+  try {
+    return NativeStacks.forProcess(pid, images);
+  } catch (e) {
+    if (!(e instanceof PystackError) || e instanceof NativeUnavailableError) throw e;
+    warnings.push(`native frames are not shown: ${e.message}`);
+    return undefined;
+  }
 }
 
 /** `pthread_t` (= `fs_base`) → thread id of every held thread. */

@@ -32,7 +32,14 @@ import {
   containerSkip,
   startContainerFixture,
 } from "./_container.ts";
-import type { Skip } from "./_harness.ts";
+import { type Skip, startFixture } from "./_harness.ts";
+import { remoteSkip } from "./_remote_cases.ts";
+import {
+  attachOptionsFor,
+  NativeStacks,
+  NO_INTERPRETER_RULES,
+} from "../src/native/native_stacks.ts";
+import { ProcessTracer } from "../src/process/tracer.ts";
 
 const FIXTURE = "named_threads.py";
 const SPEC = FIXTURES.find((spec) => spec.key === "named_threads")!;
@@ -340,3 +347,38 @@ for (const { id, maker } of CORE_CASES) {
     },
   );
 }
+
+// libdw asserts (SIGABRT, the whole run lost) when asked to unwind a thread whose registers it
+// cannot read, as it was with a container's ids: only the threads pystack holds reach it.
+const precondition = pythonOf("3.12-pyenv");
+registerTest(
+  "NativeStacks.unwindLive() hands libdw only the threads pystack holds stopped",
+  remoteSkip(precondition),
+  async () => {
+    await using fixture = await startFixture(precondition, FIXTURE);
+    using native = NativeStacks.forProcess(fixture.pid);
+    const tracer = ProcessTracer.stopAll(fixture.pid);
+    const held = [...tracer.tids];
+    try {
+      // 1 (init) and 999999999 (nobody) are not held: what a container's ids looked like.
+      native.unwindLive([1, ...held, 999_999_999], new Set(held));
+    } finally {
+      tracer.release();
+    }
+    const warnings: string[] = [];
+    const threads = native.attach(
+      [],
+      attachOptionsFor("all", NO_INTERPRETER_RULES, undefined),
+      warnings,
+    );
+    assert.deepEqual(warnings, [
+      "the native stack of thread 1 could not be unwound: thread 1 is not one pystack holds stopped",
+      "the native stack of thread 999999999 could not be unwound: " +
+      "thread 999999999 is not one pystack holds stopped",
+    ]);
+    for (const tid of held) {
+      const thread = threads.find((t) => t.tid === tid);
+      assert.ok(thread?.native?.some((f) => f.symbol === "start_thread" || f.symbol === "_start"));
+    }
+  },
+);
