@@ -222,6 +222,10 @@ function* inspectSteps(
     if (tracer !== undefined) {
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
     }
+    if (nested) {
+      const pairs = walk.threads.filter((t) => t.nsTid !== undefined);
+      log(`thread ids in its namespace: ${pairs.map((t) => `${t.tid} is ${t.nsTid}`).join(", ")}`);
+    }
     for (const t of walk.threads) {
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;

@@ -59,6 +59,8 @@ export interface ContainerFixture extends AsyncDisposable {
 export interface ContainerOptions {
   /** `fixture`: the fixture is PID 1 of its namespace; `shell` (default): a shell is. */
   init?: "fixture" | "shell";
+  /** Host directories the container also has, read-only, at the same paths. */
+  binds?: string[];
 }
 
 /** Why a container cannot be made here, if it cannot. */
@@ -125,6 +127,10 @@ export async function startContainerFixture(
       : `mkdir ${R}/opt/python/bin && touch ${R}${binary} && mount --bind ${python.path} ${R}${binary}`,
     `mount --bind ${dir}/app ${R}/app && mount -o remount,bind,ro ${R}/app`,
     `mount --bind ${dir}/run ${R}/run/pystack`,
+    ...(options.binds ?? []).map((path) =>
+      `mkdir -p ${R}${path} && mount --bind ${path} ${R}${path} && ` +
+      `mount -o remount,bind,ro ${R}${path}`
+    ),
     `mount --rbind /dev ${R}/dev`,
     `mount -t proc proc ${R}/proc`,
     `mount -t tmpfs tmp ${R}/tmp`,

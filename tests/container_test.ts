@@ -32,7 +32,8 @@ import {
   containerSkip,
   startContainerFixture,
 } from "./_container.ts";
-import { type Skip, startFixture } from "./_harness.ts";
+import { REPO_ROOT, type Skip, startFixture } from "./_harness.ts";
+import { onPath } from "./_cores.ts";
 import { remoteSkip } from "./_remote_cases.ts";
 import {
   attachOptionsFor,
@@ -170,6 +171,14 @@ for (const id of PYTHON_IDS) {
       assert.match(
         verbose.stderr,
         new RegExp(`process ${pid} is pid ${box.nsPid} in its own PID namespace`),
+      );
+      const listed = /thread ids in its namespace: (.*)/.exec(verbose.stderr)?.[1] ?? "";
+      assert.deepEqual(
+        new Map(
+          listed.split(", ").map((pair) => pair.split(" is ").map(Number) as [number, number]),
+        ),
+        nsTids,
+        "-v lists each thread's id in the container",
       );
 
       // --locals: Python thread names (read by pthread ident) next to host ids, and arguments.
@@ -380,5 +389,54 @@ registerTest(
       const thread = threads.find((t) => t.tid === tid);
       assert.ok(thread?.native?.some((f) => f.symbol === "start_thread" || f.symbol === "_start"));
     }
+  },
+);
+
+// Inside the container (root has CAP_SYS_PTRACE there): the container's own view, as before.
+const inside = pythonOf("3.12-pyenv");
+registerTest(
+  "container inside python=3.12-pyenv: pystack run in the container's namespaces",
+  containerSkip(inside) ??
+    (onPath("nsenter") ? undefined : { reason: "nsenter is not installed", missing: true }),
+  async () => {
+    const repo = REPO_ROOT.replace(/\/$/, "");
+    await using box = await startContainerFixture(inside, FIXTURE, { binds: [repo] });
+    const nsTids = checkPremise(box);
+    const inContainer = async (args: string[]) => {
+      const output = await new Deno.Command("nsenter", {
+        args: ["-t", String(box.pid), "-m", "-p", "--", "env", "-i", "PATH=/usr/bin:/bin"]
+          .concat(["DENO_DIR=/tmp/deno", "HOME=/tmp", "NO_COLOR=1", "deno", "run", "-A"])
+          .concat(["--no-lock", `${repo}/src/main.ts`, "--no-color", ...args]),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+      return {
+        code: output.code,
+        stdout: decode(output.stdout),
+        stderr: decode(output.stderr),
+        command: ["nsenter", "…", ...args],
+      };
+    };
+    const result = await inContainer(["remote", String(box.nsPid)]);
+    withOutput(result, () => {
+      assert.equal(result.code, 0);
+      assert.equal(result.stderr, "");
+      const traceback = parseTraceback(result.stdout);
+      checkStacks(traceback, { ...expectations(box, inside), pid: box.nsPid });
+      assert.deepEqual(
+        traceback.map((t) => t.tid).sort((a, b) => a - b),
+        [...nsTids.values()].sort((a, b) => a - b),
+        "the container's ids",
+      );
+      checkContainerSources(result.stdout, box, inside);
+    });
+    // The host's pid of the fixture means nothing in there (or another process).
+    const hidden = await inContainer(["remote", String(box.pid)]);
+    withOutput(hidden, () => {
+      assert.equal(hidden.code, 3, "no such process: exit 3");
+      assert.match(hidden.stderr, /No such process.*another PID namespace/);
+      assert.equal(hidden.stderr.trim().split("\n").length, 1, "one line");
+    });
   },
 );
