@@ -196,7 +196,16 @@ export async function inspectCore(
       });
       native.unwindCore();
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
-      const libraryName = (name: string) => name.slice(name.lastIndexOf("/") + 1);
+      // A module opened from another file (an image's blob) is named as the core names it.
+      const baseName = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+      const recordedOf = new Map<string, string>();
+      for (const f of core.files) {
+        const onDisk = memory.fileFor(f.path);
+        if (onDisk === undefined || onDisk === f.path) continue;
+        recordedOf.set(onDisk, f.path);
+        if (!recordedOf.has(baseName(onDisk))) recordedOf.set(baseName(onDisk), f.path);
+      }
+      const libraryName = (name: string) => baseName(recordedOf.get(name) ?? name);
       await native.resolve(libraryName);
       walk.threads = native.attach(
         walk.threads,

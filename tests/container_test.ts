@@ -342,6 +342,31 @@ for (const { id, maker } of CORE_CASES) {
             );
           }
         });
+        if (kind === "symlinked") {
+          // Native frames from the image's files (found behind links), merged.
+          const native = await run([...args, "--native"]);
+          withOutput(native, () => {
+            assert.equal(native.code, 0, "exit code 0");
+            assert.ok(!native.stdout.includes("Unable to merge"), "every stack merged");
+            const text = native.stdout.slice(native.stdout.indexOf("Traceback for thread"));
+            const parsed = parseNativeTraceback(text);
+            assert.deepEqual(
+              parsed.map((t) => t.tid).sort((a, b) => a - b),
+              wantTids.sort((a, b) => a - b),
+            );
+            const interpreter = box.files.at(-1)![0].slice(
+              box.files.at(-1)![0].lastIndexOf("/") + 1,
+            );
+            for (const thread of parsed) {
+              const kinds = thread.stack.map((f) => (isNative(f) ? "C" : "Py")).join(",");
+              assert.match(kinds, /^C(,C)*,Py(,Py|,C)*,Py,C(,C)*$/, `thread ${thread.tid}: C…Py…C`);
+              assert.ok(
+                thread.stack.filter(isNative).some((f) => f.library === interpreter),
+                `thread ${thread.tid}: frames in ${interpreter}`,
+              );
+            }
+          });
+        }
         if (kind === "real" && maker === "gcore") {
           const json = await run([...args, "--json"]);
           const doc = JSON.parse(json.stdout);
