@@ -54,7 +54,10 @@ export function resolveThreadIds(
   const { namespace, byPthread } = sources;
   const fromInner = (inner: number): ThreadId => {
     if (inner === 0) return { tid: 0 };
-    const host = namespace?.toHost(inner) ?? inner;
+    const host = namespace?.toHost(inner);
+    // Not among the threads of a process in another namespace: the thread is gone (its id
+    // there means nothing here).
+    if (host === undefined) return namespace?.nested ? { tid: 0, nsTid: inner } : { tid: inner };
     return host === inner ? { tid: host } : { tid: host, nsTid: inner };
   };
   const fromRegisters = (host: number, recorded: number | undefined): ThreadId => {

@@ -101,3 +101,14 @@ Deno.test("resolveThreadIds() says so when struct pthread holds no known id", ()
   assert.deepEqual(ids, [{ tid: 0 }, { tid: 0 }, { tid: 0 }]);
   assert.deepEqual(warnings, ["could not find thread ids in glibc's struct pthread; showing 0"]);
 });
+
+Deno.test("resolveThreadIds() of a container: an id no thread has is a finished thread", () => {
+  const ids = resolveThreadIds(
+    new FakeMemory(),
+    { tids: new Set([30141, 30142, 30143]), namespace: CONTAINER },
+    [{ pthread: PTHREADS[0]!, nativeThreadId: 12 }, { pthread: PTHREADS[1]!, nativeThreadId: 10 }],
+    [],
+  );
+  // 12 is no thread of the process now: never shown as if it were the host's thread 12.
+  assert.deepEqual(ids, [{ tid: 0, nsTid: 12 }, { tid: 30142, nsTid: 10 }]);
+});
