@@ -86,6 +86,11 @@ export interface InterpreterInfo {
 export interface PyThread {
   /** OS thread id; 0 when the thread has finished but was not joined. */
   tid: number;
+  /**
+   * The thread's id in the target's own PID namespace (a container), when it
+   * differs from `tid` (the id in pystack's namespace, the host's).
+   */
+  nsTid?: number;
   /** The kernel's thread name (`comm`). */
   name?: string;
   /** `threading.Thread.name`, when the thread has one (`--locals`). */

@@ -73,10 +73,26 @@ export class NativeStacks implements Disposable {
     return new NativeStacks(NativeSession.forCore(options));
   }
 
-  /** Unwinds the live threads `tids`, which must be held stopped (raw addresses only). */
-  unwindLive(tids: readonly number[]): void {
+  /**
+   * Unwinds the live threads `tids` (raw addresses only). Only threads in
+   * `held` (stopped by pystack's tracer) are handed to libdw, whose unwinder
+   * asserts on a thread it cannot read the registers of; after a thread
+   * whose unwinding could not start, the others are left alone.
+   */
+  unwindLive(tids: readonly number[], held: ReadonlySet<number>): void {
     const start = performance.now();
-    this.#stacks = tids.map((tid) => this.#session.unwind(tid));
+    let stopped: string | undefined;
+    this.#stacks = tids.map((tid): RawStack => {
+      if (!held.has(tid)) {
+        return { tid, frames: [], error: `thread ${tid} is not one pystack holds stopped` };
+      }
+      if (stopped !== undefined) return { tid, frames: [], error: stopped };
+      const stack = this.#session.unwind(tid);
+      if (stack.error !== undefined) {
+        stopped = `not unwound: unwinding of thread ${tid} could not start (${stack.error})`;
+      }
+      return stack;
+    });
     this.unwindMs = performance.now() - start;
   }
 
