@@ -82,6 +82,16 @@ export interface InterpreterInfo {
   problem?: string;
 }
 
+/**
+ * One line of a thread's native and Python frames merged into one stack: an
+ * index into the thread's `frames` or `native`, or the marker that the two
+ * could not be lined up (both then follow in full, Python first).
+ */
+export type MergedEntry =
+  | { kind: "python"; index: number }
+  | { kind: "native"; index: number }
+  | { kind: "unmerged" };
+
 /** One thread that has a Python thread state. */
 export interface PyThread {
   /** OS thread id; 0 when the thread has finished but was not joined. */
@@ -106,6 +116,12 @@ export interface PyThread {
   partial?: string;
   /** With a native mode: the native frames, outermost first. */
   native?: NativeFrame[];
+  /**
+   * With a native mode: the stack as it is shown, oldest first (see `src/native/merge.ts`):
+   * evaluation-loop calls replaced by the Python frames they run, call plumbing left out;
+   * with `--native-last`, only the native frames after the last Python frame.
+   */
+  merged?: MergedEntry[];
   /**
    * Set when the thread ran code of more than one interpreter: its parts, outermost first
    * (`frames` holds all of their frames, oldest first; `interpreterId`, `threadStateAddress`

@@ -13,7 +13,7 @@ import { classifyFrames, isCollecting } from "./classify.ts";
 import { demangle } from "./demangle.ts";
 import { EvalBodyNamer, findEvalBody } from "./eval_body.ts";
 import type { ElfFile } from "../elf/elf_file.ts";
-import { canMerge, type NativeMode } from "./merge.ts";
+import { canMerge, mergedOrder, type NativeMode } from "./merge.ts";
 import { type CoreSessionOptions, NativeSession, type RawFrame, type RawStack } from "./session.ts";
 import { Symbolizer } from "./symbolizer.ts";
 import type { InflateStats } from "./debug_inflate.ts";
@@ -263,6 +263,9 @@ export class NativeStacks implements Disposable {
         );
       }
     }
+    for (const thread of threads) {
+      if (thread.native !== undefined) thread.merged = mergedOrder(thread, options.mode);
+    }
     if (options.mode !== "all") return threads;
     const others = this.#stacks.filter((s) => !python.has(s.tid)).sort((a, b) => a.tid - b.tid);
     return [
@@ -277,6 +280,7 @@ export class NativeStacks implements Disposable {
           gcCollecting: false,
           native: frameOf(stack, stack.tid),
         };
+        thread.merged = mergedOrder(thread, options.mode);
         const name = options.threadName?.(stack.tid);
         if (name !== undefined) thread.name = name;
         return thread;
