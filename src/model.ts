@@ -70,6 +70,12 @@ export interface PyThread {
   frames: PyFrame[];
   /** undefined when it could not be determined. */
   holdsGil: boolean | undefined;
+  /**
+   * Free-threaded builds only (no GIL to hold): what the thread state records, `attached` (may
+   * run Python code now), `detached` (released it: blocked, sleeping, in C code), `suspended`
+   * (paused by a stop-the-world pause, e.g. of the garbage collector), or `unknown`.
+   */
+  threadState?: "attached" | "detached" | "suspended" | "unknown";
   gcCollecting: boolean | undefined;
   /** Why the stack may be incomplete (corrupt memory, limits, target running). */
   partial?: string;

@@ -36,6 +36,9 @@ export function threadStatus(thread: PyThread): string {
     : gilActivity(thread.native);
   if (thread.holdsGil) parts.push("Has the GIL");
   else if (gilNative !== undefined) parts.push(gilNative);
+  // Free-threaded builds: the thread states that matter (a detached one shows nothing).
+  if (thread.threadState === "attached" && !thread.holdsGil) parts.push("Attached");
+  if (thread.threadState === "suspended") parts.push("Suspended");
   if (thread.gcCollecting) parts.push("Garbage collecting");
   return `[${parts.join(",")}]`;
 }

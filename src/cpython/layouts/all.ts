@@ -10,6 +10,7 @@ import { v3_10 } from "./v3_10.ts";
 import { v3_11 } from "./v3_11.ts";
 import { v3_12 } from "./v3_12.ts";
 import { v3_13 } from "./v3_13.ts";
+import { v3_13t } from "./v3_13t.ts";
 import { v3_14 } from "./v3_14.ts";
 import { v3_15 } from "./v3_15.ts";
 
@@ -24,6 +25,7 @@ export const LAYOUTS: Readonly<Record<string, Layout>> = {
   "3.11": v3_11,
   "3.12": v3_12,
   "3.13": v3_13,
+  "3.13t": v3_13t,
   "3.14": v3_14,
   "3.15": v3_15,
 };
