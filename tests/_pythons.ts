@@ -107,7 +107,7 @@ async function discover(): Promise<Python[]> {
 /** The free-threaded 3.13 build of `../shared/pythons/`, unpacked by `scripts/get_freethreaded.ts`. */
 const FREE_THREADED_PYTHON = {
   id: "3.13t",
-  label: "CPython 3.13.15 free-threaded (`--disable-gil`, shared libpython, symbols)",
+  label: "CPython 3.13.15t, free-threaded (symbols)",
   version: [3, 13] as const,
   freeThreaded: true,
 };
