@@ -11,6 +11,7 @@ import type { Layout, StructLayout } from "./layout.ts";
 import type { PythonVersion } from "./version.ts";
 import { LAYOUTS } from "./layouts/all.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "./layouts/debug_offsets.ts";
+import { inferFreeThreadedLayout } from "./free_threaded_layout.ts";
 import { UnsupportedVersionError } from "../errors.ts";
 
 /** How a thread state leads to its newest frame. */
@@ -145,6 +146,11 @@ export interface PythonRuntime {
   /** How `--locals` reads variables and objects. */
   readonly values?: ValueRules;
   /**
+   * Where a frame's `instr_ptr` points: into the code object's `co_code_adaptive` (`shared`), or,
+   * in a free-threaded 3.14+, into this thread's copy of it, `co_tlbc->entries[tlbc_index]`.
+   */
+  readonly bytecode: "shared" | "per_thread";
+  /**
    * ANDed with `f_executable` and each `localsplus[i]`: from 3.14 they are `_PyStackRef`s whose
    * low 2 bits are tags (`~3n`); before, plain pointers (`~0n`, every bit kept).
    */
@@ -159,6 +165,11 @@ export interface PythonRuntime {
    * and the release whose headers gave it.
    */
   readonly debugOffsets?: { readonly release: string; readonly layout: StructLayout };
+  /**
+   * Set when no layout was generated for this build (a free-threaded 3.14+): how its layout was
+   * inferred. What the target's `_Py_DebugOffsets` gives is not inferred.
+   */
+  readonly inferredLayout?: string;
   /** Set when the target is newer than every version this pystack knows: what it is read as. */
   readonly newerThanKnown?: string;
 }
@@ -201,6 +212,7 @@ const PY2_RULES = {
   nameStorage: "py2_str",
   lnotabSignedDeltas: false,
   stackRefMask: ~0n,
+  bytecode: "shared",
   unicodeState: "bitfield",
 } as const satisfies Omit<PythonRuntime, "version" | "layout">;
 
@@ -211,10 +223,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     version.minor > newest;
   const readAs = newer ? { ...version, minor: newest } : version;
   const key = `${readAs.major}.${readAs.minor}`;
-  // A free-threaded build has its own table ("3.13t") where one was generated; without one
-  // (3.14t+), the GIL build's table is laid over by the target's own `_Py_DebugOffsets`.
-  const freeThreadedLayout = options.freeThreaded === true ? LAYOUTS[`${key}t`] : undefined;
-  const layout = freeThreadedLayout ?? LAYOUTS[key];
+  const layout = options.freeThreaded === true ? freeThreadedLayout(key) : LAYOUTS[key];
   const python2 = version.major === SUPPORTED.python2[0] && version.minor === SUPPORTED.python2[1];
   const supported = python2 || readAs.major === 3 && readAs.minor >= SUPPORTED.oldest[1] &&
       readAs.minor <= SUPPORTED.newest[1];
@@ -245,6 +254,12 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     layout,
     ...(debugOffsets === undefined ? {} : { debugOffsets }),
     ...(newer ? { newerThanKnown: `${readAs.major}.${readAs.minor}` } : {}),
+    ...(layout.version.endsWith("t") && LAYOUTS[layout.version] === undefined
+      ? {
+        inferredLayout:
+          `the ${key} layout moved as ${FREE_THREADED_MODEL}t differs from ${FREE_THREADED_MODEL}`,
+      }
+      : {}),
     frameChain: m <= 10 ? "frame_object" : m <= 12 ? "cframe" : "current_frame",
     lineTable: m <= 9 ? "lnotab" : m === 10 ? "linetable310" : "location",
     // 3.12, 3.13: FRAME_OWNED_BY_CSTACK = 3. 3.14: FRAME_OWNED_BY_INTERPRETER = 3 (entry and
@@ -267,6 +282,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     nameStorage: "unicode",
     lnotabSignedDeltas: true,
     stackRefMask: m >= 14 ? ~3n : ~0n,
+    bytecode: m >= 14 && freeThreaded ? "per_thread" : "shared",
     unicodeState: m >= 14 && freeThreaded ? "interned_byte" : "bitfield",
     values: {
       localsNames: m <= 10 ? "varnames" : "localsplus",
@@ -283,6 +299,26 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       refcount: freeThreaded ? "split" : "ob_refcnt",
     },
   };
+}
+
+/** The free-threaded build whose generated layout, beside its GIL build's, shows how they differ. */
+const FREE_THREADED_MODEL = "3.13";
+
+/**
+ * A free-threaded build's layout: its own generated table ("3.13t"); without one (3.14t+), the
+ * GIL build's table moved as 3.13t differs from 3.13 (see `free_threaded_layout.ts`), which the
+ * target's own `_Py_DebugOffsets` then corrects where it says more.
+ */
+function freeThreadedLayout(key: string): Layout | undefined {
+  const own = LAYOUTS[`${key}t`];
+  if (own !== undefined) return own;
+  const gil = LAYOUTS[key];
+  const pair = {
+    gil: LAYOUTS[FREE_THREADED_MODEL],
+    freeThreaded: LAYOUTS[`${FREE_THREADED_MODEL}t`],
+  };
+  if (gil === undefined || pair.gil === undefined || pair.freeThreaded === undefined) return gil;
+  return inferFreeThreadedLayout(gil, { gil: pair.gil, freeThreaded: pair.freeThreaded });
 }
 
 /**
