@@ -11,7 +11,6 @@ import type { Layout, StructLayout } from "./layout.ts";
 import type { PythonVersion } from "./version.ts";
 import { LAYOUTS } from "./layouts/all.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "./layouts/debug_offsets.ts";
-import { inferFreeThreadedLayout } from "./free_threaded_layout.ts";
 import { UnsupportedVersionError } from "../errors.ts";
 
 /** How a thread state leads to its newest frame. */
@@ -165,11 +164,6 @@ export interface PythonRuntime {
    * and the release whose headers gave it.
    */
   readonly debugOffsets?: { readonly release: string; readonly layout: StructLayout };
-  /**
-   * Set when no layout was generated for this build (a free-threaded 3.14+): how its layout was
-   * inferred. What the target's `_Py_DebugOffsets` gives is not inferred.
-   */
-  readonly inferredLayout?: string;
   /** Set when the target is newer than every version this pystack knows: what it is read as. */
   readonly newerThanKnown?: string;
 }
@@ -223,7 +217,9 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     version.minor > newest;
   const readAs = newer ? { ...version, minor: newest } : version;
   const key = `${readAs.major}.${readAs.minor}`;
-  const layout = options.freeThreaded === true ? freeThreadedLayout(key) : LAYOUTS[key];
+  // A free-threaded build has its own table ("3.13t"; "3.14t" and later from their headers
+  // compiled with Py_GIL_DISABLED=1, see `scripts/gen_layouts.ts`).
+  const layout = LAYOUTS[options.freeThreaded === true ? `${key}t` : key];
   const python2 = version.major === SUPPORTED.python2[0] && version.minor === SUPPORTED.python2[1];
   const supported = python2 || readAs.major === 3 && readAs.minor >= SUPPORTED.oldest[1] &&
       readAs.minor <= SUPPORTED.newest[1];
@@ -254,12 +250,6 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     layout,
     ...(debugOffsets === undefined ? {} : { debugOffsets }),
     ...(newer ? { newerThanKnown: `${readAs.major}.${readAs.minor}` } : {}),
-    ...(layout.version.endsWith("t") && LAYOUTS[layout.version] === undefined
-      ? {
-        inferredLayout:
-          `the ${key} layout moved as ${FREE_THREADED_MODEL}t differs from ${FREE_THREADED_MODEL}`,
-      }
-      : {}),
     frameChain: m <= 10 ? "frame_object" : m <= 12 ? "cframe" : "current_frame",
     lineTable: m <= 9 ? "lnotab" : m === 10 ? "linetable310" : "location",
     // 3.12, 3.13: FRAME_OWNED_BY_CSTACK = 3. 3.14: FRAME_OWNED_BY_INTERPRETER = 3 (entry and
@@ -299,26 +289,6 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       refcount: freeThreaded ? "split" : "ob_refcnt",
     },
   };
-}
-
-/** The free-threaded build whose generated layout, beside its GIL build's, shows how they differ. */
-const FREE_THREADED_MODEL = "3.13";
-
-/**
- * A free-threaded build's layout: its own generated table ("3.13t"); without one (3.14t+), the
- * GIL build's table moved as 3.13t differs from 3.13 (see `free_threaded_layout.ts`), which the
- * target's own `_Py_DebugOffsets` then corrects where it says more.
- */
-function freeThreadedLayout(key: string): Layout | undefined {
-  const own = LAYOUTS[`${key}t`];
-  if (own !== undefined) return own;
-  const gil = LAYOUTS[key];
-  const pair = {
-    gil: LAYOUTS[FREE_THREADED_MODEL],
-    freeThreaded: LAYOUTS[`${FREE_THREADED_MODEL}t`],
-  };
-  if (gil === undefined || pair.gil === undefined || pair.freeThreaded === undefined) return gil;
-  return inferFreeThreadedLayout(gil, { gil: pair.gil, freeThreaded: pair.freeThreaded });
 }
 
 /**

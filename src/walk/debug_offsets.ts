@@ -7,19 +7,14 @@
  */
 
 import type { MemoryReader } from "../memory/memory_reader.ts";
-import type { Field, FieldKind, Layout, StructLayout, StructName } from "../cpython/layout.ts";
+import type { Field, Layout, StructLayout, StructName } from "../cpython/layout.ts";
 import { formatVersion, type PythonRuntime, selectRuntime, SUPPORTED } from "../cpython/runtime.ts";
 import { fieldWidth, readStruct } from "../cpython/struct_view.ts";
 import { rethrowFatal } from "../errors.ts";
 import type { DetectedVersion } from "./detect_version.ts";
 
-/**
- * `_Py_DebugOffsets` member → the canonical struct and field it gives the offset of; with a kind,
- * a field that only some builds have (free-threaded 3.14+), added when the member is not 0.
- */
-export const FIELD_MAP: ReadonlyArray<
-  readonly [string, StructName, string] | readonly [string, StructName, string, FieldKind]
-> = [
+/** `_Py_DebugOffsets` member → the canonical struct and field it gives the offset of. */
+export const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
   ["runtime_state.finalizing", "runtime", "finalizing"],
   ["runtime_state.interpreters_head", "runtime", "interpreters_head"],
   ["interpreter_state.id", "interp", "id"],
@@ -41,7 +36,7 @@ export const FIELD_MAP: ReadonlyArray<
   ["interpreter_frame.instr_ptr", "frame", "instr"],
   ["interpreter_frame.localsplus", "frame", "localsplus"],
   ["interpreter_frame.owner", "frame", "owner"],
-  ["interpreter_frame.tlbc_index", "frame", "tlbc_index", "i32"],
+  ["interpreter_frame.tlbc_index", "frame", "tlbc_index"],
   ["code_object.filename", "code", "filename"],
   ["code_object.name", "code", "name"],
   ["code_object.qualname", "code", "qualname"],
@@ -51,7 +46,7 @@ export const FIELD_MAP: ReadonlyArray<
   ["code_object.localsplusnames", "code", "localsplusnames"],
   ["code_object.localspluskinds", "code", "localspluskinds"],
   ["code_object.co_code_adaptive", "code", "code_adaptive"],
-  ["code_object.co_tlbc", "code", "tlbc", "ptr"],
+  ["code_object.co_tlbc", "code", "tlbc"],
   ["pyobject.ob_type", "object", "type"],
   ["type_object.tp_name", "type", "name"],
   ["type_object.tp_repr", "type", "repr"],
@@ -121,19 +116,11 @@ export function layoutFromDebugOffsets(
     const s = structs[struct];
     if (s !== undefined) s.size = size;
   }
-  for (const [debugName, struct, field, addKind] of FIELD_MAP) {
+  for (const [debugName, struct, field] of FIELD_MAP) {
     const offset = values.get(debugName);
     const s = structs[struct];
-    if (offset === undefined || s === undefined) continue;
-    if (s.fields[field] === undefined && addKind !== undefined && offset !== 0) {
-      if (offset + fieldWidth(addKind) > s.size) {
-        return { rejected: `${debugName} (${offset}) lies outside its struct (${s.size} bytes)` };
-      }
-      s.fields[field] = { offset, kind: addKind };
-      continue;
-    }
-    const existing = s.fields[field];
-    if (existing === undefined) continue;
+    const existing = s?.fields[field];
+    if (offset === undefined || s === undefined || existing === undefined) continue;
     if (offset + fieldWidth(existing.kind) > s.size && !isTrailingArray(field)) {
       return { rejected: `${debugName} (${offset}) lies outside its struct (${s.size} bytes)` };
     }
@@ -259,12 +246,6 @@ export function runtimeForTarget(mem: MemoryReader, detected: DetectedVersion): 
   }
   if (rt.debugOffsets !== undefined) {
     applied.notes.unshift(`_Py_DebugOffsets read with the layout of ${rt.debugOffsets.release}`);
-  }
-  if (rt.inferredLayout !== undefined) {
-    applied.notes.push(
-      `free-threaded build without a generated layout: what _Py_DebugOffsets does not give ` +
-        `(mostly what --locals reads) is inferred from ${rt.inferredLayout}`,
-    );
   }
   return applied;
 }

@@ -1,16 +1,16 @@
 /**
- * A free-threaded 3.14 (3.14t), which no build here can run: read from its `_Py_DebugOffsets`
- * (which says `free_threaded`) over the 3.14 layout moved as 3.13t differs from 3.13. Built over
- * bytes: the 32-byte object header, per-thread bytecode copies (`tlbc_index`, `co_tlbc`), the
- * thread states instead of the GIL, the `interned` byte of str, split reference counts.
+ * A free-threaded 3.14 (3.14t), which no build here can run: told by its `_Py_DebugOffsets`
+ * (`free_threaded`), read with the 3.14t layout (3.14's headers probed with `Py_GIL_DISABLED=1`)
+ * and the offsets it declares. Built over bytes: the 32-byte object header, per-thread bytecode
+ * copies (`tlbc_index`, `co_tlbc`), thread states instead of the GIL, the `interned` byte of str,
+ * split reference counts.
  */
 import assert from "node:assert/strict";
 import { FakeMemory } from "../memory/fake_memory.ts";
-import type { FieldKind, Layout, StructName } from "../cpython/layout.ts";
-import { LAYOUTS } from "../cpython/layouts/all.ts";
+import type { FieldKind, StructName } from "../cpython/layout.ts";
 import { v3_14 } from "../cpython/layouts/v3_14.ts";
+import { v3_14t } from "../cpython/layouts/v3_14t.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "../cpython/layouts/debug_offsets.ts";
-import { inferFreeThreadedLayout } from "../cpython/free_threaded_layout.ts";
 import { ValueRenderer } from "../cpython/values.ts";
 import { fieldWidth } from "../cpython/struct_view.ts";
 import { detectVersion } from "./detect_version.ts";
@@ -25,34 +25,17 @@ const HEAP = 0x400000n;
 const PY_3_14_2 = 0x030e02f0n;
 const [MAIN_TID, WORKER_TID] = [5000, 5001];
 
-/** What the test expects pystack to infer; the target declares its own offsets over it. */
-const INFERRED: Layout = inferFreeThreadedLayout(v3_14, {
-  gil: LAYOUTS["3.13"]!,
-  freeThreaded: LAYOUTS["3.13t"]!,
-});
+const LAYOUT = v3_14t;
 
-/**
- * What the 3.14t declares: the inferred offsets, except where a free-threaded frame and code
- * object differ (an i32 `tlbc_index` 16 bytes after `instr_ptr` moves `owner` and `localsplus`
- * by 8; `co_tlbc` comes just before `co_code_adaptive`), as PyStack reads them.
- */
+/** What the 3.14t declares: the offsets of its layout. */
 function declared(): Map<string, number> {
-  const s = INFERRED.structs;
+  const s = LAYOUT.structs;
   const values = new Map<string, number>();
   for (const [group, struct] of SIZE_MAP) values.set(`${group}.size`, s[struct]!.size);
   for (const [name, struct, field] of FIELD_MAP) {
     const f = s[struct]?.fields[field];
     if (f !== undefined) values.set(name, f.offset);
   }
-  const frame = s.frame!.fields;
-  values.set("interpreter_frame.size", s.frame!.size + 8);
-  values.set("interpreter_frame.tlbc_index", frame["instr"]!.offset + 16);
-  values.set("interpreter_frame.owner", frame["owner"]!.offset + 8);
-  values.set("interpreter_frame.localsplus", frame["localsplus"]!.offset + 8);
-  const adaptive = s.code!.fields["code_adaptive"]!.offset;
-  values.set("code_object.size", s.code!.size + 8);
-  values.set("code_object.co_tlbc", adaptive);
-  values.set("code_object.co_code_adaptive", adaptive + 8);
   const gilBase = s.interp!.size - s.gil!.size;
   values.set("interpreter_state.gil_runtime_state", gilBase);
   values.set(
@@ -73,8 +56,8 @@ function declared(): Map<string, number> {
 function kindOf(name: string): FieldKind {
   const entry = FIELD_MAP.find(([n]) => n === name);
   if (entry === undefined) return "u64";
-  const [, struct, field, added] = entry as readonly [string, StructName, string, FieldKind?];
-  return INFERRED.structs[struct]?.fields[field]?.kind ?? added ?? "u64";
+  const [, struct, field] = entry as readonly [string, StructName, string];
+  return LAYOUT.structs[struct]?.fields[field]?.kind ?? "u64";
 }
 
 class Target {
@@ -115,7 +98,7 @@ class Target {
   /** A free-threaded object header: owned by no thread, `shared` references (shifted by 2). */
   object(size: number, type: bigint, local = 1, shared = 0n): bigint {
     const at = this.alloc(size);
-    const head = INFERRED.structs.object!.fields;
+    const head = LAYOUT.structs.object!.fields;
     this.raw(at + BigInt(head["ref_local"]!.offset), "u32", local);
     this.raw(at + BigInt(head["ref_shared"]!.offset), "i64", shared << 2n);
     this.put(at, "pyobject.ob_type", type);
@@ -123,7 +106,7 @@ class Target {
   }
 
   type(name: string, flags = 0n): bigint {
-    const at = this.alloc(INFERRED.structs.type!.size);
+    const at = this.alloc(LAYOUT.structs.type!.size);
     const bytes = new TextEncoder().encode(name + "\0");
     const cName = this.alloc(bytes.length);
     this.mem.write(cName, bytes);
@@ -157,7 +140,7 @@ function freeThreadedTarget(): Target {
   // 3.14t's str state: a whole `interned` byte, then kind:3, compact:1, ascii:1.
   const ascii = 0x100 | 0x800 | 0x1000;
   const unicode = (text: string, local = 1, shared = 0n) => {
-    const header = INFERRED.structs.unicode!.size;
+    const header = LAYOUT.structs.unicode!.size;
     const at = t.object(header + text.length + 1, str, local, shared);
     t.put(at, "unicode_object.length", text.length);
     t.put(at, "unicode_object.state", ascii);
@@ -204,11 +187,11 @@ function freeThreadedTarget(): Target {
     t.put(frame, "interpreter_frame.localsplus", argument | 1n);
     t.put(entry, "interpreter_frame.executable", none | 1n);
     t.put(entry, "interpreter_frame.owner", 3); // FRAME_OWNED_BY_INTERPRETER
-    const ts = t.alloc(INFERRED.structs.thread!.size);
+    const ts = t.alloc(LAYOUT.structs.thread!.size);
     t.put(ts, "thread_state.interp", INTERP);
     t.put(ts, "thread_state.current_frame", frame);
     t.put(ts, "thread_state.native_thread_id", tid);
-    t.raw(ts + BigInt(INFERRED.structs.thread!.fields["state"]!.offset), "i32", state);
+    t.raw(ts + BigInt(LAYOUT.structs.thread!.fields["state"]!.offset), "i32", state);
     return ts;
   };
   // _Py_THREAD_ATTACHED 1, _Py_THREAD_DETACHED 0.
@@ -222,7 +205,7 @@ function freeThreadedTarget(): Target {
   const gil = INTERP + BigInt(t.values.get("interpreter_state.gil_runtime_state")!);
   t.put(INTERP, "interpreter_state.ceval_gil", gil);
   // Not enabled (a free-threaded build's default), though `locked` and `last_holder` are stale.
-  t.raw(gil + BigInt(INFERRED.structs.gil!.fields["enabled"]!.offset), "i32", 0);
+  t.raw(gil + BigInt(LAYOUT.structs.gil!.fields["enabled"]!.offset), "i32", 0);
   t.put(INTERP, "interpreter_state.gil_runtime_state_locked", 1);
   t.put(INTERP, "interpreter_state.gil_runtime_state_holder", worker);
   return t;
@@ -236,27 +219,31 @@ function read(t: Target) {
   return { detected, ...runtimeForTarget(t.mem, detected) };
 }
 
-Deno.test("inferFreeThreadedLayout() moves 3.14's object-headed structs as 3.13t's moved", () => {
-  const gil = v3_14.structs;
-  const ft = INFERRED.structs;
-  assert.equal(INFERRED.version, "3.14t");
-  assert.deepEqual(ft.object, LAYOUTS["3.13t"]!.structs.object);
-  for (const name of ["code", "type", "tuple", "list", "dict", "unicode", "set", "cell"] as const) {
-    assert.equal(ft[name]!.size, gil[name]!.size + 16, `${name} size`);
+Deno.test("v3_14t: the free-threaded header, and the bytecode copies where PyStack reads them", () => {
+  const [gil, ft] = [v3_14.structs, LAYOUT.structs];
+  assert.deepEqual(Object.keys(ft.object!.fields).sort(), [
+    "gc_bits",
+    "mutex",
+    "ref_local",
+    "ref_shared",
+    "size",
+    "tid",
+    "type",
+  ]);
+  assert.equal(ft.object!.fields["type"]!.offset, 24);
+  for (const name of ["tuple", "list", "dict", "float", "bytes", "unicode", "cell"] as const) {
     for (const [field, f] of Object.entries(gil[name]!.fields)) {
       assert.equal(ft[name]!.fields[field]!.offset, f.offset + 16, `${name}.${field}`);
     }
   }
-  // Neither an object nor moved in 3.13t: frames, thread states, dict keys.
-  assert.deepEqual(ft.frame, gil.frame);
-  assert.deepEqual(ft.dictkeys, gil.dictkeys);
-  assert.deepEqual(ft.thread!.fields, gil.thread!.fields);
-  // The GIL gains `enabled` first, as in 3.13t.
-  assert.deepEqual(ft.gil!.fields["enabled"], { offset: 0, kind: "i32" });
-  assert.equal(ft.gil!.fields["locked"]!.offset, gil.gil!.fields["locked"]!.offset + 8);
+  const frame = ft.frame!.fields;
+  assert.deepEqual(frame["tlbc_index"], { offset: frame["instr"]!.offset + 16, kind: "i32" });
+  const code = ft.code!.fields;
+  assert.deepEqual(code["tlbc"], { offset: code["code_adaptive"]!.offset - 8, kind: "ptr" });
+  assert.equal(gil.frame!.fields["tlbc_index"], undefined, "GIL builds have no copies");
 });
 
-Deno.test("runtimeForTarget() reads a 3.14t with its free-threaded rules and says what is inferred", () => {
+Deno.test("runtimeForTarget() reads a 3.14t with the 3.14t layout and the free-threaded rules", () => {
   const { detected, rt, warnings, notes } = read(freeThreadedTarget());
   assert.equal(detected.freeThreaded, true);
   assert.deepEqual(warnings, []);
@@ -266,16 +253,8 @@ Deno.test("runtimeForTarget() reads a 3.14t with its free-threaded rules and say
   assert.equal(rt.unicodeState, "interned_byte");
   assert.equal(rt.values?.refcount, "split");
   assert.equal(rt.values?.managedDictBefore, 8);
-  assert.ok(
-    notes.some((n) => /inferred from the 3\.14 layout moved as 3\.13t/.test(n)),
-    notes.join("\n"),
-  );
-  // The declared offsets win; the fields only free-threaded builds have are added.
-  const frame = rt.layout.structs.frame!.fields;
-  assert.deepEqual(frame["tlbc_index"], { offset: frame["instr"]!.offset + 16, kind: "i32" });
-  assert.equal(frame["owner"]!.offset, v3_14.structs.frame!.fields["owner"]!.offset + 8);
-  const code = rt.layout.structs.code!.fields;
-  assert.deepEqual(code["tlbc"], { offset: code["code_adaptive"]!.offset - 8, kind: "ptr" });
+  // Every offset it declares is its table's.
+  assert.deepEqual(notes.filter((n) => /table says/.test(n)), []);
 });
 
 Deno.test("walkThreads() reads a 3.14t: thread states, no GIL, each thread's bytecode copy", () => {

@@ -12,7 +12,9 @@ import { v3_12 } from "./v3_12.ts";
 import { v3_13 } from "./v3_13.ts";
 import { v3_13t } from "./v3_13t.ts";
 import { v3_14 } from "./v3_14.ts";
+import { v3_14t } from "./v3_14t.ts";
 import { v3_15 } from "./v3_15.ts";
+import { v3_15t } from "./v3_15t.ts";
 
 /** Every generated layout, keyed by minor version ("3.11"). */
 export const LAYOUTS: Readonly<Record<string, Layout>> = {
@@ -27,5 +29,7 @@ export const LAYOUTS: Readonly<Record<string, Layout>> = {
   "3.13": v3_13,
   "3.13t": v3_13t,
   "3.14": v3_14,
+  "3.14t": v3_14t,
   "3.15": v3_15,
+  "3.15t": v3_15t,
 };
