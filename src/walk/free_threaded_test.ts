@@ -121,11 +121,14 @@ class Target {
 const UNICODE = 1n << 28n;
 const BYTES = 1n << 27n;
 
+/** `tstate->state`: _Py_THREAD_DETACHED 0, _Py_THREAD_ATTACHED 1, _Py_THREAD_SUSPENDED 2. */
+const ATTACHED_DETACHED = { main: 1, worker: 0 };
+
 /**
  * A 3.14t process: the main thread (bytecode copy 0, attached) and a worker (its own copy 1,
  * detached), both in `work()` of `/app/ft.py`, at code units 0 and 1; the GIL is not enabled.
  */
-function freeThreadedTarget(): Target {
+function freeThreadedTarget(states: { main: number; worker: number } = ATTACHED_DETACHED): Target {
   const t = new Target();
   const layout = Object.entries(DEBUG_OFFSETS_LAYOUTS).find(([r]) => r.startsWith("3.14."))![1];
   t.mem.write(RUNTIME, new TextEncoder().encode("xdebugpy"));
@@ -195,8 +198,8 @@ function freeThreadedTarget(): Target {
     return ts;
   };
   // _Py_THREAD_ATTACHED 1, _Py_THREAD_DETACHED 0.
-  const worker = thread(WORKER_TID, copy + 2n, 1, 0, unicode("worker's job"));
-  const main = thread(MAIN_TID, shared, 0, 1, unicode("main's job"));
+  const worker = thread(WORKER_TID, copy + 2n, 1, states.worker, unicode("worker's job"));
+  const main = thread(MAIN_TID, shared, 0, states.main, unicode("main's job"));
   t.put(main, "thread_state.next", worker);
   t.put(worker, "thread_state.prev", main);
 
@@ -302,4 +305,22 @@ Deno.test("VariableReader reads a 3.14t's locals: 32-byte headers, split referen
     [{ name: "job", value: `"main's job"`, argument: true }],
     [{ name: "job", value: `"worker's job"`, argument: true }],
   ]);
+});
+
+Deno.test("walkThreads() reads a 3.14t thread suspended by a stop-the-world pause, and a bad state", () => {
+  const t = freeThreadedTarget({ main: 2, worker: 7 });
+  const { rt } = read(t);
+  const walk = walkThreads({
+    mem: t.mem,
+    rt,
+    interp: INTERP,
+    runtime: RUNTIME,
+    symbols: new Map(),
+    tids: new Set([MAIN_TID, WORKER_TID]),
+  });
+  assert.deepEqual(walk.threads.map((th) => [th.threadState, th.holdsGil]), [
+    ["suspended", false],
+    ["unknown", false],
+  ]);
+  assert.deepEqual(walk.threads.map((th) => th.frames.length), [1, 1], "frames read all the same");
 });
