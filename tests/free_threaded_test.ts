@@ -22,7 +22,10 @@ for (const python of freeThreaded) {
       const result = await runPystack(["remote", String(target.pid), "-vv"]);
       try {
         assert.equal(result.code, 0, "exit code");
-        assert.match(result.stderr, /^pystack: Python 3\.13\.\d+ \(from _Py_DebugOffsets\)$/m);
+        assert.match(
+          result.stderr,
+          /^pystack: Python 3\.13\.\d+, free-threaded \(from _Py_DebugOffsets\)$/m,
+        );
         assert.match(result.stderr, /^pystack: interpreter found by debug offsets at 0x/m);
         // Each offset the target declares that differs from the table is listed (as it is for
         // the GIL build's table read over a free-threaded target): none here.
