@@ -10,7 +10,8 @@
  * unpacked: the tests of that interpreter then report it missing (and fail with
  * `PYSTACK_TEST_REQUIRE_ALL=1`).
  *
- * Usage: `deno run -A scripts/get_freethreaded.ts`
+ * Usage: `deno run -A scripts/get_freethreaded.ts` (`PYSTACK_SHARED_PYTHONS=DIR` reads the
+ * tarballs from DIR instead)
  *
  * @module
  */
