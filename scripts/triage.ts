@@ -128,7 +128,7 @@ function sourceLine(pid: number, file: string, line: number | undefined): string
 }
 
 function isStdlib(frame: PyFrame): boolean {
-  return /\/lib\/python[\d.]+\//.test(frame.file) && !/\/(site|dist)-packages\//.test(frame.file);
+  return /\/lib\/python[\d.]+t?\//.test(frame.file) && !/\/(site|dist)-packages\//.test(frame.file);
 }
 
 function basename(path: string): string {
