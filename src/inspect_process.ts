@@ -8,25 +8,17 @@
  * @module
  */
 
-import type { StackReport } from "./model.ts";
+import type { PyFrame, StackReport } from "./model.ts";
 import { parseMaps } from "./elf/maps.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
-import {
-  NotPythonError,
-  ProcessNotFoundError,
-  rethrowFatal,
-  TargetExitedError,
-  UsageError,
-} from "./errors.ts";
-import { readStruct } from "./cpython/struct_view.ts";
+import { NotPythonError, ProcessNotFoundError, TargetExitedError, UsageError } from "./errors.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type ThreadWalk, walkThreads } from "./walk/threads.ts";
-import { newestFrame } from "./walk/frames.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -195,7 +187,10 @@ function* inspectSteps(
       if (located !== undefined) {
         walk = walkThreads({ ...located, mem, tids: new Set(tids) });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
-        if (!block) markChangedStacks(walk, located, mem);
+        if (!block) {
+          mem.clearCache();
+          markChangedStacks(walk, walkThreads({ ...located, mem, tids: new Set(tids) }));
+        }
       }
       native?.unwindLive(
         options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),
@@ -251,28 +246,34 @@ function* inspectSteps(
 }
 
 /**
- * Without pausing, a thread may run while its frames are read: re-read each
- * thread's newest frame afterwards and mark the threads whose stack moved.
+ * Without pausing, a thread may run while its frames are read. The threads
+ * are read a second time, and a thread is marked when it held the GIL at
+ * either read (it was running Python code: a chain read across two moments
+ * can look whole, since a frame that returned keeps its contents and the
+ * next call reuses its address, so no comparison can clear it), or when its
+ * chain is not the same in both (frame and code addresses, lines, columns).
  */
-function markChangedStacks(
-  walk: ThreadWalk,
-  located: PythonLocation,
-  mem: ProcessMemory,
-): void {
-  mem.clearCache();
-  const layout = located.rt.layout.structs.thread;
-  if (layout === undefined) return;
-  const frameCtx = { mem, rt: located.rt };
+function markChangedStacks(walk: ThreadWalk, again: ThreadWalk): void {
+  const second = new Map(again.threads.map((t, i) => [t.threadStateAddress, i]));
   walk.threads.forEach((t, i) => {
-    try {
-      const now = newestFrame(frameCtx, readStruct(mem, t.threadStateAddress, layout));
-      if (now !== walk.newest[i]) {
-        t.partial ??= "the stack changed while it was read (--no-block); it may be inconsistent";
-      }
-    } catch (e) {
-      rethrowFatal(e);
+    const j = second.get(t.threadStateAddress);
+    const later = j === undefined ? undefined : again.threads[j]!;
+    if (later === undefined) {
       t.partial ??= "the thread changed while it was read (--no-block)";
+    } else if (t.holdsGil === true || later.holdsGil === true) {
+      t.partial ??= "the thread was running Python code while it was read (--no-block); " +
+        "its frames may come from different moments";
+    } else if (walk.newest[i] !== again.newest[j!] || !sameFrames(t.frames, later.frames)) {
+      t.partial ??= "the stack changed while it was read (--no-block); it may be inconsistent";
     }
+  });
+}
+
+function sameFrames(a: readonly PyFrame[], b: readonly PyFrame[]): boolean {
+  return a.length === b.length && a.every((f, i) => {
+    const g = b[i]!;
+    return f.frameAddress === g.frameAddress && f.codeAddress === g.codeAddress &&
+      f.location.line === g.location.line && f.location.column === g.location.column;
   });
 }
 
