@@ -6,7 +6,7 @@
  * Also: gzip- and zstd-compressed cores read like the plain one.
  *
  * The matrix, per interpreter of `_pythons.ts` (skipped where the remote tests
- * skip it; 2.7 with its GIL window relaxed, see `withGilWindow`):
+ * skip it):
  * - every fixture of the live tests as the kernel dumps it, killed by this
  *   test process with SIGABRT (`single_thread`, `named_threads`,
  *   `deep_recursion`, `exec_code`) or with SIGSEGV (`gil_holder`,
@@ -27,7 +27,7 @@
  */
 import assert from "node:assert/strict";
 import * as zlib from "node:zlib";
-import { FIXTURES, type FixtureSpec, type ThreadSpec } from "./_fixture_specs.ts";
+import { FIXTURES, type FixtureSpec } from "./_fixture_specs.ts";
 import { type PystackResult, registerTest, runPystack, type Skip } from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
@@ -79,33 +79,6 @@ function coreSkip(python: Python, fixture: FixtureSpec, maker: CoreMaker): Skip 
   return remoteSkip(python, fixture) ?? makerSkip(maker);
 }
 
-/**
- * CPython 2.7 drops and retakes the GIL every 100 bytecodes, with no thread
- * state current in between, even when no other thread wants it: a core (or a
- * live pause) taken in that window shows no GIL holder (measured: 2 to 7 in
- * 100 cores of `gil_holder` and `gc_collecting`; 1 in 40 `remote` runs). So on
- * 2.7 the holder's status may also be empty. (This belongs in
- * `_fixture_specs.ts` for the remote tests too.)
- */
-function withGilWindow(fixture: FixtureSpec, version: Python["version"]): {
-  fixture: FixtureSpec;
-  relaxed: string[];
-} {
-  const relaxed = fixture.relaxed?.(version) ?? [];
-  const holds = (spec: ThreadSpec) => spec.status.some((status) => status.includes("Has the GIL"));
-  if (version[0] !== 2 || !fixture.threads(version).some(holds)) return { fixture, relaxed };
-  return {
-    fixture: {
-      ...fixture,
-      threads: (v) =>
-        fixture.threads(v).map((spec) =>
-          holds(spec) ? { ...spec, status: [...spec.status, []] } : spec
-        ),
-    },
-    relaxed: [...relaxed, "GIL holder not required on 2.7: it drops the GIL every 100 bytecodes"],
-  };
-}
-
 /** The executable `pystack core` must report: the interpreter binary, resolved. */
 function executableOf(python: Python): string {
   return Deno.realPathSync(python.interpreter ?? python.path);
@@ -113,7 +86,8 @@ function executableOf(python: Python): string {
 
 for (const python of pythons) {
   for (const [key, maker] of MATRIX) {
-    const { fixture, relaxed } = withGilWindow(fixtureSpec(key), python.version);
+    const fixture = fixtureSpec(key);
+    const relaxed = fixture.relaxed?.(python.version) ?? [];
     const name = `core python=${python.id} fixture=${key} maker=${maker}` +
       (relaxed.length ? ` (relaxed: ${relaxed.join("; ")})` : "");
     registerTest(name, coreSkip(python, fixture, maker), async () => {
