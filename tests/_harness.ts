@@ -385,6 +385,19 @@ export function registerTest(
   Deno.test({ name: `${name} (skipped: ${skip.reason})`, ignore: true, fn() {} });
 }
 
+/**
+ * The `ignore` option of a `Deno.test`/`t.step` that may have to be skipped,
+ * for tests declared with `Deno.test(name, options, fn)`: ignored, with
+ * `skipped: <name>: <reason>` on stderr, when `skip` is given, except for a
+ * missing prerequisite under `PYSTACK_TEST_REQUIRE_ALL=1`, where the test runs
+ * (and fails for want of it).
+ */
+export function skipUnless(name: string, skip: Skip | undefined): { ignore: boolean } {
+  if (!skip || (skip.missing && requireAll())) return { ignore: false };
+  console.error(`skipped: ${name}: ${skip.reason}`);
+  return { ignore: true };
+}
+
 /** True with `PYSTACK_TEST_REQUIRE_ALL=1`: a missing prerequisite fails its test instead of skipping it. */
 export function requireAll(): boolean {
   return Deno.env.get("PYSTACK_TEST_REQUIRE_ALL") === "1";
