@@ -41,6 +41,8 @@ export interface InspectProcessOptions {
   methods?: readonly Method[];
   /** Receives progress messages (`-v`). */
   log?: (message: string) => void;
+  /** Receives details (`-vv`): which memory reader was used. */
+  debug?: (message: string) => void;
   /** Called while the target is paused (testing aid). */
   onPaused?: () => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
@@ -201,6 +203,7 @@ function* inspectSteps(
     if (tracer !== undefined) {
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
     }
+    options.debug?.(mem.describeReader());
     for (const t of walk.threads) {
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;

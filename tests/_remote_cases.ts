@@ -77,8 +77,8 @@ export function remoteSkip(python: Python, fixture?: FixtureSpec): Skip | undefi
 interface RemoteRun {
   mode: Mode;
   env?: Record<string, string>;
-  /** Pass `-v`; stderr is then not required to be empty. */
-  verbose?: boolean;
+  /** Pass `-v` (`2`: `-vv`); stderr is then not required to be empty. */
+  verbose?: boolean | 2;
   /** Extra assertions on the run. */
   checkRun?(result: PystackResult): void;
 }
@@ -95,7 +95,7 @@ export async function checkRemote(
   const frames = await expectedFrames(fixture.file);
   await using target = await startFixture(python, fixture.file);
   const args = [
-    ...(run.verbose ? ["-v"] : []),
+    ...(run.verbose === 2 ? ["-vv"] : run.verbose ? ["-v"] : []),
     "remote",
     String(target.pid),
     ...(run.mode === "no-block" ? ["--no-block"] : []),

@@ -100,6 +100,7 @@ export function useColor(noColor: boolean): boolean {
 
 async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
+  const debug = command.verbose > 1 ? log : undefined;
   const methods = methodsFromEnv();
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
   const heldFile = Deno.env.get("_PYSTACK_TEST_HELD_FILE");
@@ -116,6 +117,7 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(methods === undefined ? {} : { methods }),
     ...(log === undefined ? {} : { log }),
+    ...(debug === undefined ? {} : { debug }),
     ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
