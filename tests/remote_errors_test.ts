@@ -131,9 +131,19 @@ for (const mode of MODES) {
   );
 }
 
-for (const args of [["remote", "notapid"], ["remote"], ["bogus"]]) {
+const BAD_ARGUMENTS: [string[], string][] = [
+  [
+    ["remote", "notapid"],
+    "Invalid PID 'notapid': expected a positive integer; usage: pystack remote PID [options]",
+  ],
+  [["remote"], "Missing the PID to inspect; usage: pystack remote PID [options]"],
+  [["bogus"], "Unknown command 'bogus'; commands are: remote, core, demo; see 'pystack --help'"],
+];
+for (const [args, message] of BAD_ARGUMENTS) {
   registerTest(`cli error=bad-arguments args="${args.join(" ")}"`, undefined, async () => {
-    checkError(await runPystack(args), 2, /\S/);
+    const result = await runPystack(args);
+    checkError(result, 2, message);
+    assert.equal(result.stderr, `pystack: ${message}\n`, "exactly this line");
   });
 }
 

@@ -254,7 +254,14 @@ async function checkTracedElsewhere(python: Python): Promise<void> {
     }
     const blocked = await runPystack(["remote", String(target.pid)]);
     assert.equal(blocked.code, 4, `a blocking run is refused: ${describeRun(blocked)}`);
-    assert.match(blocked.stderr, /^pystack: .*\n$/, "one line on stderr");
+    assert.match(
+      blocked.stderr,
+      new RegExp(
+        `^pystack: Cannot inspect process ${target.pid}: .*: Operation not permitted; .*` +
+          "another debugger may already be attached\n$",
+      ),
+      "one line on stderr, which says another debugger may be attached",
+    );
     const result = await runPystack(["remote", String(target.pid), "--no-block"]);
     try {
       checkRun(result, fromText(result), target, lines);
