@@ -4,7 +4,9 @@
  * from the tests named `<mode> python=<id> …` in the JUnit report that
  * `deno test --junit-path=FILE` writes. A cell says `tested` when one of its
  * tests passed, `failed` when some failed and none passed, or `skipped` with a
- * numbered note giving the tests' own reason when every one was skipped. The
+ * numbered note giving the tests' own reason when every one was skipped
+ * (`tested (n)` when every test that passed ends in `(note: …)`, what it
+ * shows only in part). The
  * one exception: cells of an interpreter whose download found the mirror
  * unreachable (`unavailable.json`) are taken as `tested`, and said on stderr,
  * since this run could not check them.
@@ -79,6 +81,10 @@ export async function supportTable(
   results: readonly TestResult[],
 ): Promise<string> {
   const notes: string[] = [];
+  const noteNumber = (note: string) => {
+    if (!notes.includes(note)) notes.push(note);
+    return `(${notes.indexOf(note) + 1})`;
+  };
   const cells = new Map<string, string[]>();
   const used = COLUMNS.filter((c) => results.some((t) => c.match.test(t.name)));
   for (const python of pythons) {
@@ -87,7 +93,12 @@ export async function supportTable(
       used.map((column) => {
         const mine = results.filter((t) => column.match.exec(t.name)?.[1] === python.id);
         if (mine.length === 0) return "";
-        if (mine.some((t) => t.outcome === "passed")) return "tested";
+        const passed = mine.filter((t) => t.outcome === "passed");
+        const noted = passed.map((t) => /\(note: (.*)\)$/.exec(t.name)?.[1]);
+        if (passed.length > 0 && noted.every((n) => n !== undefined)) {
+          return `tested ${noteNumber(noted[0]!)}`; // every passing test says what it only shows
+        }
+        if (passed.length > 0) return "tested";
         if (mine.some((t) => t.outcome === "failed")) return "failed";
         if (
           python.unavailable !== undefined &&
@@ -99,8 +110,7 @@ export async function supportTable(
           return "tested";
         }
         const reason = /\(skipped: (.*)\)$/.exec(mine[0]!.name)?.[1] ?? "skipped";
-        if (!notes.includes(reason)) notes.push(reason);
-        return `skipped (${notes.indexOf(reason) + 1})`;
+        return `skipped ${noteNumber(reason)}`;
       }),
     );
   }
