@@ -25,6 +25,7 @@ import {
   type Skip,
 } from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
+import { checkCoreJson } from "./_check_json.ts";
 import { findPythons } from "./_pythons.ts";
 import {
   checkCoreHeader,
@@ -224,6 +225,7 @@ for (const cut of CUTS) {
         );
       } else {
         checkTruncatedRun(result, core, { at, size, cut: cut.name });
+        await checkCoreJson(["core", path], result, { truncated: true });
       }
     } finally {
       await pythonCore.release();

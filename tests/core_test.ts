@@ -37,10 +37,12 @@ import {
   type CoreMaker,
   type FixtureCore,
   fixtureCore,
+  makeCore,
   makerSkip,
   onPath,
   parseCoreOutput,
   shared,
+  startCoreTarget,
 } from "./_cores.ts";
 
 /** The kernel signal each fixture is killed with. */
@@ -251,7 +253,7 @@ for (const compression of COMPRESSIONS) {
         } catch (error) {
           throw withRun(error, result);
         }
-        await checkCoreJson(["core", path], result);
+        await checkCoreJson(["core", path], result, { compression });
       } finally {
         await Deno.remove(path).catch(() => {});
       }
@@ -260,3 +262,51 @@ for (const compression of COMPRESSIONS) {
     }
   });
 }
+
+// ---- A file the core maps, gone ---------------------------------------------------------------
+
+const missingPython = pythons.find((python) => python.id === "3.12-pyenv")!;
+/** Copies `_bisect` into the core's directory, imports it from there, then sleeps. */
+const WITH_EXTENSION = `
+import importlib.machinery, importlib.util, shutil, sys, time
+src = [p for p in sys.path if p.endswith("lib-dynload")][0] + "/_bisect.cpython-312-x86_64-linux-gnu.so"
+copy = sys.argv[1] + "/_bisect.cpython-312-x86_64-linux-gnu.so"
+shutil.copy(src, copy)
+spec = importlib.util.spec_from_file_location("_bisect", copy)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+open(sys.argv[1] + "/ready", "w").close()
+while True:
+    time.sleep(1000)
+`;
+
+registerTest(
+  `core python=${missingPython.id} missing-file=extension: stacks, a warning, JSON missingFiles`,
+  remoteSkip(missingPython) ?? makerSkip("kernel-abrt"),
+  async () => {
+    const scriptDir = await Deno.makeTempDir({ prefix: "pystack-missing-" });
+    const script = `${scriptDir}/with_extension.py`;
+    await Deno.writeTextFile(script, WITH_EXTENSION);
+    await using target = await startCoreTarget([missingPython.path, "-S", script, "{dir}"], {
+      readyFile: "ready",
+    });
+    await Deno.remove(scriptDir, { recursive: true });
+    const made = await makeCore(target, "kernel-abrt");
+    const extension = `${target.dir}/_bisect.cpython-312-x86_64-linux-gnu.so`;
+    await Deno.remove(extension);
+    const result = await runPystack(["core", made.path]);
+    try {
+      assert.equal(result.code, 0, "exit code: the extension is not needed for the stacks");
+      assert.ok(result.stderr.includes(extension), "stderr names the missing file");
+      const { traceback } = parseCoreOutput(result.stdout);
+      assert.deepEqual(traceback.map((t) => t.tid), [made.pid], "the one thread");
+      assert.deepEqual(traceback[0]!.frames.map((f) => [f.func, f.line]), [[
+        "<module>",
+        WITH_EXTENSION.split("\n").findIndex((line) => line.includes("time.sleep")) + 1,
+      ]]);
+    } catch (error) {
+      throw withRun(error, result);
+    }
+    await checkCoreJson(["core", made.path], result, { missingFiles: [extension] });
+  },
+);
