@@ -1,14 +1,17 @@
 /**
  * What the README promises about the command line itself: plain `pystack`
  * runs the demo, `core --help`, `-v`'s pause time, colours on a terminal and
- * `NO_COLOR`, a closed pipe ending quietly, exit code 1 (another failure) and
- * exit code 6 (a Python version pystack does not read).
+ * `NO_COLOR`, a closed pipe ending quietly, exit code 1 (another failure),
+ * exit code 6 (a Python version pystack does not read), and 2.7's file names
+ * shown as UTF-8.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import {
   describeRun,
+  FIXTURES_DIR,
+  parseTraceback,
   pystackCommand,
   type PystackResult,
   registerTest,
@@ -18,6 +21,7 @@ import {
 } from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
+import { startCoreTarget } from "./_cores.ts";
 
 const pythons = await findPythons();
 const python = pythons.find((p) => p.id === "3.12-pyenv" && !remoteSkip(p)) ??
@@ -222,6 +226,44 @@ registerTest(
       const doc = JSON.parse(json.stdout);
       assert.equal(doc.error.code, "unsupported_version");
       assert.equal(doc.error.exitCode, 6);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+const python27 = pythons.find((p) => p.id === "2.7-pyenv")!;
+
+registerTest(
+  "cli python=2.7-pyenv file names (bytes) are shown as UTF-8",
+  remoteSkip(python27),
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "pystack-utf8-" });
+    try {
+      const script = `${dir}/ünïcødé_名前.py`;
+      await Deno.copyFile(`${FIXTURES_DIR}_fixture.py`, `${dir}/_fixture.py`);
+      await Deno.copyFile(`${FIXTURES_DIR}single_thread.py`, script);
+      await using target = await startCoreTarget([python27.path, "-S", script, "{dir}/ready"], {
+        readyFile: "ready",
+      });
+      const result = await runPystack(["remote", String(target.pid)]);
+      try {
+        assert.equal(result.code, 0, "exit code");
+        const [main] = parseTraceback(result.stdout);
+        assert.deepEqual(
+          main!.frames.map((f) => [f.file, f.func]),
+          [
+            [script, "<module>"],
+            [script, "first_func"],
+            [script, "second_func"],
+            [script, "third_func"],
+          ],
+          "the file name as UTF-8",
+        );
+        assert.equal(main!.frames.at(-1)!.source, "time.sleep(1000)  # @frame main:3 third_func");
+      } catch (error) {
+        throw withRun(error, result);
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
