@@ -20,7 +20,10 @@
  *   manifest is there and whose interpreter still runs is not fetched again.
  *   When the mirror cannot be reached, `.cache/pythons/unavailable.json` records
  *   why, the tests report those interpreters as skipped with that reason, and
- *   this script exits 1.
+ *   this script exits 1. Any other failure (no mirror configured, a package
+ *   missing from sid, an interpreter that does not run once unpacked) removes
+ *   that file and exits 2: the interpreters are then missing, and their tests
+ *   fail under `PYSTACK_TEST_REQUIRE_ALL=1`.
  *
  * Usage: `deno run -A scripts/get_pythons.ts [--force] [--no-headers]`
  *
@@ -76,6 +79,15 @@ class FetchError extends Error {
     super(message);
     this.name = "FetchError";
   }
+}
+
+/** What apt says when the mirror cannot be reached (as opposed to answering wrongly). */
+const UNREACHABLE =
+  /Could not connect|Connection refused|Connection timed out|Temporary failure resolving|Could not resolve|No route to host|Network is unreachable|no answer in /;
+
+/** Whether `message` says the mirror could not be reached: the only failure the tests may skip. */
+export function isUnreachable(message: string): boolean {
+  return UNREACHABLE.test(message);
 }
 
 function aptOptions(): string[] {
@@ -439,18 +451,28 @@ async function main(args: string[]): Promise<number> {
       $.logError("Failed", why);
     }
   }
-  if (problems.length > 0) return fail(problems.join("; "));
+  if (problems.length > 0) return fail(problems.join("; "), problems.every(isUnreachable));
   await UNAVAILABLE_FILE.remove().catch(() => {});
   $.logStep("Done", `fetched ${todo.join(", ")} from sid in ${seconds()}s`);
   return 0;
 }
 
-function fail(reason: string): number {
-  UNAVAILABLE_FILE.writeTextSync(
-    JSON.stringify({ reason, when: new Date().toISOString() }, null, 2) + "\n",
-  );
-  $.logError("Error", reason);
-  return 1;
+/** Exit 1 and record why when the mirror could not be reached; exit 2 for any other failure. */
+function fail(reason: string, unreachable = isUnreachable(reason)): number {
+  if (unreachable) {
+    UNAVAILABLE_FILE.writeTextSync(
+      JSON.stringify({ reason, when: new Date().toISOString() }, null, 2) + "\n",
+    );
+    $.logError("Error", `${reason} (the mirror cannot be reached: the tests skip these Pythons)`);
+    return 1;
+  }
+  try {
+    UNAVAILABLE_FILE.removeSync();
+  } catch {
+    // not there
+  }
+  $.logError("Error", `${reason} (a setup error: the tests of these Pythons fail)`);
+  return 2;
 }
 
 if (import.meta.main) {

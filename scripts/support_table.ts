@@ -1,16 +1,19 @@
 /**
- * Prints the README's table of supported interpreters, generated from what the
- * integration tests cover: every interpreter of `tests/_pythons.ts` × every mode
- * for which some `tests/*_test.ts` registers a test named `<mode> python=<id> …`.
+ * Prints the README's table of supported interpreters, generated from the
+ * results of a test run: every interpreter of `tests/_pythons.ts` × every mode,
+ * from the tests named `<mode> python=<id> …` in the JUnit report that
+ * `deno test --junit-path=FILE` writes. A cell says `tested` when one of its
+ * tests passed, `failed` when some failed and none passed, or `skipped` with a
+ * numbered note giving the tests' own reason when every one was skipped
+ * (`tested (n)` when every test that passed ends in `(note: …)`, what it
+ * shows only in part). The
+ * one exception: cells of an interpreter whose download found the mirror
+ * unreachable (`unavailable.json`) are taken as `tested`, and said on stderr,
+ * since this run could not check them.
  *
- * The test files are imported with `Deno.test` replaced by a recorder, so
- * nothing runs; `PYSTACK_TEST_REQUIRE_ALL=1` makes an interpreter missing on
- * this machine count as covered (the suite would run it), and so does one whose
- * download failed here. A cell says `tested`, or `skipped` with a numbered note
- * giving the tests' own reason when every test of that cell is skipped by design.
- *
- * Usage: `deno run -A scripts/support_table.ts [--check]` (`--check` compares with
- * README.md and exits 1 when it differs; `tests/support_table_test.ts` runs it).
+ * Usage: `deno run -A scripts/support_table.ts --results FILE [--check | --write]`
+ * (`--check` compares with README.md and exits 1 when it differs; `.ci/run`
+ * runs it on the results of the suite).
  *
  * @module
  */
@@ -34,56 +37,80 @@ const COLUMNS: readonly { title: string; match: RegExp }[] = [
   { title: "--locals core", match: /^locals core python=(\S+)/ },
 ];
 
-interface Recorded {
+/** One test of a run and how it ended. */
+export interface TestResult {
   name: string;
-  ignored: boolean;
+  outcome: "passed" | "failed" | "skipped";
 }
 
-/** Test names and whether each is skipped, from importing every `tests/*_test.ts`. */
-async function recordTests(): Promise<Recorded[]> {
-  const recorded: Recorded[] = [];
-  const record = (a: unknown, b?: unknown) => {
-    const def = typeof a === "string" ? { name: a, ...(typeof b === "object" ? b : {}) } : a;
-    const { name, ignore } = def as { name: string; ignore?: boolean };
-    recorded.push({ name, ignored: ignore === true });
-  };
-  const original = Deno.test;
-  const error = console.error;
-  Object.defineProperty(Deno, "test", { value: record, configurable: true, writable: true });
-  console.error = () => {}; // registerTest's "skipped: …" lines
-  try {
-    const files = [...REPO.join("tests").readDirSync()]
-      .filter((e) => e.isFile && e.name.endsWith("_test.ts")).map((e) => e.name).sort();
-    for (const file of files) await import(REPO.join("tests", file).toFileUrl().href);
-  } finally {
-    Object.defineProperty(Deno, "test", { value: original, configurable: true, writable: true });
-    console.error = error;
+const ENTITIES: Record<string, string> = {
+  "&lt;": "<",
+  "&gt;": ">",
+  "&quot;": '"',
+  "&apos;": "'",
+  "&amp;": "&",
+};
+
+/** The test cases of a JUnit report as `deno test --junit-path` writes it. */
+export function parseJunit(xml: string): TestResult[] {
+  const results: TestResult[] = [];
+  const cases = /<testcase name="([^"]*)"[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g;
+  for (const m of xml.matchAll(cases)) {
+    const name = m[1]!.replace(/&(?:lt|gt|quot|apos|amp);/g, (e) => ENTITIES[e]!);
+    const body = m[2] ?? "";
+    const outcome = /<(failure|error)\b/.test(body)
+      ? "failed"
+      : /<skipped\b/.test(body)
+      ? "skipped"
+      : "passed";
+    results.push({ name, outcome });
   }
-  return recorded;
+  return results;
 }
 
-/** The table (markdown, as `deno fmt` lays it out), with its notes. */
-export async function supportTable(): Promise<string> {
-  Deno.env.set("PYSTACK_TEST_REQUIRE_ALL", "1");
-  const { findPythons } = await import("../tests/_pythons.ts");
-  const pythons = await findPythons();
-  const tests = await recordTests();
+/** What the table needs of an interpreter (`tests/_pythons.ts`'s `Python`). */
+export interface TableRow {
+  id: string;
+  label?: string;
+  unavailable?: string;
+}
+
+/** The table (markdown, as `deno fmt` lays it out), with its notes, from `results`. */
+export async function supportTable(
+  pythons: readonly TableRow[],
+  results: readonly TestResult[],
+): Promise<string> {
   const notes: string[] = [];
+  const noteNumber = (note: string) => {
+    if (!notes.includes(note)) notes.push(note);
+    return `(${notes.indexOf(note) + 1})`;
+  };
   const cells = new Map<string, string[]>();
-  const used = COLUMNS.filter((c) => tests.some((t) => c.match.test(t.name)));
+  const used = COLUMNS.filter((c) => results.some((t) => c.match.test(t.name)));
   for (const python of pythons) {
     cells.set(
       python.id,
       used.map((column) => {
-        const mine = tests.filter((t) => column.match.exec(t.name)?.[1] === python.id);
+        const mine = results.filter((t) => column.match.exec(t.name)?.[1] === python.id);
         if (mine.length === 0) return "";
-        const run = mine.filter((t) =>
-          !t.ignored || (python.unavailable !== undefined && t.name.includes(python.unavailable))
-        );
-        if (run.length > 0) return "tested";
+        const passed = mine.filter((t) => t.outcome === "passed");
+        const noted = passed.map((t) => /\(note: (.*)\)$/.exec(t.name)?.[1]);
+        if (passed.length > 0 && noted.every((n) => n !== undefined)) {
+          return `tested ${noteNumber(noted[0]!)}`; // every passing test says what it only shows
+        }
+        if (passed.length > 0) return "tested";
+        if (mine.some((t) => t.outcome === "failed")) return "failed";
+        if (
+          python.unavailable !== undefined &&
+          mine.every((t) => t.name.includes(python.unavailable!))
+        ) {
+          console.error(
+            `not checked by this run: ${python.id} ${column.title}: ${python.unavailable}`,
+          );
+          return "tested";
+        }
         const reason = /\(skipped: (.*)\)$/.exec(mine[0]!.name)?.[1] ?? "skipped";
-        if (!notes.includes(reason)) notes.push(reason);
-        return `skipped (${notes.indexOf(reason) + 1})`;
+        return `skipped ${noteNumber(reason)}`;
       }),
     );
   }
@@ -112,7 +139,20 @@ export function withTable(readme: string, table: string): string {
 }
 
 if (import.meta.main) {
-  const table = await supportTable();
+  const at = Deno.args.indexOf("--results");
+  const resultsPath = at >= 0 ? Deno.args[at + 1] : undefined;
+  if (resultsPath === undefined) {
+    console.error(
+      "support_table.ts: pass --results FILE, the JUnit report of a test run " +
+        "(deno task test --junit-path=FILE): the table comes from results",
+    );
+    Deno.exit(2);
+  }
+  const { findPythons } = await import("../tests/_pythons.ts");
+  const table = await supportTable(
+    await findPythons(),
+    parseJunit(Deno.readTextFileSync(resultsPath)),
+  );
   if (Deno.args.includes("--check") || Deno.args.includes("--write")) {
     const readmePath = REPO.join("README.md");
     const readme = readmePath.readTextSync();
@@ -121,8 +161,8 @@ if (import.meta.main) {
       readmePath.writeTextSync(wanted);
     } else if (wanted !== readme) {
       console.error(
-        "README.md's table of supported interpreters is stale: run " +
-          "deno run -A scripts/support_table.ts --write",
+        "README.md's table of supported interpreters differs from what these results show:\n" +
+          table + "\nrun the suite, then scripts/support_table.ts --results FILE --write",
       );
       Deno.exit(1);
     }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { StackReport } from "./model.ts";
+import type { PyFrame, StackReport } from "./model.ts";
 import { parseMaps } from "./elf/maps.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
@@ -20,17 +20,15 @@ import {
   NotPythonError,
   ProcessNotFoundError,
   PystackError,
-  rethrowFatal,
   TargetExitedError,
   UsageError,
 } from "./errors.ts";
-import { readStruct } from "./cpython/struct_view.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import { newestFrame } from "./walk/frames.ts";
+import type { ThreadWalk } from "./walk/threads.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -53,6 +51,8 @@ export interface InspectProcessOptions {
   methods?: readonly Method[];
   /** Receives progress messages (`-v`). */
   log?: (message: string) => void;
+  /** Receives details (`-vv`): which memory reader was used. */
+  debug?: (message: string) => void;
   /** Called while the target is paused (testing aid). */
   onPaused?: () => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
@@ -207,7 +207,7 @@ function* inspectSteps(
       mem.clearCache();
       tids = tracer?.tids ?? listTids(pid);
       if (located !== undefined) {
-        walk = walkInterpreters({
+        const threadCtx = {
           ...located,
           mem,
           tids: new Set(tids),
@@ -215,9 +215,13 @@ function* inspectSteps(
           ...(tracer !== undefined && located.rt.tidFromPthread
             ? { byPthread: pthreadsOf(tracer) }
             : {}),
-        });
+        };
+        walk = walkInterpreters(threadCtx);
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
-        if (!block) markChangedStacks(walk, located, mem);
+        if (!block) {
+          mem.clearCache();
+          markChangedStacks(walk, walkInterpreters(threadCtx));
+        }
       }
       native?.unwindLive(
         options.native === "all"
@@ -237,6 +241,7 @@ function* inspectSteps(
       const pairs = walk.threads.filter((t) => t.nsTid !== undefined);
       log(`thread ids in its namespace: ${pairs.map((t) => `${t.tid} is ${t.nsTid}`).join(", ")}`);
     }
+    options.debug?.(mem.describeReader());
     for (const t of walk.threads) {
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
@@ -282,27 +287,25 @@ function* inspectSteps(
 }
 
 /**
- * Without pausing, a thread may run while its frames are read: re-read each
- * thread's newest frame afterwards and mark the threads whose stack moved.
+ * Without pausing, a thread may run while its frames are read. The threads
+ * are read a second time, and a thread is marked when it held the GIL at
+ * either read (it was running Python code: a chain read across two moments
+ * can look whole, since a frame that returned keeps its contents and the
+ * next call reuses its address, so no comparison can clear it), or when its
+ * chain is not the same in both (frame and code addresses, lines, columns).
  */
-function markChangedStacks(
-  walk: InterpretersWalk,
-  located: PythonLocation,
-  mem: ProcessMemory,
-): void {
-  mem.clearCache();
-  const layout = located.rt.layout.structs.thread;
-  if (layout === undefined) return;
-  const frameCtx = { mem, rt: located.rt };
+function markChangedStacks(walk: ThreadWalk, again: ThreadWalk): void {
+  const second = new Map(again.threads.map((t, i) => [t.threadStateAddress, i]));
   walk.threads.forEach((t, i) => {
-    try {
-      const now = newestFrame(frameCtx, readStruct(mem, t.threadStateAddress, layout));
-      if (now !== walk.newest[i]) {
-        t.partial ??= "the stack changed while it was read (--no-block); it may be inconsistent";
-      }
-    } catch (e) {
-      rethrowFatal(e);
+    const j = second.get(t.threadStateAddress);
+    const later = j === undefined ? undefined : again.threads[j]!;
+    if (later === undefined) {
       t.partial ??= "the thread changed while it was read (--no-block)";
+    } else if (t.holdsGil === true || later.holdsGil === true) {
+      t.partial ??= "the thread was running Python code while it was read (--no-block); " +
+        "its frames may come from different moments";
+    } else if (walk.newest[i] !== again.newest[j!] || !sameFrames(t.frames, later.frames)) {
+      t.partial ??= "the stack changed while it was read (--no-block); it may be inconsistent";
     }
   });
 }
@@ -350,6 +353,14 @@ function pthreadsOf(tracer: ProcessTracer): Map<bigint, number> {
     if (fsBase !== undefined && fsBase !== 0n) byPthread.set(fsBase, tid);
   }
   return byPthread;
+}
+
+function sameFrames(a: readonly PyFrame[], b: readonly PyFrame[]): boolean {
+  return a.length === b.length && a.every((f, i) => {
+    const g = b[i]!;
+    return f.frameAddress === g.frameAddress && f.codeAddress === g.codeAddress &&
+      f.location.line === g.location.line && f.location.column === g.location.column;
+  });
 }
 
 /** `open(path)` when there is a path. */

@@ -82,6 +82,11 @@ export interface InterpreterInfo {
   threadStates: number;
   /** Why it could not be read whole (corrupt thread list, unreadable state). */
   problem?: string;
+  /**
+   * `finalizing`: being torn down (`Py_EndInterpreter`, or the runtime's finalization);
+   * `initializing`: not fully created yet. Unset for a live interpreter (or when unknown).
+   */
+  state?: "finalizing" | "initializing";
 }
 
 /**

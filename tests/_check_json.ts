@@ -17,8 +17,7 @@ import {
   type Traceback,
   type TracebackThread,
 } from "./_harness.ts";
-import { coreHeaderLines } from "../src/render/core_header.ts";
-import type { CoreDetails } from "../src/model.ts";
+import { parseCoreOutput } from "./_cores.ts";
 
 /** What `checkJsonRun` compares. */
 export interface JsonRunOptions {
@@ -35,11 +34,36 @@ export interface JsonRunOptions {
   expect?: StackExpectations;
   /** Require an empty stderr (default true). */
   quietStderr?: boolean;
+  /** The run passed `--no-block`: `target.nonBlocking` must say so (default false). */
+  nonBlocking?: boolean;
+}
+
+/** The marker `--no-block` puts on the thread that held the GIL (it ran while it was read). */
+export const RUNNING_MARKER =
+  "    (!) Stack may be incomplete: the thread was running Python code " +
+  "while it was read (--no-block); its frames may come from different moments";
+
+/**
+ * Assert that every thread holding the GIL carries the `--no-block` marker, and return
+ * `traceback` without it, so that they can be checked as in a blocking run; the marker
+ * anywhere else is left in place (and fails `checkStacks`).
+ */
+export function withoutRunningMarker(traceback: Traceback): Traceback {
+  for (const thread of traceback) {
+    if (thread.status.includes("Has the GIL")) {
+      assert.ok(
+        thread.extra.includes(RUNNING_MARKER),
+        `--no-block marks thread ${thread.tid}, which holds the GIL`,
+      );
+      thread.extra = thread.extra.filter((line) => line !== RUNNING_MARKER);
+    }
+  }
+  return traceback;
 }
 
 /** A `--json` document, as far as the tests read it. */
 export interface JsonDoc {
-  target: { kind: string; pid: number; core?: Record<string, unknown> };
+  target: { kind: string; pid: number; nonBlocking: boolean; core?: Record<string, unknown> };
   threads: JsonThread[];
   warnings: string[];
 }
@@ -70,9 +94,13 @@ export async function checkJsonRun(
     if (options.quietStderr ?? true) assert.equal(result.stderr, "", "nothing on stderr");
     const doc = JSON.parse(result.stdout) as JsonDoc;
     assertValidReport(doc);
+    assert.equal(doc.target.nonBlocking, options.nonBlocking ?? false, "target.nonBlocking");
     const fromJson = jsonTraceback(doc);
     compareThreads(parseTraceback(text.stdout), fromJson, options.exact ?? false);
-    if (options.expect) checkStacks(fromJson, { ...options.expect, checkSource: false });
+    if (options.expect) {
+      const threads = options.nonBlocking ? withoutRunningMarker(fromJson) : fromJson;
+      checkStacks(threads, { ...options.expect, checkSource: false });
+    }
     return doc;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -128,22 +156,66 @@ function compareThreads(text: Traceback, json: Traceback, exact: boolean): void 
   });
 }
 
+/** What a core's `target.core` must say beyond its header (defaults: a plain, whole core). */
+export interface CoreJsonExpectations {
+  /** `gzip` or `zstd`; default null. */
+  compression?: string | null;
+  /** Default false. */
+  truncated?: boolean;
+  /** Default none. */
+  missingFiles?: string[];
+}
+
 /**
  * `checkJsonRun` for `pystack core`: everything equal to the text run, and
- * the core block of the document printed as the text header gives the text
- * output's header (executable, process information, how it ended).
+ * the core block of the document says what the text header says, field by
+ * field, as parsed from the text (never through pystack's own renderer).
  */
-export async function checkCoreJson(args: string[], text: PystackResult): Promise<JsonDoc> {
-  const doc = await checkJsonRun(args, text, { exact: true });
+export async function checkCoreJson(
+  args: string[],
+  text: PystackResult,
+  expect: CoreJsonExpectations = {},
+): Promise<JsonDoc> {
+  const doc = await checkJsonRun(args, text, { exact: true, quietStderr: text.stderr === "" });
   try {
     assert.equal(doc.target.kind, "core", "target.kind");
-    const core = doc.target.core;
+    const core = doc.target.core as Record<string, unknown> | undefined;
     assert.ok(core, "target.core");
-    const details = coreDetailsOf(core);
-    const header = coreHeaderLines(details).filter((line) => line !== ""); // as parsed
-    const preamble = parseTraceback(text.stdout).preamble;
-    assert.deepEqual(preamble.slice(0, header.length), header, "the core header, from the JSON");
-    if (details.process) assert.equal(doc.target.pid, details.process.pid, "target.pid");
+    const { header } = parseCoreOutput(text.stdout);
+    assert.equal(core.path, args[1], "core.path");
+    assert.equal(core.executable, header.executable, "core.executable");
+    assert.equal(
+      /^found in the core\b/.test(String(core.executableSource)),
+      header.foundInCore,
+      `core.executableSource ${core.executableSource}`,
+    );
+    assert.deepEqual(core.process, {
+      state: header.state,
+      zombie: header.zombie === "True",
+      nice: header.niceness,
+      pid: header.pid,
+      ppid: header.ppid,
+      sid: header.sid,
+      uid: header.uid,
+      gid: header.gid,
+      pgrp: header.pgrp,
+      fname: header.fname,
+      psargs: header.psargs,
+    }, "core.process: the header's values");
+    assert.equal(doc.target.pid, header.pid, "target.pid");
+    const signal = core.signal as { name: string; senderPid: number | null } | null;
+    const died = /^The process died due to receiving signal (\S+)(?: sent by pid (\d+))?/
+      .exec(header.failure);
+    if (died) {
+      assert.equal(signal?.name, died[1], "core.signal.name: the header's signal");
+      assert.equal(signal?.senderPid, died[2] === undefined ? null : Number(died[2]), "senderPid");
+    } else if (/taken from a running process/.test(header.failure)) {
+      assert.equal(signal?.name, "SIGSTOP", "gcore stops the process: core.signal.name");
+      assert.equal(signal?.senderPid, null, "core.signal.senderPid");
+    }
+    assert.equal(core.compression, expect.compression ?? null, "core.compression");
+    assert.equal(core.truncated, expect.truncated ?? false, "core.truncated");
+    assert.deepEqual(core.missingFiles, expect.missingFiles ?? [], "core.missingFiles");
     return doc;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -151,25 +223,4 @@ export async function checkCoreJson(args: string[], text: PystackResult): Promis
       cause: error,
     });
   }
-}
-
-/** The model's `CoreDetails` back from the document (null as absent, hex as bigint). */
-function coreDetailsOf(core: Record<string, unknown>): CoreDetails {
-  const absent = (value: unknown) => value === null ? undefined : value;
-  const signal = core.signal as Record<string, unknown> | null;
-  const details = {
-    ...core,
-    process: absent(core.process),
-    compression: absent(core.compression),
-    signal: signal === null ? undefined : {
-      ...signal,
-      senderPid: absent(signal.senderPid),
-      senderUid: absent(signal.senderUid),
-      faultAddress: signal.faultAddress === null
-        ? undefined
-        : BigInt(signal.faultAddress as string),
-      faultMapping: absent(signal.faultMapping),
-    },
-  };
-  return details as unknown as CoreDetails;
 }

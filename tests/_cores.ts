@@ -12,6 +12,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { runningThreads, waitSettled } from "./_settle.ts";
 import { basename } from "node:path";
 import { checkStacks } from "./_check_stacks.ts";
 import type { FixtureSpec } from "./_fixture_specs.ts";
@@ -30,7 +31,6 @@ import {
 import { withRun } from "./_remote_cases.ts";
 
 const READY_TIMEOUT_MS = 15_000;
-const SETTLE_MS = 100;
 const POLL_MS = 10;
 
 /** How a core is made: `gcore PID`, or the kernel after `kill -ABRT` / `kill -SEGV` from the test. */
@@ -130,13 +130,14 @@ export interface CoreTargetOptions {
   /** Added to the minimal environment (PATH, LC_ALL=C.UTF-8, PYTHONDONTWRITEBYTECODE=1). */
   env?: Record<string, string>;
   /**
-   * Wait until this file (relative to `dir`) exists (15 s at most), then
-   * `settleMs` more. Without it: wait until the process has exec'd `argv[0]`
+   * Wait until this file (relative to `dir`) exists (15 s at most), then until
+   * every thread but `running` sits in its blocking system call
+   * (`waitSettled`). Without it: wait until the process has exec'd `argv[0]`
    * and every thread sleeps.
    */
   readyFile?: string;
-  /** Default 100. */
-  settleMs?: number;
+  /** Threads that never block (default 0): `runningThreads` of a fixture's source. */
+  running?: number;
 }
 
 /**
@@ -210,7 +211,9 @@ export async function startCoreTarget(
       }
       await sleep(POLL_MS);
     }
-    await sleep(options.settleMs ?? SETTLE_MS);
+    if (options.readyFile !== undefined) {
+      await waitSettled(child.pid, options.running ?? 0, () => exited);
+    }
   } catch (error) {
     await stop();
     throw error;
@@ -314,7 +317,11 @@ export async function fixtureCore(
   const scriptPath = FIXTURES_DIR + file;
   const target = await startCoreTarget(
     [options.executable ?? python.path, "-S", scriptPath, "{dir}/ready"],
-    { readyFile: "ready", ...(options.env ? { env: options.env } : {}) },
+    {
+      readyFile: "ready",
+      running: runningThreads(await Deno.readTextFile(scriptPath)),
+      ...(options.env ? { env: options.env } : {}),
+    },
   );
   try {
     options.beforeCore?.(target.pid);

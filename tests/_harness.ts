@@ -5,6 +5,7 @@
  * @module
  */
 import { FIXTURES_DIR } from "./_markers.ts";
+import { runningThreads, waitSettled } from "./_settle.ts";
 
 export { expectedFrames, FIXTURES_DIR, parseFrameMarkers } from "./_markers.ts";
 export type { ExpectedFrame, ExpectedStacks } from "./_markers.ts";
@@ -16,7 +17,6 @@ export const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).path
 
 const READY_TIMEOUT_MS = 15_000;
 const POLL_MS = 10;
-const SETTLE_MS = 100;
 const PYSTACK_TIMEOUT_MS = 30_000;
 
 /** A started fixture; `await using` it, or call `stop()` in a `finally`. */
@@ -40,14 +40,17 @@ export interface FixtureOptions {
   args?: string[];
   /** Variables added to the fixture's (otherwise minimal) environment. */
   env?: Record<string, string>;
-  /** Milliseconds to wait after `ready` (default 100) so threads reach their blocking call. */
+  /**
+   * Milliseconds to wait after `ready`; by default, wait until every thread but those the
+   * fixture declares running (`# @running N`) sits in its blocking system call.
+   */
   settleMs?: number;
 }
 
 /**
  * Start `python -S fixtures/<fixtureName> <tmp>/ready` and wait until it wrote
  * `ready` (15 s at most; an early exit or the timeout throws with the
- * fixture's stderr), then 100 ms more.
+ * fixture's stderr), then until its threads block (`waitSettled`).
  *
  * The environment is minimal: PATH, `LC_ALL=C.UTF-8` (so 3.6 decodes non-ASCII
  * file names) and `PYTHONDONTWRITEBYTECODE=1` (no `__pycache__` in `fixtures/`).
@@ -79,7 +82,18 @@ export async function startFixture(
     await fixture.stop();
     throw error;
   }
-  await sleep(options.settleMs ?? SETTLE_MS);
+  try {
+    if (options.settleMs !== undefined) await sleep(options.settleMs);
+    else {
+      const running = runningThreads(await Deno.readTextFile(scriptPath));
+      await waitSettled(process.pid, running, process.exited);
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const stderr = process.stderr();
+    await fixture.stop();
+    throw new Error(`${message}; ${fixtureName}'s stderr:\n${stderr}`, { cause: error });
+  }
   return fixture;
 }
 
@@ -383,6 +397,19 @@ export function registerTest(
   }
   console.error(`skipped: ${name}: ${skip.reason}`);
   Deno.test({ name: `${name} (skipped: ${skip.reason})`, ignore: true, fn() {} });
+}
+
+/**
+ * The `ignore` option of a `Deno.test`/`t.step` that may have to be skipped,
+ * for tests declared with `Deno.test(name, options, fn)`: ignored, with
+ * `skipped: <name>: <reason>` on stderr, when `skip` is given, except for a
+ * missing prerequisite under `PYSTACK_TEST_REQUIRE_ALL=1`, where the test runs
+ * (and fails for want of it).
+ */
+export function skipUnless(name: string, skip: Skip | undefined): { ignore: boolean } {
+  if (!skip || (skip.missing && requireAll())) return { ignore: false };
+  console.error(`skipped: ${name}: ${skip.reason}`);
+  return { ignore: true };
 }
 
 /** True with `PYSTACK_TEST_REQUIRE_ALL=1`: a missing prerequisite fails its test instead of skipping it. */

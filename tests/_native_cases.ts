@@ -495,8 +495,9 @@ async function checkNative(python: Python, fixture: NativeFixture, backend: Back
     return;
   }
   await using core = await fixtureCore(python, fixture.file, coreMaker(python), { env });
-  const run = fixture.runs[0]!;
-  check(await runPystack(["core", core.path, run.flag]), run, core.pid);
+  for (const run of fixture.runs) {
+    check(await runPystack(["core", core.path, run.flag]), run, core.pid);
+  }
 }
 
 /** The stacks of `pystack core` output: what follows the header's blank-line-separated blocks. */

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { checkStacks, type StackExpectations } from "./_check_stacks.ts";
-import { checkJsonRun } from "./_check_json.ts";
+import { checkJsonRun, withoutRunningMarker } from "./_check_json.ts";
 import { FIXTURES, type FixtureSpec, forBuild } from "./_fixture_specs.ts";
 import {
   describeRun,
@@ -77,8 +77,8 @@ export function remoteSkip(python: Python, fixture?: FixtureSpec): Skip | undefi
 interface RemoteRun {
   mode: Mode;
   env?: Record<string, string>;
-  /** Pass `-v`; stderr is then not required to be empty. */
-  verbose?: boolean;
+  /** Pass `-v` (`2`: `-vv`); stderr is then not required to be empty. */
+  verbose?: boolean | 2;
   /** Extra assertions on the run. */
   checkRun?(result: PystackResult): void;
 }
@@ -95,7 +95,7 @@ export async function checkRemote(
   const frames = await expectedFrames(fixture.file);
   await using target = await startFixture(python, fixture.file);
   const args = [
-    ...(run.verbose ? ["-v"] : []),
+    ...(run.verbose === 2 ? ["-vv"] : run.verbose ? ["-v"] : []),
     "remote",
     String(target.pid),
     ...(run.mode === "no-block" ? ["--no-block"] : []),
@@ -120,12 +120,20 @@ export async function checkRemote(
       frames,
       osThreads,
     };
-    checkStacks(parseTraceback(result.stdout), expect);
+    // --no-block marks the thread that ran while it was read (the GIL holder), and only it:
+    // these fixtures' other threads are blocked, and their stacks are checked as in a blocking run.
+    const traceback = parseTraceback(result.stdout);
+    checkStacks(run.mode === "no-block" ? withoutRunningMarker(traceback) : traceback, expect);
   } catch (error) {
     throw withRun(error, result);
   }
   // The same with --json: it validates, shows the same threads and frames, meets the same expectations.
-  await checkJsonRun(args, result, { env: run.env ?? {}, expect, quietStderr: !run.verbose });
+  await checkJsonRun(args, result, {
+    env: run.env ?? {},
+    expect,
+    quietStderr: !run.verbose,
+    nonBlocking: run.mode === "no-block",
+  });
 }
 
 /** Add the command line and output of `result` to an assertion failure. */

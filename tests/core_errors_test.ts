@@ -1,8 +1,10 @@
 /**
  * `pystack core` on files that are not (whole) Python cores: each run must
  * end with the documented exit code and one `pystack: …` line naming the
- * problem (never a JS stack trace), or, for a core cut inside its memory,
- * say that the core is truncated and print what it still can.
+ * problem (never a JS stack trace). A core cut inside its memory must say
+ * that it is truncated: with exit 5 when too little memory is left to find the
+ * interpreter (cut at the first memory segment or in the middle), else as a
+ * warning above the stacks it still has.
  *
  * The cut cores are copies of one kernel core of `named_threads` under pyenv's
  * 3.11 (killed with SIGSEGV), cut at offsets taken from its own program
@@ -15,8 +17,15 @@
 import assert from "node:assert/strict";
 import { checkStacks } from "./_check_stacks.ts";
 import { FIXTURES } from "./_fixture_specs.ts";
-import { type PystackResult, registerTest, runPystack, type Skip } from "./_harness.ts";
+import {
+  describeRun,
+  type PystackResult,
+  registerTest,
+  runPystack,
+  type Skip,
+} from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
+import { checkCoreJson } from "./_check_json.ts";
 import { findPythons } from "./_pythons.ts";
 import {
   checkCoreHeader,
@@ -125,12 +134,24 @@ const python = (await findPythons()).find((candidate) => candidate.id === "3.11-
 const fixture = FIXTURES.find((spec) => spec.key === "named_threads")!;
 const pythonSkip: Skip | undefined = remoteSkip(python, fixture) ?? kernelCoreSkip();
 
-/** Where to cut the core, from its layout; `inMemory` cuts keep every note. */
+/**
+ * Where to cut the core, from its layout, and what pystack must do: exit 8
+ * naming the cut notes, exit 5 (too little memory left to find the
+ * interpreter, and the error says the core is truncated, with its sizes), or
+ * show the stacks with a warning (exit 0).
+ */
 interface Cut {
   name: string;
   at(layout: ElfLayout): number;
-  inMemory: boolean;
+  expect: "bad-notes" | "no-interpreter" | "stacks";
 }
+
+/** The notes part of the exit-8 message, per cut. */
+const NOTES_PROBLEM: Record<string, RegExp> = {
+  "inside-elf-header": /: the core is truncated: it ends inside the ELF header; /,
+  "inside-program-headers": /: its program headers cannot be read: .* past the end of the /,
+  "inside-notes": /: the core is truncated: its notes end at byte \d+ but the file has \d+ bytes; /,
+};
 
 const PAGE = 4096;
 
@@ -141,25 +162,25 @@ function stackLoad(layout: ElfLayout): ElfLayout["loads"][number] {
 }
 
 const CUTS: Cut[] = [
-  { name: "inside-elf-header", at: () => 40, inMemory: false },
+  { name: "inside-elf-header", at: () => 40, expect: "bad-notes" },
   {
     name: "inside-program-headers",
     at: (l) => l.phoff + Math.floor(l.phnum / 2) * l.phentsize + 3,
-    inMemory: false,
+    expect: "bad-notes",
   },
   {
     name: "inside-notes",
     at: (l) => l.notes[0]!.offset + Math.floor(l.notes[0]!.size / 2),
-    inMemory: false,
+    expect: "bad-notes",
   },
-  { name: "at-first-memory-segment", at: (l) => l.loads[0]!.offset, inMemory: true },
+  { name: "at-first-memory-segment", at: (l) => l.loads[0]!.offset, expect: "no-interpreter" },
   {
     name: "middle-of-memory",
     at: (l) => Math.floor(l.size / 2 / PAGE) * PAGE,
-    inMemory: true,
+    expect: "no-interpreter",
   },
-  { name: "inside-main-stack", at: (l) => stackLoad(l).offset + PAGE, inMemory: true },
-  { name: "last-byte-missing", at: (l) => l.size - 1, inMemory: true },
+  { name: "inside-main-stack", at: (l) => stackLoad(l).offset + PAGE, expect: "stacks" },
+  { name: "last-byte-missing", at: (l) => l.size - 1, expect: "stacks" },
 ];
 
 const BAD_EXECUTABLES = ["missing", "text-file"] as const;
@@ -187,10 +208,24 @@ for (const cut of CUTS) {
       const path = `${dir.path}/core.cut`;
       await cutCopy(core.path, path, at);
       const result = await runPystack(["core", path]);
-      if (!cut.inMemory) {
-        checkError(result, EXIT.badCore, /Cannot read (core|the notes of core) .*truncated/);
+      const size = core.layout.size;
+      if (cut.expect === "bad-notes") {
+        checkError(result, EXIT.badCore, `Cannot read the notes of core ${path}`);
+        assert.match(result.stderr, NOTES_PROBLEM[cut.name]!, describeRun(result));
+        assert.match(result.stderr, /; the core is probably truncated \(disk full, 'ulimit -c' /);
+      } else if (cut.expect === "no-interpreter") {
+        checkError(
+          result,
+          EXIT.notPython,
+          `Cannot inspect core ${path}: no Python interpreter state found in Python 3.11.`,
+        );
+        assert.ok(
+          result.stderr.includes(`; the core is truncated (${at} of ${size} bytes); make a `),
+          `the error says the core is truncated, with its sizes: ${describeRun(result)}`,
+        );
       } else {
-        checkTruncatedRun(result, core, { at, size: core.layout.size, cut: cut.name });
+        checkTruncatedRun(result, core, { at, size, cut: cut.name });
+        await checkCoreJson(["core", path], result, { truncated: true });
       }
     } finally {
       await pythonCore.release();
@@ -208,11 +243,7 @@ function checkTruncatedRun(
   core: FixtureCore,
   cut: { at: number; size: number; cut: string },
 ): void {
-  if (result.code !== EXIT.ok) {
-    // A clear error is acceptable when too little is left, but it must say why.
-    checkError(result, result.code, /truncated/);
-    return;
-  }
+  assert.equal(result.code, EXIT.ok, describeRun(result));
   const executable = Deno.realPathSync(python.path);
   try {
     checkNoStackTrace(result.stderr);

@@ -8,12 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { registerTest, runPystack, startFixture } from "./_harness.ts";
-import { withRun } from "./_remote_cases.ts";
+import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons } from "./_pythons.ts";
-import { localsSkip, parseLocalsOutput } from "./_locals.ts";
+import { parseLocalsOutput } from "./_locals.ts";
 
 for (const python of await findPythons()) {
-  registerTest(`locals corrupt remote python=${python.id}`, localsSkip(python), async () => {
+  const skip = remoteSkip(python) ?? (python.version[0] < 3
+    ? {
+      reason: "fixtures/corrupt_locals.py damages objects at Python 3's offsets " +
+        "(on 2.7, random memory: src/cpython/values_py2_test.ts, src/walk/locals_test.ts)",
+    }
+    : undefined);
+  registerTest(`locals corrupt remote python=${python.id}`, skip, async () => {
     await using target = await startFixture(python, "corrupt_locals.py");
     const ids = JSON.parse(await Deno.readTextFile(`${target.dir}/ids.json`)) as Record<
       string,

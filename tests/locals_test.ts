@@ -16,9 +16,11 @@ import {
   checkLocalsFixture,
   checkLocalsWorkers,
   localsSkip,
+  type LocalsThread,
   parseLocalsOutput,
   type Reprs,
 } from "./_locals.ts";
+import { assertValidReport } from "./_json_schema.ts";
 
 /** The output without `--locals` lines and Python thread names. */
 function withoutLocals(stdout: string): string {
@@ -40,6 +42,44 @@ function withoutLocals(stdout: string): string {
   return out.join("\n");
 }
 
+/** A `--locals --json` document as `parseLocalsOutput` reads the text. */
+function localsFromJson(doc: {
+  threads: {
+    tid: number;
+    name: string | null;
+    pythonName?: string | null;
+    frames: {
+      file: string;
+      line: number;
+      function: string;
+      variables?: { name: string; value: string; argument: boolean }[];
+    }[];
+  }[];
+}): LocalsThread[] {
+  return doc.threads.map((thread) => {
+    const out: LocalsThread = { tid: thread.tid, frames: [] };
+    if (thread.name !== null) out.osName = thread.name;
+    // The text shows the Python name only where it differs from the OS name.
+    const python = thread.pythonName ?? undefined;
+    if (python !== undefined && python !== thread.name) out.pythonName = python;
+    out.frames = thread.frames.map((frame) => {
+      const variables = frame.variables ?? [];
+      const pairs = (argument: boolean) =>
+        variables.filter((v) => v.argument === argument).map((v) =>
+          [v.name, v.value] as [string, string]
+        );
+      return {
+        file: frame.file,
+        line: frame.line,
+        func: frame.function,
+        args: pairs(true),
+        locals: pairs(false),
+      };
+    });
+    return out;
+  });
+}
+
 for (const python of await findPythons()) {
   registerTest(`locals remote python=${python.id}`, localsSkip(python), async () => {
     await using target = await startFixture(python, "locals.py");
@@ -58,6 +98,21 @@ for (const python of await findPythons()) {
       } catch (error) {
         throw withRun(error, result);
       }
+    }
+    // --locals --json: the same threads, names, arguments and locals as the text.
+    const text = await runPystack(["remote", pid, "--locals"]);
+    const json = await runPystack(["remote", pid, "--locals", "--json"]);
+    try {
+      assert.equal(json.code, 0, "exit code");
+      assert.equal(json.stderr, "", "nothing on stderr");
+      const doc = JSON.parse(json.stdout);
+      assertValidReport(doc);
+      const threads = localsFromJson(doc);
+      checkLocalsFixture(threads, target.scriptPath, reprs, await expectedFrames("locals.py"));
+      checkLocalsWorkers(threads, target.scriptPath);
+      assert.deepEqual(threads, parseLocalsOutput(text.stdout), "JSON and text agree");
+    } catch (error) {
+      throw withRun(error, json);
     }
     const plain = await runPystack(["remote", pid]);
     const withLocals = await runPystack(["remote", pid, "--locals"]);

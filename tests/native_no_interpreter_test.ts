@@ -174,8 +174,10 @@ registerTest(
 registerTest("native-all no-interpreter program=sleep backend=live", undefined, async () => {
   await using sleep = await startCommand(["sleep", "100"]);
   const result = await runPystack(["remote", String(sleep.pid), "--native-all"]);
+  let textFrames = 0;
   withRun(result, () => {
     const threads = nativeThreads(result, /it is not a Python process/);
+    textFrames = threads[0]?.stack.length ?? 0;
     assert.equal(threads.length, 1, "one thread");
     assert.equal(threads[0]!.tid, sleep.pid);
     assert.equal(threads[0]!.name, "sleep");
@@ -191,7 +193,10 @@ registerTest("native-all no-interpreter program=sleep backend=live", undefined, 
     assert.equal(doc.target.foundBy, "not found");
     assert.equal(doc.threads.length, 1);
     assert.deepEqual(doc.threads[0].frames, []);
-    assert.ok(doc.threads[0].native.length > 0, "native frames");
+    // The same native frames as the text run, innermost in nanosleep.
+    const native = doc.threads[0].native as { symbol: string | null }[];
+    assert.equal(native.length, textFrames, "as many native frames as the text");
+    assert.match(native.at(-1)!.symbol ?? "", /nanosleep/, "innermost in nanosleep");
     assert.match(doc.warnings[0], /^no Python interpreter found in process/);
   });
 });

@@ -6,22 +6,19 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { isAbsolute } from "node:path";
 import {
   describeRun,
   procState,
-  pystackCommand,
   type PystackResult,
   registerTest,
-  REPO_ROOT,
   runPystack,
-  type Skip,
   sleep,
   startCommand,
   startFixture,
   tracerPid,
 } from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
+import { NOBODY, nobodyEnvironment, nobodySkip } from "./_nobody.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 
 const MODES = ["block", "no-block"] as const;
@@ -109,26 +106,24 @@ for (const mode of MODES) {
     pythonSkip,
     async () => {
       await using target = await startFixture(python, "single_thread.py");
-      if (mode === "no-block") await runPystack(["--version"]); // warm the CLI up: timing below
+      // Kill once pystack holds the target (it then sleeps 1.5 s before reading): it says so by
+      // creating the held file; a blocking run must be attached by then.
+      const held = `${target.dir}/held`;
       const running = runPystack(["remote", String(target.pid), ...modeArgs(mode)], {
-        env: { _PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS: "1500" },
+        env: { _PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS: "1500", _PYSTACK_TEST_HELD_FILE: held },
       });
       let finished = false;
       running.finally(() => {
         finished = true;
       }).catch(() => {});
+      const deadline = Date.now() + 15_000;
+      while (!finished && !exists(held) && Date.now() < deadline) await sleep(10);
+      if (!exists(held)) {
+        throw withRun(new Error("pystack never reached the hold"), await running);
+      }
       if (mode === "block") {
-        // Kill once pystack has attached: it then sleeps 1.5 s before reading.
-        const deadline = Date.now() + 15_000;
-        while (!finished && tracerPid(target.pid) === 0 && Date.now() < deadline) await sleep(10);
-        if (finished) {
-          throw withRun(
-            new Error("pystack ended without being seen attached (TracerPid stayed 0)"),
-            await running,
-          );
-        }
-      } else {
-        await sleep(500); // nothing to observe without ptrace: 0.5 s into the 1.5 s sleep
+        assert.notEqual(tracerPid(target.pid), 0, "a blocking run holds the target traced");
+        assert.equal(procState(target.pid), "t", "a blocking run holds the target stopped");
       }
       Deno.kill(target.pid, "SIGKILL");
       checkError(await running, 7, "exited");
@@ -136,9 +131,19 @@ for (const mode of MODES) {
   );
 }
 
-for (const args of [["remote", "notapid"], ["remote"], ["bogus"]]) {
+const BAD_ARGUMENTS: [string[], string][] = [
+  [
+    ["remote", "notapid"],
+    "Invalid PID 'notapid': expected a positive integer; usage: pystack remote PID [options]",
+  ],
+  [["remote"], "Missing the PID to inspect; usage: pystack remote PID [options]"],
+  [["bogus"], "Unknown command 'bogus'; commands are: remote, core, demo; see 'pystack --help'"],
+];
+for (const [args, message] of BAD_ARGUMENTS) {
   registerTest(`cli error=bad-arguments args="${args.join(" ")}"`, undefined, async () => {
-    checkError(await runPystack(args), 2, /\S/);
+    const result = await runPystack(args);
+    checkError(result, 2, message);
+    assert.equal(result.stderr, `pystack: ${message}\n`, "exactly this line");
   });
 }
 
@@ -185,59 +190,11 @@ function pidExists(pid: number): boolean {
   }
 }
 
-const NOBODY_ID = 65534;
-const NOBODY = [
-  "setpriv",
-  `--reuid=${NOBODY_ID}`,
-  `--regid=${NOBODY_ID}`,
-  "--clear-groups",
-  "--inh-caps=-all",
-];
-
-function nobodySkip(): Skip | undefined {
-  if (Deno.uid() !== 0) return { reason: "needs root to run pystack as nobody", missing: true };
-  const path = Deno.env.get("PATH") ?? "";
-  const found = path.split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/setpriv`).isFile;
-    } catch {
-      return false;
-    }
-  });
-  return found ? undefined : { reason: "setpriv not found", missing: true };
-}
-
-/**
- * A fresh HOME and DENO_DIR owned by nobody (the CLI imports nothing remote,
- * so an empty DENO_DIR works offline), after checking that nobody can read
- * every path in the pystack command.
- */
-async function nobodyEnvironment(): Promise<AsyncDisposable & { env: Record<string, string> }> {
-  for (const word of pystackCommand()) {
-    if (!word.includes("/")) continue;
-    const path = isAbsolute(word) ? word : REPO_ROOT + word;
-    const { success } = await new Deno.Command(NOBODY[0]!, {
-      args: [...NOBODY.slice(1), "test", "-r", path],
-    }).output();
-    assert.ok(
-      success,
-      `User nobody (uid ${NOBODY_ID}) cannot read ${path} from the pystack command; ` +
-        "make it and its directories world-readable, or set PYSTACK_CMD to a copy that is",
-    );
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
-  const dir = await Deno.makeTempDir({ prefix: "pystack-nobody-" });
-  const env = {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: `${dir}/home`,
-    DENO_DIR: `${dir}/deno`,
-    LC_ALL: "C.UTF-8",
-  };
-  for (const path of [dir, env.HOME, env.DENO_DIR]) {
-    await Deno.mkdir(path, { recursive: true });
-    await Deno.chown(path, NOBODY_ID, NOBODY_ID);
-  }
-  return {
-    env,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
 }

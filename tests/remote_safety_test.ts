@@ -8,7 +8,10 @@
 import assert from "node:assert/strict";
 import { checkRemote, remoteSkip, withRun } from "./_remote_cases.ts";
 import { FIXTURES } from "./_fixture_specs.ts";
+import { basename } from "node:path";
 import {
+  FIXTURES_DIR,
+  parseFrameMarkers,
   parseTraceback,
   procState,
   pystackCommand,
@@ -19,6 +22,8 @@ import {
   tracerPid,
 } from "./_harness.ts";
 import { findPythons } from "./_pythons.ts";
+import { checkStacks } from "./_check_stacks.ts";
+import { stripFrameMarkers } from "../src/cli/strip_markers.ts";
 
 const pythons = await findPythons();
 const python = pythons.find((p) => p.id === "3.12-pyenv" && !p.missing) ??
@@ -33,6 +38,15 @@ for (const candidate of pythons) {
       checkRemote(candidate, namedThreads, {
         mode: "block",
         env: { _PYSTACK_NO_PROCESS_VM_READV: "1" },
+        verbose: 2,
+        checkRun(result) {
+          assert.match(
+            result.stderr,
+            /^pystack: memory read through \/proc\/\d+\/mem: _PYSTACK_NO_PROCESS_VM_READV is set \(\d+ reads\)$/m,
+            "-vv says the reads went through /proc/PID/mem",
+          );
+          assert.doesNotMatch(result.stderr, /process_vm_readv \(/, "and not process_vm_readv");
+        },
       }),
   );
 }
@@ -73,47 +87,57 @@ for (const [signal, number] of [["SIGTERM", 15], ["SIGINT", 2]] as const) {
   );
 }
 
-registerTest(
-  "demo starts the deadlock sample, shows its stacks and stops it",
-  remoteSkip(python),
-  async () => {
-    const [cmd, ...args] = pystackCommand();
-    const out = await new Deno.Command(cmd!, {
-      args: [...args, "--no-color", "demo"],
-      cwd: REPO_ROOT,
-      env: { PYSTACK_DEMO_PYTHON: python.path },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    const result = { code: out.code, stdout, stderr, command: [cmd!, ...args, "demo"] };
-    try {
-      assert.equal(out.code, 0);
-      const match = /\(PID (\d+)\)/.exec(stderr);
-      assert.ok(match, "the demo says which PID it started");
-      const threads = parseTraceback(stdout);
-      assert.equal(threads.length, 4, "main, transfer-a, transfer-b, waiter");
-      const innermost = threads.map((t) => t.frames.at(-1)?.func);
-      for (const func of ["transfer_a", "transfer_b"]) {
-        const thread = threads.find((t) => t.frames.some((f) => f.func === func));
-        assert.ok(thread, `a thread runs ${func}`);
-        const frame = thread.frames.find((f) => f.func === func)!;
-        assert.match(frame.source ?? "", /^with lock_[xy]:$/, `${func} waits on a lock`);
-      }
-      assert.ok(innermost.includes("wait") || innermost.includes("wait_for_event"));
-      assert.ok(!stdout.includes("@frame"), "the embedded demo carries no test markers");
-      assert.equal(threads.at(-1)!.tid, Number(match[1]), "the main thread comes last");
-      // The demo program is stopped.
-      let gone = false;
+const demoSpec = FIXTURES.find((f) => f.key === "demo")!;
+for (const argv of [["demo"], []]) {
+  registerTest(
+    `${argv.length ? "pystack demo" : "plain pystack"} starts the deadlock sample, shows its ` +
+      "stacks and stops it",
+    remoteSkip(python),
+    async () => {
+      const [cmd, ...args] = pystackCommand();
+      const out = await new Deno.Command(cmd!, {
+        args: [...args, "--no-color", ...argv],
+        cwd: REPO_ROOT,
+        env: { PYSTACK_DEMO_PYTHON: python.path },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      const stderr = new TextDecoder().decode(out.stderr);
+      const result = { code: out.code, stdout, stderr, command: [cmd!, ...args, ...argv] };
       try {
-        Deno.statSync(`/proc/${match[1]}`);
-      } catch {
-        gone = true;
+        assert.equal(out.code, 0);
+        const match = /^pystack demo: started (\S+) (\S+) \(PID (\d+)\); .*\n$/.exec(stderr);
+        assert.ok(match, "one line on stderr says which program and PID it started");
+        const [, pythonPath, script, pid] = match;
+        const source = await Deno.readTextFile(`${FIXTURES_DIR}${demoSpec.file}`);
+        assert.equal(pythonPath, python.path);
+        // Every thread, in order, with the frames of the demo's markers (its program is
+        // fixtures/demo.py without them, same lines) and the standard library's around them.
+        checkStacks(parseTraceback(stdout), {
+          pid: Number(pid),
+          scriptPath: script!,
+          threads: demoSpec.threads(python.version),
+          frames: parseFrameMarkers(source, basename(script!)),
+          checkSource: false,
+        });
+        const program = stripFrameMarkers(source).split("\n");
+        for (const thread of parseTraceback(stdout)) {
+          for (const frame of thread.frames.filter((f) => f.file === script)) {
+            assert.equal(frame.source, program[frame.line - 1]!.trim(), `source of ${frame.func}`);
+          }
+        }
+        assert.ok(!stdout.includes("@frame"), "the embedded demo carries no test markers");
+        let gone = false;
+        try {
+          Deno.statSync(`/proc/${pid}`);
+        } catch {
+          gone = true;
+        }
+        assert.ok(gone, "the demo program was stopped");
+      } catch (error) {
+        throw withRun(error, result);
       }
-      assert.ok(gone, "the demo program was stopped");
-    } catch (error) {
-      throw withRun(error, result);
-    }
-  },
-);
+    },
+  );
+}

@@ -49,7 +49,7 @@ interface JsonThread {
 }
 interface JsonReport {
   threads: JsonThread[];
-  interpreters: { id: number; threadStates: number }[];
+  interpreters: { id: number; threadStates: number; state?: string }[];
 }
 
 function skipFor(python: Python): Skip | undefined {
@@ -292,6 +292,51 @@ for (const python of await findPythons()) {
         throw withRun(error, json);
       }
       checkText(await run(["core", core.path]), report);
+    },
+  );
+}
+
+/** `fixtures/subinterpreter_finalizing.py`: the main thread is inside `destroy()` of interpreter N. */
+async function checkFinalizing(args: string[]): Promise<void> {
+  const json = await run([...args, "--json"]);
+  const text = await run(args);
+  const report = JSON.parse(json.stdout) as JsonReport;
+  try {
+    const sub = report.interpreters.find((i) => i.id !== 0);
+    assert.ok(sub !== undefined, "the subinterpreter is found");
+    assert.deepEqual(
+      report.interpreters.map((i) => [i.id, i.state]),
+      [[sub.id, "finalizing"], [0, undefined]],
+      "the subinterpreter is being finalized, the main one is not",
+    );
+    assert.equal(report.threads.length, 1);
+    const main = report.threads[0]!;
+    assert.deepEqual(main.frames.map((f) => f.function), ["<module>", "main", "__del__"]);
+    assert.deepEqual(main.interpreters!.map((p) => [p.interpreterId, p.frameCount]), [
+      [0, 2],
+      [sub.id, 1],
+    ]);
+    assert.deepEqual(
+      text.stdout.split("\n").filter((l) => l.startsWith("  In ")),
+      ["  In the main interpreter []", `  In interpreter ${sub.id} [] (being finalized)`],
+    );
+  } catch (error) {
+    throw withRun(error, text);
+  }
+}
+
+for (const python of await findPythons()) {
+  const skip = skipFor(python);
+  registerTest(`subinterpreter being finalized remote python=${python.id}`, skip, async () => {
+    await using fixture = await startFixture(python, "subinterpreter_finalizing.py");
+    await checkFinalizing(["remote", String(fixture.pid)]);
+  });
+  registerTest(
+    `subinterpreter being finalized core python=${python.id} maker=kernel-abrt`,
+    skip ?? makerSkip("kernel-abrt"),
+    async () => {
+      await using core = await fixtureCore(python, "subinterpreter_finalizing.py", "kernel-abrt");
+      await checkFinalizing(["core", core.path]);
     },
   );
 }

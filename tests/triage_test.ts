@@ -6,13 +6,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { REPO_ROOT, startFixture } from "./_harness.ts";
-import { registerTest } from "./_harness.ts";
+import { registerTest, REPO_ROOT, skipUnless, startFixture } from "./_harness.ts";
 import { findPythons } from "./_pythons.ts";
 import { remoteSkip } from "./_remote_cases.ts";
 
 const pythons = await findPythons();
-const python = pythons.find((p) => !p.missing && p.version[0] === 3);
+const python = pythons.find((p) => !p.missing && !p.unavailable && p.version[0] === 3);
+const TRIAGE_TEST = "triage.ts reports the deadlock as stuck and groups identical stacks";
 
 async function triage(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(`${REPO_ROOT}scripts/triage.ts`, {
@@ -33,8 +33,11 @@ function block(stdout: string, pid: number): string {
 }
 
 Deno.test({
-  name: "triage.ts reports the deadlock as stuck and groups identical stacks",
-  ignore: python === undefined,
+  name: TRIAGE_TEST,
+  ...skipUnless(
+    TRIAGE_TEST,
+    python ? undefined : { reason: "no Python 3 interpreter is installed", missing: true },
+  ),
   async fn() {
     const marker = `triage-test-${crypto.randomUUID().slice(0, 8)}`;
     await using deadlock = await startFixture(python!, "demo.py", { args: [marker] });

@@ -100,8 +100,10 @@ export function useColor(noColor: boolean): boolean {
 
 async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
+  const debug = command.verbose > 1 ? log : undefined;
   const methods = methodsFromEnv();
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
+  const heldFile = Deno.env.get("_PYSTACK_TEST_HELD_FILE");
   // SIGINT and SIGTERM keep their default action on purpose: pystack dies at once, and the
   // kernel detaches every thread it holds as the tracer exits (each resumes, and a signal
   // caught in a signal-delivery stop is still delivered). Catching them instead could only
@@ -115,7 +117,8 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(methods === undefined ? {} : { methods }),
     ...(log === undefined ? {} : { log }),
-    ...(sleepMs > 0 ? { onPaused: () => sleepSync(sleepMs) } : {}),
+    ...(debug === undefined ? {} : { debug }),
+    ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
@@ -147,6 +150,12 @@ function methodsFromEnv(): Method[] | undefined {
     }
   }
   return names as Method[];
+}
+
+/** The test switches' hold: create `heldFile` (when given), then sleep `ms`. */
+function holdForTest(ms: number, heldFile: string | undefined): void {
+  if (heldFile !== undefined) Deno.writeTextFileSync(heldFile, "held");
+  sleepSync(ms);
 }
 
 function sleepSync(ms: number): void {

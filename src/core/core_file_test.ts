@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { type Skip, skipUnless } from "../../tests/_harness.ts";
+import { NOBODY, nobodyEnvironment, nobodySkip } from "../../tests/_nobody.ts";
 import { openCore } from "./core_file.ts";
 import {
   CoreEmptyError,
@@ -28,7 +30,15 @@ import {
   truncatedCopy,
 } from "./_test_cores.ts";
 
-const kernel = { ignore: !kernelCoresUsable() };
+/** Why kernel cores cannot be made here, if they cannot. */
+const KERNEL_SKIP: Skip | undefined = kernelCoresUsable() ? undefined : {
+  reason: "the kernel does not write cores as 'core' in the cwd (/proc/sys/kernel/core_pattern)",
+  missing: true,
+};
+/** `Deno.test` of a test that needs kernel cores. */
+function kernelTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test(name, skipUnless(name, KERNEL_SKIP), fn);
+}
 const SIGABRT = 6;
 const SIGSEGV = 11;
 const SIGSTOP = 19;
@@ -62,7 +72,7 @@ Deno.test("openCore() reads a gcore of sleep", async () => {
   assert.ok(core.files.some((f) => f.path === SLEEP && f.fileOffset === 0));
 });
 
-Deno.test("openCore() reads a kernel core of sleep killed by SIGSEGV", kernel, async () => {
+kernelTest("openCore() reads a kernel core of sleep killed by SIGSEGV", async () => {
   const made = await sleepKernelSegv();
   using core = await openCore(made.path);
   assert.equal(core.pid, made.pid);
@@ -83,7 +93,7 @@ Deno.test("openCore() reads a kernel core of sleep killed by SIGSEGV", kernel, a
   assert.equal(core.executable.execfn, SLEEP);
 });
 
-Deno.test("openCore() names a process that aborted itself as the sender", kernel, async () => {
+kernelTest("openCore() names a process that aborted itself as the sender", async () => {
   const made = await bashKernelAbort();
   using core = await openCore(made.path);
   assert.equal(core.pid, made.pid);
@@ -103,7 +113,7 @@ Deno.test("openCore() lists every thread of a python, the main one first", async
   assert.equal(core.executable.path, PYENV_PYTHON);
 });
 
-Deno.test("openCore() puts the thread the kernel signalled first", kernel, async () => {
+kernelTest("openCore() puts the thread the kernel signalled first", async () => {
   const made = await pyenvKernelThreads();
   using core = await openCore(made.path);
   assert.equal(core.threads.length, 4);
@@ -112,7 +122,7 @@ Deno.test("openCore() puts the thread the kernel signalled first", kernel, async
   assert.equal(core.siginfo?.senderPid, Deno.pid);
 });
 
-Deno.test("openCore() reads a python that called os.abort()", kernel, async () => {
+kernelTest("openCore() reads a python that called os.abort()", async () => {
   const made = await pyenvKernelAbort();
   using core = await openCore(made.path);
   assert.equal(core.executable.path, PYENV_PYTHON);
@@ -121,14 +131,14 @@ Deno.test("openCore() reads a python that called os.abort()", kernel, async () =
   assert.equal(core.siginfo?.senderPid, made.pid);
 });
 
-Deno.test("openCore() gives the faulting address of a segfault", kernel, async () => {
+kernelTest("openCore() gives the faulting address of a segfault", async () => {
   const made = await debianSegfault();
   using core = await openCore(made.path);
   assert.equal(core.executable.path, DEBIAN_PYTHON);
   assert.deepEqual(core.siginfo, { signo: SIGSEGV, errno: 0, code: 1, faultAddress: 123456789n });
 });
 
-Deno.test("openCore() finds the interpreter of a #! script, not the script", kernel, async () => {
+kernelTest("openCore() finds the interpreter of a #! script, not the script", async () => {
   const made = await scriptKernelAbort();
   using core = await openCore(made.path);
   assert.equal(core.executable.path, DEBIAN_PYTHON);
@@ -162,14 +172,38 @@ Deno.test("openCore() rejects what is not a core, with the right error", async (
       return true;
     });
   });
-  await t.step({
-    name: "an unreadable file",
-    ignore: Deno.uid() === 0, // root reads anything
-    fn: async () => {
-      Deno.writeTextFileSync(`${dir}/secret`, "x", { mode: 0o000 });
-      await assert.rejects(openCore(`${dir}/secret`), CoreUnreadableError);
-    },
-  });
+});
+
+const UNREADABLE_TEST = "openCore() rejects a core its user cannot read (run as nobody)";
+Deno.test(UNREADABLE_TEST, skipUnless(UNREADABLE_TEST, nobodySkip()), async () => {
+  // Root reads anything: openCore runs as nobody, on a file nobody may not read.
+  await using nobody = await nobodyEnvironment();
+  const dir = await Deno.makeTempDir({ dir: nobody.env.HOME!, prefix: "unreadable-" });
+  await Deno.chmod(dir, 0o755);
+  Deno.writeTextFileSync(`${dir}/secret`, "x", { mode: 0o000 });
+  Deno.writeTextFileSync(`${dir}/readable`, "x", { mode: 0o644 });
+  const script = `
+    import { openCore } from ${JSON.stringify(new URL("./core_file.ts", import.meta.url).href)};
+    for (const path of Deno.args) {
+      try {
+        await openCore(path);
+        console.log("opened");
+      } catch (e) {
+        console.log(e.constructor.name + ": " + e.message);
+      }
+    }`;
+  const out = await new Deno.Command(NOBODY[0]!, {
+    args: [...NOBODY.slice(1), Deno.execPath(), "eval", "--ext=ts", script, "--"]
+      .concat([`${dir}/secret`, `${dir}/readable`]),
+    clearEnv: true,
+    env: nobody.env,
+    cwd: dir,
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, `deno eval as nobody: ${new TextDecoder().decode(out.stderr)}`);
+  const [secret, readable] = stdout.trimEnd().split("\n");
+  assert.match(secret!, /^CoreUnreadableError: /, stdout);
+  assert.match(readable!, /^NotElfError: /, "the readable file is opened and read");
 });
 
 Deno.test("openCore() rejects cores of another architecture", async () => {
@@ -269,7 +303,7 @@ Deno.test("openCore() reads gzip and zstd cores and deletes the copy when dispos
   }
 });
 
-Deno.test("openCore() keeps what a cut gzip stream holds and says so", kernel, async () => {
+kernelTest("openCore() keeps what a cut gzip stream holds and says so", async () => {
   const made = await sleepKernelSegv();
   const packed = await compress(made.path, "gzip");
   const cut = `${packed}.cut`;

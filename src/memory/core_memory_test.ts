@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type Skip, skipUnless } from "../../tests/_harness.ts";
 import { openCore } from "../core/core_file.ts";
 import { CoreMemory } from "./core_memory.ts";
 import { MemoryReadError } from "./memory_reader.ts";
@@ -14,7 +15,15 @@ import {
   truncatedCopy,
 } from "../core/_test_cores.ts";
 
-const kernel = { ignore: !kernelCoresUsable() };
+/** Why kernel cores cannot be made here, if they cannot. */
+const KERNEL_SKIP: Skip | undefined = kernelCoresUsable() ? undefined : {
+  reason: "the kernel does not write cores as 'core' in the cwd (/proc/sys/kernel/core_pattern)",
+  missing: true,
+};
+/** `Deno.test` of a test that needs kernel cores. */
+function kernelTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test(name, skipUnless(name, KERNEL_SKIP), fn);
+}
 
 /** `length` bytes of a file at `offset`. */
 function fileBytes(path: string, offset: bigint, length: number): Uint8Array {
@@ -42,16 +51,15 @@ Deno.test("CoreMemory reads _PyRuntime of a gcore as the live process had it", a
   );
 });
 
-Deno.test("CoreMemory reads _PyRuntime of a kernel core of Debian's python", kernel, async () => {
+kernelTest("CoreMemory reads _PyRuntime of a kernel core of Debian's python", async () => {
   const made = await debianKernelSegv();
   using core = await openCore(made.path);
   using memory = new CoreMemory(core);
   assert.deepEqual(memory.read(made.extra.runtimeAddress, 512), made.extra.runtimeBytes);
 });
 
-Deno.test(
+kernelTest(
   "CoreMemory reads libpython's text, which the kernel did not dump, from the file",
-  kernel,
   async () => {
     const made = await pyenvKernelAbort();
     using core = await openCore(made.path);
@@ -67,9 +75,8 @@ Deno.test(
   },
 );
 
-Deno.test(
+kernelTest(
   "CoreMemory reads across the dumped first page of a library and its file",
-  kernel,
   async () => {
     const made = await pyenvKernelAbort();
     using core = await openCore(made.path);
@@ -126,7 +133,7 @@ Deno.test("CoreMemory caches pages: reading the same bytes again touches no file
   assert.equal(memory.cache.misses, misses);
 });
 
-Deno.test("CoreMemory fails reads past the end of a truncated core", kernel, async () => {
+kernelTest("CoreMemory fails reads past the end of a truncated core", async () => {
   const made = await debianKernelSegv();
   const dir = freshDir();
   const size = Deno.statSync(made.path).size;
@@ -145,9 +152,8 @@ Deno.test("CoreMemory fails reads past the end of a truncated core", kernel, asy
   assert.deepEqual(memory.read(made.extra.runtimeAddress, 512), made.extra.runtimeBytes);
 });
 
-Deno.test(
+kernelTest(
   "CoreMemory names the files that moved away and cannot read their text",
-  kernel,
   async () => {
     const made = await relocatedKernelCore();
     using core = await openCore(made.path);
@@ -166,7 +172,7 @@ Deno.test(
   },
 );
 
-Deno.test("CoreMemory finds moved libraries through a search path or root", kernel, async (t) => {
+kernelTest("CoreMemory finds moved libraries through a search path or root", async (t) => {
   const made = await relocatedKernelCore();
   using core = await openCore(made.path);
   const lib = `${made.moved}/lib/libpython3.11.so.1.0`;
@@ -191,9 +197,8 @@ Deno.test("CoreMemory finds moved libraries through a search path or root", kern
   }
 });
 
-Deno.test(
+kernelTest(
   "CoreMemory warns when a library's build id differs from the core's",
-  kernel,
   async () => {
     const made = await relocatedKernelCore();
     using core = await openCore(made.path);
@@ -228,9 +233,8 @@ function buildIdOf(path: string): string {
   return new TextDecoder().decode(out.stdout).match(/Build ID: ([0-9a-f]+)/)![1]!;
 }
 
-Deno.test(
+kernelTest(
   "CoreMemory warns when the executable given is not the one the core ran",
-  kernel,
   async () => {
     const made = await pyenvKernelAbort();
     using core = await openCore(made.path);

@@ -31,13 +31,24 @@ export class ProcessMemory implements MemoryReader, Disposable {
   #pages = new Map<bigint, Uint8Array | null>();
   #iov = new BigUint64Array(2);
   #remoteIov = new BigUint64Array(2);
+  #procMemWhy: string | undefined;
   /** Number of reads that reached the kernel (for benchmarks and tests). */
   syscalls = 0;
 
   constructor(pid: number, options: ProcessMemoryOptions = {}) {
     this.pid = pid;
-    this.#useProcMem = options.useProcMem ??
-      Deno.env.get("_PYSTACK_NO_PROCESS_VM_READV") !== undefined;
+    const fromEnv = Deno.env.get("_PYSTACK_NO_PROCESS_VM_READV") !== undefined;
+    this.#useProcMem = options.useProcMem ?? fromEnv;
+    if (this.#useProcMem) {
+      this.#procMemWhy = options.useProcMem ? "as asked" : "_PYSTACK_NO_PROCESS_VM_READV is set";
+    }
+  }
+
+  /** Which reader the reads went through, and why: for `-vv`. */
+  describeReader(): string {
+    const reads = `${this.syscalls} reads`;
+    if (!this.#useProcMem) return `memory read with process_vm_readv (${reads})`;
+    return `memory read through /proc/${this.pid}/mem: ${this.#procMemWhy} (${reads})`;
   }
 
   /** Forgets cached pages: call when the target may have run since they were read. */
@@ -102,6 +113,7 @@ export class ProcessMemory implements MemoryReader, Disposable {
       if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
       // ENOSYS and anything else: use /proc/PID/mem from now on.
       this.#useProcMem = true;
+      this.#procMemWhy = `process_vm_readv failed with errno ${code}`;
     }
     return this.#readProcMem(address, out);
   }

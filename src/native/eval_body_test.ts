@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { EvalBodyNamer, type EvalBodySearch, findEvalBody } from "./eval_body.ts";
 import { bytesSource, ElfFile, fileSource } from "../elf/elf_file.ts";
 import type { NativeFrame } from "../model.ts";
+import { type Skip, skipUnless } from "../../tests/_harness.ts";
 
 const SID = decodeURIComponent(new URL("../../.cache/pythons/", import.meta.url).pathname);
 const SID_PYTHONS = ["3.13", "3.14", "3.15"].map((v) => `${SID}${v}-sid/usr/bin/python${v}`);
@@ -9,6 +10,15 @@ const SID_314 = SID_PYTHONS[1]!;
 const LIBPYTHON_312 = `${
   Deno.env.get("PYENV_ROOT") ?? `${Deno.env.get("HOME")}/.pyenv`
 }/versions/3.12.1/lib/libpython3.12.so.1.0`;
+
+/** Why a test that reads `path` cannot run, if it is not there. */
+function needs(path: string): Skip | undefined {
+  if (exists(path)) return undefined;
+  if (!path.startsWith(SID)) return { reason: `${path} not found`, missing: true };
+  // Missing unless scripts/get_pythons.ts recorded that Debian's mirror could not be reached.
+  const unreachable = exists(`${SID}unavailable.json`);
+  return { reason: `${path} not found: run scripts/get_pythons.ts`, missing: !unreachable };
+}
 
 function exists(path: string): boolean {
   try {
@@ -46,7 +56,10 @@ for (const path of SID_PYTHONS) {
   const version = /python(\d\.\d+)$/.exec(path)![1];
   Deno.test({
     name: `findEvalBody() finds the unnamed part of Debian sid's ${version} evaluation loop`,
-    ignore: !exists(path),
+    ...skipUnless(
+      `findEvalBody() finds the unnamed part of Debian sid's ${version} evaluation loop`,
+      needs(path),
+    ),
     fn() {
       const found = search(path);
       assert.ok("body" in found, "reason" in found ? found.reason : "");
@@ -86,7 +99,10 @@ for (const path of SID_PYTHONS) {
 
 Deno.test({
   name: "findEvalBody() names nothing where the loop is whole (pyenv's libpython3.12)",
-  ignore: !exists(LIBPYTHON_312),
+  ...skipUnless(
+    "findEvalBody() names nothing where the loop is whole (pyenv's libpython3.12)",
+    needs(LIBPYTHON_312),
+  ),
   fn() {
     assert.deepEqual(search(LIBPYTHON_312), {
       reason: "0 unnamed parts of _PyEval_EvalFrameDefault found " +
@@ -121,7 +137,7 @@ function patchable(path: string) {
 
 Deno.test({
   name: "findEvalBody() names nothing when a symbol lies in the part",
-  ignore: !exists(SID_314),
+  ...skipUnless("findEvalBody() names nothing when a symbol lies in the part", needs(SID_314)),
   fn() {
     const found = search(SID_314);
     assert.ok("body" in found);
@@ -135,7 +151,10 @@ Deno.test({
 
 Deno.test({
   name: "findEvalBody() names nothing when the exported code cannot be decoded",
-  ignore: !exists(SID_314),
+  ...skipUnless(
+    "findEvalBody() names nothing when the exported code cannot be decoded",
+    needs(SID_314),
+  ),
   fn() {
     const { bytes, symbol, fileOffset } = patchable(SID_314);
     bytes[fileOffset(symbol("_PyEval_EvalFrameDefault").value) + 4] = 0x06; // after endbr64

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Branch, directBranches } from "./x86_branches.ts";
 import { ElfFile, fileSource } from "../elf/elf_file.ts";
+import { skipUnless } from "../../tests/_harness.ts";
 
 const hex = (text: string) =>
   new Uint8Array(text.trim().split(/\s+/).map((byte) => parseInt(byte, 16)));
@@ -113,9 +114,23 @@ function objdumpBranches(path: string, start: bigint, size: number): Branch[] {
   return branches;
 }
 
+const OBJDUMP_TEST =
+  "directBranches() agrees with objdump on Debian sid's _PyEval_EvalFrameDefault";
+
 Deno.test({
-  name: "directBranches() agrees with objdump on Debian sid's _PyEval_EvalFrameDefault",
-  ignore: !exists(SID_PYTHON) || !objdumpAvailable(),
+  name: OBJDUMP_TEST,
+  ...skipUnless(
+    OBJDUMP_TEST,
+    !exists(SID_PYTHON)
+      ? {
+        reason: `${SID_PYTHON} not found: run scripts/get_pythons.ts`,
+        // Missing unless scripts/get_pythons.ts recorded that Debian's mirror could not be reached.
+        missing: !exists(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
+      }
+      : !objdumpAvailable()
+      ? { reason: "objdump (binutils) not found", missing: true }
+      : undefined,
+  ),
   fn() {
     using source = fileSource(SID_PYTHON);
     const elf = new ElfFile(source);

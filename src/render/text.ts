@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { InterpreterPart, PyFrame, PyThread, StackReport } from "../model.ts";
+import type { InterpreterInfo, InterpreterPart, PyFrame, PyThread, StackReport } from "../model.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
@@ -25,7 +25,15 @@ export interface TextOptions {
    * sets it when the threads belong to more than one interpreter.
    */
   interpreterSections?: boolean;
+  /**
+   * Interpreters being finalized or still being created, by id: their lines say so
+   * ({@linkcode renderText} takes them from the report).
+   */
+  interpreterStates?: ReadonlyMap<number, NonNullable<InterpreterInfo["state"]>>;
 }
+
+/** How an interpreter's state is said after its line. */
+const STATE_TEXT = { finalizing: "being finalized", initializing: "still being created" } as const;
 
 const ESC = "\x1b[";
 const paint = (code: number, text: string, on: boolean) =>
@@ -73,6 +81,7 @@ export function interpreterLine(
   thread: PyThread,
   part: InterpreterPart,
   innermost: boolean,
+  state?: NonNullable<InterpreterInfo["state"]>,
 ): string {
   const status = threadStatus({
     tid: thread.tid,
@@ -86,7 +95,7 @@ export function interpreterLine(
     : part.interpreterId === 0
     ? "In the main interpreter"
     : `In interpreter ${part.interpreterId}`;
-  return `  ${where} ${status}`;
+  return `  ${where} ${status}${state === undefined ? "" : ` (${STATE_TEXT[state]})`}`;
 }
 
 /** Whether the threads of `threads` belong to more than one interpreter. */
@@ -192,7 +201,13 @@ function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] 
     index += part.frameCount;
   });
   const shown = new Set<number>([0]);
-  const line = (i: number) => interpreterLine(thread, parts[i]!, i === parts.length - 1);
+  const line = (i: number) =>
+    interpreterLine(
+      thread,
+      parts[i]!,
+      i === parts.length - 1,
+      options.interpreterStates?.get(parts[i]!.interpreterId),
+    );
   lines.push(line(0));
   const pythonLines = (frame: PyFrame): string[] => {
     const i = starts.get(frame);
@@ -255,6 +270,10 @@ function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] 
 export function renderText(report: StackReport, options: TextOptions): string[] {
   if (options.interpreterSections === undefined && hasSeveralInterpreters(report.threads)) {
     options = { ...options, interpreterSections: true };
+  }
+  const states = (report.interpreters ?? []).filter((i) => i.state !== undefined);
+  if (options.interpreterStates === undefined && states.length > 0) {
+    options = { ...options, interpreterStates: new Map(states.map((i) => [i.id, i.state!])) };
   }
   const lines: string[] = [];
   report.threads.forEach((thread, i) => {

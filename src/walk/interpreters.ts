@@ -8,7 +8,7 @@
 
 import { rethrowFatal } from "../errors.ts";
 import type { InterpreterInfo } from "../model.ts";
-import { readStruct } from "../cpython/struct_view.ts";
+import { readStruct, type StructView } from "../cpython/struct_view.ts";
 import { type ThreadContext, type ThreadWalk, walkThreads } from "./threads.ts";
 
 /** Most interpreters read from one runtime. */
@@ -63,8 +63,9 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
     seen.add(address);
     let next = 0n;
     let id = -1;
+    let interp: StructView;
     try {
-      const interp = readStruct(ctx.mem, address, layout);
+      interp = readStruct(ctx.mem, address, layout);
       next = interp.ptr("next");
       id = interp.has("id") ? interp.int("id") : 0;
     } catch (e) {
@@ -77,6 +78,8 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
     try {
       const walk = walkThreads({ ...ctx, interp: address });
       info.threadStates = walk.threads.length;
+      const state = lifecycle(interp, new Set(walk.threads.map((t) => t.threadStateAddress)));
+      if (state !== undefined) info.state = state;
       if (walk.warnings.length > 0) info.problem = walk.warnings.join("; ");
       out.threads.push(...walk.threads);
       out.newest.push(...walk.newest);
@@ -113,6 +116,24 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
   return out;
 }
 
+/**
+ * Whether the interpreter is being finalized or not yet fully created. Only
+ * values that can be told apart from garbage count: a flag of exactly 1 (or
+ * 0), a finalizing thread state that is one of the interpreter's own.
+ */
+export function lifecycle(
+  interp: StructView,
+  threadStates: ReadonlySet<bigint>,
+): InterpreterInfo["state"] {
+  if (interp.has("finalizing_tstate")) {
+    const tstate = interp.ptr("finalizing_tstate");
+    if (tstate !== 0n && threadStates.has(tstate)) return "finalizing";
+  }
+  if (interp.has("finalizing") && interp.int("finalizing") === 1) return "finalizing";
+  if (interp.has("initialized") && interp.int("initialized") === 0) return "initializing";
+  return undefined;
+}
+
 /** `-v`: one line per interpreter found. */
 export function logInterpreters(
   interpreters: readonly InterpreterInfo[],
@@ -122,6 +143,7 @@ export function logInterpreters(
   for (const i of interpreters) {
     const name = i.id === 0 ? "main interpreter" : `interpreter ${i.id}`;
     const problem = i.problem === undefined ? "" : ` (${i.problem})`;
-    log(`  ${name} at ${hex(i.address)}: ${i.threadStates} thread states${problem}`);
+    const state = i.state === undefined ? "" : `, ${i.state}`;
+    log(`  ${name} at ${hex(i.address)}: ${i.threadStates} thread states${state}${problem}`);
   }
 }

@@ -28,6 +28,8 @@ export const v3_11: Layout = {
         sysdict: { offset: 904, kind: "ptr" },
         builtins: { offset: 912, kind: "ptr" },
         gc_collecting: { offset: 848, kind: "i32" }, // gc.collecting
+        finalizing: { offset: 84, kind: "i32" },
+        initialized: { offset: 80, kind: "i32" }, // _initialized
       },
     },
     // struct _gc_runtime_state

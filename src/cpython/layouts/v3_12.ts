@@ -28,6 +28,9 @@ export const v3_12: Layout = {
         builtins: { offset: 360, kind: "ptr" },
         gc_collecting: { offset: 312, kind: "i32" }, // gc.collecting
         ceval_gil: { offset: 384, kind: "ptr" }, // ceval.gil
+        finalizing: { offset: 44, kind: "i32" },
+        finalizing_tstate: { offset: 104, kind: "ptr" }, // _finalizing
+        initialized: { offset: 40, kind: "i32" }, // _initialized
       },
     },
     // struct _gil_runtime_state

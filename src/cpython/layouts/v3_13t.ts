@@ -28,6 +28,9 @@ export const v3_13t: Layout = {
         builtins: { offset: 7656, kind: "ptr" },
         gc_collecting: { offset: 7600, kind: "i32" }, // gc.collecting
         ceval_gil: { offset: 16, kind: "ptr" }, // ceval.gil
+        finalizing: { offset: 7320, kind: "i32" },
+        finalizing_tstate: { offset: 7384, kind: "ptr" }, // _finalizing
+        initialized: { offset: 7312, kind: "i32" }, // _initialized
       },
     },
     // struct _gil_runtime_state

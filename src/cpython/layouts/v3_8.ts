@@ -28,6 +28,7 @@ export const v3_8: Layout = {
         modules: { offset: 56, kind: "ptr" },
         sysdict: { offset: 72, kind: "ptr" },
         builtins: { offset: 80, kind: "ptr" },
+        finalizing: { offset: 48, kind: "i32" },
       },
     },
     // struct _gc_runtime_state

@@ -28,6 +28,7 @@ export const v3_9: Layout = {
         sysdict: { offset: 872, kind: "ptr" },
         builtins: { offset: 880, kind: "ptr" },
         gc_collecting: { offset: 816, kind: "i32" }, // gc.collecting
+        finalizing: { offset: 56, kind: "i32" },
       },
     },
     // struct _gc_runtime_state

@@ -1,0 +1,298 @@
+/**
+ * `pystack remote PID --no-block` on a target whose stack changes while it is
+ * read (`fixtures/churning_stack.py`): the `(!) Stack may be incomplete`
+ * marker appears on some runs, a stack made of two moments never goes
+ * unmarked, the target is never stopped, and a target that another tracer
+ * holds is still read.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { assertValidReport } from "./_json_schema.ts";
+import {
+  describeRun,
+  FIXTURES_DIR,
+  parseTraceback,
+  type PystackResult,
+  registerTest,
+  runPystack,
+  sleep,
+  startFixture,
+  threadIds,
+  threadName,
+  tracerPid,
+} from "./_harness.ts";
+import { findPythons, type Python } from "./_pythons.ts";
+import { remoteSkip, withRun } from "./_remote_cases.ts";
+
+const FIXTURE = "churning_stack.py";
+/** Runs per interpreter at most while waiting for a marked stack. */
+const MAX_RUNS = 30;
+/** Runs per interpreter at least, each checked for unmarked torn stacks. */
+const MIN_RUNS = 10;
+const MARKER = "(!) Stack may be incomplete: ";
+
+/** A frame as both outputs show it. */
+interface Frame {
+  file: string;
+  function: string;
+  line: number | null;
+}
+
+/** Lines of the fixture: `@call NAME` markers and `def NAME(` lines. */
+interface FixtureLines {
+  call: Map<string, number>;
+  def: Map<string, number>;
+}
+
+function fixtureLines(): FixtureLines {
+  const call = new Map<string, number>();
+  const def = new Map<string, number>();
+  Deno.readTextFileSync(FIXTURES_DIR + FIXTURE).split("\n").forEach((text, i) => {
+    const marker = /# @call (\S+)$/.exec(text);
+    if (marker) call.set(marker[1]!, i + 1);
+    const header = /^def (\w+)\(/.exec(text);
+    if (header) def.set(header[1]!, i + 1);
+  });
+  return { call, def };
+}
+
+/**
+ * Why the `churn` thread's frames cannot be one moment of the fixture, or
+ * undefined when they can: `churn` (at the call of chain X when it has
+ * callees), then X1 … Xk of one chain, each caller at its call, the newest
+ * at its call or its first line.
+ */
+export function tornStack(
+  frames: Frame[],
+  script: string,
+  lines: FixtureLines,
+): string | undefined {
+  const own = frames.filter((frame) => frame.file === script);
+  if (frames.slice(frames.length - own.length).some((frame) => frame.file !== script)) {
+    return "a frame of another file among the fixture's";
+  }
+  const [churn, ...chain] = own;
+  if (churn?.function !== "churn") return `first fixture frame is ${churn?.function}, not churn`;
+  const letter = chain[0]?.function[0];
+  const atChurn = [
+    lines.call.get("churn-a"),
+    lines.call.get("churn-b"),
+    lines.def.get("churn")! + 3,
+  ];
+  if (!atChurn.includes(churn.line ?? -1)) return `churn at line ${churn.line}`;
+  if (letter === undefined) return undefined;
+  if (churn.line !== lines.call.get(`churn-${letter}`)) {
+    return `churn at line ${churn.line} while in chain ${letter}`;
+  }
+  for (const [i, frame] of chain.entries()) {
+    const name = `${letter}${i + 1}`;
+    if (frame.function !== name) {
+      return `frame ${i + 1} of the chain is ${frame.function}, not ${name}`;
+    }
+    const newest = i === chain.length - 1;
+    const allowed = newest ? [lines.call.get(name), lines.def.get(name)] : [lines.call.get(name)];
+    if (!allowed.includes(frame.line ?? -1)) return `${name} at line ${frame.line}`;
+  }
+  return undefined;
+}
+
+/** The threads of one run, as text or JSON showed them. */
+interface RunThreads {
+  threads: { tid: number; name: string | null; partial: string | null; frames: Frame[] }[];
+}
+
+function fromText(result: PystackResult): RunThreads {
+  return {
+    threads: parseTraceback(result.stdout).map((thread) => {
+      const marks = thread.extra.filter((line) => line.startsWith(`    ${MARKER}`));
+      assert.deepEqual(
+        thread.extra.filter((line) => !marks.includes(line)),
+        [],
+        `no unknown lines in thread ${thread.tid}`,
+      );
+      return {
+        tid: thread.tid,
+        name: thread.name ?? null,
+        partial: marks.length ? marks.join("\n") : null,
+        frames: thread.frames.map((frame) => ({ ...frame, function: frame.func })),
+      };
+    }),
+  };
+}
+
+function fromJson(result: PystackResult): RunThreads {
+  const doc = JSON.parse(result.stdout);
+  assertValidReport(doc);
+  assert.equal(doc.target.nonBlocking, true, "JSON target.nonBlocking with --no-block");
+  return doc as RunThreads;
+}
+
+/** Check one run; returns whether a churn thread was marked. */
+function checkRun(
+  result: PystackResult,
+  read: RunThreads,
+  target: { pid: number; scriptPath: string },
+  lines: FixtureLines,
+): boolean {
+  assert.equal(result.code, 0, "exit code");
+  assert.equal(result.stderr, "", "nothing on stderr");
+  assert.deepEqual(
+    read.threads.map((thread) => thread.tid),
+    threadIds(target.pid).reverse(),
+    "every thread, newest first",
+  );
+  const main = read.threads.find((thread) => thread.tid === target.pid)!;
+  assert.equal(main.partial, null, "the sleeping main thread is never marked");
+  assert.deepEqual(
+    main.frames.map(({ file, function: name, line }) => ({ file, function: name, line })),
+    [{ file: target.scriptPath, function: "<module>", line: lines.call.get("main")! }],
+    "main thread",
+  );
+  const churns = read.threads.filter((thread) => thread.tid !== target.pid);
+  assert.deepEqual(
+    churns.map((thread) => threadName(target.pid, thread.tid)).sort(),
+    ["churn-1", "churn-2"],
+    "the churn threads",
+  );
+  let marked = false;
+  for (const churn of churns) {
+    // The walk's own markers (a frame read as it was being freed) count as well.
+    if (churn.partial !== null) {
+      marked = true;
+      continue;
+    }
+    const torn = tornStack(churn.frames, target.scriptPath, lines);
+    assert.equal(torn, undefined, `thread ${churn.tid}: an unmarked stack is one moment`);
+  }
+  return marked;
+}
+
+async function checkMarkers(python: Python): Promise<void> {
+  const lines = fixtureLines();
+  await using target = await startFixture(python, FIXTURE);
+  const marked = { text: 0, json: 0 };
+  let runs = 0;
+  while (runs < MAX_RUNS && (runs < MIN_RUNS || marked.text === 0 || marked.json === 0)) {
+    const json = runs % 2 === 1;
+    const args = ["remote", String(target.pid), "--no-block", ...(json ? ["--json"] : [])];
+    const result = await runPystack(args);
+    try {
+      const read = json ? fromJson(result) : fromText(result);
+      if (checkRun(result, read, target, lines)) marked[json ? "json" : "text"]++;
+    } catch (error) {
+      throw withRun(error, result);
+    }
+    runs++;
+  }
+  console.log(
+    `${runs} runs: a churn thread marked in ${marked.text} text and ${marked.json} JSON runs`,
+  );
+  assert.ok(marked.text > 0, `the marker shows in the text of some of ${runs} runs`);
+  assert.ok(marked.json > 0, `partial is set in the JSON of some of ${runs} runs`);
+}
+
+/**
+ * Run pystack with the walk held 300 ms after the attach step
+ * (`_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS`) while sampling the state of every
+ * task of the target; returns the states seen and how many samples were taken.
+ */
+async function statesDuringRun(
+  pid: number,
+  args: string[],
+): Promise<{ result: PystackResult; states: Set<string>; samples: number }> {
+  const states = new Set<string>();
+  let samples = 0;
+  let done = false;
+  const run = runPystack(args, { env: { _PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS: "300" } })
+    .finally(() => done = true);
+  while (!done) {
+    for (const tid of threadIds(pid)) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
+      states.add(stat.slice(stat.lastIndexOf(")") + 2).split(" ", 1)[0]!);
+    }
+    samples++;
+    await sleep(1);
+  }
+  return { result: await run, states, samples };
+}
+
+async function checkNeverStopped(python: Python): Promise<void> {
+  await using target = await startFixture(python, FIXTURE);
+  const blocking = await statesDuringRun(target.pid, ["remote", String(target.pid)]);
+  assert.equal(blocking.result.code, 0, describeRun(blocking.result));
+  assert.ok(
+    blocking.states.has("t"),
+    `the sampler sees a blocking run stop the target (states ${[...blocking.states]}, ` +
+      `${blocking.samples} samples)`,
+  );
+  const free = await statesDuringRun(target.pid, ["remote", String(target.pid), "--no-block"]);
+  assert.equal(free.result.code, 0, describeRun(free.result));
+  assert.ok(free.samples >= 50, `sampled all along the run (${free.samples} samples)`);
+  const stopped = [...free.states].filter((state) => state !== "R" && state !== "S");
+  assert.deepEqual(
+    stopped,
+    [],
+    `--no-block leaves every task running (states ${[...free.states]})`,
+  );
+}
+
+async function checkTracedElsewhere(python: Python): Promise<void> {
+  const lines = fixtureLines();
+  await using target = await startFixture(python, FIXTURE);
+  const strace = new Deno.Command("strace", {
+    args: ["-f", "-e", "trace=none", "-o", "/dev/null", "-p", String(target.pid)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!threadIds(target.pid).every((tid) => tracerPid(target.pid, tid) === strace.pid)) {
+      assert.ok(Date.now() < deadline, "strace attached to every thread within 10 s");
+      await sleep(10);
+    }
+    const blocked = await runPystack(["remote", String(target.pid)]);
+    assert.equal(blocked.code, 4, `a blocking run is refused: ${describeRun(blocked)}`);
+    assert.match(
+      blocked.stderr,
+      new RegExp(
+        `^pystack: Cannot inspect process ${target.pid}: .*: Operation not permitted; .*` +
+          "another debugger may already be attached\n$",
+      ),
+      "one line on stderr, which says another debugger may be attached",
+    );
+    const result = await runPystack(["remote", String(target.pid), "--no-block"]);
+    try {
+      checkRun(result, fromText(result), target, lines);
+    } catch (error) {
+      throw withRun(error, result);
+    }
+    assert.ok(
+      threadIds(target.pid).every((tid) => tracerPid(target.pid, tid) === strace.pid),
+      "strace still holds every thread",
+    );
+  } finally {
+    strace.kill("SIGKILL");
+    await strace.status;
+  }
+}
+
+for (const python of await findPythons()) {
+  const skip = remoteSkip(python);
+  registerTest(
+    `no-block churn python=${python.id} marks torn stacks`,
+    skip,
+    () => checkMarkers(python),
+  );
+  registerTest(
+    `no-block churn python=${python.id} never stops the target`,
+    skip,
+    () => checkNeverStopped(python),
+  );
+  registerTest(
+    `no-block churn python=${python.id} reads a target traced by strace`,
+    skip,
+    () => checkTracedElsewhere(python),
+  );
+}
