@@ -101,7 +101,11 @@ const STRUCTS: readonly StructSpec[] = [
       f("ceval_gil", { c: "ceval.gil", since: "3.12" }),
       // Py_EndInterpreter / finalization has begun (a flag; 3.12+ also the finalizing thread).
       f("finalizing", { c: "finalizing", since: "3.8" }),
-      { name: "finalizing_tstate", members: [{ c: "_finalizing", since: "3.12" }], aggregateKind: "ptr" },
+      {
+        name: "finalizing_tstate",
+        members: [{ c: "_finalizing", since: "3.12" }],
+        aggregateKind: "ptr",
+      },
       // 0 until the interpreter is fully created (3.11+).
       f("initialized", { c: "_initialized", since: "3.11" }),
     ],
