@@ -27,6 +27,7 @@ import {
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
+import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -177,6 +178,14 @@ export async function inspectCore(
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
+    const greenlets = located === undefined ? undefined : suspendedGreenlets({
+      ...located,
+      mem: memory,
+      maps,
+      stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
+      locals: options.locals === true,
+      log,
+    });
     const nativeWarnings: string[] = [];
     if (options.native !== undefined) {
       const moved = relocations(core.files.map((f) => f.path), (p) => memory.fileFor(p));
@@ -251,6 +260,7 @@ export async function inspectCore(
       ...(located?.warnings ?? []),
       ...walk.warnings,
       ...localsWarnings,
+      ...(greenlets?.warnings ?? []),
       ...nativeWarnings,
     ];
     if (core.truncated) {
@@ -273,6 +283,7 @@ export async function inspectCore(
       nonBlocking: false,
       threads: walk.threads,
       warnings,
+      ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
       core: details,
     };
   } finally {

@@ -38,6 +38,8 @@ import {
   noInterpreterWarning,
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
+import { type GreenletWalk, suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
+import { liveStackPointers } from "./process/stack_pointers.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -188,6 +190,7 @@ function* inspectSteps(
     let walk: ThreadWalk = { threads: [], newest: [], warnings: [] };
     let tids: number[];
     let localsWarnings: string[] = [];
+    let greenlets: GreenletWalk | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -196,6 +199,14 @@ function* inspectSteps(
         walk = walkThreads({ ...located, mem, tids: new Set(tids) });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (!block) markChangedStacks(walk, located, mem);
+        greenlets = suspendedGreenlets({
+          ...located,
+          mem,
+          maps,
+          stackPointers: () => liveStackPointers(pid, tids),
+          locals: options.locals === true,
+          log,
+        });
       }
       native?.unwindLive(
         options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),
@@ -236,9 +247,11 @@ function* inspectSteps(
         ...(located?.warnings ?? []),
         ...walk.warnings,
         ...localsWarnings,
+        ...(greenlets?.warnings ?? []),
         ...nativeWarnings,
       ],
     };
+    if (greenlets !== undefined) report.greenlets = greenlets.greenlets;
     if (exe !== undefined) report.executable = exe;
     return report;
   } catch (e) {

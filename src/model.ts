@@ -114,6 +114,25 @@ export interface CoreDetails {
   missingFiles: string[];
 }
 
+/**
+ * A suspended greenlet (greenlet, gevent): its own saved chain of Python frames,
+ * which no thread runs until it is switched to again.
+ */
+export interface GreenletStack {
+  /** The greenlet object. */
+  address: bigint;
+  /** Its type's `tp_name`: `greenlet.greenlet`, `gevent._gevent_cgreenlet.Greenlet`, `Hub`… */
+  typeName: string;
+  /** `main`: the main greenlet of its thread; `hub`: gevent's hub. */
+  role?: "main" | "hub";
+  /** The OS thread whose stack it runs on; 0 when it could not be told. */
+  tid: number;
+  /** Frames, oldest first. */
+  frames: PyFrame[];
+  /** Why the frames may be incomplete (or missing). */
+  partial?: string;
+}
+
 /** The result of inspecting one process or core. */
 export interface StackReport {
   pid: number;
@@ -125,6 +144,8 @@ export interface StackReport {
   nonBlocking: boolean;
   threads: PyThread[];
   warnings: string[];
+  /** Suspended greenlets, when the target runs greenlet (after their threads in the output). */
+  greenlets?: GreenletStack[];
   /** Present for cores. */
   core?: CoreDetails;
 }

@@ -9,6 +9,7 @@ import type { PyFrame, PyThread, StackReport } from "../model.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
+import { greenletLines, greenletsAfter } from "./greenlet_text.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -155,9 +156,17 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
  */
 export function renderText(report: StackReport, options: TextOptions): string[] {
   const lines: string[] = [];
+  const greenlets = (thread: PyThread | undefined) => {
+    for (const g of greenletsAfter(report.greenlets, report.threads, thread)) {
+      if (lines.length > 0) lines.push("");
+      lines.push(...greenletLines(g, (frame) => frameLines(frame, options)));
+    }
+  };
   report.threads.forEach((thread, i) => {
     if (i > 0) lines.push("");
     lines.push(...threadLines(thread, options));
+    greenlets(thread);
   });
+  greenlets(undefined);
   return lines;
 }

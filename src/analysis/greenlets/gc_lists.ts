@@ -1,0 +1,99 @@
+/**
+ * The garbage collector's lists of tracked objects (`PyGC_Head` rings), found
+ * inside the interpreter's `struct _gc_runtime_state` by their shape, and
+ * walked with a bound. Every object of a type with `Py_TPFLAGS_HAVE_GC`
+ * (greenlets included) is on one of them.
+ *
+ * @module
+ */
+
+import type { MemoryReader } from "../../memory/memory_reader.ts";
+import { rethrowFatal } from "../../errors.ts";
+
+/** Size of `PyGC_Head` (`_gc_next`, `_gc_prev`) on x86-64: the object follows it. */
+export const GC_HEAD_SIZE = 16n;
+/** The low bits of `_gc_prev` hold collector flags (3.8+). */
+const PREV_FLAGS = 3n;
+
+function u64(mem: MemoryReader, address: bigint): bigint {
+  return new DataView(mem.read(address, 8).buffer).getBigUint64(0, true);
+}
+
+/**
+ * The list heads inside `[start, start + size)`: every 8-byte-aligned
+ * `PyGC_Head` `h` whose `_gc_next` node points back to `h` through its
+ * `_gc_prev`, and whose `_gc_prev` node points to `h` through its
+ * `_gc_next` (an empty ring points at itself twice). Generations, the
+ * permanent generation (and in 3.14 the young and old spaces) all qualify.
+ */
+export function findGcListHeads(mem: MemoryReader, start: bigint, size: number): bigint[] {
+  const heads: bigint[] = [];
+  for (let offset = 0; offset + 16 <= size; offset += 8) {
+    const head = start + BigInt(offset);
+    try {
+      const next = u64(mem, head);
+      const prev = u64(mem, head + 8n) & ~PREV_FLAGS;
+      if (next === 0n || prev === 0n) continue;
+      if ((u64(mem, next + 8n) & ~PREV_FLAGS) === head && u64(mem, prev) === head) {
+        heads.push(head);
+        offset += 8; // a head is two words: its second word cannot start another one
+      }
+    } catch (e) {
+      rethrowFatal(e);
+    }
+  }
+  return heads;
+}
+
+/** How a walk over GC lists ended. */
+export interface GcWalk {
+  /** Objects visited. */
+  visited: number;
+  /** Set when a list could not be followed to its end. */
+  partial?: string;
+}
+
+/** Where and how far {@linkcode walkGcList} walks. */
+export interface GcListWalk {
+  /** The list head (a `PyGC_Head` that is no object's). */
+  head: bigint;
+  /** Most objects visited. */
+  budget: number;
+  /** Offset of `ob_type` in an object: read with the node, in one read. */
+  typeOffset: number;
+}
+
+/**
+ * Calls `visit(object, type)` for every object on the ring at `list.head`,
+ * oldest first, at most `list.budget` objects. An unreadable node, or one
+ * whose `_gc_prev` does not point back to the node before it, ends the walk
+ * with `partial` set.
+ */
+export function walkGcList(
+  mem: MemoryReader,
+  list: GcListWalk,
+  visit: (object: bigint, type: bigint) => void,
+): GcWalk {
+  const { head, budget } = list;
+  const typeAt = Number(GC_HEAD_SIZE) + list.typeOffset;
+  let visited = 0;
+  let before = head;
+  try {
+    for (let node = u64(mem, head); node !== head;) {
+      if (visited >= budget) return { visited, partial: `stopped after ${budget} objects` };
+      const bytes = mem.read(node, typeAt + 8);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if ((view.getBigUint64(8, true) & ~PREV_FLAGS) !== before) {
+        return { visited, partial: `GC list broken at 0x${node.toString(16)}` };
+      }
+      visit(node + GC_HEAD_SIZE, view.getBigUint64(typeAt, true));
+      visited++;
+      before = node;
+      node = view.getBigUint64(0, true);
+    }
+  } catch (e) {
+    rethrowFatal(e);
+    return { visited, partial: `GC list unreadable after 0x${before.toString(16)}` };
+  }
+  return { visited };
+}

@@ -1,0 +1,344 @@
+/**
+ * Suspended greenlets (greenlet 1.x to 3.x, gevent), found from memory alone:
+ * every greenlet object is on one of the garbage collector's lists, and each
+ * one's implementation object (`pimpl`) keeps the saved state a switch
+ * restores, among it the newest frame of its own chain of Python frames.
+ *
+ * greenlet's C++ layouts are in no header the target ships, and change
+ * between releases; the fields used are found by what they hold and agreed
+ * on by every greenlet of the process (see `greenlet_impl.ts`):
+ *
+ * - `_self` (a back pointer to the greenlet object) ends the base class;
+ * - the saved frame (`_top_frame`) is the word before it that holds a frame
+ *   object in the greenlets where one does; from 3.11 the frame object leads
+ *   to the `_PyInterpreterFrame` (`f_frame`), which must point back to it;
+ * - a main greenlet's `_thread_state` starts with the main greenlet itself,
+ *   then the thread's running greenlet (which has no saved frames: its frames
+ *   are its thread's);
+ * - the OS thread is the one whose stack mapping holds the stack addresses
+ *   a greenlet saves (`StackState`, `cframe`): inferred, 0 when no word of any
+ *   greenlet of that thread falls in a thread's stack.
+ *
+ * @module
+ */
+
+import type { MemoryReader } from "../../memory/memory_reader.ts";
+import type { PythonRuntime } from "../../cpython/runtime.ts";
+import type { GreenletStack } from "../../model.ts";
+import type { MapEntry } from "../../elf/maps.ts";
+import { rethrowFatal } from "../../errors.ts";
+import { readStruct } from "../../cpython/struct_view.ts";
+import { TypeNames } from "../../cpython/objects.ts";
+import { CodeReader } from "../../walk/code_objects.ts";
+import { type FrameContext, walkFrames } from "../../walk/frames.ts";
+import { findSelfIndex, IMPL_WORDS, implWords } from "./greenlet_impl.ts";
+import { findGcListHeads, walkGcList } from "./gc_lists.ts";
+
+/** Most greenlets read. */
+export const MAX_GREENLETS = 10_000;
+/** Most objects visited on the collector's lists. */
+export const MAX_GC_OBJECTS = 5_000_000;
+/** Deepest chain of base types followed to tell a greenlet type. */
+const MAX_BASES = 64;
+
+/** The `tp_name` of greenlet's own type. */
+export const GREENLET_TYPE = "greenlet.greenlet";
+
+/** What {@linkcode readGreenlets} reads with. */
+export interface GreenletContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  interp: bigint;
+  runtime: bigint | undefined;
+  /** The target's mappings (for the thread stacks). */
+  maps: readonly MapEntry[];
+  /** Each thread's stack pointer, where known. */
+  stackPointers: ReadonlyMap<number, bigint>;
+  log?: (message: string) => void;
+}
+
+/** Suspended greenlets, and why some may be missing. */
+export interface GreenletWalk {
+  greenlets: GreenletStack[];
+  warnings: string[];
+}
+
+/**
+ * True when greenlet's extension (`greenlet/_greenlet….so`) is mapped: only
+ * then are greenlets looked for.
+ */
+export function greenletModuleMapped(maps: readonly MapEntry[]): boolean {
+  return maps.some((m) => /(^|\/)_greenlet(\.[^/]*)?\.so$/.test(m.path));
+}
+
+function hex(a: bigint): string {
+  return `0x${a.toString(16)}`;
+}
+
+function u64(mem: MemoryReader, address: bigint): bigint {
+  return new DataView(mem.read(address, 8).buffer).getBigUint64(0, true);
+}
+
+/** One greenlet object and its implementation's words. */
+interface Found {
+  address: bigint;
+  typeName: string;
+  hub: boolean;
+  words: bigint[];
+  selfIndex: number;
+}
+
+/** Reads every suspended greenlet of the interpreter `ctx.interp`. */
+export function readGreenlets(ctx: GreenletContext): GreenletWalk {
+  const warnings: string[] = [];
+  const log = ctx.log ?? (() => {});
+  const gc = gcState(ctx);
+  if (gc === undefined) {
+    return {
+      greenlets: [],
+      warnings: ["greenlets are not looked for in this Python version (no GC state layout)"],
+    };
+  }
+  const heads = findGcListHeads(ctx.mem, gc.start, gc.size);
+  if (heads.length === 0) {
+    return { greenlets: [], warnings: ["greenlets not found: no GC list found in the GC state"] };
+  }
+  const types = new TypeNames(ctx.mem, ctx.rt);
+  const kinds = new Map<bigint, { greenlet: boolean; hub: boolean }>();
+  const objectLayout = ctx.rt.layout.structs.object;
+  if (objectLayout === undefined) throw new TypeError("Layout has no object");
+  const typeField = objectLayout.fields.type;
+  if (typeField === undefined) throw new TypeError("Layout has no ob_type");
+  const typeOffset = typeField.offset;
+  const found: Found[] = [];
+  let budget = MAX_GC_OBJECTS;
+  let unrecognized = 0;
+  for (const head of heads) {
+    const walk = walkGcList(ctx.mem, { head, budget, typeOffset }, (object, type) => {
+      if (found.length >= MAX_GREENLETS) return;
+      try {
+        let kind = kinds.get(type);
+        if (kind === undefined) {
+          kind = greenletKind(ctx, types, type);
+          kinds.set(type, kind);
+        }
+        if (!kind.greenlet) return;
+        // PyGreenlet: PyObject_HEAD, weakreflist, dict, pimpl (greenlet.h, every release).
+        const pimpl = u64(ctx.mem, object + BigInt(objectLayout.size) + 16n);
+        const words = implWords(ctx.mem.read(pimpl, IMPL_WORDS * 8));
+        const selfIndex = findSelfIndex(words, object);
+        if (selfIndex === undefined || selfIndex + 1 >= words.length) {
+          unrecognized++;
+          return;
+        }
+        found.push({
+          address: object,
+          typeName: types.of(type).name,
+          hub: kind.hub,
+          words,
+          selfIndex,
+        });
+      } catch (e) {
+        rethrowFatal(e);
+        unrecognized++;
+      }
+    });
+    budget -= walk.visited;
+    if (walk.partial !== undefined) warnings.push(`greenlets may be missing: ${walk.partial}`);
+  }
+  if (found.length >= MAX_GREENLETS) {
+    warnings.push(`stopped after ${MAX_GREENLETS} greenlets`);
+  }
+  if (unrecognized > 0) {
+    warnings.push(`${unrecognized} greenlet(s) not shown: their implementation is not readable`);
+  }
+  log(`greenlets: ${found.length} found on ${heads.length} GC lists`);
+  if (found.length === 0) return { greenlets: [], warnings };
+  return { greenlets: suspendedStacks(ctx, types, found, warnings), warnings };
+}
+
+/** Where `struct _gc_runtime_state` is, from the offsets of its `collecting` flag. */
+function gcState(ctx: GreenletContext): { start: bigint; size: number } | undefined {
+  const { rt } = ctx;
+  const gc = rt.layout.structs.gc;
+  const collecting = gc?.fields.collecting;
+  if (gc === undefined || collecting === undefined) return undefined;
+  switch (rt.gcRule) {
+    case "interp": {
+      const field = rt.layout.structs.interp?.fields.gc_collecting;
+      if (field === undefined) return undefined;
+      return { start: ctx.interp + BigInt(field.offset - collecting.offset), size: gc.size };
+    }
+    case "runtime": {
+      const field = rt.layout.structs.runtime?.fields.gc_collecting;
+      if (field === undefined || ctx.runtime === undefined) return undefined;
+      return { start: ctx.runtime + BigInt(field.offset - collecting.offset), size: gc.size };
+    }
+    case "static_symbol":
+      return undefined;
+  }
+}
+
+/** Whether `type` is greenlet's type or derives from it, and whether it is gevent's hub. */
+function greenletKind(
+  ctx: GreenletContext,
+  types: TypeNames,
+  type: bigint,
+): { greenlet: boolean; hub: boolean } {
+  const typeLayout = ctx.rt.layout.structs.type;
+  if (typeLayout === undefined) return { greenlet: false, hub: false };
+  const names: string[] = [];
+  let base = type;
+  for (let depth = 0; base !== 0n && depth < MAX_BASES; depth++) {
+    const name = types.of(base).name;
+    names.push(name);
+    if (name === GREENLET_TYPE) {
+      // gevent.hub.Hub: a Python class named Hub over gevent's own greenlet types.
+      const hub = names[0] === "Hub" && names.some((n) => n.startsWith("gevent."));
+      return { greenlet: true, hub };
+    }
+    base = readStruct(ctx.mem, base, typeLayout).ptr("base");
+  }
+  return { greenlet: false, hub: false };
+}
+
+/** The most common value of `values`, undefined for none. */
+function consensus(values: readonly number[]): number | undefined {
+  const counts = new Map<number, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: number | undefined;
+  for (const [v, n] of counts) if (best === undefined || n > counts.get(best)!) best = v;
+  return best;
+}
+
+/** Stacks of the suspended greenlets among `found`. */
+function suspendedStacks(
+  ctx: GreenletContext,
+  types: TypeNames,
+  found: Found[],
+  warnings: string[],
+): GreenletStack[] {
+  const { mem, rt } = ctx;
+  const frameCtx: FrameContext = { mem, rt, codes: new CodeReader(mem, rt), types };
+  const byAddress = new Map(found.map((g) => [g.address, g]));
+  // Main greenlets: the word after `_self` is a ThreadState that starts with the greenlet.
+  const running = new Set<bigint>();
+  const mainOf = new Map<bigint, bigint>();
+  for (const g of found) {
+    const after = g.words[g.selfIndex + 1]!;
+    if (byAddress.has(after)) {
+      mainOf.set(g.address, after);
+      continue;
+    }
+    try {
+      if (after !== 0n && u64(mem, after) === g.address) {
+        mainOf.set(g.address, g.address);
+        running.add(u64(mem, after + 8n));
+      }
+    } catch (e) {
+      rethrowFatal(e);
+    }
+  }
+  // The saved frame: the index holding a frame object that leads back to itself.
+  const topIndexes: number[] = [];
+  for (const g of found) {
+    if (running.has(g.address)) continue;
+    for (let i = 1; i < g.selfIndex; i++) {
+      if (savedFrame(frameCtx, g.words[i]!) !== undefined) {
+        topIndexes.push(i);
+        break;
+      }
+    }
+  }
+  const topIndex = consensus(topIndexes);
+  if (topIndex === undefined) return [];
+  const tidOf = threadAttribution(ctx, found, mainOf);
+  const stacks: GreenletStack[] = [];
+  for (const g of found) {
+    if (running.has(g.address) || topIndex >= g.selfIndex) continue;
+    const top = g.words[topIndex]!;
+    if (top === 0n) continue; // not started, finished, or switched away from C code only
+    const stack: GreenletStack = {
+      address: g.address,
+      typeName: g.typeName,
+      tid: tidOf(g.address),
+      frames: [],
+    };
+    if (mainOf.get(g.address) === g.address) stack.role = "main";
+    else if (g.hub) stack.role = "hub";
+    const newest = savedFrame(frameCtx, top);
+    if (newest === undefined) {
+      stack.partial = `saved frame pointer ${hex(top)} does not lead to a frame`;
+    } else {
+      try {
+        const walk = walkFrames(frameCtx, newest);
+        stack.frames = walk.frames;
+        if (walk.partial !== undefined) stack.partial = walk.partial;
+      } catch (e) {
+        rethrowFatal(e);
+        stack.partial = `frames unreadable: ${(e as Error).message}`;
+      }
+    }
+    stacks.push(stack);
+  }
+  if (stacks.some((s) => s.tid === 0)) {
+    warnings.push("the thread of some greenlets could not be told (shown as thread 0)");
+  }
+  return stacks;
+}
+
+/**
+ * The newest frame of the chain the frame object at `object` starts (the
+ * frame object itself up to 3.10; its `f_frame` from 3.11, which must point
+ * back to it), or undefined when `object` is not a frame object.
+ */
+function savedFrame(ctx: FrameContext, object: bigint): bigint | undefined {
+  if (object === 0n || (object & 7n) !== 0n) return undefined;
+  try {
+    if (ctx.types.ofObject(object).name !== "frame") return undefined;
+    if (ctx.rt.frameChain === "frame_object") return object;
+    const header = ctx.rt.layout.structs.object?.size;
+    const frameLayout = ctx.rt.layout.structs.frame;
+    if (header === undefined || frameLayout === undefined) return undefined;
+    // PyFrameObject: PyObject_HEAD, f_back, f_frame (3.11+).
+    const frame = u64(ctx.mem, object + BigInt(header) + 8n);
+    if (frame === 0n) return undefined;
+    const view = readStruct(ctx.mem, frame, frameLayout);
+    if (view.has("frame_obj") && view.ptr("frame_obj") !== object) return undefined;
+    return frame;
+  } catch (e) {
+    rethrowFatal(e);
+    return undefined;
+  }
+}
+
+/**
+ * The OS thread of each greenlet: every greenlet of a thread runs on that
+ * thread's stack, and saves addresses in it. A vote over the words of all
+ * the greenlets that share a main greenlet; 0 when nothing matches.
+ */
+function threadAttribution(
+  ctx: GreenletContext,
+  found: Found[],
+  mainOf: ReadonlyMap<bigint, bigint>,
+): (greenlet: bigint) => number {
+  const stacks: { start: bigint; end: bigint; tid: number }[] = [];
+  for (const [tid, sp] of ctx.stackPointers) {
+    const m = ctx.maps.find((e) => e.start <= sp && sp < e.end);
+    if (m !== undefined) stacks.push({ start: m.start, end: m.end, tid });
+  }
+  const votes = new Map<bigint, number[]>();
+  for (const g of found) {
+    const group = mainOf.get(g.address) ?? g.address;
+    const list = votes.get(group) ?? [];
+    votes.set(group, list);
+    for (let i = 1; i < g.selfIndex; i++) {
+      const w = g.words[i]!;
+      const s = stacks.find((s) => s.start <= w && w < s.end);
+      if (s !== undefined) list.push(s.tid);
+    }
+  }
+  const tids = new Map<bigint, number>();
+  for (const [group, list] of votes) tids.set(group, consensus(list) ?? 0);
+  return (greenlet) => tids.get(mainOf.get(greenlet) ?? greenlet) ?? 0;
+}

@@ -1,0 +1,45 @@
+/**
+ * The one entry point the inspectors call: suspended greenlets, only when
+ * greenlet's extension is mapped (no cost for other programs).
+ *
+ * @module
+ */
+
+import type { MemoryReader } from "../../memory/memory_reader.ts";
+import type { PythonRuntime } from "../../cpython/runtime.ts";
+import type { MapEntry } from "../../elf/maps.ts";
+import { rethrowFatal } from "../../errors.ts";
+import { greenletModuleMapped, type GreenletWalk, readGreenlets } from "./greenlets.ts";
+import { addGreenletLocals } from "./greenlet_locals.ts";
+
+export type { GreenletWalk } from "./greenlets.ts";
+
+/** What {@linkcode suspendedGreenlets} needs. */
+export interface SuspendedContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  interp: bigint;
+  runtime: bigint | undefined;
+  maps: readonly MapEntry[];
+  /** Each thread's stack pointer (called only when greenlet is mapped). */
+  stackPointers: () => ReadonlyMap<number, bigint>;
+  /** Also read the variables of their frames (`--locals`). */
+  locals: boolean;
+  log?: (message: string) => void;
+}
+
+/**
+ * The suspended greenlets of the target, or undefined when it does not use
+ * greenlet. Never throws for what it reads: a failure becomes a warning.
+ */
+export function suspendedGreenlets(ctx: SuspendedContext): GreenletWalk | undefined {
+  if (!greenletModuleMapped(ctx.maps)) return undefined;
+  try {
+    const walk = readGreenlets({ ...ctx, stackPointers: ctx.stackPointers() });
+    if (ctx.locals) walk.warnings.push(...addGreenletLocals(ctx, walk.greenlets));
+    return walk;
+  } catch (e) {
+    rethrowFatal(e);
+    return { greenlets: [], warnings: [`greenlets unreadable: ${(e as Error).message}`] };
+  }
+}
