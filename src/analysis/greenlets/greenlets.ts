@@ -104,25 +104,32 @@ export function readGreenlets(ctx: GreenletContext): GreenletWalk {
     return { greenlets: [], warnings: ["greenlets not found: no GC list found in the GC state"] };
   }
   const types = new TypeNames(ctx.mem, ctx.rt);
-  const kinds = new Map<bigint, { greenlet: boolean; hub: boolean }>();
+  const kinds = new Map<number, { greenlet: boolean; hub: boolean }>();
   const objectLayout = ctx.rt.layout.structs.object;
   if (objectLayout === undefined) throw new TypeError("Layout has no object");
   const typeField = objectLayout.fields.type;
   if (typeField === undefined) throw new TypeError("Layout has no ob_type");
   const typeOffset = typeField.offset;
   const found: Found[] = [];
+  const started = performance.now();
   let budget = MAX_GC_OBJECTS;
   let unrecognized = 0;
   for (const head of heads) {
-    const walk = walkGcList(ctx.mem, { head, budget, typeOffset }, (object, type) => {
+    const walk = walkGcList(ctx.mem, { head, budget, typeOffset }, (objectAt, typeAt) => {
       if (found.length >= MAX_GREENLETS) return;
-      try {
-        let kind = kinds.get(type);
-        if (kind === undefined) {
-          kind = greenletKind(ctx, types, type);
-          kinds.set(type, kind);
+      let kind = kinds.get(typeAt);
+      if (kind === undefined) {
+        try {
+          kind = greenletKind(ctx, types, BigInt(typeAt));
+        } catch (e) {
+          rethrowFatal(e);
+          kind = { greenlet: false, hub: false };
         }
-        if (!kind.greenlet) return;
+        kinds.set(typeAt, kind);
+      }
+      if (!kind.greenlet) return;
+      const object = BigInt(objectAt);
+      try {
         // PyGreenlet: PyObject_HEAD, weakreflist, dict, pimpl (greenlet.h, every release).
         const pimpl = u64(ctx.mem, object + BigInt(objectLayout.size) + 16n);
         const words = implWords(ctx.mem.read(pimpl, IMPL_WORDS * 8));
@@ -133,7 +140,7 @@ export function readGreenlets(ctx: GreenletContext): GreenletWalk {
         }
         found.push({
           address: object,
-          typeName: types.of(type).name,
+          typeName: types.of(BigInt(typeAt)).name,
           hub: kind.hub,
           words,
           selfIndex,
@@ -152,7 +159,10 @@ export function readGreenlets(ctx: GreenletContext): GreenletWalk {
   if (unrecognized > 0) {
     warnings.push(`${unrecognized} greenlet(s) not shown: their implementation is not readable`);
   }
-  log(`greenlets: ${found.length} found on ${heads.length} GC lists`);
+  log(
+    `greenlets: ${found.length} found among ${MAX_GC_OBJECTS - budget} objects on ` +
+      `${heads.length} GC lists in ${(performance.now() - started).toFixed(2)} ms`,
+  );
   if (found.length === 0) return { greenlets: [], warnings };
   return { greenlets: suspendedStacks(ctx, types, found, warnings), warnings };
 }
