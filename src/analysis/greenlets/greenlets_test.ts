@@ -1,0 +1,141 @@
+/**
+ * `readGreenlets()` over fake 3.11 memory laid out as greenlet 2.0.2 builds
+ * its objects: which greenlets are shown, with which thread, and what a
+ * garbage saved frame pointer gives.
+ */
+import assert from "node:assert/strict";
+import { FakeMemory } from "../../memory/fake_memory.ts";
+import { selectRuntime } from "../../cpython/runtime.ts";
+import type { MapEntry } from "../../elf/maps.ts";
+import { greenletModuleMapped, readGreenlets } from "./greenlets.ts";
+
+const rt = selectRuntime({ major: 3, minor: 11, micro: 2, releaseLevel: "final", serial: 0 });
+
+const INTERP = 0x100000n; // struct _gc_runtime_state at +648 (gc_collecting 848 - collecting 200)
+const GC = INTERP + 648n;
+const TYPES = 0x200000n; // greenlet.greenlet at +0, frame at +0x200, names at +0x400
+const OBJECTS = 0x300000n; // one 0x100-byte slot per object: PyGC_Head, then the object
+const IMPLS = 0x400000n; // one 0x200-byte implementation object per greenlet
+const STACK = 0x7ff000000000n; // the thread's stack mapping
+const GARBAGE = 0xdead0000beef0n;
+const TID = 4242;
+
+/** Slots: 0 main greenlet (running), 1 suspended, 2 garbage frame, 3 finished; 4 frame object. */
+const object = (slot: number) => OBJECTS + BigInt(slot) * 0x100n + 16n;
+const impl = (slot: number) => IMPLS + BigInt(slot) * 0x200n;
+const THREAD_STATE = IMPLS + 0x1000n;
+const INTERP_FRAME = IMPLS + 0x1100n;
+
+function fakeTarget(): FakeMemory {
+  const mem = new FakeMemory();
+  mem.map(INTERP, 0x1000);
+  mem.map(TYPES, 0x1000);
+  mem.map(OBJECTS, 0x1000);
+  mem.map(IMPLS, 0x2000);
+  const text = new TextEncoder();
+  mem.write(TYPES + 0x400n, text.encode("greenlet.greenlet\0"));
+  mem.write(TYPES + 0x420n, text.encode("frame\0"));
+  mem.writeU64(TYPES + 24n, TYPES + 0x400n); // tp_name
+  mem.writeU64(TYPES + 0x200n + 24n, TYPES + 0x420n);
+  // The young generation holds the four greenlets; the other list heads are empty.
+  const slots = [0, 1, 2, 3];
+  const node = (i: number) => i < 0 || i >= slots.length ? GC + 24n : object(i) - 16n;
+  mem.writeU64(GC + 24n, node(0));
+  mem.writeU64(GC + 32n, node(slots.length - 1));
+  for (const i of slots) {
+    mem.writeU64(node(i), node(i + 1));
+    mem.writeU64(node(i) + 8n, node(i - 1));
+    mem.writeU64(object(i) + 8n, TYPES); // ob_type
+    mem.writeU64(object(i) + 32n, impl(i)); // pimpl
+    mem.writeU64(impl(i) + 20n * 8n, object(i)); // _self
+    mem.writeU64(impl(i) + 21n * 8n, i === 0 ? THREAD_STATE : object(0)); // main / thread state
+    mem.writeU64(impl(i) + 6n * 8n, STACK + 0x800n); // StackState: an address in the stack
+  }
+  for (const empty of [48n, 72n]) {
+    mem.writeU64(GC + empty, GC + empty);
+    mem.writeU64(GC + empty + 8n, GC + empty);
+  }
+  mem.writeU64(THREAD_STATE, object(0)); // main_greenlet
+  mem.writeU64(THREAD_STATE + 8n, object(0)); // current_greenlet: main runs
+  // Slot 1: _top_frame is a frame object whose f_frame points back at it; its code is unreadable.
+  mem.writeU64(impl(1) + 12n * 8n, object(4));
+  mem.writeU64(object(4) + 8n, TYPES + 0x200n);
+  mem.writeU64(object(4) + 24n, INTERP_FRAME); // f_frame
+  mem.writeU64(INTERP_FRAME + 40n, object(4)); // frame_obj
+  mem.writeU64(INTERP_FRAME + 32n, GARBAGE); // f_code
+  mem.writeU64(impl(2) + 12n * 8n, GARBAGE);
+  // The running main greenlet keeps a stale frame: it is not shown.
+  mem.writeU64(impl(0) + 12n * 8n, object(4));
+  return mem;
+}
+
+const MAPS: MapEntry[] = [{
+  start: STACK,
+  end: STACK + 0x1000n,
+  perms: "rw-p",
+  offset: 0n,
+  device: "00:00",
+  inode: 0,
+  path: "",
+}];
+
+function read(mem: FakeMemory) {
+  return readGreenlets({
+    mem,
+    rt,
+    interp: INTERP,
+    runtime: undefined,
+    maps: MAPS,
+    stackPointers: new Map([[TID, STACK + 0x100n]]),
+  });
+}
+
+Deno.test("readGreenlets() shows suspended greenlets only, a garbage frame pointer marked", () => {
+  const walk = read(fakeTarget());
+  assert.deepEqual(walk.warnings, []);
+  assert.deepEqual(
+    walk.greenlets.map((g) => ({ ...g, frames: g.frames.map((f) => f.function) })),
+    [
+      { address: object(1), typeName: "greenlet.greenlet", tid: TID, frames: ["???"] },
+      {
+        address: object(2),
+        typeName: "greenlet.greenlet",
+        tid: TID,
+        frames: [],
+        partial: "saved frame pointer 0xdead0000beef0 does not lead to a frame",
+      },
+    ],
+  );
+});
+
+Deno.test("readGreenlets() says so when no greenlet's thread stack is known", () => {
+  const mem = fakeTarget();
+  const walk = readGreenlets({
+    mem,
+    rt,
+    interp: INTERP,
+    runtime: undefined,
+    maps: MAPS,
+    stackPointers: new Map(),
+  });
+  assert.deepEqual(walk.greenlets.map((g) => g.tid), [0, 0]);
+  assert.deepEqual(walk.warnings, [
+    "the thread of some greenlets could not be told (shown as thread 0)",
+  ]);
+});
+
+Deno.test("readGreenlets() ends at a broken GC list with a warning, never throws", () => {
+  const mem = fakeTarget();
+  mem.writeU64(object(1) - 16n, GARBAGE); // the second node's next pointer
+  const walk = read(mem);
+  assert.deepEqual(walk.warnings, ["greenlets may be missing: GC list broken at 0x300100"]);
+  assert.deepEqual(walk.greenlets.map((g) => g.address), [object(1)]);
+});
+
+Deno.test("greenletModuleMapped() looks for greenlet's extension only", () => {
+  const map = (path: string): MapEntry => ({ ...MAPS[0]!, path });
+  assert.ok(greenletModuleMapped([
+    map("/usr/lib/python3/dist-packages/greenlet/_greenlet.cpython-311-x86_64-linux-gnu.so"),
+  ]));
+  assert.ok(!greenletModuleMapped([map("/usr/lib/libgreenlet_helper.so"), map("")]));
+});
