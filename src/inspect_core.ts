@@ -28,6 +28,7 @@ import {
 import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
 import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
+import { runningGreenletNative } from "./analysis/greenlets/native_slice.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -208,6 +209,9 @@ export async function inspectCore(
         }),
         nativeWarnings,
       );
+      if (greenlets !== undefined) {
+        for (const t of walk.threads) if (t.native) t.native = runningGreenletNative(t.native);
+      }
       logInflated(native.inflateStats, log);
     }
     const details: CoreDetails = {

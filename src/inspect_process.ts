@@ -39,6 +39,7 @@ import {
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import { type GreenletWalk, suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
+import { runningGreenletNative } from "./analysis/greenlets/native_slice.ts";
 import { liveStackPointers } from "./process/stack_pointers.ts";
 
 /** Options of {@linkcode inspectProcess}. */
@@ -234,6 +235,9 @@ function* inspectSteps(
         }),
         nativeWarnings,
       );
+      if (greenlets !== undefined) {
+        for (const t of walk.threads) if (t.native) t.native = runningGreenletNative(t.native);
+      }
       logInflated(native.inflateStats, log);
     }
     const report: StackReport = {

@@ -23,6 +23,7 @@ import {
 import { findPythons, type Python } from "./_pythons.ts";
 import { fixtureCore, makerSkip } from "./_cores.ts";
 import { withRun } from "./_remote_cases.ts";
+import { nativeSkip } from "./_native_cases.ts";
 import { assertValidReport } from "./_json_schema.ts";
 
 const DIST_PACKAGES = "/usr/lib/python3/dist-packages";
@@ -341,5 +342,54 @@ registerTest(
     await using core = await fixtureCore(python!, "gevent_server.py", "kernel-abrt");
     const { doc } = await jsonRun(["core", core.path]);
     checkGeventHubRuns(doc, core.pid, core.frames);
+  },
+);
+
+/**
+ * `--native` text of `gevent_server.py` (the hub runs): the hub's native stack starts where
+ * greenlet started it (the main greenlet's C frames, below on the same C stack, are not the
+ * hub's), so it merges; the suspended greenlets follow.
+ */
+function checkGeventNative(text: string): void {
+  const [thread, ...greenlets] = text.trimEnd().split("\n\n").map((b) => b.split("\n"));
+  const calls = thread!.slice(1).filter((l) => !l.startsWith("        "));
+  assert.match(calls[0]!, /^ {4}\(C\) File .*, in greenlet::UserGreenlet::inner_bootstrap\(/);
+  assert.match(calls[1]!, /^ {4}\(Python\) File ".*\/gevent\/hub\.py", line 647, in run$/);
+  assert.match(calls.at(-1)!, /, in epoll_wait \(/);
+  assert.equal(calls.filter((l) => l.includes("(Python)")).length, 1);
+  assert.equal(greenlets.length, 5, "the suspended greenlets follow");
+  assert.ok(greenlets.every((g) => g[0]!.startsWith("Greenlet 0x")));
+}
+
+registerTest(
+  "greenlet remote --native fixture=gevent_server python=3.11-debian",
+  geventSkip ?? (python === undefined ? undefined : nativeSkip(python, "live")),
+  async () => {
+    await using fixture = await startFixture(python!, "gevent_server.py");
+    const result = await runPystack(["remote", String(fixture.pid), "--native"]);
+    try {
+      assert.equal(result.code, 0);
+      assert.equal(result.stderr, "");
+      checkGeventNative(result.stdout);
+    } catch (error) {
+      throw withRun(error, result);
+    }
+  },
+);
+
+registerTest(
+  "greenlet core --native fixture=gevent_server python=3.11-debian maker=kernel-abrt",
+  geventSkip ?? (python === undefined ? undefined : nativeSkip(python, "core")) ??
+    makerSkip("kernel-abrt"),
+  async () => {
+    await using core = await fixtureCore(python!, "gevent_server.py", "kernel-abrt");
+    const result = await runPystack(["core", core.path, "--native"]);
+    try {
+      assert.equal(result.code, 0);
+      assert.equal(result.stderr, "");
+      checkGeventNative(result.stdout.slice(result.stdout.indexOf("Traceback for thread")));
+    } catch (error) {
+      throw withRun(error, result);
+    }
   },
 );

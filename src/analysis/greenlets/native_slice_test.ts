@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import type { NativeFrame } from "../../model.ts";
+import { runningGreenletNative } from "./native_slice.ts";
+
+const frame = (symbol?: string): NativeFrame =>
+  symbol === undefined ? { address: 1n, inlined: false } : { address: 1n, symbol, inlined: false };
+
+const INNER = "greenlet::UserGreenlet::inner_bootstrap(greenlet::Greenlet*, _object*)";
+
+Deno.test("runningGreenletNative() keeps the frames from the newest bootstrap on", () => {
+  const stack = [
+    frame("_start"),
+    frame(INNER),
+    frame("PyObject_Call"),
+    frame(INNER),
+    frame("ev_run"),
+  ];
+  assert.deepEqual(runningGreenletNative(stack), stack.slice(3));
+});
+
+Deno.test("runningGreenletNative() keeps everything without a named bootstrap", () => {
+  const stack = [frame("_start"), frame(), frame("ev_run")];
+  assert.deepEqual(runningGreenletNative(stack), stack);
+  assert.deepEqual(runningGreenletNative([frame(INNER), frame("x")]), [frame(INNER), frame("x")]);
+  assert.deepEqual(runningGreenletNative([]), []);
+});
