@@ -21,14 +21,16 @@ import {
   startFixture,
 } from "./_harness.ts";
 import { findPythons, type Python } from "./_pythons.ts";
-import { fixtureCore, makerSkip } from "./_cores.ts";
+import { type CoreMaker, fixtureCore, makerSkip } from "./_cores.ts";
+import { greenletBuildSkip, greenletFor } from "./_greenlet_build.ts";
 import { withRun } from "./_remote_cases.ts";
 import { nativeSkip } from "./_native_cases.ts";
 import { assertValidReport } from "./_json_schema.ts";
 
 const DIST_PACKAGES = "/usr/lib/python3/dist-packages";
 
-const python = (await findPythons()).find((p) => p.id === "3.11-debian");
+const pythons = await findPythons();
+const python = pythons.find((p) => p.id === "3.11-debian");
 
 /** Why the greenlet tests cannot run with `python`: missing interpreter or package. */
 function greenletSkip(python: Python | undefined, module: string, apt: string): Skip | undefined {
@@ -246,6 +248,30 @@ registerTest(
     checkText(text.stdout, doc);
   },
 );
+
+// The same with greenlet built from Debian's sources for every other interpreter it supports:
+// frame objects (3.7 to 3.10) and interpreter frames (3.11), GC heads of 32 and 16 bytes.
+for (const other of pythons.filter((p) => p !== python)) {
+  const skip = greenletBuildSkip(other);
+  registerTest(`greenlet remote fixture=greenlet_switch python=${other.id}`, skip, async () => {
+    const env = { PYSTACK_GREENLET_DIR: await greenletFor(other) };
+    const markers = await expectedFrames("greenlet_switch.py");
+    await using fixture = await startFixture(other, "greenlet_switch.py", { env });
+    const { doc } = await jsonRun(["remote", String(fixture.pid)]);
+    checkSwitch(doc, fixture.pid, markers);
+  });
+  const maker: CoreMaker = other.gcoreSkip === undefined ? "gcore" : "kernel-abrt";
+  registerTest(
+    `greenlet core fixture=greenlet_switch python=${other.id} maker=${maker}`,
+    skip ?? makerSkip(maker),
+    async () => {
+      const env = { PYSTACK_GREENLET_DIR: await greenletFor(other) };
+      await using core = await fixtureCore(other, "greenlet_switch.py", maker, { env });
+      const { doc } = await jsonRun(["core", core.path]);
+      checkSwitch(doc, core.pid, core.frames);
+    },
+  );
+}
 
 // ---- gevent_server.py: a StreamServer, a client, a sleeper, a waiter -----------------------
 

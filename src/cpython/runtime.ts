@@ -114,6 +114,11 @@ export interface PythonRuntime {
   readonly checkExecutable: boolean;
   readonly gilRule: GilRule;
   readonly gcRule: GcRule;
+  /**
+   * `sizeof(PyGC_Head)`, before every object the collector tracks: 32 (<= 3.7, a union with a
+   * `long double`), 16 (3.8+).
+   */
+  readonly gcHeadSize: 16 | 32;
   /** <= 3.10: the OS thread id must be read from glibc's `struct pthread`. */
   readonly tidFromPthread: boolean;
   /** How int objects store their size and sign. */
@@ -170,6 +175,7 @@ const PY2_RULES = {
   checkExecutable: false,
   gilRule: "tstate_current_symbol",
   gcRule: "static_symbol",
+  gcHeadSize: 32,
   tidFromPthread: true,
   longRule: "ob_size",
   native: {
@@ -229,6 +235,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     checkExecutable: m >= 13,
     gilRule: m <= 6 ? "tstate_current_symbol" : m <= 11 ? "runtime_tstate_current" : "gil_struct",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
+    gcHeadSize: m <= 7 ? 32 : 16,
     tidFromPthread: m <= 10,
     longRule: m <= 11 ? "ob_size" : "lv_tag",
     native: {

@@ -10,8 +10,6 @@
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import { rethrowFatal } from "../../errors.ts";
 
-/** Size of `PyGC_Head` (`_gc_next`, `_gc_prev`) on x86-64: the object follows it. */
-export const GC_HEAD_SIZE = 16n;
 /** The low bits of `_gc_prev` hold collector flags (3.8+). */
 const PREV_FLAGS = 3n;
 
@@ -59,8 +57,13 @@ export interface GcListWalk {
   head: bigint;
   /** Most objects visited. */
   budget: number;
-  /** Offset of `ob_type` in an object: read with the node, in one read. */
+  /** Offset of `ob_type` in an object. */
   typeOffset: number;
+  /**
+   * `sizeof(PyGC_Head)` (`_gc_next`, `_gc_prev`; before 3.8 also `gc_refs`, padded): the object
+   * follows it.
+   */
+  headSize: number;
 }
 
 /** Highest user-space address on x86-64 (47 bits): any pointer above is corrupt. */
@@ -75,9 +78,9 @@ const CHUNK = 64 * 1024;
  * word, and with a system call per 64 KiB rather than per page.
  */
 export class ChunkWords {
-  #chunks = new Map<number, DataView>();
-  #lastBase = -1;
-  #last: DataView | undefined;
+  /** Chunks by base address; null for a chunk that could not be read whole. */
+  #chunks = new Map<number, DataView | null>();
+  #pages = new Map<number, DataView>();
   readonly #mem: MemoryReader;
   constructor(mem: MemoryReader) {
     this.#mem = mem;
@@ -85,34 +88,37 @@ export class ChunkWords {
 
   /** The 8-byte word at `address` (8-aligned) as a number; throws when unreadable. */
   word(address: number): number {
-    let base = address - (address % CHUNK);
-    let view = base === this.#lastBase ? this.#last : this.#chunks.get(base);
-    if (view === undefined) {
-      // A chunk that runs past the end of a mapping: the page alone.
-      view = this.#load(base, CHUNK);
-      if (view === undefined) {
-        base = address - (address % PAGE);
-        view = this.#chunks.get(base) ?? this.#load(base, PAGE);
-        if (view === undefined) throw new RangeError(`Cannot read 0x${address.toString(16)}`);
-      }
+    const chunkBase = address - (address % CHUNK);
+    let chunk = this.#chunks.get(chunkBase);
+    if (chunk === undefined) {
+      chunk = this.#load(chunkBase, CHUNK) ?? null;
+      this.#chunks.set(chunkBase, chunk);
     }
-    this.#lastBase = base;
-    this.#last = view;
-    const at = address - base;
-    return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
+    if (chunk !== null) return wordAt(chunk, address - chunkBase);
+    // A chunk that runs past the end of a mapping: its pages one by one.
+    const pageBase = address - (address % PAGE);
+    let page = this.#pages.get(pageBase);
+    if (page === undefined) {
+      page = this.#load(pageBase, PAGE);
+      if (page === undefined) throw new RangeError(`Cannot read 0x${address.toString(16)}`);
+      this.#pages.set(pageBase, page);
+    }
+    return wordAt(page, address - pageBase);
   }
 
   #load(base: number, size: number): DataView | undefined {
     try {
       const bytes = this.#mem.read(BigInt(base), size);
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      this.#chunks.set(base, view);
-      return view;
+      return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (e) {
       rethrowFatal(e);
       return undefined;
     }
   }
+}
+
+function wordAt(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32;
 }
 
 /**
@@ -129,7 +135,7 @@ export function walkGcList(
 ): GcWalk {
   const { budget } = list;
   const head = Number(list.head);
-  const typeAt = Number(GC_HEAD_SIZE) + list.typeOffset;
+  const typeAt = list.headSize + list.typeOffset;
   const words = new ChunkWords(mem);
   let visited = 0;
   let before = head;
@@ -143,7 +149,7 @@ export function walkGcList(
       if (prev - (prev % 4) !== before) {
         return { visited, partial: `GC list broken at 0x${node.toString(16)}` };
       }
-      visit(node + Number(GC_HEAD_SIZE), words.word(node + typeAt));
+      visit(node + list.headSize, words.word(node + typeAt));
       visited++;
       before = node;
       node = words.word(node);

@@ -26,9 +26,13 @@ function memory(count: number): FakeMemory {
 
 function walk(mem: FakeMemory, budget = 100) {
   const seen: [number, number][] = [];
-  const result = walkGcList(mem, { head: STATE + 24n, budget, typeOffset: 8 }, (o, t) => {
-    seen.push([o, t]);
-  });
+  const result = walkGcList(
+    mem,
+    { head: STATE + 24n, budget, typeOffset: 8, headSize: 16 },
+    (o, t) => {
+      seen.push([o, t]);
+    },
+  );
   return { seen, result };
 }
 

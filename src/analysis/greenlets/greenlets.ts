@@ -96,7 +96,9 @@ export function readGreenlets(ctx: GreenletContext): GreenletWalk {
   if (gc === undefined) {
     return {
       greenlets: [],
-      warnings: ["greenlets are not looked for in this Python version (no GC state layout)"],
+      warnings: [
+        "greenlets are not looked for in this Python version (its GC lists are in a C static)",
+      ],
     };
   }
   const heads = findGcListHeads(ctx.mem, gc.start, gc.size);
@@ -110,12 +112,13 @@ export function readGreenlets(ctx: GreenletContext): GreenletWalk {
   const typeField = objectLayout.fields.type;
   if (typeField === undefined) throw new TypeError("Layout has no ob_type");
   const typeOffset = typeField.offset;
+  const headSize = ctx.rt.gcHeadSize;
   const found: Found[] = [];
   const started = performance.now();
   let budget = MAX_GC_OBJECTS;
   let unrecognized = 0;
   for (const head of heads) {
-    const walk = walkGcList(ctx.mem, { head, budget, typeOffset }, (objectAt, typeAt) => {
+    const walk = walkGcList(ctx.mem, { head, budget, typeOffset, headSize }, (objectAt, typeAt) => {
       if (found.length >= MAX_GREENLETS) return;
       let kind = kinds.get(typeAt);
       if (kind === undefined) {
