@@ -131,39 +131,60 @@ function checkText(text: string, doc: JsonDoc): void {
       const m = /File "(.*)", line (\d+), in (.*)$/.exec(l)!;
       return `${m[3]} ${basename(m[1]!)}:${m[2]}`;
     });
-  assert.equal(blocks.length, doc.threads.length + doc.greenlets!.length, "blocks");
-  assert.match(blocks[0]![0]!, new RegExp(`^Traceback for thread ${doc.threads[0]!.tid} `));
-  assert.deepEqual(frameLines(blocks[0]!), described(doc.threads[0]!.frames));
-  doc.greenlets!.forEach((g, i) => {
-    const block = blocks[i + 1]!;
-    const what = g.role === "main"
-      ? "the main greenlet"
-      : g.role === "hub"
-      ? "gevent's hub"
-      : g.typeName;
-    assert.equal(
-      block[0],
-      `Greenlet ${g.address} (suspended) in thread ${g.tid}, ${what} (most recent call last):`,
-    );
-    assert.deepEqual(frameLines(block), described(g.frames), `frames of greenlet ${g.address}`);
-    if (g.partial !== null) {
-      assert.equal(block.at(-1), `    (!) Stack may be incomplete: ${g.partial}`);
+  const greenlets = doc.greenlets ?? [];
+  assert.equal(blocks.length, doc.threads.length + greenlets.length, "blocks");
+  let next = 0;
+  for (const thread of doc.threads) {
+    const block = blocks[next++]!;
+    assert.match(block[0]!, new RegExp(`^Traceback for thread ${thread.tid} `));
+    assert.deepEqual(frameLines(block), described(thread.frames));
+    for (const g of greenlets.filter((g) => g.tid === thread.tid)) {
+      const block = blocks[next++]!;
+      const what = g.role === "main"
+        ? "the main greenlet"
+        : g.role === "hub"
+        ? "gevent's hub"
+        : g.typeName;
+      assert.equal(
+        block[0],
+        `Greenlet ${g.address} (suspended) in thread ${g.tid}, ${what} (most recent call last):`,
+      );
+      assert.deepEqual(frameLines(block), described(g.frames), `frames of greenlet ${g.address}`);
+      if (g.partial !== null) {
+        assert.equal(block.at(-1), `    (!) Stack may be incomplete: ${g.partial}`);
+      }
     }
-  });
+  }
+  assert.equal(next, blocks.length, "every greenlet follows its thread");
+}
+
+/** The frames of `frames` in `scriptPath` (a worker thread starts in threading.py). */
+function fixtureOnly(frames: readonly JsonFrame[], scriptPath: string): JsonFrame[] {
+  return frames.filter((f) => basename(f.file) === basename(scriptPath));
 }
 
 // ---- greenlet_switch.py: three plain greenlets ---------------------------------------------
 
-/** The three greenlets of `greenlet_switch.py` and the main thread, all in thread `pid`. */
+/**
+ * The greenlets of `greenlet_switch.py`: alpha, beta, gamma on the main thread (`pid`), delta
+ * on the thread g-worker (the process's other thread), each with the frames of its markers.
+ */
 function checkSwitch(doc: JsonDoc, pid: number, markers: ExpectedStacks): void {
-  assert.deepEqual(doc.threads.map((t) => t.tid), [pid], "one thread");
-  assert.deepEqual(described(doc.threads[0]!.frames), expectedLines(markers, "main"));
+  assert.equal(doc.threads.length, 2, "two threads");
+  const main = doc.threads.find((t) => t.tid === pid);
+  const worker = doc.threads.find((t) => t.tid !== pid);
+  assert.ok(main && worker);
+  assert.deepEqual(described(main.frames), expectedLines(markers, "main"));
+  assert.deepEqual(
+    described(fixtureOnly(worker.frames, "greenlet_switch.py")),
+    expectedLines(markers, "g-worker"),
+  );
   const greenlets = doc.greenlets ?? [];
-  assert.equal(greenlets.length, 3, "three suspended greenlets (main runs)");
-  for (const [stack, first] of [["alpha", "alpha"], ["beta", "beta"], ["gamma", "gamma"]]) {
-    const g = byFirstFunction(greenlets, first!);
-    assert.deepEqual(described(g.frames), expectedLines(markers, stack!), `greenlet ${stack}`);
-    assert.equal(g.tid, pid, `${stack} runs on the main thread`);
+  assert.equal(greenlets.length, 4, "four suspended greenlets (each thread runs its main one)");
+  for (const stack of ["alpha", "beta", "gamma", "delta"]) {
+    const g = byFirstFunction(greenlets, stack);
+    assert.deepEqual(described(g.frames), expectedLines(markers, stack), `greenlet ${stack}`);
+    assert.equal(g.tid, stack === "delta" ? worker.tid : pid, `the thread of ${stack}`);
     assert.equal(g.typeName, "greenlet.greenlet");
     assert.equal(g.role, null);
     assert.equal(g.partial, null);
@@ -226,8 +247,8 @@ registerTest(
     const { doc, result } = await jsonRun(["remote", String(fixture.pid)]);
     try {
       const greenlets = doc.greenlets ?? [];
-      assert.equal(greenlets.length, 3);
-      for (const stack of ["alpha", "gamma"]) {
+      assert.equal(greenlets.length, 4);
+      for (const stack of ["alpha", "gamma", "delta"]) {
         const g = byFirstFunction(greenlets, stack);
         assert.deepEqual(described(g.frames), expectedLines(markers, stack));
         assert.equal(g.partial, null);
