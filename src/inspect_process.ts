@@ -38,7 +38,11 @@ import {
   noInterpreterWarning,
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
-import { type GreenletWalk, suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
+import {
+  type GreenletWalk,
+  prescanSuspendedGreenlets,
+  suspendedGreenlets,
+} from "./analysis/greenlets/suspended.ts";
 import { runningGreenletNative } from "./analysis/greenlets/native_slice.ts";
 import { liveStackPointers } from "./process/stack_pointers.ts";
 
@@ -187,6 +191,9 @@ function* inspectSteps(
       { start: false },
     );
     using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid, images);
+    const greenletPrescan = located === undefined || !block
+      ? undefined
+      : prescanSuspendedGreenlets({ ...located, mem, maps, log });
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk: ThreadWalk = { threads: [], newest: [], warnings: [] };
     let tids: number[];
@@ -207,7 +214,7 @@ function* inspectSteps(
           stackPointers: () => liveStackPointers(pid, tids),
           locals: options.locals === true,
           log,
-        });
+        }, greenletPrescan);
       }
       native?.unwindLive(
         options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),

@@ -43,10 +43,42 @@ export function findGcListHeads(mem: MemoryReader, start: bigint, size: number):
   return heads;
 }
 
+/**
+ * Whether the object at `object` (its `PyGC_Head` `headSize` bytes before it) is
+ * still on a GC list: its neighbours point back to it. An object freed since
+ * it was seen is not (untracking clears its links, freeing reuses them).
+ */
+export function stillTracked(mem: MemoryReader, object: bigint, headSize: number): boolean {
+  const node = object - BigInt(headSize);
+  try {
+    const next = u64(mem, node);
+    const prev = u64(mem, node + 8n) & ~PREV_FLAGS;
+    if (next === 0n || prev === 0n) return false;
+    return (u64(mem, next + 8n) & ~PREV_FLAGS) === node && u64(mem, prev) === node;
+  } catch (e) {
+    rethrowFatal(e);
+    return false;
+  }
+}
+
+/** The newest node of each list (`_gc_prev` of its head; the head itself when empty). */
+export function listTails(mem: MemoryReader, heads: readonly bigint[]): bigint[] {
+  return heads.map((head) => {
+    try {
+      return u64(mem, head + 8n) & ~PREV_FLAGS;
+    } catch (e) {
+      rethrowFatal(e);
+      return 0n;
+    }
+  });
+}
+
 /** How a walk over GC lists ended. */
 export interface GcWalk {
   /** Objects visited. */
   visited: number;
+  /** The node visited last (the head for an empty list): the list's tail when it ended. */
+  last: number;
   /** Set when a list could not be followed to its end. */
   partial?: string;
 }
@@ -141,13 +173,15 @@ export function walkGcList(
   let before = head;
   try {
     for (let node = words.word(head); node !== head;) {
-      if (visited >= budget) return { visited, partial: `stopped after ${budget} objects` };
+      if (visited >= budget) {
+        return { visited, last: before, partial: `stopped after ${budget} objects` };
+      }
       if (node % 8 !== 0 || node <= 0 || node >= USER_SPACE_END) {
-        return { visited, partial: `GC list broken at 0x${before.toString(16)}` };
+        return { visited, last: before, partial: `GC list broken at 0x${before.toString(16)}` };
       }
       const prev = words.word(node + 8);
       if (prev - (prev % 4) !== before) {
-        return { visited, partial: `GC list broken at 0x${node.toString(16)}` };
+        return { visited, last: before, partial: `GC list broken at 0x${node.toString(16)}` };
       }
       visit(node + list.headSize, words.word(node + typeAt));
       visited++;
@@ -156,7 +190,7 @@ export function walkGcList(
     }
   } catch (e) {
     rethrowFatal(e);
-    return { visited, partial: `GC list unreadable after 0x${before.toString(16)}` };
+    return { visited, last: before, partial: `GC list unreadable after 0x${before.toString(16)}` };
   }
-  return { visited };
+  return { visited, last: before };
 }

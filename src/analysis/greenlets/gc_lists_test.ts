@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FakeMemory } from "../../memory/fake_memory.ts";
-import { ChunkWords, findGcListHeads, walkGcList } from "./gc_lists.ts";
+import { ChunkWords, findGcListHeads, listTails, stillTracked, walkGcList } from "./gc_lists.ts";
 
 const STATE = 0x10000n; // a fake struct _gc_runtime_state: two list heads at +24 and +48
 const NODES = 0x20000n; // nodes 0x40 bytes apart: PyGC_Head, then ob_refcnt, ob_type
@@ -42,7 +42,7 @@ Deno.test("findGcListHeads() finds a full ring and an empty one, nothing else", 
 
 Deno.test("walkGcList() visits every object with its type, oldest first", () => {
   const { seen, result } = walk(memory(3));
-  assert.deepEqual(result, { visited: 3 });
+  assert.deepEqual(result, { visited: 3, last: 0x20080 });
   assert.deepEqual(seen, [
     [0x20010, 0x9000],
     [0x20050, 0x9001],
@@ -53,14 +53,14 @@ Deno.test("walkGcList() visits every object with its type, oldest first", () => 
 Deno.test("walkGcList() stops at its budget with a marker", () => {
   const { seen, result } = walk(memory(5), 2);
   assert.equal(seen.length, 2);
-  assert.deepEqual(result, { visited: 2, partial: "stopped after 2 objects" });
+  assert.deepEqual(result, { visited: 2, last: 0x20040, partial: "stopped after 2 objects" });
 });
 
 Deno.test("walkGcList() ends a list that loops without coming back to its head", () => {
   const mem = memory(3);
   mem.writeU64(NODES + 0x80n, NODES + 0x40n); // the last node points back to the second
   const { result } = walk(mem);
-  assert.deepEqual(result, { visited: 3, partial: "GC list broken at 0x20040" });
+  assert.deepEqual(result, { visited: 3, last: 0x20080, partial: "GC list broken at 0x20040" });
 });
 
 Deno.test("walkGcList() ends at an unreadable or garbage next pointer", () => {
@@ -68,11 +68,16 @@ Deno.test("walkGcList() ends at an unreadable or garbage next pointer", () => {
   unreadable.writeU64(NODES + 0x40n, 0x7f0000000000n);
   assert.deepEqual(walk(unreadable).result, {
     visited: 2,
+    last: 0x20040,
     partial: "GC list unreadable after 0x20040",
   });
   const garbage = memory(3);
   garbage.writeU64(NODES + 0x40n, 0xdeadbeefdeadbeefn);
-  assert.deepEqual(walk(garbage).result, { visited: 2, partial: "GC list broken at 0x20040" });
+  assert.deepEqual(walk(garbage).result, {
+    visited: 2,
+    last: 0x20040,
+    partial: "GC list broken at 0x20040",
+  });
 });
 
 Deno.test("ChunkWords.word() reads words near the end of a mapping page by page", () => {
@@ -81,4 +86,17 @@ Deno.test("ChunkWords.word() reads words near the end of a mapping page by page"
   mem.writeU64(0x30ff8n, 0x123456789abcn);
   assert.equal(new ChunkWords(mem).word(0x30ff8), 0x123456789abc);
   assert.throws(() => new ChunkWords(mem).word(0x40000), RangeError);
+});
+
+Deno.test("listTails() gives each list's newest node, the head of an empty one", () => {
+  assert.deepEqual(listTails(memory(3), [STATE + 24n, STATE + 48n]), [NODES + 0x80n, STATE + 48n]);
+});
+
+Deno.test("stillTracked() tells a linked object from an unlinked or freed one", () => {
+  const mem = memory(3);
+  assert.ok(stillTracked(mem, NODES + 0x40n + 16n, 16));
+  mem.writeU64(NODES + 0x40n, 0n); // untracked: _gc_next cleared
+  assert.ok(!stillTracked(mem, NODES + 0x40n + 16n, 16));
+  mem.writeU64(NODES + 0x80n, NODES + 0x200n); // freed: a free-list pointer in _gc_next
+  assert.ok(!stillTracked(mem, NODES + 0x80n + 16n, 16));
 });

@@ -32,7 +32,7 @@ import { TypeNames } from "../../cpython/objects.ts";
 import { CodeReader } from "../../walk/code_objects.ts";
 import { type FrameContext, walkFrames } from "../../walk/frames.ts";
 import { findSelfIndex, IMPL_WORDS, implWords } from "./greenlet_impl.ts";
-import { findGcListHeads, walkGcList } from "./gc_lists.ts";
+import { findGcListHeads, listTails, stillTracked, walkGcList } from "./gc_lists.ts";
 
 /** Most greenlets read. */
 export const MAX_GREENLETS = 10_000;
@@ -88,83 +88,178 @@ interface Found {
   selfIndex: number;
 }
 
-/** Reads every suspended greenlet of the interpreter `ctx.interp`. */
-export function readGreenlets(ctx: GreenletContext): GreenletWalk {
-  const warnings: string[] = [];
-  const log = ctx.log ?? (() => {});
+/** Whether a type is a greenlet type, and gevent's hub. */
+interface Kind {
+  greenlet: boolean;
+  hub: boolean;
+}
+
+/**
+ * The greenlet objects of a live target, found before it is paused, so that
+ * the pause need not cover the walk over every object the collector tracks
+ * (see {@linkcode readGreenlets}).
+ */
+export interface GreenletPrescan {
+  heads: bigint[];
+  /** The newest node of each list when its walk ended. */
+  tails: bigint[];
+  /** Greenlet objects found, and the address of their type. */
+  objects: Map<bigint, number>;
+  kinds: Map<number, Kind>;
+  /** Every list was walked to its end, within the budget. */
+  complete: boolean;
+}
+
+/** The GC lists and what is read with them, or a reason why greenlets are not looked for. */
+function gcLists(ctx: GreenletContext): { heads: bigint[] } | { warning: string } {
   const gc = gcState(ctx);
   if (gc === undefined) {
     return {
-      greenlets: [],
-      warnings: [
-        "greenlets are not looked for in this Python version (its GC lists are in a C static)",
-      ],
+      warning: "greenlets are not looked for in this Python version (its GC lists are in a C " +
+        "static)",
     };
   }
   const heads = findGcListHeads(ctx.mem, gc.start, gc.size);
-  if (heads.length === 0) {
-    return { greenlets: [], warnings: ["greenlets not found: no GC list found in the GC state"] };
-  }
-  const types = new TypeNames(ctx.mem, ctx.rt);
-  const kinds = new Map<number, { greenlet: boolean; hub: boolean }>();
+  if (heads.length === 0) return { warning: "greenlets not found: no GC list in the GC state" };
+  return { heads };
+}
+
+/** Walks `heads`, adding each greenlet object and its type to `objects`; returns how it went. */
+function collect(
+  ctx: GreenletContext,
+  heads: readonly bigint[],
+  state: { kinds: Map<number, Kind>; types: TypeNames; objects: Map<bigint, number> },
+): { visited: number; tails: bigint[]; partial: string[] } {
   const objectLayout = ctx.rt.layout.structs.object;
-  if (objectLayout === undefined) throw new TypeError("Layout has no object");
-  const typeField = objectLayout.fields.type;
-  if (typeField === undefined) throw new TypeError("Layout has no ob_type");
-  const typeOffset = typeField.offset;
+  const typeOffset = objectLayout?.fields.type?.offset;
+  if (typeOffset === undefined) throw new TypeError("Layout has no ob_type");
   const headSize = ctx.rt.gcHeadSize;
-  const found: Found[] = [];
-  const started = performance.now();
   let budget = MAX_GC_OBJECTS;
-  let unrecognized = 0;
+  const tails: bigint[] = [];
+  const partial: string[] = [];
   for (const head of heads) {
     const walk = walkGcList(ctx.mem, { head, budget, typeOffset, headSize }, (objectAt, typeAt) => {
-      if (found.length >= MAX_GREENLETS) return;
-      let kind = kinds.get(typeAt);
+      if (state.objects.size >= MAX_GREENLETS) return;
+      let kind = state.kinds.get(typeAt);
       if (kind === undefined) {
         try {
-          kind = greenletKind(ctx, types, BigInt(typeAt));
+          kind = greenletKind(ctx, state.types, BigInt(typeAt));
         } catch (e) {
           rethrowFatal(e);
           kind = { greenlet: false, hub: false };
         }
-        kinds.set(typeAt, kind);
+        state.kinds.set(typeAt, kind);
       }
-      if (!kind.greenlet) return;
-      const object = BigInt(objectAt);
-      try {
-        // PyGreenlet: PyObject_HEAD, weakreflist, dict, pimpl (greenlet.h, every release).
-        const pimpl = u64(ctx.mem, object + BigInt(objectLayout.size) + 16n);
-        const words = implWords(ctx.mem.read(pimpl, IMPL_WORDS * 8));
-        const selfIndex = findSelfIndex(words, object);
-        if (selfIndex === undefined || selfIndex + 1 >= words.length) {
-          unrecognized++;
-          return;
-        }
-        found.push({
-          address: object,
-          typeName: types.of(BigInt(typeAt)).name,
-          hub: kind.hub,
-          words,
-          selfIndex,
-        });
-      } catch (e) {
-        rethrowFatal(e);
-        unrecognized++;
-      }
+      if (kind.greenlet) state.objects.set(BigInt(objectAt), typeAt);
     });
     budget -= walk.visited;
-    if (walk.partial !== undefined) warnings.push(`greenlets may be missing: ${walk.partial}`);
+    tails.push(BigInt(walk.last));
+    if (walk.partial !== undefined) partial.push(walk.partial);
   }
-  if (found.length >= MAX_GREENLETS) {
+  return { visited: MAX_GC_OBJECTS - budget, tails, partial };
+}
+
+/**
+ * Finds the greenlet objects of a running target (its lists may change
+ * meanwhile: a walk that finds one broken makes the scan incomplete).
+ * Undefined when greenlets are not looked for in this version.
+ */
+export function prescanGreenlets(ctx: GreenletContext): GreenletPrescan | undefined {
+  const lists = gcLists(ctx);
+  if (!("heads" in lists)) return undefined;
+  const state = {
+    kinds: new Map<number, Kind>(),
+    types: new TypeNames(ctx.mem, ctx.rt),
+    objects: new Map<bigint, number>(),
+  };
+  const walk = collect(ctx, lists.heads, state);
+  return {
+    heads: lists.heads,
+    tails: walk.tails,
+    objects: state.objects,
+    kinds: state.kinds,
+    complete: walk.partial.length === 0 && state.objects.size < MAX_GREENLETS,
+  };
+}
+
+/**
+ * Reads every suspended greenlet of the interpreter `ctx.interp`.
+ *
+ * With a `prescan` of the running target: objects are only appended to GC
+ * lists (a new one at the youngest list's end, a collection moves a whole
+ * list to another's end), so when every list but the youngest (the first)
+ * still ends where the scan saw it end, only the youngest is walked again and
+ * the greenlets the scan found are checked to be still tracked. Otherwise
+ * every list is walked again.
+ */
+export function readGreenlets(ctx: GreenletContext, prescan?: GreenletPrescan): GreenletWalk {
+  const warnings: string[] = [];
+  const log = ctx.log ?? (() => {});
+  const lists = gcLists(ctx);
+  if (!("heads" in lists)) return { greenlets: [], warnings: [lists.warning] };
+  const { heads } = lists;
+  const types = new TypeNames(ctx.mem, ctx.rt);
+  const state = {
+    kinds: prescan?.kinds ?? new Map<number, Kind>(),
+    types,
+    objects: new Map<bigint, number>(),
+  };
+  const started = performance.now();
+  const tails = listTails(ctx.mem, heads);
+  const reuse = prescan !== undefined && prescan.complete &&
+    prescan.heads.length === heads.length && heads.every((h, i) => h === prescan.heads[i]) &&
+    tails.every((t, i) => i === 0 || t === prescan.tails[i]);
+  if (reuse) {
+    const typeLayout = ctx.rt.layout.structs.object!;
+    for (const [object, type] of prescan.objects) {
+      if (!stillTracked(ctx.mem, object, ctx.rt.gcHeadSize)) continue;
+      try {
+        const now = readStruct(ctx.mem, object, typeLayout).ptr("type");
+        if (now === BigInt(type)) state.objects.set(object, type);
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+  }
+  const walk = collect(ctx, reuse ? heads.slice(0, 1) : heads, state);
+  for (const partial of walk.partial) warnings.push(`greenlets may be missing: ${partial}`);
+  if (state.objects.size >= MAX_GREENLETS) {
     warnings.push(`stopped after ${MAX_GREENLETS} greenlets`);
+  }
+  const found: Found[] = [];
+  let unrecognized = 0;
+  const objectSize = BigInt(ctx.rt.layout.structs.object!.size);
+  for (const [object, typeAt] of state.objects) {
+    try {
+      // PyGreenlet: PyObject_HEAD, weakreflist, dict, pimpl (greenlet.h, every release).
+      const pimpl = u64(ctx.mem, object + objectSize + 16n);
+      const words = implWords(ctx.mem.read(pimpl, IMPL_WORDS * 8));
+      const selfIndex = findSelfIndex(words, object);
+      if (selfIndex === undefined || selfIndex + 1 >= words.length) {
+        unrecognized++;
+        continue;
+      }
+      const type = BigInt(typeAt);
+      found.push({
+        address: object,
+        typeName: types.of(type).name,
+        hub: state.kinds.get(typeAt)?.hub ?? false,
+        words,
+        selfIndex,
+      });
+    } catch (e) {
+      rethrowFatal(e);
+      unrecognized++;
+    }
   }
   if (unrecognized > 0) {
     warnings.push(`${unrecognized} greenlet(s) not shown: their implementation is not readable`);
   }
   log(
-    `greenlets: ${found.length} found among ${MAX_GC_OBJECTS - budget} objects on ` +
-      `${heads.length} GC lists in ${(performance.now() - started).toFixed(2)} ms`,
+    `greenlets: ${found.length} found among ${walk.visited} objects on ` +
+      `${reuse ? "the youngest of " : ""}${heads.length} GC lists` +
+      `${reuse ? " (the others as scanned before the pause)" : ""} in ` +
+      `${(performance.now() - started).toFixed(2)} ms`,
   );
   if (found.length === 0) return { greenlets: [], warnings };
   return { greenlets: suspendedStacks(ctx, types, found, warnings), warnings };

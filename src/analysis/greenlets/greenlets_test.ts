@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { FakeMemory } from "../../memory/fake_memory.ts";
 import { selectRuntime } from "../../cpython/runtime.ts";
 import type { MapEntry } from "../../elf/maps.ts";
-import { greenletModuleMapped, readGreenlets } from "./greenlets.ts";
+import { greenletModuleMapped, prescanGreenlets, readGreenlets } from "./greenlets.ts";
 
 const rt = selectRuntime({ major: 3, minor: 11, micro: 2, releaseLevel: "final", serial: 0 });
 
@@ -26,7 +26,8 @@ const impl = (slot: number) => IMPLS + BigInt(slot) * 0x200n;
 const THREAD_STATE = IMPLS + 0x1000n;
 const INTERP_FRAME = IMPLS + 0x1100n;
 
-function fakeTarget(): FakeMemory {
+/** The fake target, its greenlets on the GC list at `GC + list` (24: the youngest, 72: the oldest). */
+function fakeTarget(list = 24n): FakeMemory {
   const mem = new FakeMemory();
   mem.map(INTERP, 0x1000);
   mem.map(TYPES, 0x1000);
@@ -37,11 +38,11 @@ function fakeTarget(): FakeMemory {
   mem.write(TYPES + 0x420n, text.encode("frame\0"));
   mem.writeU64(TYPES + 24n, TYPES + 0x400n); // tp_name
   mem.writeU64(TYPES + 0x200n + 24n, TYPES + 0x420n);
-  // The young generation holds the four greenlets; the other list heads are empty.
+  // One list holds the four greenlets; the other list heads are empty.
   const slots = [0, 1, 2, 3];
-  const node = (i: number) => i < 0 || i >= slots.length ? GC + 24n : object(i) - 16n;
-  mem.writeU64(GC + 24n, node(0));
-  mem.writeU64(GC + 32n, node(slots.length - 1));
+  const node = (i: number) => i < 0 || i >= slots.length ? GC + list : object(i) - 16n;
+  mem.writeU64(GC + list, node(0));
+  mem.writeU64(GC + list + 8n, node(slots.length - 1));
   for (const i of slots) {
     mem.writeU64(node(i), node(i + 1));
     mem.writeU64(node(i) + 8n, node(i - 1));
@@ -51,7 +52,7 @@ function fakeTarget(): FakeMemory {
     mem.writeU64(impl(i) + 21n * 8n, i === 0 ? THREAD_STATE : object(0)); // main / thread state
     mem.writeU64(impl(i) + 6n * 8n, STACK + 0x800n); // StackState: an address in the stack
   }
-  for (const empty of [48n, 72n]) {
+  for (const empty of [24n, 48n, 72n].filter((h) => h !== list)) {
     mem.writeU64(GC + empty, GC + empty);
     mem.writeU64(GC + empty + 8n, GC + empty);
   }
@@ -79,16 +80,25 @@ const MAPS: MapEntry[] = [{
   path: "",
 }];
 
-function read(mem: FakeMemory) {
-  return readGreenlets({
+function context(mem: FakeMemory, log: string[] = []) {
+  return {
     mem,
     rt,
     interp: INTERP,
     runtime: undefined,
     maps: MAPS,
     stackPointers: new Map([[TID, STACK + 0x100n]]),
-  });
+    log: (line: string) => log.push(line.replace(/ in [\d.]+ ms$/, "")),
+  };
 }
+
+function read(mem: FakeMemory) {
+  return readGreenlets(context(mem));
+}
+
+/** Address and frame count of each greenlet read. */
+const summary = (walk: ReturnType<typeof read>) =>
+  walk.greenlets.map((g) => [g.address, g.frames.length]);
 
 Deno.test("readGreenlets() shows suspended greenlets only, a garbage frame pointer marked", () => {
   const walk = read(fakeTarget());
@@ -138,4 +148,49 @@ Deno.test("greenletModuleMapped() looks for greenlet's extension only", () => {
     map("/usr/lib/python3/dist-packages/greenlet/_greenlet.cpython-311-x86_64-linux-gnu.so"),
   ]));
   assert.ok(!greenletModuleMapped([map("/usr/lib/libgreenlet_helper.so"), map("")]));
+});
+
+Deno.test("readGreenlets() with a prescan walks only the youngest list when the others ended", () => {
+  const mem = fakeTarget(72n);
+  const prescan = prescanGreenlets(context(mem));
+  assert.ok(prescan?.complete);
+  assert.deepEqual([...prescan.objects.keys()], [object(0), object(1), object(2), object(3)]);
+  const log: string[] = [];
+  const walk = readGreenlets(context(mem, log), prescan);
+  assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0]]);
+  assert.deepEqual(log, [
+    "greenlets: 4 found among 0 objects on the youngest of 3 GC lists (the others as scanned " +
+    "before the pause)",
+  ]);
+});
+
+Deno.test("readGreenlets() with a prescan drops a greenlet freed since", () => {
+  const mem = fakeTarget(72n);
+  const prescan = prescanGreenlets(context(mem));
+  // Slot 2 leaves the list (its neighbours 1 and 3 link to each other) and its links are cleared.
+  mem.writeU64(object(1) - 16n, object(3) - 16n);
+  mem.writeU64(object(3) - 16n + 8n, object(1) - 16n);
+  mem.writeU64(object(2) - 16n, 0n);
+  mem.writeU64(object(2) - 16n + 8n, 0n);
+  assert.deepEqual(summary(readGreenlets(context(mem), prescan)), [[object(1), 1]]);
+});
+
+Deno.test("readGreenlets() with a prescan walks every list again when an older one grew", () => {
+  const mem = fakeTarget(72n);
+  const prescan = prescanGreenlets(context(mem));
+  // A collection moved the young list (one more greenlet: slot 5, suspended like slot 1) to
+  // the end of the old one.
+  mem.writeU64(object(5) + 8n, TYPES);
+  mem.writeU64(object(5) + 32n, impl(5));
+  mem.writeU64(impl(5) + 20n * 8n, object(5));
+  mem.writeU64(impl(5) + 21n * 8n, object(0));
+  mem.writeU64(impl(5) + 12n * 8n, object(4));
+  mem.writeU64(object(3) - 16n, object(5) - 16n);
+  mem.writeU64(object(5) - 16n, GC + 72n);
+  mem.writeU64(object(5) - 16n + 8n, object(3) - 16n);
+  mem.writeU64(GC + 80n, object(5) - 16n);
+  const log: string[] = [];
+  const walk = readGreenlets(context(mem, log), prescan);
+  assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0], [object(5), 1]]);
+  assert.deepEqual(log, ["greenlets: 5 found among 5 objects on 3 GC lists"]);
 });

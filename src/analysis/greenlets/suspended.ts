@@ -9,10 +9,16 @@ import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { PythonRuntime } from "../../cpython/runtime.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 import { rethrowFatal } from "../../errors.ts";
-import { greenletModuleMapped, type GreenletWalk, readGreenlets } from "./greenlets.ts";
+import {
+  greenletModuleMapped,
+  type GreenletPrescan,
+  type GreenletWalk,
+  prescanGreenlets,
+  readGreenlets,
+} from "./greenlets.ts";
 import { addGreenletLocals } from "./greenlet_locals.ts";
 
-export type { GreenletWalk } from "./greenlets.ts";
+export type { GreenletPrescan, GreenletWalk } from "./greenlets.ts";
 
 /** What {@linkcode suspendedGreenlets} needs. */
 export interface SuspendedContext {
@@ -29,13 +35,34 @@ export interface SuspendedContext {
 }
 
 /**
- * The suspended greenlets of the target, or undefined when it does not use
- * greenlet. Never throws for what it reads: a failure becomes a warning.
+ * For a live target, before pausing it: the greenlet objects, found while it
+ * runs, so that the pause covers little more than its youngest GC list.
+ * Undefined when it does not use greenlet (or nothing could be found).
  */
-export function suspendedGreenlets(ctx: SuspendedContext): GreenletWalk | undefined {
+export function prescanSuspendedGreenlets(
+  ctx: Omit<SuspendedContext, "stackPointers" | "locals">,
+): GreenletPrescan | undefined {
   if (!greenletModuleMapped(ctx.maps)) return undefined;
   try {
-    const walk = readGreenlets({ ...ctx, stackPointers: ctx.stackPointers() });
+    return prescanGreenlets({ ...ctx, stackPointers: new Map() });
+  } catch (e) {
+    rethrowFatal(e);
+    return undefined;
+  }
+}
+
+/**
+ * The suspended greenlets of the target, or undefined when it does not use
+ * greenlet (`prescan`: see {@linkcode prescanSuspendedGreenlets}). Never
+ * throws for what it reads: a failure becomes a warning.
+ */
+export function suspendedGreenlets(
+  ctx: SuspendedContext,
+  prescan?: GreenletPrescan,
+): GreenletWalk | undefined {
+  if (!greenletModuleMapped(ctx.maps)) return undefined;
+  try {
+    const walk = readGreenlets({ ...ctx, stackPointers: ctx.stackPointers() }, prescan);
     if (ctx.locals) walk.warnings.push(...addGreenletLocals(ctx, walk.greenlets));
     return walk;
   } catch (e) {
