@@ -185,6 +185,7 @@ export async function inspectCore(
       maps,
       stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
       locals: options.locals === true,
+      threads: walk.threads,
       log,
     });
     const nativeWarnings: string[] = [];

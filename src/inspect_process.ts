@@ -213,6 +213,7 @@ function* inspectSteps(
           maps,
           stackPointers: () => liveStackPointers(pid, tids),
           locals: options.locals === true,
+          threads: walk.threads,
           log,
         }, greenletPrescan);
       }

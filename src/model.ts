@@ -75,6 +75,8 @@ export interface PyThread {
   partial?: string;
   /** With a native mode: the native frames, outermost first. */
   native?: NativeFrame[];
+  /** The greenlet the thread runs, when the target runs greenlet (its frames are the thread's). */
+  greenlet?: GreenletInfo;
 }
 
 /** What a core file says about the process it came from. */
@@ -114,17 +116,21 @@ export interface CoreDetails {
   missingFiles: string[];
 }
 
-/**
- * A suspended greenlet (greenlet, gevent): its own saved chain of Python frames,
- * which no thread runs until it is switched to again.
- */
-export interface GreenletStack {
+/** A greenlet (greenlet, gevent): which object, of which type. */
+export interface GreenletInfo {
   /** The greenlet object. */
   address: bigint;
   /** Its type's `tp_name`: `greenlet.greenlet`, `gevent._gevent_cgreenlet.Greenlet`, `Hub`… */
   typeName: string;
   /** `main`: the main greenlet of its thread; `hub`: gevent's hub. */
   role?: "main" | "hub";
+}
+
+/**
+ * A suspended greenlet (greenlet, gevent): its own saved chain of Python frames,
+ * which no thread runs until it is switched to again.
+ */
+export interface GreenletStack extends GreenletInfo {
   /** The OS thread whose stack it runs on; 0 when it could not be told. */
   tid: number;
   /** Frames, oldest first. */

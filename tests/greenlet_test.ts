@@ -64,7 +64,11 @@ interface JsonGreenlet {
 }
 
 interface JsonDoc {
-  threads: { tid: number; frames: JsonFrame[] }[];
+  threads: {
+    tid: number;
+    frames: JsonFrame[];
+    greenlet?: { address: string; typeName: string; role?: string };
+  }[];
   greenlets?: JsonGreenlet[];
   warnings: string[];
 }
@@ -179,6 +183,11 @@ function checkSwitch(doc: JsonDoc, pid: number, markers: ExpectedStacks): void {
     described(fixtureOnly(worker.frames, "greenlet_switch.py")),
     expectedLines(markers, "g-worker"),
   );
+  for (const thread of [main, worker]) {
+    assert.equal(thread.greenlet?.typeName, "greenlet.greenlet", "each thread runs…");
+    assert.equal(thread.greenlet?.role, "main", "…its main greenlet");
+  }
+  assert.notEqual(main.greenlet?.address, worker.greenlet?.address);
   const greenlets = doc.greenlets ?? [];
   assert.equal(greenlets.length, 4, "four suspended greenlets (each thread runs its main one)");
   for (const stack of ["alpha", "beta", "gamma", "delta"]) {
@@ -334,6 +343,8 @@ function checkGeventHubRuns(doc: JsonDoc, pid: number, markers: ExpectedStacks):
   checkGeventWorkers(doc, pid, markers);
   const thread = doc.threads[0]!;
   assert.deepEqual(described(thread.frames), [`run ${HUB[0]}:647`], "the hub runs");
+  assert.equal(thread.greenlet?.typeName, "Hub");
+  assert.equal(thread.greenlet?.role, "hub");
   assert.ok(thread.frames[0]!.file.endsWith(HUB[1]));
   const main = (doc.greenlets ?? []).filter((g) => g.role === "main");
   assert.equal(main.length, 1, "the main greenlet is suspended");
@@ -371,6 +382,7 @@ registerTest(
     checkGeventWorkers(doc, fixture.pid, markers);
     // main blocks the loop in time.sleep: it runs, and the hub is suspended.
     assert.deepEqual(described(doc.threads[0]!.frames), expectedLines(markers, "main", [], 0));
+    assert.equal(doc.threads[0]!.greenlet?.role, "main", "main runs");
     const hub = (doc.greenlets ?? []).filter((g) => g.role === "hub");
     assert.equal(hub.length, 1, "the hub is suspended");
     assert.equal(hub[0]!.typeName, "Hub");

@@ -24,7 +24,7 @@
 
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { PythonRuntime } from "../../cpython/runtime.ts";
-import type { GreenletStack } from "../../model.ts";
+import type { GreenletInfo, GreenletStack } from "../../model.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 import { rethrowFatal } from "../../errors.ts";
 import { readStruct } from "../../cpython/struct_view.ts";
@@ -60,6 +60,8 @@ export interface GreenletContext {
 /** Suspended greenlets, and why some may be missing. */
 export interface GreenletWalk {
   greenlets: GreenletStack[];
+  /** The greenlet each thread runs, by OS thread id (where its thread could be told). */
+  running: Map<number, GreenletInfo>;
   warnings: string[];
 }
 
@@ -196,7 +198,7 @@ export function readGreenlets(ctx: GreenletContext, prescan?: GreenletPrescan): 
   const warnings: string[] = [];
   const log = ctx.log ?? (() => {});
   const lists = gcLists(ctx);
-  if (!("heads" in lists)) return { greenlets: [], warnings: [lists.warning] };
+  if (!("heads" in lists)) return { greenlets: [], running: new Map(), warnings: [lists.warning] };
   const { heads } = lists;
   const types = new TypeNames(ctx.mem, ctx.rt);
   const state = {
@@ -261,8 +263,8 @@ export function readGreenlets(ctx: GreenletContext, prescan?: GreenletPrescan): 
       `${reuse ? " (the others as scanned before the pause)" : ""} in ` +
       `${(performance.now() - started).toFixed(2)} ms`,
   );
-  if (found.length === 0) return { greenlets: [], warnings };
-  return { greenlets: suspendedStacks(ctx, types, found, warnings), warnings };
+  if (found.length === 0) return { greenlets: [], running: new Map(), warnings };
+  return { ...suspendedStacks(ctx, types, found, warnings), warnings };
 }
 
 /** Where `struct _gc_runtime_state` is, from the offsets of its `collecting` flag. */
@@ -325,7 +327,7 @@ function suspendedStacks(
   types: TypeNames,
   found: Found[],
   warnings: string[],
-): GreenletStack[] {
+): { greenlets: GreenletStack[]; running: Map<number, GreenletInfo> } {
   const { mem, rt } = ctx;
   const frameCtx: FrameContext = { mem, rt, codes: new CodeReader(mem, rt), types };
   const byAddress = new Map(found.map((g) => [g.address, g]));
@@ -358,22 +360,26 @@ function suspendedStacks(
       }
     }
   }
-  const topIndex = consensus(topIndexes);
-  if (topIndex === undefined) return [];
   const tidOf = threadAttribution(ctx, found, mainOf);
+  const info = (g: Found): GreenletInfo => {
+    const out: GreenletInfo = { address: g.address, typeName: g.typeName };
+    if (mainOf.get(g.address) === g.address) out.role = "main";
+    else if (g.hub) out.role = "hub";
+    return out;
+  };
+  const runningByTid = new Map<number, GreenletInfo>();
+  for (const g of found) {
+    const tid = tidOf(g.address);
+    if (running.has(g.address) && tid !== 0) runningByTid.set(tid, info(g));
+  }
+  const topIndex = consensus(topIndexes);
+  if (topIndex === undefined) return { greenlets: [], running: runningByTid };
   const stacks: GreenletStack[] = [];
   for (const g of found) {
     if (running.has(g.address) || topIndex >= g.selfIndex) continue;
     const top = g.words[topIndex]!;
     if (top === 0n) continue; // not started, finished, or switched away from C code only
-    const stack: GreenletStack = {
-      address: g.address,
-      typeName: g.typeName,
-      tid: tidOf(g.address),
-      frames: [],
-    };
-    if (mainOf.get(g.address) === g.address) stack.role = "main";
-    else if (g.hub) stack.role = "hub";
+    const stack: GreenletStack = { ...info(g), tid: tidOf(g.address), frames: [] };
     const newest = savedFrame(frameCtx, top);
     if (newest === undefined) {
       stack.partial = `saved frame pointer ${hex(top)} does not lead to a frame`;
@@ -392,7 +398,7 @@ function suspendedStacks(
   if (stacks.some((s) => s.tid === 0)) {
     warnings.push("the thread of some greenlets could not be told (shown as thread 0)");
   }
-  return stacks;
+  return { greenlets: stacks, running: runningByTid };
 }
 
 /**

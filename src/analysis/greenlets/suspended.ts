@@ -8,6 +8,7 @@
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { PythonRuntime } from "../../cpython/runtime.ts";
 import type { MapEntry } from "../../elf/maps.ts";
+import type { PyThread } from "../../model.ts";
 import { rethrowFatal } from "../../errors.ts";
 import {
   greenletModuleMapped,
@@ -31,6 +32,8 @@ export interface SuspendedContext {
   stackPointers: () => ReadonlyMap<number, bigint>;
   /** Also read the variables of their frames (`--locals`). */
   locals: boolean;
+  /** The threads walked: each gets the greenlet it runs (`greenlet`). */
+  threads: PyThread[];
   log?: (message: string) => void;
 }
 
@@ -40,7 +43,7 @@ export interface SuspendedContext {
  * Undefined when it does not use greenlet (or nothing could be found).
  */
 export function prescanSuspendedGreenlets(
-  ctx: Omit<SuspendedContext, "stackPointers" | "locals">,
+  ctx: Omit<SuspendedContext, "stackPointers" | "locals" | "threads">,
 ): GreenletPrescan | undefined {
   if (!greenletModuleMapped(ctx.maps)) return undefined;
   try {
@@ -64,9 +67,17 @@ export function suspendedGreenlets(
   try {
     const walk = readGreenlets({ ...ctx, stackPointers: ctx.stackPointers() }, prescan);
     if (ctx.locals) walk.warnings.push(...addGreenletLocals(ctx, walk.greenlets));
+    for (const thread of ctx.threads) {
+      const running = walk.running.get(thread.tid);
+      if (running !== undefined) thread.greenlet = running;
+    }
     return walk;
   } catch (e) {
     rethrowFatal(e);
-    return { greenlets: [], warnings: [`greenlets unreadable: ${(e as Error).message}`] };
+    return {
+      greenlets: [],
+      running: new Map(),
+      warnings: [`greenlets unreadable: ${(e as Error).message}`],
+    };
   }
 }
