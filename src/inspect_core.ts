@@ -13,7 +13,8 @@ import { NotPythonError, PystackError, UsageError } from "./errors.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
-import { type ThreadWalk, walkThreads } from "./walk/threads.ts";
+import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
+import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -173,12 +174,14 @@ export async function inspectCore(
       noInterpreter = noInterpreterWarning(e, subject);
     }
     const tids = core.threads.map((t) => t.tid);
-    const walk: ThreadWalk = located === undefined
-      ? { threads: [], newest: [], warnings: [] }
-      : walkThreads({ ...located, mem: memory, tids: new Set(tids) });
+    const walk: InterpretersWalk = located === undefined
+      ? { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] }
+      : walkInterpreters({ ...located, mem: memory, tids: new Set(tids) });
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
+    if (located !== undefined) logInterpreters(walk.interpreters, log);
+    walk.threads = combineInterpreters(walk.threads, walk.anchors);
     const greenlets = located === undefined ? undefined : suspendedGreenlets({
       ...located,
       mem: memory,
@@ -186,6 +189,7 @@ export async function inspectCore(
       stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
       locals: options.locals === true,
       threads: walk.threads,
+      interpreters: walk.interpreters,
       log,
     });
     const nativeWarnings: string[] = [];
@@ -287,6 +291,7 @@ export async function inspectCore(
       foundBy: located?.foundBy ?? "not found",
       nonBlocking: false,
       threads: walk.threads,
+      interpreters: walk.interpreters,
       warnings,
       ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
       core: details,

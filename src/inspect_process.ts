@@ -25,7 +25,8 @@ import { readStruct } from "./cpython/struct_view.ts";
 import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
-import { type ThreadWalk, walkThreads } from "./walk/threads.ts";
+import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
+import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { newestFrame } from "./walk/frames.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
@@ -195,7 +196,13 @@ function* inspectSteps(
       ? undefined
       : prescanSuspendedGreenlets({ ...located, mem, maps, log });
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
-    let walk: ThreadWalk = { threads: [], newest: [], warnings: [] };
+    let walk: InterpretersWalk = {
+      threads: [],
+      newest: [],
+      anchors: [],
+      warnings: [],
+      interpreters: [],
+    };
     let tids: number[];
     let localsWarnings: string[] = [];
     let greenlets: GreenletWalk | undefined;
@@ -204,7 +211,7 @@ function* inspectSteps(
       mem.clearCache();
       tids = tracer?.tids ?? listTids(pid);
       if (located !== undefined) {
-        walk = walkThreads({ ...located, mem, tids: new Set(tids) });
+        walk = walkInterpreters({ ...located, mem, tids: new Set(tids) });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (!block) markChangedStacks(walk, located, mem);
         greenlets = suspendedGreenlets({
@@ -214,11 +221,14 @@ function* inspectSteps(
           stackPointers: () => liveStackPointers(pid, tids),
           locals: options.locals === true,
           threads: walk.threads,
+          interpreters: walk.interpreters,
           log,
         }, greenletPrescan);
       }
       native?.unwindLive(
-        options.native === "all" ? tids : walk.threads.map((t) => t.tid).filter((t) => t !== 0),
+        options.native === "all"
+          ? tids
+          : [...new Set(walk.threads.map((t) => t.tid).filter((t) => t !== 0))],
       );
     } finally {
       tracer?.release();
@@ -226,6 +236,8 @@ function* inspectSteps(
     if (tracer !== undefined) {
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
     }
+    if (located !== undefined) logInterpreters(walk.interpreters, log);
+    walk.threads = combineInterpreters(walk.threads, walk.anchors);
     for (const t of walk.threads) {
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
@@ -254,6 +266,7 @@ function* inspectSteps(
       foundBy: located?.foundBy ?? "not found",
       nonBlocking: !block,
       threads: walk.threads,
+      interpreters: walk.interpreters,
       warnings: [
         ...(noInterpreter === undefined ? [] : [noInterpreter]),
         ...(located?.warnings ?? []),
@@ -280,7 +293,7 @@ function* inspectSteps(
  * thread's newest frame afterwards and mark the threads whose stack moved.
  */
 function markChangedStacks(
-  walk: ThreadWalk,
+  walk: InterpretersWalk,
   located: PythonLocation,
   mem: ProcessMemory,
 ): void {

@@ -56,6 +56,32 @@ export interface PyFrame {
   variables?: Variable[];
 }
 
+/**
+ * The part of one OS thread's stack run by one interpreter. A thread that ran
+ * code of several interpreters (a subinterpreter entered from it, nested or
+ * not) has one part per interpreter, outermost first.
+ */
+export interface InterpreterPart {
+  interpreterId: number;
+  threadStateAddress: bigint;
+  holdsGil: boolean | undefined;
+  gcCollecting: boolean | undefined;
+  /** How many of the thread's frames this part ran: the next ones after the previous parts'. */
+  frameCount: number;
+  /** Why this part's stack may be incomplete. */
+  partial?: string;
+}
+
+/** One interpreter of the process, as found in the runtime's list. */
+export interface InterpreterInfo {
+  id: number;
+  address: bigint;
+  /** Thread states read from it. */
+  threadStates: number;
+  /** Why it could not be read whole (corrupt thread list, unreadable state). */
+  problem?: string;
+}
+
 /** One thread that has a Python thread state. */
 export interface PyThread {
   /** OS thread id; 0 when the thread has finished but was not joined. */
@@ -77,6 +103,12 @@ export interface PyThread {
   native?: NativeFrame[];
   /** The greenlet the thread runs, when the target runs greenlet (its frames are the thread's). */
   greenlet?: GreenletInfo;
+  /**
+   * Set when the thread ran code of more than one interpreter: its parts, outermost first
+   * (`frames` holds all of their frames, oldest first; `interpreterId`, `threadStateAddress`
+   * are the outermost part's).
+   */
+  interpreters?: InterpreterPart[];
 }
 
 /** What a core file says about the process it came from. */
@@ -149,6 +181,8 @@ export interface StackReport {
   /** True when the threads were read without pausing the target. */
   nonBlocking: boolean;
   threads: PyThread[];
+  /** Every interpreter found, newest first as the runtime lists them (the main one last). */
+  interpreters?: InterpreterInfo[];
   warnings: string[];
   /** Suspended greenlets, when the target runs greenlet (after their threads in the output). */
   greenlets?: GreenletStack[];

@@ -221,7 +221,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
 8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing; killed by SIGINT/SIGTERM: 130/143 (the target runs on).`,
   remote: `Usage: pystack remote PID [options]
 
-Prints the Python stack of every thread of the live process PID (CPython 2.7 and 3.6 to 3.13).
+Prints the Python stack of every thread of the live process PID (CPython 2.7 and 3.6 to 3.15).
 By default every thread is paused for a consistent snapshot (a few milliseconds) and
 always resumed; the target is never written to and never made to run code.
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCommand } from "./args.ts";
+import { HELP, parseCommand } from "./args.ts";
 import { UsageError } from "../errors.ts";
 
 Deno.test("parseCommand() reads remote with options before or after the sub-command", () => {
@@ -47,4 +47,9 @@ Deno.test("parseCommand() rejects bad input with UsageError", () => {
   ) {
     assert.throws(() => parseCommand(argv), UsageError, argv.join(" "));
   }
+});
+
+Deno.test("HELP.remote names the newest CPython that runtime.ts reads", async () => {
+  const { SUPPORTED } = await import("../cpython/runtime.ts");
+  assert.ok(HELP.remote.includes(`3.6 to ${SUPPORTED.newest.join(".")})`), HELP.remote);
 });

@@ -115,6 +115,13 @@ export interface PythonRuntime {
   readonly gilRule: GilRule;
   readonly gcRule: GcRule;
   /**
+   * What orders the parts of one OS thread that runs several interpreters (outermost first):
+   * the C-stack address of the newest evaluation loop's shim frame (3.12+), or of the `_PyCFrame`
+   * that `tstate->cframe` points at (3.11); before 3.11 nothing in a thread state points into the
+   * C stack, and the parts are ordered by interpreter id (the main interpreter first).
+   */
+  readonly stackAnchor: "shim_frame" | "cframe" | "none";
+  /**
    * `sizeof(PyGC_Head)`, before every object the collector tracks: 32 (<= 3.7, a union with a
    * `long double`), 16 (3.8+).
    */
@@ -175,6 +182,7 @@ const PY2_RULES = {
   checkExecutable: false,
   gilRule: "tstate_current_symbol",
   gcRule: "static_symbol",
+  stackAnchor: "none",
   gcHeadSize: 32,
   tidFromPthread: true,
   longRule: "ob_size",
@@ -235,6 +243,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     checkExecutable: m >= 13,
     gilRule: m <= 6 ? "tstate_current_symbol" : m <= 11 ? "runtime_tstate_current" : "gil_struct",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
+    stackAnchor: m <= 10 ? "none" : m === 11 ? "cframe" : "shim_frame",
     gcHeadSize: m <= 7 ? 32 : 16,
     tidFromPthread: m <= 10,
     longRule: m <= 11 ? "ob_size" : "lv_tag",

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { PyFrame, PyThread, StackReport } from "../model.ts";
+import type { InterpreterPart, PyFrame, PyThread, StackReport } from "../model.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
@@ -19,6 +19,13 @@ export interface TextOptions {
   sourceLine?: (file: string, line: number) => string | undefined;
   /** With a native mode: native frames merged with the Python frames (`(C)` lines). */
   native?: NativeMode;
+  /**
+   * The process runs several interpreters: each thread's header is followed by one
+   * `In the main interpreter [STATUS]` / `In interpreter N [STATUS]` line before the frames of
+   * each interpreter, and the status moves there (PyStack's format). {@linkcode renderText}
+   * sets it when the threads belong to more than one interpreter.
+   */
+  interpreterSections?: boolean;
 }
 
 const ESC = "\x1b[";
@@ -29,7 +36,9 @@ const yellow = (t: string, on: boolean) => paint(33, t, on);
 const blue = (t: string, on: boolean) => paint(34, t, on);
 
 /** The status tags of a thread, e.g. `[Has the GIL,Garbage collecting]`. */
-export function threadStatus(thread: PyThread): string {
+export function threadStatus(
+  thread: Pick<PyThread, "tid" | "holdsGil" | "gcCollecting" | "native">,
+): string {
   const parts: string[] = [];
   if (thread.tid === 0) parts.push("Thread terminated");
   const gilNative = thread.holdsGil || thread.native === undefined
@@ -41,19 +50,62 @@ export function threadStatus(thread: PyThread): string {
   return `[${parts.join(",")}]`;
 }
 
+/** The parts of `thread`, one per interpreter it runs code of, outermost first. */
+export function interpreterParts(thread: PyThread): InterpreterPart[] {
+  return thread.interpreters ?? [{
+    interpreterId: thread.interpreterId,
+    threadStateAddress: thread.threadStateAddress,
+    holdsGil: thread.holdsGil,
+    gcCollecting: thread.gcCollecting,
+    frameCount: thread.frames.length,
+  }];
+}
+
+/**
+ * `  In the main interpreter [STATUS]`, `  In interpreter N [STATUS]`, or for a
+ * thread without Python (`--native-all`) `  Not currently attached to any interpreter []`.
+ * The GIL activity read from native frames belongs to the innermost part.
+ */
+export function interpreterLine(
+  thread: PyThread,
+  part: InterpreterPart,
+  innermost: boolean,
+): string {
+  const status = threadStatus({
+    tid: thread.tid,
+    holdsGil: part.holdsGil,
+    gcCollecting: part.gcCollecting,
+    ...(innermost && thread.native !== undefined ? { native: thread.native } : {}),
+  });
+  const where = part.interpreterId < 0
+    ? "Not currently attached to any interpreter"
+    : part.interpreterId === 0
+    ? "In the main interpreter"
+    : `In interpreter ${part.interpreterId}`;
+  return `  ${where} ${status}`;
+}
+
+/** Whether the threads of `threads` belong to more than one interpreter. */
+export function hasSeveralInterpreters(threads: readonly PyThread[]): boolean {
+  const ids = new Set<number>();
+  for (const t of threads) {
+    for (const p of interpreterParts(t)) if (p.interpreterId >= 0) ids.add(p.interpreterId);
+  }
+  return ids.size > 1;
+}
+
 /**
  * The header line of a thread block. With `--locals`, the Python thread name
  * follows the OS name, double-quoted (JSON escapes), when the two differ:
  * `Traceback for thread 7 (python3) "MainThread" [] (most recent call last):`.
  */
-export function threadHeader(thread: PyThread): string {
+export function threadHeader(thread: PyThread, withStatus = true): string {
   const name = thread.name === undefined ? " " : ` (${thread.name}) `;
   const python = thread.pythonName === undefined || thread.pythonName === thread.name
     ? ""
     : `${JSON.stringify(thread.pythonName)} `;
-  return `Traceback for thread ${thread.tid}${name}${python}${
-    threadStatus(thread)
-  } (most recent call last):`;
+  const status = withStatus ? `${threadStatus(thread)} ` : "";
+  return `Traceback for thread ${thread.tid}${name}${python}${status}(most recent call last):`;
 }
 
 /** `--locals` lines of a frame: `Arguments:` then `Locals:`, one `name: value` each. */
@@ -98,6 +150,7 @@ function highlight(line: string, frame: PyFrame, color: boolean): string {
 
 /** Lines for one thread. */
 export function threadLines(thread: PyThread, options: TextOptions): string[] {
+  if (options.interpreterSections) return sectionedThreadLines(thread, options);
   const lines: string[] = [];
   if (options.native !== undefined) {
     lines.push(threadHeader(thread));
@@ -111,6 +164,47 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
     lines.push(threadHeader(thread));
     for (const frame of thread.frames) lines.push(...frameLines(frame, options));
   }
+  if (thread.partial !== undefined) {
+    lines.push(`    (!) Stack may be incomplete: ${thread.partial}`);
+  }
+  return lines;
+}
+
+/**
+ * Lines for one thread of a process with several interpreters: the header
+ * without status, then each interpreter's line before the first of its frames
+ * (in a merged native stack, before the evaluation-loop call that runs them:
+ * the native frames between two parts belong to the outer one).
+ */
+function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] {
+  const parts = interpreterParts(thread);
+  const lines = [threadHeader(thread, false)];
+  // The part each frame starts, by the frame's index.
+  const starts = new Map<PyFrame, number>();
+  let index = 0;
+  parts.forEach((part, i) => {
+    const first = thread.frames[index];
+    if (i > 0 && part.frameCount > 0 && first !== undefined) starts.set(first, i);
+    index += part.frameCount;
+  });
+  const shown = new Set<number>([0]);
+  const line = (i: number) => interpreterLine(thread, parts[i]!, i === parts.length - 1);
+  lines.push(line(0));
+  const pythonLines = (frame: PyFrame): string[] => {
+    const i = starts.get(frame);
+    if (i === undefined || shown.has(i)) return frameLines(frame, options);
+    shown.add(i);
+    return [line(i), ...frameLines(frame, options)];
+  };
+  if (options.native !== undefined) {
+    lines.push(...nativeStackLines(thread, options.native, { color: options.color, pythonLines }));
+  } else {
+    for (const frame of thread.frames) lines.push(...pythonLines(frame));
+  }
+  // Parts without frames (a thread state that runs nothing) come last.
+  parts.forEach((_, i) => {
+    if (!shown.has(i)) lines.push(line(i));
+  });
   if (thread.partial !== undefined) {
     lines.push(`    (!) Stack may be incomplete: ${thread.partial}`);
   }
@@ -155,6 +249,9 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
  * ```
  */
 export function renderText(report: StackReport, options: TextOptions): string[] {
+  if (options.interpreterSections === undefined && hasSeveralInterpreters(report.threads)) {
+    options = { ...options, interpreterSections: true };
+  }
   const lines: string[] = [];
   const greenlets = (thread: PyThread | undefined) => {
     for (const g of greenletsAfter(report.greenlets, report.threads, thread)) {

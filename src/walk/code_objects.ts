@@ -74,7 +74,9 @@ export class CodeReader {
       const index = instr >= code.codeStart ? Number(instr - code.codeStart) / 2 : -1;
       if (index < 0) return lineOnly(code.firstLineNo);
       const loc = locationFromTable(code.lineTable, code.firstLineNo, Math.floor(index));
-      return loc.line < 0 ? lineOnly(loc.line) : loc;
+      // An instruction without a line (a closure's first, COPY_FREE_VARS/MAKE_CELL): the
+      // function's first line, as for a frame that has not started.
+      return loc.line < 0 ? lineOnly(code.firstLineNo) : loc;
     }
     const lasti = position.lasti ?? -1;
     if (lasti < 0) return lineOnly(code.firstLineNo);
@@ -83,7 +85,7 @@ export class CodeReader {
         signedLineDeltas: rt.lnotabSignedDeltas,
       })
       : lineFromLinetable310(code.lineTable, code.firstLineNo, lasti);
-    return lineOnly(line);
+    return lineOnly(line < 0 ? code.firstLineNo : line);
   }
 }
 

@@ -41,3 +41,20 @@ Deno.test("CodeReader reads a 2.7 code object: str names, lnotab with a +255 lin
   assert.equal(reader.locate(info, { lasti: 16 }).line, 460);
   assert.equal(reader.locate(info, { lasti: -1 }).line, 7);
 });
+
+Deno.test("CodeReader gives the first line, not 0, at an instruction without a line (3.11 closure)", () => {
+  const rt311 = selectRuntime({ major: 3, minor: 11, micro: 7, releaseLevel: "final", serial: 0 });
+  const reader = new CodeReader(new FakeMemory(), rt311);
+  // `inner` of `def outer(): x = 1; def inner(): return x` (3.11.7): COPY_FREE_VARS has no
+  // location (0xf8), then RESUME on line 4, then `return x` on line 5.
+  const info = {
+    address: 0x1000n,
+    file: "f.py",
+    name: "inner",
+    firstLineNo: 4,
+    lineTable: fromHex("f88000d80f108808"),
+    codeStart: 0x2000n,
+  };
+  assert.equal(reader.locate(info, { instr: 0x2000n }).line, 4);
+  assert.equal(reader.locate(info, { instr: 0x2004n }).line, 5);
+});

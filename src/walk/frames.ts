@@ -20,6 +20,12 @@ export const MAX_FRAMES = 100_000;
 export interface FrameWalk {
   frames: PyFrame[];
   partial?: string;
+  /**
+   * 3.12+: the address of the newest C-stack shim frame (a local of the newest call of the
+   * evaluation loop, so on the thread's C stack): orders the parts of a thread that runs
+   * several interpreters, outermost (highest address) first.
+   */
+  anchor?: bigint;
 }
 
 /** What {@linkcode walkFrames} reads with. */
@@ -63,6 +69,7 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
   let partial: string | undefined;
   let address = newest;
   let newerIsEntryCandidate: PyFrame | undefined;
+  let anchor: bigint | undefined;
   while (address !== 0n) {
     if (seen.has(address)) {
       partial = `frame chain loops back to ${hex(address)}`;
@@ -84,6 +91,7 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
     const back = f.ptr("back");
     if (rt.shimOwners.length > 0 && rt.shimOwners.includes(f.int("owner"))) {
       // A C-stack shim: the frame just newer than it was entered from C.
+      anchor ??= address;
       if (newerIsEntryCandidate !== undefined) newerIsEntryCandidate.isEntry = true;
       newerIsEntryCandidate = undefined;
       address = back;
@@ -105,9 +113,10 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
     newerIsEntryCandidate = newestFirst[newestFirst.length - 1];
     address = back;
   }
-  return partial === undefined
-    ? { frames: newestFirst.reverse() }
-    : { frames: newestFirst.reverse(), partial };
+  const walk: FrameWalk = { frames: newestFirst.reverse() };
+  if (partial !== undefined) walk.partial = partial;
+  if (anchor !== undefined) walk.anchor = anchor;
+  return walk;
 }
 
 function isCode(ctx: FrameContext, address: bigint): boolean {

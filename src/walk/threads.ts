@@ -12,7 +12,7 @@ import type { PyThread } from "../model.ts";
 import { readStruct, type StructView } from "../cpython/struct_view.ts";
 import { TypeNames } from "../cpython/objects.ts";
 import { CodeReader } from "./code_objects.ts";
-import { type FrameContext, newestFrame, walkFrames } from "./frames.ts";
+import { type FrameContext, type FrameWalk, newestFrame, walkFrames } from "./frames.ts";
 import { findTidOffset, tidAt } from "./pthread_tids.ts";
 
 /** Most thread states read from one interpreter. */
@@ -34,6 +34,11 @@ export interface ThreadWalk {
   threads: PyThread[];
   /** Each thread's newest frame address as read (0n for none), parallel to `threads`. */
   newest: bigint[];
+  /**
+   * Each thread's stack anchor (see `PythonRuntime.stackAnchor`; 0n for none), parallel to
+   * `threads`: orders the parts of a thread that runs several interpreters.
+   */
+  anchors: bigint[];
   warnings: string[];
 }
 
@@ -85,8 +90,9 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     types: new TypeNames(mem, rt),
   };
   const newest: bigint[] = [];
+  const anchors: bigint[] = [];
   const threads = states.map((ts): PyThread => {
-    let walk: { frames: PyThread["frames"]; partial?: string };
+    let walk: FrameWalk;
     let top = 0n;
     try {
       top = newestFrame(frameCtx, ts);
@@ -96,6 +102,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
       walk = { frames: [], partial: `frames unreadable: ${(e as Error).message}` };
     }
     newest.push(top);
+    anchors.push(stackAnchor(rt, ts, walk));
     const holdsGil = gilHolder === undefined ? undefined : gilHolder === ts.address;
     const thread: PyThread = {
       tid: tidOf(ts),
@@ -110,7 +117,23 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     if (walk.partial !== undefined) thread.partial = walk.partial;
     return thread;
   });
-  return { threads, newest, warnings };
+  return { threads, newest, anchors, warnings };
+}
+
+/** See {@linkcode ThreadWalk.anchors}. */
+function stackAnchor(rt: PythonRuntime, ts: StructView, walk: FrameWalk): bigint {
+  switch (rt.stackAnchor) {
+    case "shim_frame":
+      return walk.anchor ?? 0n;
+    case "cframe": {
+      // An idle thread state points at its own root `_PyCFrame`, not into the C stack.
+      const cframe = ts.ptr("cframe");
+      const size = BigInt(rt.layout.structs.thread?.size ?? 0);
+      return cframe >= ts.address && cframe < ts.address + size ? 0n : cframe;
+    }
+    case "none":
+      return 0n;
+  }
 }
 
 function tidReader(

@@ -8,7 +8,7 @@
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { PythonRuntime } from "../../cpython/runtime.ts";
 import type { MapEntry } from "../../elf/maps.ts";
-import type { PyThread } from "../../model.ts";
+import type { InterpreterInfo, PyThread } from "../../model.ts";
 import { rethrowFatal } from "../../errors.ts";
 import {
   greenletModuleMapped,
@@ -34,6 +34,8 @@ export interface SuspendedContext {
   locals: boolean;
   /** The threads walked: each gets the greenlet it runs (`greenlet`). */
   threads: PyThread[];
+  /** The interpreters walked: greenlets are looked for in the main one's GC lists. */
+  interpreters?: readonly InterpreterInfo[];
   log?: (message: string) => void;
 }
 
@@ -43,7 +45,7 @@ export interface SuspendedContext {
  * Undefined when it does not use greenlet (or nothing could be found).
  */
 export function prescanSuspendedGreenlets(
-  ctx: Omit<SuspendedContext, "stackPointers" | "locals" | "threads">,
+  ctx: Omit<SuspendedContext, "stackPointers" | "locals" | "threads" | "interpreters">,
 ): GreenletPrescan | undefined {
   if (!greenletModuleMapped(ctx.maps)) return undefined;
   try {
@@ -65,7 +67,8 @@ export function suspendedGreenlets(
 ): GreenletWalk | undefined {
   if (!greenletModuleMapped(ctx.maps)) return undefined;
   try {
-    const walk = readGreenlets({ ...ctx, stackPointers: ctx.stackPointers() }, prescan);
+    const interp = ctx.interpreters?.find((i) => i.id === 0)?.address ?? ctx.interp;
+    const walk = readGreenlets({ ...ctx, interp, stackPointers: ctx.stackPointers() }, prescan);
     if (ctx.locals) walk.warnings.push(...addGreenletLocals(ctx, walk.greenlets));
     for (const thread of ctx.threads) {
       const running = walk.running.get(thread.tid);

@@ -1,0 +1,109 @@
+/**
+ * `walkInterpreters()` over crafted memory: every interpreter of the list,
+ * and bad lists (a loop, a corrupt thread list, more interpreters than the
+ * bound) end with partial results and a marker, never a hang or a throw.
+ */
+import assert from "node:assert/strict";
+import { FakeMemory } from "../memory/fake_memory.ts";
+import { selectRuntime } from "../cpython/runtime.ts";
+import { MAX_INTERPRETERS, walkInterpreters } from "./interpreters.ts";
+
+const rt = selectRuntime({ major: 3, minor: 12, micro: 1, releaseLevel: "final", serial: 0 });
+const INTERP = rt.layout.structs.interp!;
+const THREAD = rt.layout.structs.thread!;
+const RUNTIME = rt.layout.structs.runtime!;
+const off = (layout: typeof INTERP, field: string) => BigInt(layout.fields[field]!.offset);
+
+/** Room for the runtime, `count` interpreters and one thread state each. */
+function memoryFor(count: number) {
+  const mem = new FakeMemory();
+  const runtime = 0x1000n;
+  mem.map(runtime, RUNTIME.size);
+  const interpBase = 0x10_0000_0000n;
+  const interpSize = BigInt(Math.ceil(INTERP.size / 4096) * 4096);
+  const threadBase = 0x20_0000_0000n;
+  const threadSize = BigInt(Math.ceil(THREAD.size / 64) * 64);
+  const interp = (i: number) => interpBase + BigInt(i) * interpSize;
+  const thread = (i: number) => threadBase + BigInt(i) * threadSize;
+  mem.map(interpBase, Number(interpSize) * count);
+  mem.map(threadBase, Number(threadSize) * count);
+  // Newest first: interpreter i links to i + 1; the last one is the main interpreter (id 0).
+  for (let i = 0; i < count; i++) {
+    mem.writeU64(interp(i) + off(INTERP, "next"), i + 1 < count ? interp(i + 1) : 0n);
+    mem.writeU64(interp(i) + off(INTERP, "id"), BigInt(count - 1 - i));
+    mem.writeU64(interp(i) + off(INTERP, "tstate_head"), thread(i));
+    mem.writeU64(thread(i) + off(THREAD, "interp"), interp(i));
+    mem.writeU64(thread(i) + off(THREAD, "native_thread_id"), BigInt(100 + i));
+  }
+  mem.writeU64(runtime + off(RUNTIME, "interpreters_head"), interp(0));
+  const ctx = {
+    mem,
+    rt,
+    interp: interp(count - 1),
+    runtime,
+    symbols: new Map<string, bigint>(),
+    tids: new Set<number>(),
+  };
+  return { mem, ctx, interp, thread };
+}
+
+Deno.test("walkInterpreters() reads every interpreter of the runtime's list, newest first", () => {
+  const { ctx } = memoryFor(3);
+  const walk = walkInterpreters(ctx);
+  assert.deepEqual(walk.interpreters.map((i) => [i.id, i.threadStates]), [[2, 1], [1, 1], [0, 1]]);
+  assert.deepEqual(walk.threads.map((t) => [t.tid, t.interpreterId]), [[100, 2], [101, 1], [
+    102,
+    0,
+  ]]);
+  assert.deepEqual(walk.warnings, []);
+  assert.equal(walk.anchors.length, 3);
+});
+
+Deno.test("walkInterpreters() stops at a loop in the interpreter list and says so", () => {
+  const { ctx, mem, interp } = memoryFor(3);
+  mem.writeU64(interp(2) + off(INTERP, "next"), interp(0)); // the main one links back to the head
+  const walk = walkInterpreters(ctx);
+  assert.deepEqual(walk.interpreters.map((i) => i.id), [2, 1, 0]);
+  assert.ok(walk.warnings.some((w) => w.startsWith("the interpreter list loops back to 0x")));
+});
+
+Deno.test("walkInterpreters() keeps the other interpreters when one's thread list is corrupt", () => {
+  const { ctx, mem, interp } = memoryFor(3);
+  mem.writeU64(interp(1) + off(INTERP, "tstate_head"), 0xdead_0000n); // unmapped
+  const walk = walkInterpreters(ctx);
+  assert.deepEqual(walk.threads.map((t) => t.interpreterId), [2, 0]);
+  assert.equal(walk.interpreters[1]!.threadStates, 0);
+  assert.match(walk.interpreters[1]!.problem!, /unreadable/);
+  assert.ok(walk.warnings.some((w) => w.startsWith("interpreter 1: thread state at 0xdead0000")));
+});
+
+Deno.test("walkInterpreters() skips an unreadable interpreter at the end of a list", () => {
+  const { ctx, mem, interp } = memoryFor(2);
+  mem.writeU64(interp(1) + off(INTERP, "next"), 0xbad_0000n);
+  const walk = walkInterpreters(ctx);
+  assert.deepEqual(walk.threads.map((t) => t.interpreterId), [1, 0]);
+  assert.deepEqual(walk.interpreters.at(-1), {
+    id: -1,
+    address: 0xbad_0000n,
+    threadStates: 0,
+    problem: "unreadable",
+  });
+});
+
+Deno.test("walkInterpreters() stops after MAX_INTERPRETERS of 10,000 interpreters", () => {
+  const { ctx } = memoryFor(10_000);
+  const walk = walkInterpreters(ctx);
+  assert.equal(walk.interpreters.length, MAX_INTERPRETERS + 1); // and the one found, at the end
+  assert.ok(walk.warnings.includes(`stopped after ${MAX_INTERPRETERS} interpreters`));
+  assert.ok(
+    walk.warnings.some((w) => w.startsWith("the interpreter list does not reach")),
+    "the interpreter found (the main one) is still read",
+  );
+  assert.equal(walk.threads.at(-1)!.interpreterId, 0);
+});
+
+Deno.test("walkInterpreters() reads the interpreter found when the runtime is unknown", () => {
+  const { ctx } = memoryFor(2);
+  const walk = walkInterpreters({ ...ctx, runtime: undefined });
+  assert.deepEqual(walk.interpreters.map((i) => i.id), [0]);
+});
