@@ -156,6 +156,8 @@ export interface GreenletInfo {
   typeName: string;
   /** `main`: the main greenlet of its thread; `hub`: gevent's hub. */
   role?: "main" | "hub";
+  /** The Python function it was spawned with (a gevent `Greenlet`'s `_run`), when known. */
+  spawnFunction?: string;
 }
 
 /**

@@ -58,6 +58,7 @@ interface JsonGreenlet {
   address: string;
   typeName: string;
   role: "main" | "hub" | null;
+  spawnFunction?: string;
   tid: number;
   partial: string | null;
   frames: JsonFrame[];
@@ -148,7 +149,9 @@ function checkText(text: string, doc: JsonDoc): void {
         ? "the main greenlet"
         : g.role === "hub"
         ? "gevent's hub"
-        : g.typeName;
+        : g.spawnFunction === undefined
+        ? g.typeName
+        : `${g.typeName} spawned for ${g.spawnFunction}`;
       assert.equal(
         block[0],
         `Greenlet ${g.address} (suspended) in thread ${g.tid}, ${what} (most recent call last):`,
@@ -196,6 +199,7 @@ function checkSwitch(doc: JsonDoc, pid: number, markers: ExpectedStacks): void {
     assert.equal(g.tid, stack === "delta" ? worker.tid : pid, `the thread of ${stack}`);
     assert.equal(g.typeName, "greenlet.greenlet");
     assert.equal(g.role, null);
+    assert.equal(g.spawnFunction, undefined, "a plain greenlet keeps its run in C++");
     assert.equal(g.partial, null);
   }
   assert.deepEqual(doc.warnings, []);
@@ -330,6 +334,7 @@ function checkGeventWorkers(doc: JsonDoc, pid: number, markers: ExpectedStacks):
     const g = byFirstFunction(spawned, first);
     assert.deepEqual(described(g.frames), expectedLines(markers, stack, outside), stack);
     assert.equal(g.typeName, "gevent._gevent_cgreenlet.Greenlet");
+    assert.equal(g.spawnFunction, first, "spawned for the function its frames start in");
     assert.equal(g.tid, pid);
     assert.equal(g.partial, null);
   }

@@ -8,14 +8,17 @@ import type { GreenletStack, PyThread } from "../model.ts";
 
 /**
  * The header line of a suspended greenlet:
- * `Greenlet 0x7f00 (suspended) in thread 7, the main greenlet (most recent call last):`.
+ * `Greenlet 0x7f00 (suspended) in thread 7, the main greenlet (most recent call last):`, or
+ * `…, gevent._gevent_cgreenlet.Greenlet spawned for serve (most recent call last):`.
  */
 export function greenletHeader(stack: GreenletStack): string {
   const what = stack.role === "main"
     ? "the main greenlet"
     : stack.role === "hub"
     ? "gevent's hub"
-    : stack.typeName;
+    : stack.spawnFunction === undefined
+    ? stack.typeName
+    : `${stack.typeName} spawned for ${stack.spawnFunction}`;
   const where = stack.tid === 0 ? "in an unknown thread" : `in thread ${stack.tid}`;
   return `Greenlet 0x${stack.address.toString(16)} (suspended) ${where}, ${what} ` +
     "(most recent call last):";

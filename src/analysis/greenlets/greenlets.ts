@@ -32,6 +32,7 @@ import { TypeNames } from "../../cpython/objects.ts";
 import { CodeReader } from "../../walk/code_objects.ts";
 import { type FrameContext, walkFrames } from "../../walk/frames.ts";
 import { findSelfIndex, IMPL_WORDS, implWords } from "./greenlet_impl.ts";
+import { SpawnFunctions } from "./spawn_function.ts";
 import { findGcListHeads, listTails, stillTracked, walkGcList } from "./gc_lists.ts";
 
 /** Most greenlets read. */
@@ -361,10 +362,15 @@ function suspendedStacks(
     }
   }
   const tidOf = threadAttribution(ctx, found, mainOf);
+  const spawned = new SpawnFunctions(mem, rt, types);
   const info = (g: Found): GreenletInfo => {
     const out: GreenletInfo = { address: g.address, typeName: g.typeName };
     if (mainOf.get(g.address) === g.address) out.role = "main";
     else if (g.hub) out.role = "hub";
+    else {
+      const spawnFunction = spawned.of(g.address);
+      if (spawnFunction !== undefined) out.spawnFunction = spawnFunction;
+    }
     return out;
   };
   const runningByTid = new Map<number, GreenletInfo>();
