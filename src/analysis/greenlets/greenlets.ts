@@ -379,7 +379,10 @@ function suspendedStacks(
     if (running.has(g.address) && tid !== 0) runningByTid.set(tid, info(g));
   }
   const topIndex = consensus(topIndexes);
-  if (topIndex === undefined) return { greenlets: [], running: runningByTid };
+  if (topIndex === undefined) {
+    ctx.log?.("greenlets: none holds a saved frame (not started, finished, or unreadable)");
+    return { greenlets: [], running: runningByTid };
+  }
   const stacks: GreenletStack[] = [];
   for (const g of found) {
     if (running.has(g.address) || topIndex >= g.selfIndex) continue;

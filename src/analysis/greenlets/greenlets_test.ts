@@ -194,3 +194,25 @@ Deno.test("readGreenlets() with a prescan walks every list again when an older o
   assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0], [object(5), 1]]);
   assert.deepEqual(log, ["greenlets: 5 found among 5 objects on 3 GC lists"]);
 });
+
+Deno.test("readGreenlets() counts a greenlet whose implementation is unreadable", () => {
+  const mem = fakeTarget();
+  mem.writeU64(object(3) + 32n, GARBAGE); // pimpl
+  const walk = read(mem);
+  assert.deepEqual(walk.warnings, [
+    "1 greenlet(s) not shown: their implementation is not readable",
+  ]);
+  assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0]]);
+});
+
+Deno.test("readGreenlets() shows nothing when no greenlet holds a frame object", () => {
+  const mem = fakeTarget();
+  mem.writeU64(impl(1) + 12n * 8n, GARBAGE);
+  const log: string[] = [];
+  const walk = readGreenlets(context(mem, log));
+  assert.deepEqual(walk.greenlets, []);
+  assert.equal(walk.running.get(TID)?.role, "main");
+  assert.ok(
+    log.includes("greenlets: none holds a saved frame (not started, finished, or unreadable)"),
+  );
+});
