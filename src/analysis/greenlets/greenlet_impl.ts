@@ -1,17 +1,10 @@
 /**
  * Decoding greenlet's C++ implementation object (`PyGreenlet.pimpl`) from its
  * words. greenlet ships no layout description and its C++ classes change
- * between releases, so no offset is assumed: fields are found by what they
- * must hold and checked against it.
- *
- * - `_self`: the first word (after the vtable) equal to the greenlet object's
- *   own address (`UserGreenlet::_self`, `MainGreenlet::_self`). It ends the
- *   `Greenlet` base class; the other fields are looked for before it.
- * - The word after `_self`: `_main_greenlet` (a user greenlet) or
- *   `_thread_state` (a main greenlet, whose `ThreadState` starts with a strong
- *   reference to that same main greenlet).
- * - `PythonState::_top_frame`: a frame object, set only while the greenlet is
- *   suspended (greenlet clears it when it switches in).
+ * between releases, so no offset is assumed (see `greenlets.ts`): the words
+ * are read, and fields are found by what they must hold. The one checked
+ * here is `_self`, a word equal to the greenlet object's own address
+ * (greenlet 2.x: in `UserGreenlet`/`MainGreenlet`; 3.x: first in `Greenlet`).
  *
  * @module
  */
@@ -28,9 +21,9 @@ export function implWords(bytes: Uint8Array): bigint[] {
 }
 
 /**
- * The index of `_self` in `words` (the greenlet object's own address, `self`),
- * skipping the vtable at index 0; undefined when it is not there (not a
- * greenlet implementation greenlet 1.x to 3.x would build, or corrupt memory).
+ * The index of the first word of `words` equal to the greenlet object's own
+ * address (`self`), skipping the vtable at index 0; undefined when there is
+ * none (not an implementation greenlet 2.x or 3.x builds, or corrupt memory).
  *
  * @example
  * ```ts

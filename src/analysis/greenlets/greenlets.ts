@@ -5,19 +5,23 @@
  * restores, among it the newest frame of its own chain of Python frames.
  *
  * greenlet's C++ layouts are in no header the target ships, and change
- * between releases; the fields used are found by what they hold and agreed
- * on by every greenlet of the process (see `greenlet_impl.ts`):
+ * between releases (2.x keeps `_self` in the subclass, 3.x first in the base
+ * class; the saved state's members vary with the Python version), so no
+ * offset is assumed: fields are found by what they hold.
  *
- * - `_self` (a back pointer to the greenlet object) ends the base class;
- * - the saved frame (`_top_frame`) is the word before it that holds a frame
- *   object in the greenlets where one does; from 3.11 the frame object leads
- *   to the `_PyInterpreterFrame` (`f_frame`), which must point back to it;
- * - a main greenlet's `_thread_state` starts with the main greenlet itself,
+ * - `_self`: a word equal to the greenlet object's own address (identity);
+ * - the saved frame (`_top_frame`): the first word holding a frame object,
+ *   at the index most greenlets that do not run agree on; from 3.11 the
+ *   frame object leads to the `_PyInterpreterFrame` (`f_frame`), which must
+ *   point back to it;
+ * - a main greenlet: its `stack_stop` is `(char*)-1`, and a word points to
+ *   its thread's `ThreadState`, which starts with the main greenlet itself,
  *   then the thread's running greenlet (which has no saved frames: its frames
- *   are its thread's);
+ *   are its thread's); a user greenlet's first word naming a main greenlet
+ *   is its `_main_greenlet`;
  * - the OS thread is the one whose stack mapping holds the stack addresses
- *   a greenlet saves (`StackState`, `cframe`): inferred, 0 when no word of any
- *   greenlet of that thread falls in a thread's stack.
+ *   a greenlet saves before its frame (`StackState`): inferred, 0 when no
+ *   word of any greenlet of that thread falls in a thread's stack.
  *
  * @module
  */
@@ -88,7 +92,6 @@ interface Found {
   typeName: string;
   hub: boolean;
   words: bigint[];
-  selfIndex: number;
 }
 
 /** Whether a type is a greenlet type, and gevent's hub. */
@@ -237,8 +240,8 @@ export function readGreenlets(ctx: GreenletContext, prescan?: GreenletPrescan): 
       // PyGreenlet: PyObject_HEAD, weakreflist, dict, pimpl (greenlet.h, every release).
       const pimpl = u64(ctx.mem, object + objectSize + 16n);
       const words = implWords(ctx.mem.read(pimpl, IMPL_WORDS * 8));
-      const selfIndex = findSelfIndex(words, object);
-      if (selfIndex === undefined || selfIndex + 1 >= words.length) {
+      // `_self` (greenlet 2.x: in the subclass; 3.x: first in the base class) points back.
+      if (findSelfIndex(words, object) === undefined) {
         unrecognized++;
         continue;
       }
@@ -248,7 +251,6 @@ export function readGreenlets(ctx: GreenletContext, prescan?: GreenletPrescan): 
         typeName: types.of(type).name,
         hub: state.kinds.get(typeAt)?.hub ?? false,
         words,
-        selfIndex,
       });
     } catch (e) {
       rethrowFatal(e);
@@ -322,6 +324,65 @@ function consensus(values: readonly number[]): number | undefined {
   return best;
 }
 
+/** `(char*)-1`: greenlet's `stack_stop` of a main greenlet (`StackState::make_main`). */
+const MAIN_STACK_STOP = 0xffff_ffff_ffff_ffffn;
+/** Words searched for stack addresses when no saved frame is known. */
+const STACK_WORDS = 16;
+/** Greenlets whose words are searched for the saved frame's index (then only that word is read). */
+const SAMPLE = 64;
+
+/**
+ * The main greenlets among `found` (a word of each points to its thread's
+ * `ThreadState`, whose first member is the main greenlet itself and the
+ * second the thread's running greenlet), and the running greenlets.
+ */
+function mainGreenlets(
+  mem: MemoryReader,
+  found: readonly Found[],
+): { mains: Set<bigint>; running: Set<bigint> } {
+  const mains = new Set<bigint>();
+  const running = new Set<bigint>();
+  for (const g of found) {
+    if (!g.words.includes(MAIN_STACK_STOP)) continue;
+    for (const w of g.words.slice(1)) {
+      if (w === g.address || !plausiblePointer(w)) continue;
+      try {
+        if (u64(mem, w) !== g.address) continue;
+        mains.add(g.address);
+        running.add(u64(mem, w + 8n));
+        break;
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+  }
+  return { mains, running };
+}
+
+function plausiblePointer(w: bigint): boolean {
+  return w > 0x10000n && w < 1n << 47n && (w & 7n) === 0n;
+}
+
+/**
+ * The index of the saved frame (`PythonState::_top_frame`) in the
+ * implementation words: the first word holding a frame object, in most of
+ * (a sample of) the greenlets that do not run.
+ */
+function savedFrameIndex(
+  frameCtx: FrameContext,
+  found: readonly Found[],
+  running: ReadonlySet<bigint>,
+): number | undefined {
+  const indexes: number[] = [];
+  for (const g of found) {
+    if (running.has(g.address)) continue;
+    const index = g.words.findIndex((w, i) => i > 0 && savedFrame(frameCtx, w) !== undefined);
+    if (index > 0) indexes.push(index);
+    if (indexes.length >= SAMPLE) break;
+  }
+  return consensus(indexes);
+}
+
 /** Stacks of the suspended greenlets among `found`. */
 function suspendedStacks(
   ctx: GreenletContext,
@@ -331,41 +392,19 @@ function suspendedStacks(
 ): { greenlets: GreenletStack[]; running: Map<number, GreenletInfo> } {
   const { mem, rt } = ctx;
   const frameCtx: FrameContext = { mem, rt, codes: new CodeReader(mem, rt), types };
-  const byAddress = new Map(found.map((g) => [g.address, g]));
-  // Main greenlets: the word after `_self` is a ThreadState that starts with the greenlet.
-  const running = new Set<bigint>();
+  const { mains, running } = mainGreenlets(mem, found);
+  // A user greenlet's main greenlet: the first of its words that is a main greenlet.
   const mainOf = new Map<bigint, bigint>();
   for (const g of found) {
-    const after = g.words[g.selfIndex + 1]!;
-    if (byAddress.has(after)) {
-      mainOf.set(g.address, after);
-      continue;
-    }
-    try {
-      if (after !== 0n && u64(mem, after) === g.address) {
-        mainOf.set(g.address, g.address);
-        running.add(u64(mem, after + 8n));
-      }
-    } catch (e) {
-      rethrowFatal(e);
-    }
+    const main = mains.has(g.address) ? g.address : g.words.find((w) => mains.has(w));
+    if (main !== undefined) mainOf.set(g.address, main);
   }
-  // The saved frame: the index holding a frame object that leads back to itself.
-  const topIndexes: number[] = [];
-  for (const g of found) {
-    if (running.has(g.address)) continue;
-    for (let i = 1; i < g.selfIndex; i++) {
-      if (savedFrame(frameCtx, g.words[i]!) !== undefined) {
-        topIndexes.push(i);
-        break;
-      }
-    }
-  }
-  const tidOf = threadAttribution(ctx, found, mainOf);
+  const topIndex = savedFrameIndex(frameCtx, found, running);
+  const tidOf = threadAttribution(ctx, found, mainOf, topIndex);
   const spawned = new SpawnFunctions(mem, rt, types);
   const info = (g: Found): GreenletInfo => {
     const out: GreenletInfo = { address: g.address, typeName: g.typeName };
-    if (mainOf.get(g.address) === g.address) out.role = "main";
+    if (mains.has(g.address)) out.role = "main";
     else if (g.hub) out.role = "hub";
     else {
       const spawnFunction = spawned.of(g.address);
@@ -378,14 +417,13 @@ function suspendedStacks(
     const tid = tidOf(g.address);
     if (running.has(g.address) && tid !== 0) runningByTid.set(tid, info(g));
   }
-  const topIndex = consensus(topIndexes);
   if (topIndex === undefined) {
     ctx.log?.("greenlets: none holds a saved frame (not started, finished, or unreadable)");
     return { greenlets: [], running: runningByTid };
   }
   const stacks: GreenletStack[] = [];
   for (const g of found) {
-    if (running.has(g.address) || topIndex >= g.selfIndex) continue;
+    if (running.has(g.address)) continue;
     const top = g.words[topIndex]!;
     if (top === 0n) continue; // not started, finished, or switched away from C code only
     const stack: GreenletStack = { ...info(g), tid: tidOf(g.address), frames: [] };
@@ -444,6 +482,7 @@ function threadAttribution(
   ctx: GreenletContext,
   found: Found[],
   mainOf: ReadonlyMap<bigint, bigint>,
+  topIndex: number | undefined,
 ): (greenlet: bigint) => number {
   const stacks: { start: bigint; end: bigint; tid: number }[] = [];
   for (const [tid, sp] of ctx.stackPointers) {
@@ -455,8 +494,8 @@ function threadAttribution(
     const group = mainOf.get(g.address) ?? g.address;
     const list = votes.get(group) ?? [];
     votes.set(group, list);
-    for (let i = 1; i < g.selfIndex; i++) {
-      const w = g.words[i]!;
+    // The words before the saved frame: the exception, switch and stack states.
+    for (const w of g.words.slice(1, topIndex ?? STACK_WORDS)) {
       const s = stacks.find((s) => s.start <= w && w < s.end);
       if (s !== undefined) list.push(s.tid);
     }

@@ -26,8 +26,36 @@ const impl = (slot: number) => IMPLS + BigInt(slot) * 0x200n;
 const THREAD_STATE = IMPLS + 0x1000n;
 const INTERP_FRAME = IMPLS + 0x1100n;
 
-/** The fake target, its greenlets on the GC list at `GC + list` (24: the youngest, 72: the oldest). */
-function fakeTarget(list = 24n): FakeMemory {
+/** Word indexes of greenlet's implementation objects (`pimpl`). */
+interface ImplLayout {
+  /** `_self` of every greenlet, and of a main greenlet only (3.x: `MainGreenlet::_self`). */
+  self: bigint;
+  mainSelf?: bigint;
+  /** `_main_greenlet` of a user greenlet, `_thread_state` of a main one. */
+  main: bigint;
+  threadState: bigint;
+  stackStart: bigint;
+  top: bigint;
+}
+
+/** greenlet 2.0.2 on 3.11 (Debian 12): `_self` in the subclass, after the base. */
+const G2: ImplLayout = { self: 20n, main: 21n, threadState: 21n, stackStart: 6n, top: 12n };
+/** greenlet 3.3.2 on 3.14 (Debian sid): `_self` first in the base, again in `MainGreenlet`. */
+const G3: ImplLayout = {
+  self: 1n,
+  mainSelf: 22n,
+  main: 22n,
+  threadState: 23n,
+  stackStart: 7n,
+  top: 13n,
+};
+
+/**
+ * The fake target, its greenlets on the GC list at `GC + list` (24: the youngest, 72: the
+ * oldest), laid out as `layout` says.
+ */
+function fakeTarget(list = 24n, layout = G2): FakeMemory {
+  const word = (slot: number, index: bigint) => impl(slot) + index * 8n;
   const mem = new FakeMemory();
   mem.map(INTERP, 0x1000);
   mem.map(TYPES, 0x1000);
@@ -48,25 +76,31 @@ function fakeTarget(list = 24n): FakeMemory {
     mem.writeU64(node(i) + 8n, node(i - 1));
     mem.writeU64(object(i) + 8n, TYPES); // ob_type
     mem.writeU64(object(i) + 32n, impl(i)); // pimpl
-    mem.writeU64(impl(i) + 20n * 8n, object(i)); // _self
-    mem.writeU64(impl(i) + 21n * 8n, i === 0 ? THREAD_STATE : object(0)); // main / thread state
-    mem.writeU64(impl(i) + 6n * 8n, STACK + 0x800n); // StackState: an address in the stack
+    mem.writeU64(word(i, layout.self), object(i));
+    if (i === 0) {
+      if (layout.mainSelf !== undefined) mem.writeU64(word(i, layout.mainSelf), object(i));
+      mem.writeU64(word(i, layout.threadState), THREAD_STATE);
+    } else {
+      mem.writeU64(word(i, layout.main), object(0));
+    }
+    mem.writeU64(word(i, layout.stackStart), STACK + 0x800n); // an address in the stack
   }
   for (const empty of [24n, 48n, 72n].filter((h) => h !== list)) {
     mem.writeU64(GC + empty, GC + empty);
     mem.writeU64(GC + empty + 8n, GC + empty);
   }
+  mem.writeU64(word(0, layout.stackStart + 1n), 0xffff_ffff_ffff_ffffn); // main's stack_stop
   mem.writeU64(THREAD_STATE, object(0)); // main_greenlet
   mem.writeU64(THREAD_STATE + 8n, object(0)); // current_greenlet: main runs
   // Slot 1: _top_frame is a frame object whose f_frame points back at it; its code is unreadable.
-  mem.writeU64(impl(1) + 12n * 8n, object(4));
+  mem.writeU64(word(1, layout.top), object(4));
   mem.writeU64(object(4) + 8n, TYPES + 0x200n);
   mem.writeU64(object(4) + 24n, INTERP_FRAME); // f_frame
   mem.writeU64(INTERP_FRAME + 40n, object(4)); // frame_obj
   mem.writeU64(INTERP_FRAME + 32n, GARBAGE); // f_code
-  mem.writeU64(impl(2) + 12n * 8n, GARBAGE);
+  mem.writeU64(word(2, layout.top), GARBAGE);
   // The running main greenlet keeps a stale frame: it is not shown.
-  mem.writeU64(impl(0) + 12n * 8n, object(4));
+  mem.writeU64(word(0, layout.top), object(4));
   return mem;
 }
 
@@ -215,4 +249,12 @@ Deno.test("readGreenlets() shows nothing when no greenlet holds a frame object",
   assert.ok(
     log.includes("greenlets: none holds a saved frame (not started, finished, or unreadable)"),
   );
+});
+
+Deno.test("readGreenlets() reads greenlet 3.x's layout the same way", () => {
+  const walk = read(fakeTarget(24n, G3));
+  assert.deepEqual(walk.warnings, []);
+  assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0]]);
+  assert.deepEqual(walk.greenlets.map((g) => g.tid), [TID, TID]);
+  assert.equal(walk.running.get(TID)?.address, object(0));
 });
