@@ -23,6 +23,7 @@ import {
 import { findPythons, type Python } from "./_pythons.ts";
 import { type CoreMaker, fixtureCore, makerSkip } from "./_cores.ts";
 import { greenletBuildSkip, greenletFor } from "./_greenlet_build.ts";
+import { sidGreenlet } from "./_greenlet_sid.ts";
 import { withRun } from "./_remote_cases.ts";
 import { nativeSkip } from "./_native_cases.ts";
 import { assertValidReport } from "./_json_schema.ts";
@@ -301,6 +302,33 @@ for (const other of pythons.filter((p) => p !== python)) {
     async () => {
       const env = { PYSTACK_GREENLET_DIR: await greenletFor(other) };
       await using core = await fixtureCore(other, "greenlet_switch.py", maker, { env });
+      const { doc } = await jsonRun(["core", core.path]);
+      checkSwitch(doc, core.pid, core.frames);
+    },
+  );
+}
+
+// greenlet 3.x: Debian sid's python3-greenlet with sid's Pythons it is built for (3.14, 3.15).
+for (const sid of pythons.filter((p) => p.id.endsWith("-sid") || p.id.includes("-sid-"))) {
+  const found = sidGreenlet(sid);
+  const skip = "reason" in found ? found : undefined;
+  registerTest(
+    `greenlet remote fixture=greenlet_switch python=${sid.id} greenlet=3`,
+    skip,
+    async () => {
+      const { env } = found as Exclude<typeof found, Skip>;
+      const markers = await expectedFrames("greenlet_switch.py");
+      await using fixture = await startFixture(sid, "greenlet_switch.py", { env });
+      const { doc } = await jsonRun(["remote", String(fixture.pid)]);
+      checkSwitch(doc, fixture.pid, markers);
+    },
+  );
+  registerTest(
+    `greenlet core fixture=greenlet_switch python=${sid.id} greenlet=3 maker=kernel-abrt`,
+    skip ?? makerSkip("kernel-abrt"),
+    async () => {
+      const { env } = found as Exclude<typeof found, Skip>;
+      await using core = await fixtureCore(sid, "greenlet_switch.py", "kernel-abrt", { env });
       const { doc } = await jsonRun(["core", core.path]);
       checkSwitch(doc, core.pid, core.frames);
     },
