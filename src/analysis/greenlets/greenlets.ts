@@ -329,7 +329,9 @@ const MAIN_STACK_STOP = 0xffff_ffff_ffff_ffffn;
 /** Words searched for stack addresses when no saved frame is known. */
 const STACK_WORDS = 16;
 /** Greenlets whose words are searched for the saved frame's index (then only that word is read). */
-const SAMPLE = 64;
+const SAMPLE = 16;
+/** Votes taken per group of greenlets (one main greenlet's) for its thread. */
+const VOTES = 24;
 
 /**
  * The main greenlets among `found` (a word of each points to its thread's
@@ -376,7 +378,9 @@ function savedFrameIndex(
   const indexes: number[] = [];
   for (const g of found) {
     if (running.has(g.address)) continue;
-    const index = g.words.findIndex((w, i) => i > 0 && savedFrame(frameCtx, w) !== undefined);
+    const index = g.words.findIndex((w, i) =>
+      i > 0 && plausiblePointer(w) && savedFrame(frameCtx, w) !== undefined
+    );
     if (index > 0) indexes.push(index);
     if (indexes.length >= SAMPLE) break;
   }
@@ -494,6 +498,7 @@ function threadAttribution(
     const group = mainOf.get(g.address) ?? g.address;
     const list = votes.get(group) ?? [];
     votes.set(group, list);
+    if (list.length >= VOTES) continue;
     // The words before the saved frame: the exception, switch and stack states.
     for (const w of g.words.slice(1, topIndex ?? STACK_WORDS)) {
       const s = stacks.find((s) => s.start <= w && w < s.end);

@@ -18,6 +18,8 @@ export class SpawnFunctions {
   readonly #rt: PythonRuntime;
   readonly #types: TypeNames;
   readonly #dicts: DictReader | undefined;
+  /** Qualified names by function object: greenlets are often spawned with the same function. */
+  readonly #names = new Map<bigint, string | undefined>();
 
   constructor(mem: MemoryReader, rt: PythonRuntime, types: TypeNames) {
     this.#mem = mem;
@@ -32,17 +34,31 @@ export class SpawnFunctions {
    * Python function (a builtin, a bound method), or memory is unreadable.
    */
   of(greenlet: bigint): string | undefined {
-    const layout = this.#rt.layout.structs.function;
-    if (this.#dicts === undefined || layout === undefined) return undefined;
+    const header = this.#rt.layout.structs.object?.size;
+    if (this.#dicts === undefined || header === undefined) return undefined;
     try {
-      const run = this.#dicts.attribute(greenlet, "_run", this.#types);
-      if (run === undefined || this.#types.ofObject(run).name !== "function") return undefined;
-      const f = readStruct(this.#mem, run, layout);
-      const name = f.has("qualname") ? f.ptr("qualname") : f.ptr("name");
-      return readUnicode(this.#mem, this.#rt, name);
+      // PyGreenlet: PyObject_HEAD, weakreflist, dict (greenlet.h, every release).
+      const dict = this.#word(greenlet + BigInt(header) + 8n);
+      if (dict === 0n) return undefined;
+      const run = this.#dicts.lookup(dict, "_run", this.#types);
+      if (run === undefined) return undefined;
+      if (!this.#names.has(run)) this.#names.set(run, this.#functionName(run));
+      return this.#names.get(run);
     } catch (e) {
       rethrowFatal(e);
       return undefined;
     }
+  }
+
+  #word(address: bigint): bigint {
+    return new DataView(this.#mem.read(address, 8).buffer).getBigUint64(0, true);
+  }
+
+  /** `__qualname__` of the function at `address`; undefined for any other object. */
+  #functionName(address: bigint): string | undefined {
+    const layout = this.#rt.layout.structs.function;
+    if (layout === undefined || this.#types.ofObject(address).name !== "function") return undefined;
+    const f = readStruct(this.#mem, address, layout);
+    return readUnicode(this.#mem, this.#rt, f.has("qualname") ? f.ptr("qualname") : f.ptr("name"));
   }
 }
