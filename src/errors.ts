@@ -61,7 +61,8 @@ export class ProcessNotFoundError extends PystackError {
   constructor(pid: number) {
     super(
       `Cannot inspect process ${pid}: No such process`,
-      "check the PID with 'ps' or 'pgrep -a python'",
+      "check the PID with 'ps' or 'pgrep -a python' where pystack runs: a process in another " +
+        "PID namespace (outside pystack's container) cannot be seen",
     );
   }
 }

@@ -29,7 +29,7 @@ import {
 import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
 import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
-import { runningGreenletNative } from "./analysis/greenlets/native_slice.ts";
+import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -113,7 +113,8 @@ export async function inspectCore(
     );
   }
   using memory = new CoreMemory(core, {
-    executable,
+    // Only an executable given on the command line overrides the search for the recorded one.
+    ...(options.executable === undefined ? {} : { executable: options.executable }),
     ...(options.libSearchPath === undefined ? {} : { libSearchPath: options.libSearchPath }),
     ...(options.libSearchRoot === undefined ? {} : { libSearchRoot: options.libSearchRoot }),
   });
@@ -144,7 +145,7 @@ export async function inspectCore(
     try {
       if (objects.main === undefined) {
         const missing = memory.missing.length > 0
-          ? ` (files not found: ${memory.missing.join(", ")})`
+          ? ` (files not found: ${missingFiles(memory, options)})`
           : "";
         throw new NotPythonError(
           `Cannot inspect ${subject}: no Python interpreter is mapped in it, or its files ` +
@@ -176,7 +177,14 @@ export async function inspectCore(
     const tids = core.threads.map((t) => t.tid);
     const walk: InterpretersWalk = located === undefined
       ? { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] }
-      : walkInterpreters({ ...located, mem: memory, tids: new Set(tids) });
+      : walkInterpreters({
+        ...located,
+        mem: memory,
+        tids: new Set(tids),
+        // fs_base is each thread's pthread_t: the core's own ids, even where the process's
+        // memory holds those of its container's PID namespace (a gcore from the host).
+        byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
+      });
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
@@ -203,7 +211,16 @@ export async function inspectCore(
       });
       native.unwindCore();
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
-      const libraryName = (name: string) => name.slice(name.lastIndexOf("/") + 1);
+      // A module opened from another file (an image's blob) is named as the core names it.
+      const baseName = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+      const recordedOf = new Map<string, string>();
+      for (const f of core.files) {
+        const onDisk = memory.fileFor(f.path);
+        if (onDisk === undefined || onDisk === f.path) continue;
+        recordedOf.set(onDisk, f.path);
+        if (!recordedOf.has(baseName(onDisk))) recordedOf.set(baseName(onDisk), f.path);
+      }
+      const libraryName = (name: string) => baseName(recordedOf.get(name) ?? name);
       await native.resolve(libraryName);
       walk.threads = native.attach(
         walk.threads,
@@ -214,9 +231,7 @@ export async function inspectCore(
         }),
         nativeWarnings,
       );
-      if (greenlets !== undefined) {
-        for (const t of walk.threads) if (t.native) t.native = runningGreenletNative(t.native);
-      }
+      if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
       logInflated(native.inflateStats, log);
     }
     const details: CoreDetails = {
@@ -280,7 +295,7 @@ export async function inspectCore(
     }
     if (memory.missing.length > 0) {
       warnings.push(
-        `files the core maps were not found: ${memory.missing.join(", ")}; ` +
+        `files the core maps were not found: ${missingFiles(memory, options)}; ` +
           "pass --lib-search-path or --lib-search-root",
       );
     }
@@ -299,6 +314,22 @@ export async function inspectCore(
   } finally {
     for (const d of opened) d[Symbol.dispose]();
   }
+}
+
+/**
+ * The files a core maps that were not found (paths as the process saw them, a
+ * container's included), and where they were looked for.
+ */
+function missingFiles(memory: CoreMemory, options: InspectCoreOptions): string {
+  const files = memory.missing.join(", ");
+  if (options.libSearchRoot !== undefined) {
+    return `${files} (looked for at the same paths under ${options.libSearchRoot}, ` +
+      "then by file name anywhere under it)";
+  }
+  if (options.libSearchPath !== undefined && options.libSearchPath.length > 0) {
+    return `${files} (looked for by file name in ${options.libSearchPath.join(":")})`;
+  }
+  return files;
 }
 
 /**

@@ -13,10 +13,13 @@ import { parseMaps } from "./elf/maps.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
+import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
 import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
 import {
+  NativeUnavailableError,
   NotPythonError,
   ProcessNotFoundError,
+  PystackError,
   rethrowFatal,
   TargetExitedError,
   UsageError,
@@ -44,7 +47,7 @@ import {
   prescanSuspendedGreenlets,
   suspendedGreenlets,
 } from "./analysis/greenlets/suspended.ts";
-import { runningGreenletNative } from "./analysis/greenlets/native_slice.ts";
+import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
 import { liveStackPointers } from "./process/stack_pointers.ts";
 
 /** Options of {@linkcode inspectProcess}. */
@@ -191,7 +194,11 @@ function* inspectSteps(
       [objects.main?.elf, openMaybe(libcPath(maps.map((m) => m.path)), open)],
       { start: false },
     );
-    using native = options.native === undefined ? undefined : NativeStacks.forProcess(pid, images);
+    const nativeWarnings: string[] = [];
+    using native = options.native === undefined
+      ? undefined
+      : nativeOrWarning(pid, images, nativeWarnings);
+    const nested = inOtherPidNamespace(pid, log);
     const greenletPrescan = located === undefined || !block
       ? undefined
       : prescanSuspendedGreenlets({ ...located, mem, maps, log });
@@ -211,7 +218,15 @@ function* inspectSteps(
       mem.clearCache();
       tids = tracer?.tids ?? listTids(pid);
       if (located !== undefined) {
-        walk = walkInterpreters({ ...located, mem, tids: new Set(tids) });
+        walk = walkInterpreters({
+          ...located,
+          mem,
+          tids: new Set(tids),
+          ...(nested ? { namespace: NamespaceTids.read(pid, tids) } : {}),
+          ...(tracer !== undefined && located.rt.tidFromPthread
+            ? { byPthread: pthreadsOf(tracer) }
+            : {}),
+        });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (!block) markChangedStacks(walk, located, mem);
         greenlets = suspendedGreenlets({
@@ -229,6 +244,7 @@ function* inspectSteps(
         options.native === "all"
           ? tids
           : [...new Set(walk.threads.map((t) => t.tid).filter((t) => t !== 0))],
+        new Set(tids),
       );
     } finally {
       tracer?.release();
@@ -238,11 +254,14 @@ function* inspectSteps(
     }
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
+    if (nested) {
+      const pairs = walk.threads.filter((t) => t.nsTid !== undefined);
+      log(`thread ids in its namespace: ${pairs.map((t) => `${t.tid} is ${t.nsTid}`).join(", ")}`);
+    }
     for (const t of walk.threads) {
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
     }
-    const nativeWarnings: string[] = [];
     if (native !== undefined && options.native !== undefined) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
       if (ahead) yield native.resolve();
@@ -255,9 +274,7 @@ function* inspectSteps(
         }),
         nativeWarnings,
       );
-      if (greenlets !== undefined) {
-        for (const t of walk.threads) if (t.native) t.native = runningGreenletNative(t.native);
-      }
+      if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
       logInflated(native.inflateStats, log);
     }
     const report: StackReport = {
@@ -312,6 +329,51 @@ function markChangedStacks(
       t.partial ??= "the thread changed while it was read (--no-block)";
     }
   });
+}
+
+/**
+ * Whether `pid` lives in a PID namespace below pystack's (a container): its
+ * `NSpid:` line has more than one id. Says so with `-v`.
+ */
+function inOtherPidNamespace(pid: number, log: (message: string) => void): boolean {
+  let ids: number[] | undefined;
+  try {
+    ids = parseNsPid(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return false;
+  }
+  if (ids === undefined || ids.length < 2) return false;
+  log(`process ${pid} is pid ${ids.at(-1)} in its own PID namespace: thread ids are translated`);
+  return true;
+}
+
+/**
+ * The native session of `pid`, or undefined with a warning when libdw cannot
+ * start on it: the Python frames are shown all the same. Without libdw at all
+ * the run still ends (`NativeUnavailableError`, exit 9).
+ */
+function nativeOrWarning(
+  pid: number,
+  images: Parameters<typeof NativeStacks.forProcess>[1],
+  warnings: string[],
+): NativeStacks | undefined {
+  try {
+    return NativeStacks.forProcess(pid, images);
+  } catch (e) {
+    if (!(e instanceof PystackError) || e instanceof NativeUnavailableError) throw e;
+    warnings.push(`native frames are not shown: ${e.message}`);
+    return undefined;
+  }
+}
+
+/** `pthread_t` (= `fs_base`) → thread id of every held thread. */
+function pthreadsOf(tracer: ProcessTracer): Map<bigint, number> {
+  const byPthread = new Map<bigint, number>();
+  for (const tid of tracer.tids) {
+    const fsBase = tracer.fsBase(tid);
+    if (fsBase !== undefined && fsBase !== 0n) byPthread.set(fsBase, tid);
+  }
+  return byPthread;
 }
 
 /** `open(path)` when there is a path. */

@@ -82,10 +82,25 @@ export interface InterpreterInfo {
   problem?: string;
 }
 
+/**
+ * One line of a thread's native and Python frames merged into one stack: an
+ * index into the thread's `frames` or `native`, or the marker that the two
+ * could not be lined up (both then follow in full, Python first).
+ */
+export type MergedEntry =
+  | { kind: "python"; index: number }
+  | { kind: "native"; index: number }
+  | { kind: "unmerged" };
+
 /** One thread that has a Python thread state. */
 export interface PyThread {
   /** OS thread id; 0 when the thread has finished but was not joined. */
   tid: number;
+  /**
+   * The thread's id in the target's own PID namespace (a container), when it
+   * differs from `tid` (the id in pystack's namespace, the host's).
+   */
+  nsTid?: number;
   /** The kernel's thread name (`comm`). */
   name?: string;
   /** `threading.Thread.name`, when the thread has one (`--locals`). */
@@ -103,6 +118,12 @@ export interface PyThread {
   native?: NativeFrame[];
   /** The greenlet the thread runs, when the target runs greenlet (its frames are the thread's). */
   greenlet?: GreenletInfo;
+  /**
+   * With a native mode: the stack as it is shown, oldest first (see `src/native/merge.ts`):
+   * evaluation-loop calls replaced by the Python frames they run, call plumbing left out;
+   * with `--native-last`, only the native frames after the last Python frame.
+   */
+  merged?: MergedEntry[];
   /**
    * Set when the thread ran code of more than one interpreter: its parts, outermost first
    * (`frames` holds all of their frames, oldest first; `interpreterId`, `threadStateAddress`

@@ -1,7 +1,10 @@
 /**
  * Finding the files a core names (executable, libraries) on this machine:
- * at their recorded path, or by file name in a search path, or anywhere under
- * a root directory (indexed once, bounded depth).
+ * at their recorded path, or by file name in a search path, or under a root
+ * directory (an unpacked container image): at the recorded path inside it,
+ * else anywhere by file name (indexed once, bounded depth). Symbolic links
+ * under the root resolve as in a chroot: an absolute target starts at the
+ * root, `..` stops there; followed at most 40 in a path, directories once.
  *
  * @module
  */
@@ -40,8 +43,9 @@ export class LibraryLocator {
 
   /**
    * Every existing regular file that may stand for `path`, best first: files
-   * of the same name in the search path (in order), then under the root
-   * (sorted), then `path` itself. A `" (deleted)"` suffix is ignored.
+   * of the same name in the search path (in order), then `path` inside the
+   * root, then files of the same name under the root (sorted), then `path`
+   * itself. A `" (deleted)"` suffix is ignored.
    */
   candidates(path: string): string[] {
     const clean = path.endsWith(" (deleted)") ? path.slice(0, -" (deleted)".length) : path;
@@ -51,16 +55,31 @@ export class LibraryLocator {
       const file = `${dir.replace(/\/+$/, "")}/${name}`;
       if (isFile(file)) out.push(file);
     }
-    if (this.#root !== undefined) out.push(...(this.#rootIndex().get(name) ?? []));
+    if (this.#root !== undefined) {
+      const inRoot = resolveInRoot(this.#root, clean);
+      if (inRoot !== undefined && isFile(inRoot)) out.push(inRoot);
+      out.push(...(this.#rootIndex().get(name) ?? []));
+    }
     if (isFile(clean)) out.push(clean);
     return [...new Set(out)];
   }
 
   #rootIndex(): Map<string, string[]> {
     if (this.#index) return this.#index;
+    const root = this.#root!.replace(/\/+$/, "") || "/";
     const index = new Map<string, string[]>();
+    const walked = new Set<string>();
     let count = 0;
-    const walk = (dir: string, depth: number) => {
+    // `dir` is a real directory on this machine, `inRoot` the same as the image names it.
+    const walk = (dir: string, inRoot: string, depth: number) => {
+      let real: string;
+      try {
+        real = Deno.realPathSync(dir);
+      } catch {
+        return;
+      }
+      if (walked.has(real)) return; // a directory reached again through a link
+      walked.add(real);
       let entries;
       try {
         entries = [...Deno.readDirSync(dir)].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -69,10 +88,17 @@ export class LibraryLocator {
       }
       for (const entry of entries) {
         if (count >= this.#maxFiles) return;
-        const path = `${dir}/${entry.name}`;
-        if (entry.isDirectory) {
-          if (depth < this.#maxDepth) walk(path, depth + 1);
-        } else if (entry.isFile || (entry.isSymlink && isFile(path))) {
+        let path = `${dir}/${entry.name}`;
+        const pathInRoot = `${inRoot}/${entry.name}`;
+        if (entry.isSymlink) {
+          const target = resolveInRoot(root, pathInRoot);
+          if (target === undefined) continue;
+          path = target;
+        }
+        const kind = entry.isSymlink ? kindOf(path) : entry.isDirectory ? "dir" : "file";
+        if (kind === "dir") {
+          if (depth < this.#maxDepth) walk(path, pathInRoot, depth + 1);
+        } else if (kind === "file" && (entry.isFile || entry.isSymlink)) {
           count++;
           const list = index.get(entry.name);
           if (list) list.push(path);
@@ -80,9 +106,77 @@ export class LibraryLocator {
         }
       }
     };
-    walk(this.#root!.replace(/\/+$/, "") || "/", 0);
+    walk(root, "", 0);
     this.#index = index;
     return index;
+  }
+}
+
+/** Most symbolic links followed while resolving one path (Linux's own limit). */
+const MAX_LINKS = 40;
+
+/**
+ * Where `path`, a path inside the image at `root`, is on this machine, its
+ * symbolic links resolved as in a chroot at `root`: an absolute target
+ * starts again at `root`, `..` never leaves it. Undefined when a component
+ * does not exist or more than 40 links are met (a loop).
+ *
+ * @example An image whose `/opt/python` links to a layer
+ * ```ts
+ * import { resolveInRoot } from "./library_locator.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = Deno.makeTempDirSync();
+ * Deno.mkdirSync(`${root}/layers/py/bin`, { recursive: true });
+ * Deno.mkdirSync(`${root}/opt`);
+ * Deno.writeTextFileSync(`${root}/layers/py/bin/python3`, "");
+ * Deno.symlinkSync("/layers/py", `${root}/opt/python`);
+ * assert.equal(resolveInRoot(root, "/opt/python/bin/python3"), `${root}/layers/py/bin/python3`);
+ * Deno.removeSync(root, { recursive: true });
+ * ```
+ */
+export function resolveInRoot(root: string, path: string): string | undefined {
+  const base = root.replace(/\/+$/, "");
+  const done: string[] = [];
+  const todo = path.split("/").reverse();
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.pop()!;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const here = `${base}/${[...done, part].join("/")}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(here);
+    } catch {
+      return undefined;
+    }
+    if (!info.isSymlink) {
+      done.push(part);
+      continue;
+    }
+    if (++links > MAX_LINKS) return undefined;
+    let target: string;
+    try {
+      target = Deno.readLinkSync(here);
+    } catch {
+      return undefined;
+    }
+    if (target.startsWith("/")) done.length = 0;
+    todo.push(...target.split("/").reverse());
+  }
+  return `${base}/${done.join("/")}`;
+}
+
+function kindOf(path: string): "dir" | "file" | undefined {
+  try {
+    const info = Deno.statSync(path);
+    return info.isDirectory ? "dir" : info.isFile ? "file" : undefined;
+  } catch {
+    return undefined;
   }
 }
 

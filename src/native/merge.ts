@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { NativeFrame, PyFrame, PyThread } from "../model.ts";
+import type { MergedEntry, NativeFrame, PyFrame, PyThread } from "../model.ts";
 
 /** Which native frames to show. */
 export type NativeMode =
@@ -43,40 +43,59 @@ export function canMerge(thread: Pick<PyThread, "frames" | "native">): boolean {
 }
 
 /**
- * The frames of `thread` as one stack, oldest first. Plumbing frames are
+ * The frames of `thread` as one stack, oldest first, as indexes into its
+ * `frames` and `native` (what `PyThread.merged` holds). Plumbing frames are
  * left out of merged stacks; in `last` mode only the native frames after the
  * last evaluation-loop call are kept (all of them when there is none).
  */
-export function mergeStacks(
+export function mergedOrder(
   thread: Pick<PyThread, "frames" | "native">,
   mode: NativeMode,
-): StackEntry[] {
+): MergedEntry[] {
   const native = thread.native ?? [];
   const python = thread.frames;
   if (!canMerge(thread)) {
     const lastEval = native.findLastIndex((f) => f.role === "eval");
-    const shown = mode === "last" ? native.slice(lastEval + 1) : native;
+    const from = mode === "last" ? lastEval + 1 : 0;
     return [
       { kind: "unmerged" },
-      ...python.map((frame) => ({ kind: "python" as const, frame })),
-      ...shown.map((frame) => ({ kind: "native" as const, frame })),
+      ...python.map((_, index) => ({ kind: "python" as const, index })),
+      ...native.slice(from).map((_, i) => ({ kind: "native" as const, index: from + i })),
     ];
   }
-  const out: StackEntry[] = [];
-  let pending: StackEntry[] = [];
+  const out: MergedEntry[] = [];
+  let pending: MergedEntry[] = [];
   let next = 0; // the next Python frame to show
-  for (const frame of native) {
+  native.forEach((frame, index) => {
     if (frame.role === "eval") {
       if (mode === "last") pending = [];
       // This call runs the entry frame at `next` and the frames it called without a C call.
       do {
-        out.push({ kind: "python", frame: python[next]! });
+        out.push({ kind: "python", index: next });
         next++;
       } while (next < python.length && !python[next]!.isEntry);
     } else if (frame.role !== "plumbing") {
-      (mode === "last" ? pending : out).push({ kind: "native", frame });
+      (mode === "last" ? pending : out).push({ kind: "native", index });
     }
-  }
+  });
   out.push(...pending);
   return out;
+}
+
+/**
+ * {@linkcode mergedOrder} with the frames themselves: `thread.merged` when
+ * it is set (the order computed when the stacks were read), else computed.
+ */
+export function mergeStacks(
+  thread: Pick<PyThread, "frames" | "native" | "merged">,
+  mode: NativeMode,
+): StackEntry[] {
+  const native = thread.native ?? [];
+  return (thread.merged ?? mergedOrder(thread, mode)).map((e): StackEntry =>
+    e.kind === "unmerged"
+      ? e
+      : e.kind === "python"
+      ? { kind: "python", frame: thread.frames[e.index]! }
+      : { kind: "native", frame: native[e.index]! }
+  );
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NativeFrame, PyFrame } from "../model.ts";
-import { canMerge, mergeStacks, type StackEntry } from "./merge.ts";
+import { canMerge, mergedOrder, mergeStacks, type StackEntry } from "./merge.ts";
 import { classifyFrames, gilActivity, isCollecting, roleOf } from "./classify.ts";
 import type { NativeRules } from "../cpython/runtime.ts";
 
@@ -183,4 +183,26 @@ Deno.test("gilActivity() and isCollecting() read exact function names", () => {
   assert.equal(isCollecting([c("collect")], RULES_310, libpython), false);
   assert.equal(isCollecting([c("gc_collect_mainly")], RULES_310, libpython), false);
   assert.equal(isCollecting([c("gc_collect_main")], RULES_310, () => false), false);
+});
+
+Deno.test("mergedOrder() gives indexes into frames and native; mergeStacks() follows thread.merged", () => {
+  const thread = {
+    frames: [py("a", true), py("b", false)],
+    native: classifyFrames([c("main"), c(EVAL), c("PyObject_Vectorcall"), c("sleep")], RULES_310),
+  };
+  const order = mergedOrder(thread, "python");
+  assert.deepEqual(order, [
+    { kind: "native", index: 0 },
+    { kind: "python", index: 0 },
+    { kind: "python", index: 1 },
+    { kind: "native", index: 3 },
+  ]);
+  assert.deepEqual(names(mergeStacks({ ...thread, merged: order }, "python")), [
+    "main",
+    "py:a",
+    "py:b",
+    "sleep",
+  ]);
+  // The order recorded in the model wins over the mode given to the renderer.
+  assert.deepEqual(names(mergeStacks({ ...thread, merged: order.slice(0, 1) }, "last")), ["main"]);
 });

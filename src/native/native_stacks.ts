@@ -13,7 +13,7 @@ import { classifyFrames, isCollecting } from "./classify.ts";
 import { demangle } from "./demangle.ts";
 import { EvalBodyNamer, findEvalBody } from "./eval_body.ts";
 import type { ElfFile } from "../elf/elf_file.ts";
-import { canMerge, type NativeMode } from "./merge.ts";
+import { canMerge, mergedOrder, type NativeMode } from "./merge.ts";
 import { type CoreSessionOptions, NativeSession, type RawFrame, type RawStack } from "./session.ts";
 import { Symbolizer } from "./symbolizer.ts";
 import type { InflateStats } from "./debug_inflate.ts";
@@ -73,10 +73,26 @@ export class NativeStacks implements Disposable {
     return new NativeStacks(NativeSession.forCore(options));
   }
 
-  /** Unwinds the live threads `tids`, which must be held stopped (raw addresses only). */
-  unwindLive(tids: readonly number[]): void {
+  /**
+   * Unwinds the live threads `tids` (raw addresses only). Only threads in
+   * `held` (stopped by pystack's tracer) are handed to libdw, whose unwinder
+   * asserts on a thread it cannot read the registers of; after a thread
+   * whose unwinding could not start, the others are left alone.
+   */
+  unwindLive(tids: readonly number[], held: ReadonlySet<number>): void {
     const start = performance.now();
-    this.#stacks = tids.map((tid) => this.#session.unwind(tid));
+    let stopped: string | undefined;
+    this.#stacks = tids.map((tid): RawStack => {
+      if (!held.has(tid)) {
+        return { tid, frames: [], error: `thread ${tid} is not one pystack holds stopped` };
+      }
+      if (stopped !== undefined) return { tid, frames: [], error: stopped };
+      const stack = this.#session.unwind(tid);
+      if (stack.error !== undefined) {
+        stopped = `not unwound: unwinding of thread ${tid} could not start (${stack.error})`;
+      }
+      return stack;
+    });
     this.unwindMs = performance.now() - start;
   }
 
@@ -247,6 +263,9 @@ export class NativeStacks implements Disposable {
         );
       }
     }
+    for (const thread of threads) {
+      if (thread.native !== undefined) thread.merged = mergedOrder(thread, options.mode);
+    }
     if (options.mode !== "all") return threads;
     const others = this.#stacks.filter((s) => !python.has(s.tid)).sort((a, b) => a.tid - b.tid);
     return [
@@ -261,6 +280,7 @@ export class NativeStacks implements Disposable {
           gcCollecting: false,
           native: frameOf(stack, stack.tid),
         };
+        thread.merged = mergedOrder(thread, options.mode);
         const name = options.threadName?.(stack.tid);
         if (name !== undefined) thread.name = name;
         return thread;

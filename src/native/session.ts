@@ -36,6 +36,7 @@ import { type FindDebuginfo, inflatingFindDebuginfo } from "./find_debuginfo.ts"
 import { DebugImages } from "./debug_images.ts";
 import { moduleInfo } from "./module_info.ts";
 import { type MapEntry, parseMaps } from "../elf/maps.ts";
+import { liveRelocate } from "./live_files.ts";
 
 /** One physical frame as the unwinder saw it. */
 export interface RawFrame {
@@ -127,7 +128,8 @@ export class NativeSession implements Disposable {
     let dw, begun;
     try {
       dw = libdw();
-      begun = begin(dw, undefined, images);
+      // Files as the process sees them: a container's, not the host's at the same path.
+      begun = begin(dw, liveRelocate(pid), images);
     } catch (e) {
       images[Symbol.dispose]();
       throw e;

@@ -12,7 +12,9 @@ import { errno, openLibc } from "../../ffi/libc.ts";
 import { Errno, SyscallError } from "../../ffi/errno.ts";
 import { PermissionDeniedError, ProcessNotFoundError, TargetExitedError } from "../errors.ts";
 import { listTids } from "./tasks.ts";
+import { X86_64_REGISTER_NAMES } from "../elf/core_notes.ts";
 
+const PTRACE_GETREGS = 12;
 const PTRACE_DETACH = 17;
 const PTRACE_SEIZE = 0x4206;
 const PTRACE_INTERRUPT = 0x4207;
@@ -115,6 +117,18 @@ export class ProcessTracer implements Disposable {
       }
       Atomics.wait(sleeper, 0, 0, 0.1);
     }
+  }
+
+  /**
+   * The `fs_base` register of a held thread (under glibc on x86-64, its
+   * `pthread_t`), or undefined when it cannot be read.
+   */
+  fsBase(tid: number): bigint | undefined {
+    if (this.#released) return undefined;
+    const regs = new BigUint64Array(X86_64_REGISTER_NAMES.length);
+    const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(regs)));
+    if (openLibc().ptrace(PTRACE_GETREGS, tid, 0n, at) < 0n) return undefined;
+    return regs[X86_64_REGISTER_NAMES.indexOf("fsBase")];
   }
 
   #forget(tid: number): void {

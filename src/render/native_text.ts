@@ -36,7 +36,7 @@ export function nativeFrameLine(frame: NativeFrame, color = false): string {
  * they do not line up, the marker line and both stacks).
  */
 export function nativeStackLines(
-  thread: Pick<PyThread, "frames" | "native">,
+  thread: Pick<PyThread, "frames" | "native" | "merged">,
   mode: NativeMode,
   options: { color: boolean; pythonLines: (frame: PyFrame) => string[] },
 ): string[] {

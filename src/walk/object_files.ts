@@ -89,9 +89,15 @@ export function findPythonObjects(
   if (executablePath !== undefined) {
     executable = loadObject(mapPath(executablePath), groups, open);
   }
+  // A core's file found under another name (an image's content-addressed blob) keeps the
+  // name the process mapped it by.
+  const nameOf = (path: string) => {
+    const recorded = (groups.get(path)?.[0] as { recordedPath?: string } | undefined)?.recordedPath;
+    return basename(mapPath(recorded ?? path));
+  };
   let libpython: LoadedObject | undefined;
   for (const path of groups.keys()) {
-    if (/^libpython\d/.test(basename(path))) {
+    if (/^libpython\d/.test(nameOf(path))) {
       libpython = loadObject(path, groups, open);
       if (libpython !== undefined) break;
     }
@@ -100,7 +106,7 @@ export function findPythonObjects(
     // The executable may be a loader (`ld.so python3.14 …`) or a wrapper: look for a
     // mapping named like python.
     for (const path of groups.keys()) {
-      if (/^python\d(\.\d+)?$/.test(basename(path))) {
+      if (/^python\d(\.\d+)?$/.test(nameOf(path))) {
         const found = loadObject(path, groups, open);
         if (found !== undefined) {
           executable = found;

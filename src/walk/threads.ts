@@ -13,7 +13,7 @@ import { readStruct, type StructView } from "../cpython/struct_view.ts";
 import { TypeNames } from "../cpython/objects.ts";
 import { CodeReader } from "./code_objects.ts";
 import { type FrameContext, type FrameWalk, newestFrame, walkFrames } from "./frames.ts";
-import { findTidOffset, tidAt } from "./pthread_tids.ts";
+import { resolveThreadIds, type TidSources } from "./thread_ids.ts";
 
 /** Most thread states read from one interpreter. */
 export const MAX_THREADS = 100_000;
@@ -27,6 +27,10 @@ export interface ThreadContext {
   symbols: Map<string, bigint>;
   /** The process's OS thread ids (for pthread-based id lookup before 3.11). */
   tids: ReadonlySet<number>;
+  /** Host and in-namespace ids of a live target in a container (`thread_ids.ts`). */
+  namespace?: TidSources["namespace"];
+  /** `pthread_t` (`fs_base`) → thread id, from registers (`thread_ids.ts`). */
+  byPthread?: TidSources["byPthread"];
 }
 
 /** Threads of one interpreter (newest first, as CPython links them) plus warnings. */
@@ -80,7 +84,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     t = ts.ptr("next");
   }
 
-  const tidOf = tidReader(ctx, states, warnings);
+  const ids = threadIds(ctx, states, warnings);
   const gilHolder = readGilHolder(ctx, interp, warnings);
   const collecting = readGcCollecting(ctx, interp);
   const frameCtx: FrameContext = {
@@ -91,7 +95,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
   };
   const newest: bigint[] = [];
   const anchors: bigint[] = [];
-  const threads = states.map((ts): PyThread => {
+  const threads = states.map((ts, index): PyThread => {
     let walk: FrameWalk;
     let top = 0n;
     try {
@@ -105,7 +109,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     anchors.push(stackAnchor(rt, ts, walk));
     const holdsGil = gilHolder === undefined ? undefined : gilHolder === ts.address;
     const thread: PyThread = {
-      tid: tidOf(ts),
+      ...ids[index]!,
       threadStateAddress: ts.address,
       interpreterId,
       frames: walk.frames,
@@ -136,19 +140,20 @@ function stackAnchor(rt: PythonRuntime, ts: StructView, walk: FrameWalk): bigint
   }
 }
 
-function tidReader(
-  ctx: ThreadContext,
-  states: StructView[],
-  warnings: string[],
-): (ts: StructView) => number {
-  if (!ctx.rt.tidFromPthread) return (ts) => ts.int("native_thread_id");
-  const pthreads = states.map((ts) => ts.ptr("thread_id"));
-  const offset = findTidOffset(ctx.mem, pthreads, ctx.tids);
-  if (offset === undefined) {
-    warnings.push("could not find thread ids in glibc's struct pthread; showing 0");
-    return () => 0;
-  }
-  return (ts) => tidAt(ctx.mem, ts.ptr("thread_id"), offset);
+function threadIds(ctx: ThreadContext, states: StructView[], warnings: string[]) {
+  const fromNative = !ctx.rt.tidFromPthread;
+  const sources: TidSources = { tids: ctx.tids };
+  if (ctx.namespace !== undefined) sources.namespace = ctx.namespace;
+  if (ctx.byPthread !== undefined) sources.byPthread = ctx.byPthread;
+  return resolveThreadIds(
+    ctx.mem,
+    sources,
+    states.map((ts) => ({
+      pthread: ts.has("thread_id") ? ts.ptr("thread_id") : 0n,
+      ...(fromNative ? { nativeThreadId: ts.int("native_thread_id") } : {}),
+    })),
+    warnings,
+  );
 }
 
 function u64At(mem: MemoryReader, address: bigint): bigint {

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { NativeFrame } from "../../model.ts";
+import type { NativeFrame, PyThread } from "../../model.ts";
+import { mergedOrder, type NativeMode } from "../../native/merge.ts";
 
 /**
  * Where greenlet starts a greenlet's `run` (greenlet 2.x, 3.x: a C++ method;
@@ -35,4 +36,19 @@ export function runningGreenletNative(native: readonly NativeFrame[]): NativeFra
     if (BOOTSTRAP.test(native[i]!.symbol ?? "")) return native.slice(i);
   }
   return [...native];
+}
+
+/**
+ * Cuts the native stack of each of `threads` to its running greenlet's
+ * (see {@linkcode runningGreenletNative}), and orders it again with its
+ * Python frames (`merged`) where it changed.
+ */
+export function sliceRunningGreenlets(threads: readonly PyThread[], mode: NativeMode): void {
+  for (const thread of threads) {
+    if (thread.native === undefined) continue;
+    const native = runningGreenletNative(thread.native);
+    if (native.length === thread.native.length) continue;
+    thread.native = native;
+    thread.merged = mergedOrder(thread, mode);
+  }
 }
