@@ -344,14 +344,19 @@ function mainGreenlets(
 ): { mains: Set<bigint>; running: Set<bigint> } {
   const mains = new Set<bigint>();
   const running = new Set<bigint>();
+  const greenlets = new Set(found.map((g) => g.address));
   for (const g of found) {
     if (!g.words.includes(MAIN_STACK_STOP)) continue;
     for (const w of g.words.slice(1)) {
       if (w === g.address || !plausiblePointer(w)) continue;
       try {
+        // Not any word that points at the greenlet (a stack slot may): the next one must be
+        // a greenlet too, the thread's running one.
         if (u64(mem, w) !== g.address) continue;
+        const current = u64(mem, w + 8n);
+        if (!greenlets.has(current)) continue;
         mains.add(g.address);
-        running.add(u64(mem, w + 8n));
+        running.add(current);
         break;
       } catch (e) {
         rethrowFatal(e);

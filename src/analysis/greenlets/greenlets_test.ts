@@ -258,3 +258,14 @@ Deno.test("readGreenlets() reads greenlet 3.x's layout the same way", () => {
   assert.deepEqual(walk.greenlets.map((g) => g.tid), [TID, TID]);
   assert.equal(walk.running.get(TID)?.address, object(0));
 });
+
+Deno.test("readGreenlets() takes no stack slot that points at a main greenlet for its state", () => {
+  const mem = fakeTarget();
+  // The main greenlet's saved stack address holds its own address (a local variable there),
+  // then no greenlet: not its ThreadState, which comes later.
+  mem.map(STACK, 0x1000);
+  mem.writeU64(STACK + 0x800n, object(0));
+  const walk = read(mem);
+  assert.equal(walk.running.get(TID)?.address, object(0));
+  assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0]]);
+});
