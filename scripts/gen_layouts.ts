@@ -10,6 +10,11 @@
  * existing candidate (within its version range, if it has one) names the
  * field. Versions that are not installed keep their committed file.
  *
+ * Free-threaded layouts (`v3_13t.ts`): from a free-threaded build unpacked under
+ * `.cache/pythons/X.Yt/` (`scripts/get_freethreaded.ts`), else, for 3.13+, from the GIL build's
+ * headers compiled with `-DPy_GIL_DISABLED=1` (what a free-threaded `pyconfig.h` adds).
+ * `_PYSTACK_GEN_NO_FREE_THREADED_BUILDS=1` ignores the builds, to compare the two ways.
+ *
  * Usage: `deno task gen-layouts [--verbose]` (`--verbose` lists, per version,
  * the canonical fields that have no candidate there).
  *
@@ -102,6 +107,8 @@ const STRUCTS: readonly StructSpec[] = [
     fields: [
       { name: "locked", members: ["locked"], aggregateKind: "i32" },
       { name: "last_holder", members: ["last_holder"], aggregateKind: "ptr" },
+      // Free-threaded builds: whether the GIL was turned back on (3.13t+).
+      { name: "enabled", members: ["enabled"], aggregateKind: "i32" },
     ],
   },
   {
@@ -123,6 +130,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("native_thread_id"),
       // 3.14+: an int of its own (3.13 has a `_status.holds_gil` bit-field, which has no offset).
       f("holds_gil", { c: "holds_gil", since: "3.14" }),
+      // 3.13+: _Py_THREAD_DETACHED 0, _Py_THREAD_ATTACHED 1, _Py_THREAD_SUSPENDED 2.
+      f("state", { c: "state", since: "3.13" }),
     ],
   },
   {
@@ -151,6 +160,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("is_entry"),
       f("owner"),
       f("stacktop", "stacktop", "stackpointer"),
+      // Free-threaded 3.14+: which copy of the bytecode the frame runs (`co_tlbc->entries[i]`).
+      f("tlbc_index"),
       { name: "func", members: ["f_func", "f_funcobj"], aggregateKind: "ptr" },
       f("globals", "f_globals"),
       f("locals", "f_locals"),
@@ -181,6 +192,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("qualname", "co_qualname"),
       f("linetable", { c: "co_lnotab", until: "3.9" }, { c: "co_linetable", since: "3.10" }),
       f("code_adaptive", { c: "co_code_adaptive", since: "3.11" }),
+      // Free-threaded 3.14+: the per-thread copies of the bytecode (`_PyCodeArray *`).
+      f("tlbc", "co_tlbc"),
     ],
   },
   {
@@ -190,6 +203,12 @@ const STRUCTS: readonly StructSpec[] = [
       f("refcnt", "ob_refcnt"),
       f("type", "ob_type"),
       { name: "size", members: ["ob_size"], in: "PyVarObject" },
+      // Free-threaded builds (3.13t+): owning thread, per-object lock, split reference counts.
+      f("tid", "ob_tid"),
+      { name: "mutex", members: ["ob_mutex"], aggregateKind: "u8" },
+      f("gc_bits", "ob_gc_bits"),
+      f("ref_local", "ob_ref_local"),
+      f("ref_shared", "ob_ref_shared"),
     ],
   },
   {
@@ -399,16 +418,17 @@ const OUT_DIR = new URL("src/cpython/layouts/", REPO);
 // Versions.
 // ---------------------------------------------------------------------------
 
-/** [major, minor] of "3.11" or "3.11.7". */
+/** [major, minor] of "3.11", "3.11.7" or a free-threaded "3.13t". */
 function minorOf(version: string): [number, number] {
-  const [major, minor] = version.split(".").map(Number);
+  const [major, minor] = version.split(".").map((n) => parseInt(n, 10));
   return [major ?? 0, minor ?? 0];
 }
 
+/** Orders by minor version; a free-threaded "3.13t" comes after "3.13". */
 function compareMinor(a: string, b: string): number {
   const [am, an] = minorOf(a);
   const [bm, bn] = minorOf(b);
-  return am - bm || an - bn;
+  return am - bm || an - bn || Number(a.endsWith("t")) - Number(b.endsWith("t"));
 }
 
 function inRange(r: string | Range, minor: string): boolean {
@@ -421,7 +441,7 @@ function spelling(c: CandidateSpec): string {
   return typeof c === "string" ? c : c.c;
 }
 
-/** "3.11" -> "v3_11" */
+/** "3.11" -> "v3_11", "3.13t" -> "v3_13t" */
 function identOf(minor: string): string {
   return `v${minor.replace(".", "_")}`;
 }
@@ -432,8 +452,17 @@ interface Install {
   readonly include: string;
   /** More `-I` directories (Debian's multiarch `pyconfig.h` lives under `usr/include`). */
   readonly extraIncludes?: readonly string[];
+  /** Macros defined on the probe's command line (`Py_GIL_DISABLED=1` over a GIL build's headers). */
+  readonly defines?: readonly string[];
   /** Where it comes from, for messages: "pyenv", "Debian sid". */
   readonly origin?: string;
+  /** A free-threaded build (`Py_GIL_DISABLED`): its layout is keyed "3.13t". */
+  readonly freeThreaded?: boolean;
+}
+
+/** The key of an install's layout: "3.13", or "3.13t" for a free-threaded build. */
+function layoutKey(install: Install): string {
+  return install.freeThreaded === true ? `${install.minor}t` : install.minor;
 }
 
 async function pyenvRoot(): Promise<string | undefined> {
@@ -514,6 +543,65 @@ function findSidInstalls(skipped: string[]): Install[] {
     });
   }
   return installs.sort((a, b) => compareMinor(a.minor, b.minor));
+}
+
+/**
+ * Free-threaded builds unpacked under `.cache/pythons/X.Yt/` (the relocatable tarballs of
+ * `../shared/pythons/`, see `scripts/get_freethreaded.ts`), recognised by `Py_GIL_DISABLED`
+ * in their `pyconfig.h`.
+ */
+function findFreeThreadedInstalls(skipped: string[]): Install[] {
+  const cache = $.path(SID_CACHE);
+  if (!cache.existsSync()) return [];
+  const installs: Install[] = [];
+  for (const entry of cache.readDirSync()) {
+    const m = /^(\d+\.\d+)t$/.exec(entry.name);
+    if (m === null) continue;
+    const include = entry.path.join("include", `python${m[1]}t`);
+    const patchlevel = include.join("patchlevel.h");
+    const pyconfig = include.join("pyconfig.h");
+    if (!patchlevel.existsSync() || !pyconfig.existsSync()) {
+      skipped.push(`${entry.name}: no include/python${m[1]}t/ headers`);
+      continue;
+    }
+    if (!/^#define Py_GIL_DISABLED 1$/m.test(pyconfig.readTextSync())) {
+      skipped.push(`${entry.name}: pyconfig.h does not define Py_GIL_DISABLED`);
+      continue;
+    }
+    const release = /#define PY_VERSION\s+"(\d+\.\d+\.\d+)/.exec(patchlevel.readTextSync())?.[1];
+    if (release === undefined) {
+      skipped.push(`${entry.name}: no PY_VERSION in patchlevel.h`);
+      continue;
+    }
+    installs.push({
+      release,
+      minor: m[1]!,
+      include: include.toString(),
+      origin: "free-threaded build",
+      freeThreaded: true,
+    });
+  }
+  return installs;
+}
+
+/** Oldest minor version whose free-threaded layout may be probed from its GIL build's headers. */
+const DEFINED_FREE_THREADED_SINCE = "3.13";
+
+/**
+ * For a minor version (3.13+) with headers but no free-threaded build here (3.14, 3.15): its GIL
+ * build's headers probed with `Py_GIL_DISABLED=1`, as a free-threaded build compiles them (the
+ * headers are the same; its `pyconfig.h` only adds that macro).
+ */
+function definedFreeThreaded(gil: readonly Install[], builds: readonly Install[]): Install[] {
+  return gil.filter((i) =>
+    i.freeThreaded !== true && compareMinor(i.minor, DEFINED_FREE_THREADED_SINCE) >= 0 &&
+    !builds.some((b) => b.minor === i.minor)
+  ).map((i) => ({
+    ...i,
+    freeThreaded: true,
+    defines: ["Py_GIL_DISABLED=1"],
+    origin: `${i.origin ?? "pyenv"} headers with Py_GIL_DISABLED=1`,
+  }));
 }
 
 // ---------------------------------------------------------------------------
@@ -695,7 +783,8 @@ async function runProbe(
     const { source, firstFactLine } = probeSource(install, alive);
     await src.writeText(source);
     const includes = [install.include, ...(install.extraIncludes ?? [])].map((d) => `-I${d}`);
-    const cc = await $`cc -w -O0 -fmax-errors=0 ${includes} ${src} -o ${exe}`
+    const defines = (install.defines ?? []).map((d) => `-D${d}`);
+    const cc = await $`cc -w -O0 -fmax-errors=0 ${defines} ${includes} ${src} -o ${exe}`
       .noThrow().quiet().stderr("piped");
     if (cc.code === 0) break;
     const bad = new Set<number>();
@@ -836,7 +925,7 @@ async function generate(install: Install): Promise<Generated> {
       }
     }
   }
-  const dir = await Deno.makeTempDir({ prefix: `gen_layouts_${install.minor}_` });
+  const dir = await Deno.makeTempDir({ prefix: `gen_layouts_${layoutKey(install)}_` });
   let values: Map<string, number>;
   try {
     values = await runProbe(install, [...facts.values()], dir);
@@ -891,13 +980,16 @@ function key(name: string): string {
 }
 
 function renderLayout(g: Generated): string {
-  const { minor, release } = g.install;
+  const { release } = g.install;
+  const minor = layoutKey(g.install);
+  const flavour = g.install.freeThreaded === true ? ", free-threaded" : "";
+  const defined = (g.install.defines ?? []).map((d) => ` -D${d}`).join("");
   const lines = [
-    `// Generated by scripts/gen_layouts.ts from CPython ${release} headers. Do not edit.`,
+    `// Generated by scripts/gen_layouts.ts from CPython ${release} headers${defined}. Do not edit.`,
     "",
     `import type { Layout } from "../layout.ts";`,
     "",
-    `/** CPython ${minor} memory layout (x86-64 Linux), from the ${release} headers. */`,
+    `/** CPython ${minor} memory layout (x86-64 Linux${flavour}), from the ${release} headers${defined}. */`,
     `export const ${identOf(minor)}: Layout = {`,
     `  version: "${minor}",`,
     `  source: "${release}",`,
@@ -1027,8 +1119,8 @@ async function committedMinors(): Promise<string[]> {
   const dir = $.path(OUT_DIR);
   if (!dir.existsSync()) return minors;
   for await (const entry of dir.readDir()) {
-    const m = /^v(\d+)_(\d+)\.ts$/.exec(entry.name);
-    if (m !== null) minors.push(`${m[1]}.${m[2]}`);
+    const m = /^v(\d+)_(\d+)(t?)\.ts$/.exec(entry.name);
+    if (m !== null) minors.push(`${m[1]}.${m[2]}${m[3]}`);
   }
   return minors.sort(compareMinor);
 }
@@ -1061,7 +1153,11 @@ async function main(args: string[]): Promise<number> {
       if (installs.some((i) => i.minor === sid.minor)) offsetsOnly.push(sid);
       else installs.push(sid);
     }
-    installs.sort((a, b) => compareMinor(a.minor, b.minor));
+    const builds = Deno.env.get("_PYSTACK_GEN_NO_FREE_THREADED_BUILDS") === "1"
+      ? []
+      : findFreeThreadedInstalls(skipped);
+    installs.push(...builds, ...definedFreeThreaded(installs, builds));
+    installs.sort((a, b) => compareMinor(layoutKey(a), layoutKey(b)));
   }
 
   const results = await Promise.allSettled([...installs, ...offsetsOnly].map(generate));
@@ -1091,10 +1187,10 @@ async function main(args: string[]): Promise<number> {
       );
       continue;
     }
-    const file = outDir.join(`${identOf(install.minor)}.ts`);
+    const file = outDir.join(`${identOf(layoutKey(install))}.ts`);
     await file.writeText(renderLayout(g));
     written.push(file.toString());
-    generated.push(install.minor);
+    generated.push(layoutKey(install));
     const nFields = g.structs.reduce((n, s) => n + s.fields.length, 0);
     $.logStep(
       "Generated",

@@ -128,22 +128,27 @@ function sourceLine(pid: number, file: string, line: number | undefined): string
 }
 
 function isStdlib(frame: PyFrame): boolean {
-  return /\/lib\/python[\d.]+\//.test(frame.file) && !/\/(site|dist)-packages\//.test(frame.file);
+  return /\/lib\/python[\d.]+t?\//.test(frame.file) && !/\/(site|dist)-packages\//.test(frame.file);
 }
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+/** Holds the GIL, or, in a free-threaded build, has its thread state attached. */
+function runsPython(thread: PyThread): boolean {
+  return thread.holdsGil === true || thread.threadState === "attached";
+}
+
 function activityOf(pid: number, thread: PyThread): Activity {
   const innermost = thread.frames.at(-1);
-  if (innermost === undefined) return thread.holdsGil ? "running" : "other";
+  if (innermost === undefined) return runsPython(thread) ? "running" : "other";
   const line = sourceLine(pid, innermost.file, innermost.location.line) ?? "";
   if (isStdlib(innermost) && STDLIB_WAITS.has(innermost.function)) return "wait";
   if (LOCK_LINE.test(line) || innermost.function === "acquire") return "lock";
   if (SLEEP_LINE.test(line)) return "sleep";
   if (IO_LINE.test(line)) return "io";
-  if (thread.holdsGil) return "running";
+  if (runsPython(thread)) return "running";
   return "other";
 }
 
@@ -174,7 +179,7 @@ function triage(pid: number, commandLine: string): Triage {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, intervalMs);
   const second = inspectProcess(pid);
   const before = new Map(first.threads.map((t) => [t.tid, stackKey(t)]));
-  const heldGil = new Set(first.threads.filter((t) => t.holdsGil).map((t) => t.tid));
+  const heldGil = new Set(first.threads.filter(runsPython).map((t) => t.tid));
   const groups = new Map<string, Group>();
   for (const thread of second.threads) {
     const key = stackKey(thread);
@@ -190,7 +195,7 @@ function triage(pid: number, commandLine: string): Triage {
   const all = [...groups.values()];
   const count = (a: Activity) =>
     all.filter((g) => g.activity === a && !g.moved).reduce((n, g) => n + g.threads.length, 0);
-  const running = all.some((g) => g.moved || g.threads.some((t) => t.holdsGil)) ||
+  const running = all.some((g) => g.moved || g.threads.some(runsPython)) ||
     second.threads.some((t) => heldGil.has(t.tid));
   const locked = count("lock");
   const waiting = count("wait");

@@ -68,6 +68,8 @@ export interface InterpreterPart {
   gcCollecting: boolean | undefined;
   /** How many of the thread's frames this part ran: the next ones after the previous parts'. */
   frameCount: number;
+  /** Free-threaded builds: this thread state's state (see `PyThread.threadState`). */
+  threadState?: PyThread["threadState"];
   /** Why this part's stack may be incomplete. */
   partial?: string;
 }
@@ -111,6 +113,12 @@ export interface PyThread {
   frames: PyFrame[];
   /** undefined when it could not be determined. */
   holdsGil: boolean | undefined;
+  /**
+   * Free-threaded builds only (no GIL to hold): what the thread state records, `attached` (may
+   * run Python code now), `detached` (released it: blocked, sleeping, in C code), `suspended`
+   * (paused by a stop-the-world pause, e.g. of the garbage collector), or `unknown`.
+   */
+  threadState?: "attached" | "detached" | "suspended" | "unknown";
   gcCollecting: boolean | undefined;
   /** Why the stack may be incomplete (corrupt memory, limits, target running). */
   partial?: string;

@@ -48,6 +48,7 @@ interface JsonThread {
   tid: number;
   name: string | null;
   holdsGil: boolean | null;
+  threadState?: "attached" | "detached" | "suspended" | "unknown";
   gcCollecting: boolean | null;
   terminated: boolean;
   partial: string | null;
@@ -88,6 +89,8 @@ export function jsonTraceback(doc: JsonDoc): Traceback {
     const status: string[] = [];
     if (thread.terminated) status.push("Thread terminated");
     if (thread.holdsGil) status.push("Has the GIL");
+    if (thread.threadState === "attached" && !thread.holdsGil) status.push("Attached");
+    if (thread.threadState === "suspended") status.push("Suspended");
     if (thread.gcCollecting) status.push("Garbage collecting");
     const out: TracebackThread = {
       tid: thread.tid,

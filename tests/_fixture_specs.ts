@@ -79,6 +79,21 @@ function worker(
   return { stack, before: bootstrap(version), after, status };
 }
 
+/**
+ * The fixture as a build shows it: a free-threaded build has no GIL, and the thread that
+ * would hold it shows `Attached` instead (its thread state is attached; README, "Free-threaded
+ * builds").
+ */
+export function forBuild(fixture: FixtureSpec, build: { freeThreaded?: boolean }): FixtureSpec {
+  if (build.freeThreaded !== true) return fixture;
+  const attached = (status: string[]) => status.map((s) => s === "Has the GIL" ? "Attached" : s);
+  return {
+    ...fixture,
+    threads: (v) =>
+      fixture.threads(v).map((spec) => ({ ...spec, status: spec.status.map(attached) })),
+  };
+}
+
 /** Every fixture of the `remote` matrix. */
 export const FIXTURES: FixtureSpec[] = [
   {

@@ -66,6 +66,8 @@ interface Output {
   named: boolean;
   /** The interpreter's major and minor version. */
   version: Python["version"];
+  /** A free-threaded build: the thread that would hold the GIL is `Attached` instead. */
+  freeThreaded: boolean;
 }
 
 interface NativeFixture {
@@ -391,8 +393,8 @@ const NATIVE_GC: NativeFixture = {
       const main = threadOf(out, "main");
       assert.deepEqual(
         main.status,
-        ["Has the GIL", "Garbage collecting"],
-        "the main thread collects (and holds the GIL)",
+        [out.freeThreaded ? "Attached" : "Has the GIL", "Garbage collecting"],
+        "the main thread collects (and holds the GIL, or is attached)",
       );
       const sleeper = threadOf(out, "other", "sleeper");
       assert.deepEqual(sleeper.status, [], "the sleeper does not collect");
@@ -478,6 +480,7 @@ async function checkNative(python: Python, fixture: NativeFixture, backend: Back
         file: fixture.file,
         named: localsNamed(python),
         version: python.version,
+        freeThreaded: python.freeThreaded === true,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

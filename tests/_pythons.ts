@@ -30,6 +30,8 @@ export interface Python {
    * dynamic loader on it (`/proc/PID/exe` is the loader).
    */
   interpreter?: string;
+  /** A free-threaded build (`--disable-gil`): no GIL, threads are attached or detached. */
+  freeThreaded?: boolean;
   /** Set when gdb's `gcore` cannot dump this interpreter's processes whole: why. */
   gcoreSkip?: string;
 }
@@ -95,8 +97,20 @@ async function discover(): Promise<Python[]> {
   });
   pythons.push(withPresence({ ...DEBIAN_PYTHON }));
   pythons.push(...sidPythons());
+  pythons.push(withPresence({
+    ...FREE_THREADED_PYTHON,
+    path: `${SID_CACHE}3.13t/bin/python3.13t`,
+  }, "run `deno run -A scripts/get_freethreaded.ts`"));
   return pythons;
 }
+
+/** The free-threaded 3.13 build of `../shared/pythons/`, unpacked by `scripts/get_freethreaded.ts`. */
+const FREE_THREADED_PYTHON = {
+  id: "3.13t",
+  label: "CPython 3.13.15t, free-threaded (symbols)",
+  version: [3, 13] as const,
+  freeThreaded: true,
+};
 
 /**
  * `3.13-sid`, `3.14-sid`, `3.15-sid` and `3.14-sid-loader` (the same 3.14 started as
@@ -153,13 +167,13 @@ function pickVersionDir(installed: string[], wanted: string, major: number, mino
   return candidates[0]?.name ?? wanted;
 }
 
-function withPresence(python: Python): Python {
+function withPresence(python: Python, fix?: string): Python {
   try {
     if (Deno.statSync(python.path).isFile) return python;
   } catch {
     // reported below
   }
-  return { ...python, missing: `${python.path} not found` };
+  return { ...python, missing: `${python.path} not found${fix === undefined ? "" : `: ${fix}`}` };
 }
 
 async function pyenvRoot(): Promise<string> {

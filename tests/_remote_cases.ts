@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { checkStacks, type StackExpectations } from "./_check_stacks.ts";
 import { checkJsonRun } from "./_check_json.ts";
-import { FIXTURES, type FixtureSpec } from "./_fixture_specs.ts";
+import { FIXTURES, type FixtureSpec, forBuild } from "./_fixture_specs.ts";
 import {
   describeRun,
   expectedFrames,
@@ -116,7 +116,7 @@ export async function checkRemote(
     expect = {
       pid: target.pid,
       scriptPath: target.scriptPath,
-      threads: fixture.threads(python.version),
+      threads: forBuild(fixture, python).threads(python.version),
       frames,
       osThreads,
     };

@@ -27,7 +27,7 @@
  */
 import assert from "node:assert/strict";
 import * as zlib from "node:zlib";
-import { FIXTURES, type FixtureSpec, type ThreadSpec } from "./_fixture_specs.ts";
+import { FIXTURES, type FixtureSpec, forBuild, type ThreadSpec } from "./_fixture_specs.ts";
 import { type PystackResult, registerTest, runPystack, type Skip } from "./_harness.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
@@ -113,7 +113,7 @@ function executableOf(python: Python): string {
 
 for (const python of pythons) {
   for (const [key, maker] of MATRIX) {
-    const { fixture, relaxed } = withGilWindow(fixtureSpec(key), python.version);
+    const { fixture, relaxed } = withGilWindow(forBuild(fixtureSpec(key), python), python.version);
     const name = `core python=${python.id} fixture=${key} maker=${maker}` +
       (relaxed.length ? ` (relaxed: ${relaxed.join("; ")})` : "");
     registerTest(name, coreSkip(python, fixture, maker), async () => {

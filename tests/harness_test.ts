@@ -289,10 +289,12 @@ Deno.test("findPythons() lists every interpreter under test, present or not", as
     "3.14-sid",
     "3.14-sid-loader",
     "3.15-sid",
+    "3.13t",
   ]);
   for (const python of pythons) {
     const binary = python.interpreter ?? python.path;
-    assert.ok(binary.endsWith(`/python${python.version.join(".")}`), binary);
+    const suffix = python.id.endsWith("t") ? "t" : "";
+    assert.ok(binary.endsWith(`/python${python.version.join(".")}${suffix}`), binary);
     assert.ok(!python.path.includes("/shims/"), python.path);
   }
 });

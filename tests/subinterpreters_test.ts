@@ -38,6 +38,7 @@ interface JsonFrame {
 interface JsonPart {
   interpreterId: number;
   holdsGil: boolean | null;
+  threadState?: string;
   frameCount: number;
 }
 interface JsonThread {
@@ -129,9 +130,18 @@ function checkReport(
         shape[i],
         `thread ${stack}: the frames of interpreter ${part.interpreterId}`,
       );
-      // Only `busy`'s subinterpreter runs (3.12+): it holds its own GIL.
-      const holds = stack === "busy" && i === 1 && python.version[1] >= 12;
-      assert.equal(part.holdsGil, holds, `thread ${stack}: has the GIL in interpreter ${i}`);
+      // Only `busy`'s subinterpreter runs (3.12+): it holds its own GIL, or, on a
+      // free-threaded build, its thread state is the one attached.
+      const runs = stack === "busy" && i === 1 && python.version[1] >= 12;
+      const free = python.freeThreaded === true;
+      assert.equal(
+        part.holdsGil,
+        runs && !free,
+        `thread ${stack}: has the GIL in interpreter ${i}`,
+      );
+      if (free) {
+        assert.equal(part.threadState, runs ? "attached" : "detached", `${stack}: state ${i}`);
+      }
       if (i > 0) {
         assert.ok(part.interpreterId > 0, `thread ${stack}: part ${i} is a subinterpreter`);
         assert.ok(!subIds.has(part.interpreterId), "each subinterpreter runs on one thread");
@@ -166,7 +176,11 @@ function checkText(result: PystackResult, report: JsonReport): void {
     assert.deepEqual(
       sections.get(thread.tid),
       thread.interpreters!.map((p) => {
-        const status = p.holdsGil ? "[Has the GIL]" : "[]";
+        const status = p.holdsGil
+          ? "[Has the GIL]"
+          : p.threadState === "attached"
+          ? "[Attached]"
+          : "[]";
         return p.interpreterId === 0
           ? `  In the main interpreter ${status}`
           : `  In interpreter ${p.interpreterId} ${status}`;

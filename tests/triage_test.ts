@@ -7,9 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT, startFixture } from "./_harness.ts";
+import { registerTest } from "./_harness.ts";
 import { findPythons } from "./_pythons.ts";
+import { remoteSkip } from "./_remote_cases.ts";
 
-const python = (await findPythons()).find((p) => !p.missing && p.version[0] === 3);
+const pythons = await findPythons();
+const python = pythons.find((p) => !p.missing && p.version[0] === 3);
 
 async function triage(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(`${REPO_ROOT}scripts/triage.ts`, {
@@ -73,3 +76,24 @@ Deno.test("triage.ts exits 2 when no Python process matches", async () => {
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /no Python process matches/);
 });
+
+for (const ft of pythons.filter((p) => p.freeThreaded === true)) {
+  registerTest(
+    `triage.ts python=${ft.id}: a free-threaded build's attached thread is running`,
+    remoteSkip(ft),
+    async () => {
+      const marker = `triage-test-${crypto.randomUUID().slice(0, 8)}`;
+      await using pool = await startFixture(ft, "triage_pool.py", { args: [marker] });
+      const result = await triage([marker]);
+      const where = `exit ${result.code}\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+      assert.equal(result.code, 0, where);
+      const running = block(result.stdout, pool.pid);
+      assert.match(running, /5 threads: RUNNING/, where);
+      assert.match(
+        running,
+        /\[running[^\]]*\] busy \(\d+\)\n\s+at triage_pool\.py:\d+ in spin/,
+        where,
+      );
+    },
+  );
+}

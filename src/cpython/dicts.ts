@@ -250,14 +250,14 @@ export class DictReader {
         break;
       case "managed_3_12":
         if (managed) {
-          const word = this.#word(obj - 24n);
+          const word = this.#word(obj - BigInt(this.#rules.managedDictBefore));
           if ((word & 1n) !== 0n) return this.#shared(typeAddress, word + 1n, name, types);
           return word === 0n ? undefined : this.lookup(word, name, types);
         }
         break;
       case "managed_3_13":
         if (managed) {
-          const dict = this.#word(obj - 24n);
+          const dict = this.#word(obj - BigInt(this.#rules.managedDictBefore));
           if (dict !== 0n) return this.lookup(dict, name, types);
           if ((flags & INLINE_VALUES) === 0n) return undefined;
           const values = obj + BigInt(t.int("basicsize"));

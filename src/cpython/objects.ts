@@ -8,7 +8,7 @@
 import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { PythonRuntime } from "./runtime.ts";
 import type { StructLayout } from "./layout.ts";
-import { readStruct } from "./struct_view.ts";
+import { readStruct, type StructView } from "./struct_view.ts";
 import { decodeUnicodeData, unicodeState } from "./unicode.ts";
 import { MissingFieldError } from "./struct_view.ts";
 
@@ -89,6 +89,40 @@ export function readCString(mem: MemoryReader, address: bigint, limit = MAX_CSTR
     end = bytes.indexOf(0);
   }
   return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+
+/** `ob_ref_local` of an immortal object in a free-threaded build (`_Py_IMMORTAL_REFCNT_LOCAL`). */
+const IMMORTAL_LOCAL = 0xffff_ffff;
+
+/**
+ * Whether an object header (the layout's `object` struct, read at the object) counts
+ * references, as a live object does. GIL builds: `ob_refcnt` > 0. Free-threaded builds split
+ * the count: the owning thread's `ob_ref_local` (all ones when immortal) plus `ob_ref_shared`,
+ * whose low 2 bits are flags and which may be negative while the local count is not.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hasReferences } from "./objects.ts";
+ * import { StructView } from "./struct_view.ts";
+ * const layout = {
+ *   size: 32,
+ *   fields: { ref_local: { offset: 12, kind: "u32" }, ref_shared: { offset: 16, kind: "i64" } },
+ * } as const;
+ * const bytes = new Uint8Array(32);
+ * const view = new DataView(bytes.buffer);
+ * view.setUint32(12, 1, true);
+ * view.setBigInt64(16, -4n, true); // one reference dropped by another thread
+ * assert.equal(hasReferences(new StructView(0x1000n, layout, bytes), "split"), false);
+ * view.setUint32(12, 2, true);
+ * assert.equal(hasReferences(new StructView(0x1000n, layout, bytes), "split"), true);
+ * ```
+ */
+export function hasReferences(head: StructView, rule: "ob_refcnt" | "split"): boolean {
+  if (rule === "ob_refcnt") return head.int("refcnt") > 0;
+  const local = head.int("ref_local");
+  if (local === IMMORTAL_LOCAL) return true;
+  return BigInt(local) + (head.ptr("ref_shared") >> 2n) > 0n;
 }
 
 /** The address of an object's type (`ob_type`). */

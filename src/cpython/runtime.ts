@@ -34,6 +34,13 @@ export type GilRule =
   /** `interp->ceval.gil`: `locked` and `last_holder` (3.12+). */
   | "gil_struct";
 
+/**
+ * What a thread's status tells: whether it holds the GIL (GIL builds), or, in a free-threaded
+ * build, whether its thread state is attached, detached or suspended (`tstate->state`, 3.13+);
+ * the GIL, if the target turned it back on, is read as well.
+ */
+export type ThreadStatusRule = "gil" | "attachment";
+
 /** Where the "collecting" flag of the garbage collector lives. */
 export type GcRule = "static_symbol" | "runtime" | "interp";
 
@@ -69,6 +76,16 @@ export interface ValueRules {
    * (3.12); a dict pointer 3 words before, or values inline after the object (3.13).
    */
   readonly instanceDict: "dictoffset" | "managed_3_11" | "managed_3_12" | "managed_3_13";
+  /**
+   * Bytes before an object where its managed `__dict__` pointer (3.11+) is: 24 after the
+   * garbage collector's 2-word header (GIL builds), 8 in a free-threaded build, which has none.
+   */
+  readonly managedDictBefore: 24 | 8;
+  /**
+   * How a live object's reference count is told: `ob_refcnt` > 0 (GIL builds), or split into
+   * the owning thread's `ob_ref_local` and the atomic `ob_ref_shared` (free-threaded builds).
+   */
+  readonly refcount: "ob_refcnt" | "split";
   /**
    * 2.7's objects (absent for 3.x; see `py2_objects.ts`, `py2_repr.ts`): `str` is a
    * `PyStringObject` of bytes, `unicode` holds `Py_UNICODE` units of `unicodeWidth` bytes, `int`
@@ -113,6 +130,7 @@ export interface PythonRuntime {
   /** 3.13+ frames point at any object (`f_executable`): check that it is a code object. */
   readonly checkExecutable: boolean;
   readonly gilRule: GilRule;
+  readonly threadStatus: ThreadStatusRule;
   readonly gcRule: GcRule;
   /**
    * What orders the parts of one OS thread that runs several interpreters (outermost first):
@@ -138,6 +156,11 @@ export interface PythonRuntime {
   readonly lnotabSignedDeltas: boolean;
   /** How `--locals` reads variables and objects. */
   readonly values?: ValueRules;
+  /**
+   * Where a frame's `instr_ptr` points: into the code object's `co_code_adaptive` (`shared`), or,
+   * in a free-threaded 3.14+, into this thread's copy of it, `co_tlbc->entries[tlbc_index]`.
+   */
+  readonly bytecode: "shared" | "per_thread";
   /**
    * ANDed with `f_executable` and each `localsplus[i]`: from 3.14 they are `_PyStackRef`s whose
    * low 2 bits are tags (`~3n`); before, plain pointers (`~0n`, every bit kept).
@@ -181,6 +204,7 @@ const PY2_RULES = {
   entryRule: "every",
   checkExecutable: false,
   gilRule: "tstate_current_symbol",
+  threadStatus: "gil",
   gcRule: "static_symbol",
   stackAnchor: "none",
   gcHeadSize: 32,
@@ -196,6 +220,7 @@ const PY2_RULES = {
   nameStorage: "py2_str",
   lnotabSignedDeltas: false,
   stackRefMask: ~0n,
+  bytecode: "shared",
   unicodeState: "bitfield",
 } as const satisfies Omit<PythonRuntime, "version" | "layout">;
 
@@ -206,7 +231,9 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     version.minor > newest;
   const readAs = newer ? { ...version, minor: newest } : version;
   const key = `${readAs.major}.${readAs.minor}`;
-  const layout = LAYOUTS[key];
+  // A free-threaded build has its own table ("3.13t"; "3.14t" and later from their headers
+  // compiled with Py_GIL_DISABLED=1, see `scripts/gen_layouts.ts`).
+  const layout = LAYOUTS[options.freeThreaded === true ? `${key}t` : key];
   const python2 = version.major === SUPPORTED.python2[0] && version.minor === SUPPORTED.python2[1];
   const supported = python2 || readAs.major === 3 && readAs.minor >= SUPPORTED.oldest[1] &&
       readAs.minor <= SUPPORTED.newest[1];
@@ -223,11 +250,14 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       dictKeys: "ma_table",
       splitOrder: "keys",
       instanceDict: "dictoffset",
+      managedDictBefore: 24,
+      refcount: "ob_refcnt",
       py2: { unicodeWidth: options.py2UnicodeWidth ?? 4 },
     };
     return { version, layout, ...PY2_RULES, values };
   }
   const m = readAs.minor;
+  const freeThreaded = options.freeThreaded === true;
   const debugOffsets = debugOffsetsLayout(version);
   return {
     version,
@@ -242,6 +272,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     entryRule: m <= 10 ? "every" : m === 11 ? "is_entry" : "after_shim",
     checkExecutable: m >= 13,
     gilRule: m <= 6 ? "tstate_current_symbol" : m <= 11 ? "runtime_tstate_current" : "gil_struct",
+    threadStatus: freeThreaded ? "attachment" : "gil",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
     stackAnchor: m <= 10 ? "none" : m === 11 ? "cframe" : "shim_frame",
     gcHeadSize: m <= 7 ? 32 : 16,
@@ -257,7 +288,8 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     nameStorage: "unicode",
     lnotabSignedDeltas: true,
     stackRefMask: m >= 14 ? ~3n : ~0n,
-    unicodeState: m >= 14 && options.freeThreaded === true ? "interned_byte" : "bitfield",
+    bytecode: m >= 14 && freeThreaded ? "per_thread" : "shared",
+    unicodeState: m >= 14 && freeThreaded ? "interned_byte" : "bitfield",
     values: {
       localsNames: m <= 10 ? "varnames" : "localsplus",
       dictKeys: m <= 10 ? "dk_size" : "log2_size",
@@ -269,6 +301,8 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
         : m === 12
         ? "managed_3_12"
         : "managed_3_13",
+      managedDictBefore: freeThreaded ? 8 : 24,
+      refcount: freeThreaded ? "split" : "ob_refcnt",
     },
   };
 }

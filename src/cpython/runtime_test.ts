@@ -70,3 +70,25 @@ Deno.test("selectRuntime() reads 3.14 and 3.15 frames: tagged stack references, 
   }
   assert.equal(selectRuntime(version(3, 13), { freeThreaded: true }).unicodeState, "bitfield");
 });
+
+Deno.test("selectRuntime() reads a free-threaded build with its own rules: layout, refcounts, status", () => {
+  const gil = selectRuntime(version(3, 13));
+  const ft = selectRuntime(version(3, 13), { freeThreaded: true });
+  assert.equal(ft.layout.version, "3.13t", "the generated free-threaded table");
+  assert.equal(ft.layout.structs.object?.fields["type"]?.offset, 24);
+  assert.deepEqual(
+    [ft.threadStatus, ft.values?.refcount, ft.values?.managedDictBefore, ft.bytecode],
+    ["attachment", "split", 8, "shared"],
+  );
+  assert.deepEqual(
+    [gil.threadStatus, gil.values?.refcount, gil.values?.managedDictBefore, gil.bytecode],
+    ["gil", "ob_refcnt", 24, "shared"],
+  );
+  for (const minor of [14, 15]) {
+    const rt = selectRuntime(version(3, minor), { freeThreaded: true });
+    assert.equal(rt.layout.version, `3.${minor}t`, "from its headers with Py_GIL_DISABLED=1");
+    assert.equal(rt.layout.structs.object?.fields["type"]?.offset, 24);
+    assert.equal(rt.bytecode, "per_thread");
+    assert.equal(selectRuntime(version(3, minor)).layout.version, `3.${minor}`);
+  }
+});

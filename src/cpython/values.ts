@@ -29,10 +29,10 @@ import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { PythonRuntime } from "./runtime.ts";
 import type { StructLayout } from "./layout.ts";
 import { MissingFieldError, readStruct } from "./struct_view.ts";
-import { InvalidObjectError, readCString, TypeNames } from "./objects.ts";
+import { hasReferences, InvalidObjectError, readCString, TypeNames } from "./objects.ts";
 import { decodeLongDigits, decodeLvTag, decodeObSize, LONG_SHIFT } from "./long.ts";
 import { unicodeState } from "./unicode.ts";
-import { DictReader } from "./dicts.ts";
+import { DictReader, valueRules } from "./dicts.ts";
 import { codePoints, formatFloat, printable, reprBytes, reprStr } from "./repr_format.ts";
 import { rethrowFatal } from "../errors.ts";
 import { py2SetKeys, readPy2Int, readPy2Str, readPy2UnicodeUnits } from "./py2_objects.ts";
@@ -308,7 +308,9 @@ export class ValueRenderer {
       throw new InvalidObjectError(address, "not an object address");
     }
     const head = readStruct(this.#mem, address, this.#struct("object"));
-    if (head.int("refcnt") <= 0) throw new InvalidObjectError(address, "reference count");
+    if (!hasReferences(head, valueRules(this.#rt).refcount)) {
+      throw new InvalidObjectError(address, "reference count");
+    }
     return this.#typeInfo(head.ptr("type"));
   }
 

@@ -82,6 +82,8 @@ export interface JsonThread {
   threadStateAddress: string;
   interpreterId: number;
   holdsGil: boolean | null;
+  /** Free-threaded builds only: attached, detached, suspended or unknown. */
+  threadState?: "attached" | "detached" | "suspended" | "unknown";
   gcCollecting: boolean | null;
   /** The thread finished but was not joined (tid 0). */
   terminated: boolean;
@@ -217,6 +219,7 @@ function threadJson(thread: PyThread): JsonThread {
     threadStateAddress: hex(thread.threadStateAddress),
     interpreterId: thread.interpreterId,
     holdsGil: thread.holdsGil ?? null,
+    ...(thread.threadState === undefined ? {} : { threadState: thread.threadState }),
     gcCollecting: thread.gcCollecting ?? null,
     terminated: thread.tid === 0,
     partial: thread.partial ?? null,

@@ -221,3 +221,21 @@ Deno.test("toJsonError() carries message, hint and exit code, and validates", ()
   assert.deepEqual(schemaErrors(internal), []);
   assert.equal(toJsonError(new PystackError("no hint")).error.hint, null);
 });
+
+Deno.test("toJsonReport() gives a free-threaded thread's state, valid against the schema", () => {
+  const doc = toJsonReport(report({
+    threads: [
+      thread({ holdsGil: false, threadState: "attached" }),
+      thread({ tid: 43, holdsGil: false, threadState: "suspended" }),
+    ],
+  }));
+  assert.deepEqual(doc.threads.map((t) => [t.holdsGil, t.threadState]), [
+    [false, "attached"],
+    [false, "suspended"],
+  ]);
+  assert.equal("threadState" in toJsonReport(report()).threads[0]!, false, "GIL builds: absent");
+  assert.deepEqual(schemaErrors(doc), []);
+  const bad = structuredClone(doc);
+  (bad.threads[0] as { threadState: string }).threadState = "running";
+  assert.notDeepEqual(schemaErrors(bad), []);
+});

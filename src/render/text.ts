@@ -37,7 +37,7 @@ const blue = (t: string, on: boolean) => paint(34, t, on);
 
 /** The status tags of a thread, e.g. `[Has the GIL,Garbage collecting]`. */
 export function threadStatus(
-  thread: Pick<PyThread, "tid" | "holdsGil" | "gcCollecting" | "native">,
+  thread: Pick<PyThread, "tid" | "holdsGil" | "gcCollecting" | "native" | "threadState">,
 ): string {
   const parts: string[] = [];
   if (thread.tid === 0) parts.push("Thread terminated");
@@ -46,6 +46,9 @@ export function threadStatus(
     : gilActivity(thread.native);
   if (thread.holdsGil) parts.push("Has the GIL");
   else if (gilNative !== undefined) parts.push(gilNative);
+  // Free-threaded builds: the thread states that matter (a detached one shows nothing).
+  if (thread.threadState === "attached" && !thread.holdsGil) parts.push("Attached");
+  if (thread.threadState === "suspended") parts.push("Suspended");
   if (thread.gcCollecting) parts.push("Garbage collecting");
   return `[${parts.join(",")}]`;
 }
@@ -58,6 +61,7 @@ export function interpreterParts(thread: PyThread): InterpreterPart[] {
     holdsGil: thread.holdsGil,
     gcCollecting: thread.gcCollecting,
     frameCount: thread.frames.length,
+    ...(thread.threadState === undefined ? {} : { threadState: thread.threadState }),
   }];
 }
 
@@ -75,6 +79,7 @@ export function interpreterLine(
     tid: thread.tid,
     holdsGil: part.holdsGil,
     gcCollecting: part.gcCollecting,
+    ...(part.threadState === undefined ? {} : { threadState: part.threadState }),
     ...(innermost && thread.native !== undefined ? { native: thread.native } : {}),
   });
   const where = part.interpreterId < 0

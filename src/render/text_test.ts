@@ -107,3 +107,26 @@ Deno.test("renderText() colours the running expression by UTF-8 byte columns", (
   });
   assert.deepEqual(lines[2], "        x = \x1b[34mcafé(1)\x1b[0m");
 });
+
+Deno.test("threadHeader() shows a free-threaded thread's state instead of the GIL", () => {
+  const header = (over: Partial<PyThread>) => threadHeader(thread({ holdsGil: false, ...over }));
+  assert.deepEqual(
+    header({ threadState: "attached", gcCollecting: true }),
+    "Traceback for thread 42 [Attached,Garbage collecting] (most recent call last):",
+  );
+  assert.deepEqual(
+    header({ threadState: "suspended" }),
+    "Traceback for thread 42 [Suspended] (most recent call last):",
+  );
+  for (const threadState of ["detached", "unknown"] as const) {
+    assert.deepEqual(
+      header({ threadState }),
+      "Traceback for thread 42 [] (most recent call last):",
+    );
+  }
+  // A free-threaded build whose GIL was turned back on (PYTHON_GIL=1, or an extension that needs it).
+  assert.deepEqual(
+    header({ threadState: "attached", holdsGil: true }),
+    "Traceback for thread 42 [Has the GIL] (most recent call last):",
+  );
+});

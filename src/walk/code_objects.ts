@@ -9,6 +9,7 @@ import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { PythonRuntime } from "../cpython/runtime.ts";
 import type { Location } from "../model.ts";
 import { readStruct } from "../cpython/struct_view.ts";
+import { rethrowFatal } from "../errors.ts";
 import { readBytes, readUnicode } from "../cpython/objects.ts";
 import { readPy2Str } from "../cpython/py2_objects.ts";
 import { lineFromLinetable310, lineFromLnotab, locationFromTable } from "../cpython/line_table.ts";
@@ -22,7 +23,15 @@ export interface CodeInfo {
   lineTable: Uint8Array;
   /** 3.11+: address of the first code unit (`co_code_adaptive`). */
   codeStart: bigint;
+  /**
+   * Free-threaded 3.14+: `co_tlbc`, the `_PyCodeArray` of the bytecode's copies, one per thread
+   * that ran it (`{Py_ssize_t size; char *entries[size]}`, entry 0 is `co_code_adaptive`).
+   */
+  copies?: bigint;
 }
+
+/** Most bytecode copies of one code object believed (one per thread index). */
+const MAX_BYTECODE_COPIES = 1 << 20;
 
 /** Longest line table read (a huge generated function may exceed it: lines then stop early). */
 const MAX_LINE_TABLE = 4 * 1024 * 1024;
@@ -54,6 +63,7 @@ export class CodeReader {
       lineTable: readBytes(this.#mem, this.#rt, co.ptr("linetable"), MAX_LINE_TABLE),
       codeStart: co.has("code_adaptive") ? co.addressOf("code_adaptive") : 0n,
     };
+    if (this.#rt.bytecode === "per_thread" && co.has("tlbc")) info.copies = co.ptr("tlbc");
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
     this.#cache.set(address, info);
     return info;
@@ -66,12 +76,19 @@ export class CodeReader {
       : readUnicode(this.#mem, this.#rt, address);
   }
 
-  /** Where a frame of `code` is executing, from its instruction position. */
-  locate(code: CodeInfo, position: { lasti?: number; instr?: bigint }): Location {
+  /**
+   * Where a frame of `code` is executing, from its instruction position (and, free-threaded
+   * 3.14+, the index of the thread's copy of the bytecode it runs, `tlbc_index`).
+   */
+  locate(
+    code: CodeInfo,
+    position: { lasti?: number; instr?: bigint; copy?: number },
+  ): Location {
     const rt = this.#rt;
     if (rt.lineTable === "location") {
       const instr = position.instr ?? 0n;
-      const index = instr >= code.codeStart ? Number(instr - code.codeStart) / 2 : -1;
+      const start = this.#bytecodeStart(code, position.copy);
+      const index = instr >= start ? Number(instr - start) / 2 : -1;
       if (index < 0) return lineOnly(code.firstLineNo);
       const loc = locationFromTable(code.lineTable, code.firstLineNo, Math.floor(index));
       // An instruction without a line (a closure's first, COPY_FREE_VARS/MAKE_CELL): the
@@ -86,6 +103,28 @@ export class CodeReader {
       })
       : lineFromLinetable310(code.lineTable, code.firstLineNo, lasti);
     return lineOnly(line < 0 ? code.firstLineNo : line);
+  }
+
+  /**
+   * The first code unit of copy `copy` of the bytecode (`co_tlbc->entries[copy]`); the
+   * shared `co_code_adaptive` for copy 0, without copies, or when the array is not plausible.
+   */
+  #bytecodeStart(code: CodeInfo, copy: number | undefined): bigint {
+    if (copy === undefined || copy === 0 || code.copies === undefined || code.copies === 0n) {
+      return code.codeStart;
+    }
+    try {
+      const size = new DataView(this.#mem.read(code.copies, 8).buffer).getBigInt64(0, true);
+      if (copy < 0 || size > BigInt(MAX_BYTECODE_COPIES) || BigInt(copy) >= size) {
+        return code.codeStart;
+      }
+      const at = code.copies + 8n + 8n * BigInt(copy);
+      const entry = new DataView(this.#mem.read(at, 8).buffer).getBigUint64(0, true);
+      return entry === 0n ? code.codeStart : entry;
+    } catch (e) {
+      rethrowFatal(e);
+      return code.codeStart;
+    }
   }
 }
 

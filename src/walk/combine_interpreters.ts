@@ -102,6 +102,7 @@ function joined(parts: PyThread[]): PyThread {
       frameCount: t.frames.length,
     };
     if (t.partial !== undefined) part.partial = t.partial;
+    if (t.threadState !== undefined) part.threadState = t.threadState;
     return part;
   });
   const thread: PyThread = {

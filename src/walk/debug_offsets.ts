@@ -36,6 +36,7 @@ export const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
   ["interpreter_frame.instr_ptr", "frame", "instr"],
   ["interpreter_frame.localsplus", "frame", "localsplus"],
   ["interpreter_frame.owner", "frame", "owner"],
+  ["interpreter_frame.tlbc_index", "frame", "tlbc_index"],
   ["code_object.filename", "code", "filename"],
   ["code_object.name", "code", "name"],
   ["code_object.qualname", "code", "qualname"],
@@ -45,6 +46,7 @@ export const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
   ["code_object.localsplusnames", "code", "localsplusnames"],
   ["code_object.localspluskinds", "code", "localspluskinds"],
   ["code_object.co_code_adaptive", "code", "code_adaptive"],
+  ["code_object.co_tlbc", "code", "tlbc"],
   ["pyobject.ob_type", "object", "type"],
   ["type_object.tp_name", "type", "name"],
   ["type_object.tp_repr", "type", "repr"],
@@ -130,6 +132,7 @@ export function layoutFromDebugOffsets(
   const gilBase = values.get("interpreter_state.gil_runtime_state");
   const gil = structs.gil;
   if (gilBase !== undefined && gil !== undefined) {
+    // (`gil_runtime_state_enabled` is relative to the GIL, and 0 in every build: not read.)
     for (const [name, field] of [["locked", "locked"], ["holder", "last_holder"]] as const) {
       const abs = values.get(`interpreter_state.gil_runtime_state_${name}`);
       const existing = gil.fields[field];

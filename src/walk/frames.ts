@@ -141,7 +141,11 @@ function frameFrom(
     const code = ctx.codes.read(codeAddress);
     const location = ctx.codes.locate(
       code,
-      f.has("lasti") ? { lasti: f.int("lasti") } : { instr: f.ptr("instr") },
+      f.has("lasti")
+        ? { lasti: f.int("lasti") }
+        : f.has("tlbc_index")
+        ? { instr: f.ptr("instr"), copy: f.int("tlbc_index") }
+        : { instr: f.ptr("instr") },
     );
     return {
       file: code.file,

@@ -64,7 +64,8 @@ export function locatePython(ctx: LocateContext): PythonLocation {
       ctx.notPythonHint ?? "pass the PID of a CPython interpreter",
     );
   }
-  log(`Python ${formatVersion(detected.version)} (from ${detected.source})`);
+  const flavour = detected.freeThreaded === true ? ", free-threaded" : "";
+  log(`Python ${formatVersion(detected.version)}${flavour} (from ${detected.source})`);
   const unicodeWidth = py2UnicodeWidth(symbols);
   if (unicodeWidth !== undefined) detected.py2UnicodeWidth = unicodeWidth;
   const applied = runtimeForTarget(mem, detected);

@@ -108,16 +108,18 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     newest.push(top);
     anchors.push(stackAnchor(rt, ts, walk));
     const holdsGil = gilHolder === undefined ? undefined : gilHolder === ts.address;
+    const threadState = readThreadState(rt, ts);
+    // The collector runs on the thread that holds the GIL, or, free-threaded, that is attached.
+    const runs = threadState === undefined ? holdsGil : threadState === "attached";
     const thread: PyThread = {
       ...ids[index]!,
       threadStateAddress: ts.address,
       interpreterId,
       frames: walk.frames,
       holdsGil,
-      gcCollecting: collecting === undefined || holdsGil === undefined
-        ? undefined
-        : collecting && holdsGil,
+      gcCollecting: collecting === undefined || runs === undefined ? undefined : collecting && runs,
     };
+    if (threadState !== undefined) thread.threadState = threadState;
     if (walk.partial !== undefined) thread.partial = walk.partial;
     return thread;
   });
@@ -183,6 +185,8 @@ function readGilHolder(
         const gil = interp.ptr("ceval_gil");
         if (gil === 0n || layout === undefined) return undefined;
         const g = readStruct(mem, gil, layout);
+        // Free-threaded builds: no thread holds a GIL that is not enabled.
+        if (g.has("enabled") && g.int("enabled") === 0) return 0n;
         return g.int("locked") !== 0 ? g.ptr("last_holder") : 0n;
       }
     }
@@ -190,6 +194,15 @@ function readGilHolder(
     warnings.push(`GIL state unreadable: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+/** `tstate->state` values (`_Py_THREAD_DETACHED`, `_ATTACHED`, `_SUSPENDED`, 3.13+). */
+const THREAD_STATES = ["detached", "attached", "suspended"] as const;
+
+/** Free-threaded builds: whether the thread state is attached; undefined for GIL builds. */
+function readThreadState(rt: PythonRuntime, ts: StructView): PyThread["threadState"] {
+  if (rt.threadStatus !== "attachment") return undefined;
+  return ts.has("state") ? THREAD_STATES[ts.int("state")] ?? "unknown" : "unknown";
 }
 
 /** Whether the garbage collector is running, undefined when unknown. */

@@ -10,8 +10,11 @@ import { v3_10 } from "./v3_10.ts";
 import { v3_11 } from "./v3_11.ts";
 import { v3_12 } from "./v3_12.ts";
 import { v3_13 } from "./v3_13.ts";
+import { v3_13t } from "./v3_13t.ts";
 import { v3_14 } from "./v3_14.ts";
+import { v3_14t } from "./v3_14t.ts";
 import { v3_15 } from "./v3_15.ts";
+import { v3_15t } from "./v3_15t.ts";
 
 /** Every generated layout, keyed by minor version ("3.11"). */
 export const LAYOUTS: Readonly<Record<string, Layout>> = {
@@ -24,6 +27,9 @@ export const LAYOUTS: Readonly<Record<string, Layout>> = {
   "3.11": v3_11,
   "3.12": v3_12,
   "3.13": v3_13,
+  "3.13t": v3_13t,
   "3.14": v3_14,
+  "3.14t": v3_14t,
   "3.15": v3_15,
+  "3.15t": v3_15t,
 };

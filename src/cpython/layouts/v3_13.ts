@@ -55,6 +55,7 @@ export const v3_13: Layout = {
         current_frame: { offset: 72, kind: "ptr" },
         thread_id: { offset: 152, kind: "u64" },
         native_thread_id: { offset: 160, kind: "u64" },
+        state: { offset: 40, kind: "i32" },
       },
     },
     // _PyInterpreterFrame

@@ -56,6 +56,7 @@ export const v3_14: Layout = {
         thread_id: { offset: 152, kind: "u64" },
         native_thread_id: { offset: 160, kind: "u64" },
         holds_gil: { offset: 36, kind: "i32" },
+        state: { offset: 44, kind: "i32" },
       },
     },
     // _PyInterpreterFrame

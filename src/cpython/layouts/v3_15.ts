@@ -56,6 +56,7 @@ export const v3_15: Layout = {
         thread_id: { offset: 176, kind: "u64" },
         native_thread_id: { offset: 184, kind: "u64" },
         holds_gil: { offset: 36, kind: "i32" },
+        state: { offset: 48, kind: "i32" },
       },
     },
     // _PyInterpreterFrame
