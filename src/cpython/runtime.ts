@@ -141,9 +141,9 @@ export interface PythonRuntime {
   readonly stackAnchor: "shim_frame" | "cframe" | "none";
   /**
    * `sizeof(PyGC_Head)`, before every object the collector tracks: 32 (<= 3.7, a union with a
-   * `long double`), 16 (3.8+).
+   * `long double`), 16 (3.8+); 0 in free-threaded builds, whose collector keeps no lists.
    */
-  readonly gcHeadSize: 16 | 32;
+  readonly gcHeadSize: 0 | 16 | 32;
   /** <= 3.10: the OS thread id must be read from glibc's `struct pthread`. */
   readonly tidFromPthread: boolean;
   /** How int objects store their size and sign. */
@@ -275,7 +275,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     threadStatus: freeThreaded ? "attachment" : "gil",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
     stackAnchor: m <= 10 ? "none" : m === 11 ? "cframe" : "shim_frame",
-    gcHeadSize: m <= 7 ? 32 : 16,
+    gcHeadSize: freeThreaded ? 0 : m <= 7 ? 32 : 16,
     tidFromPthread: m <= 10,
     longRule: m <= 11 ? "ob_size" : "lv_tag",
     native: {

@@ -118,6 +118,9 @@ export interface GreenletPrescan {
 
 /** The GC lists and what is read with them, or a reason why greenlets are not looked for. */
 function gcLists(ctx: GreenletContext): { heads: bigint[] } | { warning: string } {
+  if (ctx.rt.gcHeadSize === 0) {
+    return { warning: "greenlets are not looked for in free-threaded builds (no GC lists)" };
+  }
   const gc = gcState(ctx);
   if (gc === undefined) {
     return {

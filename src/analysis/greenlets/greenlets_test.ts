@@ -269,3 +269,14 @@ Deno.test("readGreenlets() takes no stack slot that points at a main greenlet fo
   assert.equal(walk.running.get(TID)?.address, object(0));
   assert.deepEqual(summary(walk), [[object(1), 1], [object(2), 0]]);
 });
+
+Deno.test("readGreenlets() says free-threaded builds keep no lists to search", () => {
+  const ft = selectRuntime({ major: 3, minor: 13, micro: 0, releaseLevel: "final", serial: 0 }, {
+    freeThreaded: true,
+  });
+  const walk = readGreenlets({ ...context(fakeTarget()), rt: ft });
+  assert.deepEqual(walk.greenlets, []);
+  assert.deepEqual(walk.warnings, [
+    "greenlets are not looked for in free-threaded builds (no GC lists)",
+  ]);
+});
