@@ -142,7 +142,8 @@ export function findMirror(
   return undefined;
 }
 
-function readSources(): { name: string; text: string }[] {
+/** This machine's apt source files (`sources.list.d/*`, then `sources.list`), by name. */
+export function readSources(): { name: string; text: string }[] {
   const files: { name: string; text: string }[] = [];
   const dir = $.path("/etc/apt/sources.list.d");
   if (dir.existsSync()) {
@@ -157,7 +158,8 @@ function readSources(): { name: string; text: string }[] {
   return files;
 }
 
-function codename(): string | undefined {
+/** This machine's Debian release (`VERSION_CODENAME` of `/etc/os-release`). */
+export function codename(): string | undefined {
   try {
     const text = Deno.readTextFileSync("/etc/os-release");
     return /^VERSION_CODENAME=(\S+)$/m.exec(text)?.[1]?.replace(/"/g, "");

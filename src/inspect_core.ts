@@ -28,6 +28,8 @@ import {
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
+import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
+import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -188,6 +190,16 @@ export async function inspectCore(
       : [];
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
+    const greenlets = located === undefined ? undefined : suspendedGreenlets({
+      ...located,
+      mem: memory,
+      maps,
+      stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
+      locals: options.locals === true,
+      threads: walk.threads,
+      interpreters: walk.interpreters,
+      log,
+    });
     const nativeWarnings: string[] = [];
     if (options.native !== undefined) {
       const moved = relocations(core.files.map((f) => f.path), (p) => memory.fileFor(p));
@@ -219,6 +231,7 @@ export async function inspectCore(
         }),
         nativeWarnings,
       );
+      if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
       logInflated(native.inflateStats, log);
     }
     const details: CoreDetails = {
@@ -271,6 +284,7 @@ export async function inspectCore(
       ...(located?.warnings ?? []),
       ...walk.warnings,
       ...localsWarnings,
+      ...(greenlets?.warnings ?? []),
       ...nativeWarnings,
     ];
     if (core.truncated) {
@@ -294,6 +308,7 @@ export async function inspectCore(
       threads: walk.threads,
       interpreters: walk.interpreters,
       warnings,
+      ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
       core: details,
     };
   } finally {

@@ -40,6 +40,13 @@ import {
   noInterpreterWarning,
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
+import {
+  type GreenletWalk,
+  prescanSuspendedGreenlets,
+  suspendedGreenlets,
+} from "./analysis/greenlets/suspended.ts";
+import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
+import { liveStackPointers } from "./process/stack_pointers.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -192,6 +199,9 @@ function* inspectSteps(
       ? undefined
       : nativeOrWarning(pid, images, nativeWarnings);
     const nested = inOtherPidNamespace(pid, log);
+    const greenletPrescan = located === undefined || !block
+      ? undefined
+      : prescanSuspendedGreenlets({ ...located, mem, maps, log });
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk: InterpretersWalk = {
       threads: [],
@@ -202,6 +212,7 @@ function* inspectSteps(
     };
     let tids: number[];
     let localsWarnings: string[] = [];
+    let greenlets: GreenletWalk | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -222,6 +233,16 @@ function* inspectSteps(
           mem.clearCache();
           markChangedStacks(walk, walkInterpreters(threadCtx));
         }
+        greenlets = suspendedGreenlets({
+          ...located,
+          mem,
+          maps,
+          stackPointers: () => liveStackPointers(pid, tids),
+          locals: options.locals === true,
+          threads: walk.threads,
+          interpreters: walk.interpreters,
+          log,
+        }, greenletPrescan);
       }
       native?.unwindLive(
         options.native === "all"
@@ -258,6 +279,7 @@ function* inspectSteps(
         }),
         nativeWarnings,
       );
+      if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
       logInflated(native.inflateStats, log);
     }
     const report: StackReport = {
@@ -272,9 +294,11 @@ function* inspectSteps(
         ...(located?.warnings ?? []),
         ...walk.warnings,
         ...localsWarnings,
+        ...(greenlets?.warnings ?? []),
         ...nativeWarnings,
       ],
     };
+    if (greenlets !== undefined) report.greenlets = greenlets.greenlets;
     if (exe !== undefined) report.executable = exe;
     return report;
   } catch (e) {

@@ -129,6 +129,8 @@ export interface PyThread {
   partial?: string;
   /** With a native mode: the native frames, outermost first. */
   native?: NativeFrame[];
+  /** The greenlet the thread runs, when the target runs greenlet (its frames are the thread's). */
+  greenlet?: GreenletInfo;
   /**
    * With a native mode: the stack as it is shown, oldest first (see `src/native/merge.ts`):
    * evaluation-loop calls replaced by the Python frames they run, call plumbing left out;
@@ -180,6 +182,31 @@ export interface CoreDetails {
   missingFiles: string[];
 }
 
+/** A greenlet (greenlet, gevent): which object, of which type. */
+export interface GreenletInfo {
+  /** The greenlet object. */
+  address: bigint;
+  /** Its type's `tp_name`: `greenlet.greenlet`, `gevent._gevent_cgreenlet.Greenlet`, `Hub`… */
+  typeName: string;
+  /** `main`: the main greenlet of its thread; `hub`: gevent's hub. */
+  role?: "main" | "hub";
+  /** The Python function it was spawned with (a gevent `Greenlet`'s `_run`), when known. */
+  spawnFunction?: string;
+}
+
+/**
+ * A suspended greenlet (greenlet, gevent): its own saved chain of Python frames,
+ * which no thread runs until it is switched to again.
+ */
+export interface GreenletStack extends GreenletInfo {
+  /** The OS thread whose stack it runs on; 0 when it could not be told. */
+  tid: number;
+  /** Frames, oldest first. */
+  frames: PyFrame[];
+  /** Why the frames may be incomplete (or missing). */
+  partial?: string;
+}
+
 /** The result of inspecting one process or core. */
 export interface StackReport {
   pid: number;
@@ -193,6 +220,8 @@ export interface StackReport {
   /** Every interpreter found, newest first as the runtime lists them (the main one last). */
   interpreters?: InterpreterInfo[];
   warnings: string[];
+  /** Suspended greenlets, when the target runs greenlet (after their threads in the output). */
+  greenlets?: GreenletStack[];
   /** Present for cores. */
   core?: CoreDetails;
 }

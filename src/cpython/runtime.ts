@@ -139,6 +139,11 @@ export interface PythonRuntime {
    * C stack, and the parts are ordered by interpreter id (the main interpreter first).
    */
   readonly stackAnchor: "shim_frame" | "cframe" | "none";
+  /**
+   * `sizeof(PyGC_Head)`, before every object the collector tracks: 32 (<= 3.7, a union with a
+   * `long double`), 16 (3.8+); 0 in free-threaded builds, whose collector keeps no lists.
+   */
+  readonly gcHeadSize: 0 | 16 | 32;
   /** <= 3.10: the OS thread id must be read from glibc's `struct pthread`. */
   readonly tidFromPthread: boolean;
   /** How int objects store their size and sign. */
@@ -202,6 +207,7 @@ const PY2_RULES = {
   threadStatus: "gil",
   gcRule: "static_symbol",
   stackAnchor: "none",
+  gcHeadSize: 32,
   tidFromPthread: true,
   longRule: "ob_size",
   native: {
@@ -269,6 +275,7 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     threadStatus: freeThreaded ? "attachment" : "gil",
     gcRule: m <= 6 ? "static_symbol" : m <= 8 ? "runtime" : "interp",
     stackAnchor: m <= 10 ? "none" : m === 11 ? "cframe" : "shim_frame",
+    gcHeadSize: freeThreaded ? 0 : m <= 7 ? 32 : 16,
     tidFromPthread: m <= 10,
     longRule: m <= 11 ? "ob_size" : "lv_tag",
     native: {

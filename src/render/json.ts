@@ -15,6 +15,7 @@
 
 import type {
   CoreDetails,
+  GreenletStack,
   NativeFrame,
   PyFrame,
   PyThread,
@@ -229,6 +230,21 @@ function threadJson(thread: PyThread): JsonThread {
   return withExtras(out, thread, ["frames", "native"]);
 }
 
+function greenletJson(stack: GreenletStack): Json {
+  return withExtras(
+    {
+      address: hex(stack.address),
+      typeName: stack.typeName,
+      role: stack.role ?? null,
+      tid: stack.tid,
+      partial: stack.partial ?? null,
+      frames: stack.frames.map(frameJson),
+    },
+    stack,
+    [],
+  );
+}
+
 function coreJson(core: CoreDetails): { [key: string]: Json } {
   const signal = core.signal;
   return withExtras(
@@ -312,6 +328,7 @@ export function toJsonReport(report: StackReport): JsonReport {
     threads: report.threads.map(threadJson),
     warnings: [...report.warnings],
   };
+  if (report.greenlets !== undefined) doc.greenlets = report.greenlets.map(greenletJson);
   return withExtras(doc, report, [
     "pid",
     "pythonVersion",

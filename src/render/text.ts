@@ -9,6 +9,7 @@ import type { InterpreterInfo, InterpreterPart, PyFrame, PyThread, StackReport }
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
+import { greenletLines, greenletsAfter } from "./greenlet_text.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -276,9 +277,17 @@ export function renderText(report: StackReport, options: TextOptions): string[] 
     options = { ...options, interpreterStates: new Map(states.map((i) => [i.id, i.state!])) };
   }
   const lines: string[] = [];
+  const greenlets = (thread: PyThread | undefined) => {
+    for (const g of greenletsAfter(report.greenlets, report.threads, thread)) {
+      if (lines.length > 0) lines.push("");
+      lines.push(...greenletLines(g, (frame) => frameLines(frame, options)));
+    }
+  };
   report.threads.forEach((thread, i) => {
     if (i > 0) lines.push("");
     lines.push(...threadLines(thread, options));
+    greenlets(thread);
   });
+  greenlets(undefined);
   return lines;
 }
