@@ -18,6 +18,7 @@ import { targetPath } from "../process/tasks.ts";
 import { type Method, METHODS } from "../walk/find_interpreter.ts";
 import { VERSION } from "../version.ts";
 import { runDemo } from "./demo.ts";
+import { runWatch } from "./watch.ts";
 
 /** Runs pystack with `argv`; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
@@ -57,6 +58,8 @@ async function execute(command: Command): Promise<number> {
       return await remote(command);
     case "core":
       return await core(command);
+    case "watch":
+      return await runWatch(command, useColor(command.noColor));
   }
 }
 

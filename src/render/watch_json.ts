@@ -1,0 +1,65 @@
+/**
+ * `pystack watch --json`: the summary as one JSON document, described by
+ * `schema/pystack-watch.schema.json`.
+ *
+ * @module
+ */
+
+import type { StackShare, WatchedThread, WatchSummary } from "../analysis/watch/watch_model.ts";
+import { STUCK_RULE } from "../analysis/watch/watch_model.ts";
+import { frameJson, type Json, nativeJson, SCHEMA_VERSION } from "./json.ts";
+import { VERSION } from "../version.ts";
+
+/** The summary as a plain JSON value. */
+export function toWatchJson(summary: WatchSummary): { [key: string]: Json } {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: "pystack", version: VERSION },
+    kind: "watch",
+    target: { kind: "process", pid: summary.pid, pythonVersion: summary.pythonVersion },
+    watch: {
+      samples: summary.samples,
+      durationMs: round(summary.durationMs),
+      intervalMs: summary.intervalMs,
+      pausedMs: round(summary.pausedMs),
+      nonBlocking: !summary.blocking,
+      endedEarly: summary.endedEarly ?? null,
+      stuckRule: STUCK_RULE,
+    },
+    threads: summary.threads.map(threadJson),
+  };
+}
+
+/** {@linkcode toWatchJson}, printed with 2 spaces of indentation. */
+export function renderWatchJson(summary: WatchSummary): string[] {
+  return JSON.stringify(toWatchJson(summary), null, 2).split("\n");
+}
+
+function threadJson(thread: WatchedThread): Json {
+  return {
+    tid: thread.tid,
+    name: thread.name ?? null,
+    stuck: thread.verdict === "stuck",
+    verdict: thread.verdict,
+    reason: thread.reason,
+    cpuPercent: thread.cpuPercent ?? null,
+    state: thread.state ?? null,
+    wakeups: thread.wakeups ?? null,
+    samples: thread.samples,
+    stacks: thread.stacks.map(stackJson),
+  };
+}
+
+function stackJson(stack: StackShare): Json {
+  const out: { [key: string]: Json } = {
+    count: stack.count,
+    share: Math.round(stack.share * 10000) / 10000,
+    frames: stack.frames.map(frameJson),
+  };
+  if (stack.native !== undefined) out.native = stack.native.map(nativeJson);
+  return out;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

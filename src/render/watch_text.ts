@@ -1,0 +1,92 @@
+/**
+ * `pystack watch` as text: per thread, its verdict, CPU share, state and
+ * distinct stacks (the most common in full, the next four by their innermost
+ * frame). Pure, like `text.ts`.
+ *
+ * @module
+ */
+
+import type { PyFrame } from "../model.ts";
+import type { StackShare, WatchedThread, WatchSummary } from "../analysis/watch/watch_model.ts";
+import { STUCK_RULE } from "../analysis/watch/watch_model.ts";
+import { frameLines, type TextOptions } from "./text.ts";
+import { nativeStackLines } from "./native_text.ts";
+
+/** Distinct stacks shown per thread. */
+export const SHOWN_STACKS = 5;
+
+/** The summary line of a watch: samples, window, interval, pause share. */
+export function watchHeadline(summary: WatchSummary): string {
+  const seconds = (summary.durationMs / 1000).toFixed(2);
+  const paused = summary.blocking
+    ? `paused ${pausedPercent(summary).toFixed(1)}% of the time`
+    : "never paused (--no-block)";
+  const plural = summary.samples === 1 ? "" : "s";
+  return `Watched process ${summary.pid} (Python ${summary.pythonVersion}): ` +
+    `${summary.samples} sample${plural} in ${seconds} s, ` +
+    `${summary.intervalMs} ms apart; ${paused}`;
+}
+
+/** Share of the window the target was paused, in percent. */
+export function pausedPercent(summary: WatchSummary): number {
+  return summary.durationMs > 0 ? 100 * summary.pausedMs / summary.durationMs : 0;
+}
+
+/** The whole watch as lines. */
+export function renderWatchText(summary: WatchSummary, options: TextOptions): string[] {
+  const lines = [watchHeadline(summary)];
+  if (summary.endedEarly !== undefined) lines.push(`Sampling ended early: ${summary.endedEarly}`);
+  lines.push(`(${STUCK_RULE})`);
+  for (const thread of summary.threads) {
+    lines.push("", ...watchedThreadLines(thread, summary.samples, options));
+  }
+  return lines;
+}
+
+/** Lines of one thread. */
+export function watchedThreadLines(
+  thread: WatchedThread,
+  samples: number,
+  options: TextOptions,
+): string[] {
+  const name = thread.name === undefined ? "" : ` (${thread.name})`;
+  const verdict = thread.verdict === "stuck" ? "STUCK" : thread.verdict;
+  const cpu = thread.cpuPercent === undefined ? "CPU unknown" : `CPU ${thread.cpuPercent}%`;
+  const lines = [
+    `Thread ${thread.tid}${name}: ${verdict} (${thread.reason})`,
+    `  state ${thread.state ?? "unknown"}, ${cpu}, seen in ${thread.samples} of ${samples} samples`,
+  ];
+  thread.stacks.slice(0, SHOWN_STACKS).forEach((stack, i) => {
+    const head = `  ${percent(stack.share)} (${stack.count} sample${stack.count === 1 ? "" : "s"})`;
+    if (i === 0) {
+      lines.push(`${head}:`, ...fullStackLines(stack, options));
+    } else {
+      lines.push(`${head}: ${innermost(stack.frames)}`);
+    }
+  });
+  const more = thread.stacks.length - SHOWN_STACKS;
+  if (more > 0) lines.push(`  … ${more} more stack${more === 1 ? "" : "s"}`);
+  return lines;
+}
+
+function fullStackLines(stack: StackShare, options: TextOptions): string[] {
+  if (stack.native !== undefined && options.native !== undefined) {
+    return nativeStackLines(stack, options.native, {
+      color: options.color,
+      pythonLines: (frame) => frameLines(frame, options),
+    });
+  }
+  if (stack.frames.length === 0) return ["    (no Python frames)"];
+  return stack.frames.flatMap((frame) => frameLines(frame, options));
+}
+
+/** `in FUNCTION (FILE:LINE)` of the newest frame. */
+function innermost(frames: readonly PyFrame[]): string {
+  const f = frames.at(-1);
+  if (f === undefined) return "(no Python frames)";
+  return `in ${f.function} (${f.file}:${f.location.line})`;
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
