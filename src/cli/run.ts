@@ -19,6 +19,7 @@ import { type Method, METHODS } from "../walk/find_interpreter.ts";
 import { VERSION } from "../version.ts";
 import { runDemo } from "./demo.ts";
 import { runWatch } from "./watch.ts";
+import { remoteTree } from "./tree.ts";
 import { groupedJson, renderGroupedText } from "../render/group_text.ts";
 
 /** Runs pystack with `argv`; returns the exit code. */
@@ -103,6 +104,7 @@ export function useColor(noColor: boolean): boolean {
 }
 
 async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
+  if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const methods = methodsFromEnv();
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
