@@ -103,3 +103,26 @@ registerTest(
     checkText(text.stdout, fixture.pid, fixture.scriptPath, names);
   },
 );
+
+registerTest(
+  `watch --group gives one stuck group of 50 python=${main.id}`,
+  skipOf(main),
+  async () => {
+    await using fixture = await startFixture(main, FIXTURE);
+    const names = new Map(threadIds(fixture.pid).map((tid) => [tid, threadName(fixture.pid, tid)]));
+    const args = ["watch", String(fixture.pid), "--group", "--samples", "3", "--interval", "20ms"];
+    const text = await runPystack(args);
+    assert.equal(text.code, 0, describeRun(text));
+    const titles = text.stdout.split("\n").filter((l) => /^(\d+ threads?: |Thread )/.test(l));
+    assert.equal(titles.length, 4, text.stdout);
+    assert.match(titles[0]!, /^50 threads: .*: STUCK \(the same stack in all 3 samples, /);
+    const json = await runPystack([...args, "--json"]);
+    assert.equal(json.code, 0, describeRun(json));
+    const doc = JSON.parse(json.stdout);
+    assert.deepEqual(doc.groups.map((g: { count: number }) => g.count), [50, 1, 1, 1]);
+    assert.deepEqual(
+      (doc.groups[0].tids as number[]).map((tid) => names.get(tid)!).sort(),
+      Array.from({ length: 50 }, (_, i) => `pool-${i + 1}`).sort(),
+    );
+  },
+);

@@ -27,11 +27,12 @@ const FIXTURE = "mp_parent.py";
 const SOURCE = Deno.readTextFileSync(FIXTURES_DIR + FIXTURE).split("\n");
 const line = (marker: string) => SOURCE.findIndex((l) => l.endsWith(`# @mp ${marker}`)) + 1;
 
-const validate = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true })
+const ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true })
   .addSchema(REPORT_SCHEMA)
-  .compile(
-    JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-processes.schema.json`)),
-  );
+  .addSchema(JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-watch.schema.json`)));
+const validate = ajv.compile(
+  JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-processes.schema.json`)),
+);
 
 function skipOf(python: Python) {
   const reason = python.unavailable ?? python.missing;
@@ -169,4 +170,30 @@ registerTest("remote --subprocesses of a tree without Python exits 5", undefined
   assert.equal(result.code, 5, describeRun(result));
   assert.match(result.stderr, /^pystack: Cannot inspect process \d+ with --subprocesses: /);
   assert.equal(result.stderr.trimEnd().split("\n").length, 1);
+});
+
+registerTest("watch --subprocesses samples the parent and both workers", skipOf(main), async () => {
+  await using fixture = await startFixture(main, FIXTURE);
+  const [w1, w2, sleeper] = childPids(fixture);
+  try {
+    const args = ["watch", String(fixture.pid), "--subprocesses", "--samples", "4"];
+    const result = await runPystack([...args, "--interval", "20ms", "--json"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const doc: {
+      processes: (JsonProcess & {
+        watch: { watch: { samples: number }; threads: { tid: number; stuck: boolean }[] } | null;
+      })[];
+    } = JSON.parse(result.stdout);
+    assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+    assert.deepEqual(
+      doc.processes.map((p) => [p.pid, p.status, p.watch?.watch.samples ?? null]),
+      [[fixture.pid, "read", 4], [w1, "read", 4], [w2, "read", 4], [sleeper, "skipped", null]],
+    );
+    for (const p of doc.processes.slice(0, 3)) {
+      // Each process's only thread blocks for ever: in waitpid (the parent) or in sleep.
+      assert.deepEqual(p.watch!.threads.map((t) => [t.tid, t.stuck]), [[p.pid, true]]);
+    }
+  } finally {
+    killChildren([w1, w2, sleeper]);
+  }
 });

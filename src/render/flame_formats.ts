@@ -51,32 +51,43 @@ function stackNames(
   );
 }
 
+/** `thread TID (NAME)`, after `process PID;` when several processes were watched. */
+function threadLabel(summary: WatchSummary, tid: number, name: string | undefined, many: boolean) {
+  const thread = `thread ${tid}${name === undefined ? "" : ` (${name})`}`;
+  return many ? `process ${summary.pid};${thread}` : thread;
+}
+
 /** Every (thread, stack, count), the thread's root first. */
 function weightedStacks(
-  summary: WatchSummary,
+  summaries: readonly WatchSummary[],
   native: NativeMode | undefined,
 ): { thread: string; frames: FrameName[]; count: number }[] {
-  return summary.threads.flatMap((t) =>
-    t.stacks.map((s) => ({
-      thread: `thread ${t.tid}${t.name === undefined ? "" : ` (${t.name})`}`,
-      frames: stackNames(s, native),
-      count: s.count,
-    }))
+  const many = summaries.length > 1;
+  return summaries.flatMap((summary) =>
+    summary.threads.flatMap((t) =>
+      t.stacks.map((s) => ({
+        thread: threadLabel(summary, t.tid, t.name, many),
+        frames: stackNames(s, native),
+        count: s.count,
+      }))
+    )
   );
 }
 
 /**
  * Collapsed stacks: one line per distinct stack of each thread,
- * `thread TID (NAME);outermost;…;innermost COUNT`. Semicolons inside names
- * become colons, so that every line splits into its frames.
+ * `thread TID (NAME);outermost;…;innermost COUNT` (after `process PID;` when
+ * there are several processes). Semicolons inside names become colons, so
+ * that every line splits into its frames.
  */
 export function renderCollapsed(
-  summary: WatchSummary,
+  summaries: readonly WatchSummary[],
   options: { native?: NativeMode } = {},
 ): string[] {
   const clean = (s: string) => s.replaceAll(";", ":").replaceAll("\n", " ");
-  return weightedStacks(summary, options.native).map(({ thread, frames, count }) =>
-    [thread, ...frames.map((f) => f.name)].map(clean).join(";") + ` ${count}`
+  return weightedStacks(summaries, options.native).map(({ thread, frames, count }) =>
+    [thread, ...frames.map((f) => clean(f.name))].map((s) => s.replaceAll("\n", " ")).join(";") +
+    ` ${count}`
   );
 }
 
@@ -85,9 +96,10 @@ export function renderCollapsed(
  * frames shared between profiles.
  */
 export function renderSpeedscope(
-  summary: WatchSummary,
+  summaries: readonly WatchSummary[],
   options: { native?: NativeMode } = {},
 ): string[] {
+  const many = summaries.length > 1;
   const frames: FrameName[] = [];
   const index = new Map<string, number>();
   const frameIndex = (f: FrameName): number => {
@@ -100,27 +112,29 @@ export function renderSpeedscope(
     }
     return i;
   };
-  const profiles = summary.threads.map((t) => {
-    const samples: number[][] = [];
-    const weights: number[] = [];
-    for (const s of t.stacks) {
-      samples.push(stackNames(s, options.native).map(frameIndex));
-      weights.push(s.count);
-    }
-    const total = weights.reduce((a, b) => a + b, 0);
-    return {
-      type: "sampled",
-      name: `thread ${t.tid}${t.name === undefined ? "" : ` (${t.name})`}`,
-      unit: "none",
-      startValue: 0,
-      endValue: total,
-      samples,
-      weights,
-    };
-  });
+  const profiles = summaries.flatMap((summary) =>
+    summary.threads.map((t) => {
+      const samples: number[][] = [];
+      const weights: number[] = [];
+      for (const s of t.stacks) {
+        samples.push(stackNames(s, options.native).map(frameIndex));
+        weights.push(s.count);
+      }
+      const total = weights.reduce((a, b) => a + b, 0);
+      return {
+        type: "sampled",
+        name: threadLabel(summary, t.tid, t.name, many).replace(";", " "),
+        unit: "none",
+        startValue: 0,
+        endValue: total,
+        samples,
+        weights,
+      };
+    })
+  );
   const doc = {
     $schema: "https://www.speedscope.app/file-format-schema.json",
-    name: `pystack watch ${summary.pid}`,
+    name: `pystack watch ${summaries.map((s) => s.pid).join(" ")}`,
     exporter: `pystack ${VERSION}`,
     activeProfileIndex: 0,
     shared: { frames },

@@ -9,10 +9,15 @@ import type { StackShare, WatchedThread, WatchSummary } from "../analysis/watch/
 import { STUCK_RULE } from "../analysis/watch/watch_model.ts";
 import { frameJson, type Json, nativeJson, SCHEMA_VERSION } from "./json.ts";
 import { VERSION } from "../version.ts";
+import { groupBy } from "../analysis/group_threads.ts";
+import { watchGroupKey } from "./watch_text.ts";
 
-/** The summary as a plain JSON value. */
-export function toWatchJson(summary: WatchSummary): { [key: string]: Json } {
-  return {
+/** The summary as a plain JSON value; `group` adds `groups` (see `renderWatchText`). */
+export function toWatchJson(
+  summary: WatchSummary,
+  options: { group?: boolean } = {},
+): { [key: string]: Json } {
+  const doc: { [key: string]: Json } = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: "pystack", version: VERSION },
     kind: "watch",
@@ -28,11 +33,21 @@ export function toWatchJson(summary: WatchSummary): { [key: string]: Json } {
     },
     threads: summary.threads.map(threadJson),
   };
+  if (options.group) {
+    doc.groups = groupBy(summary.threads, watchGroupKey).map((g) => ({
+      count: g.length,
+      tids: g.map((t) => t.tid),
+    }));
+  }
+  return doc;
 }
 
 /** {@linkcode toWatchJson}, printed with 2 spaces of indentation. */
-export function renderWatchJson(summary: WatchSummary): string[] {
-  return JSON.stringify(toWatchJson(summary), null, 2).split("\n");
+export function renderWatchJson(
+  summary: WatchSummary,
+  options: { group?: boolean } = {},
+): string[] {
+  return JSON.stringify(toWatchJson(summary, options), null, 2).split("\n");
 }
 
 function threadJson(thread: WatchedThread): Json {

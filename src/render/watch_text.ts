@@ -11,6 +11,8 @@ import type { StackShare, WatchedThread, WatchSummary } from "../analysis/watch/
 import { STUCK_RULE } from "../analysis/watch/watch_model.ts";
 import { frameLines, type TextOptions } from "./text.ts";
 import { nativeStackLines } from "./native_text.ts";
+import { groupBy, groupTitle } from "../analysis/group_threads.ts";
+import { pythonStackKey } from "../analysis/stack_key.ts";
 
 /** Distinct stacks shown per thread. */
 export const SHOWN_STACKS = 5;
@@ -32,13 +34,36 @@ export function pausedPercent(summary: WatchSummary): number {
   return summary.durationMs > 0 ? 100 * summary.pausedMs / summary.durationMs : 0;
 }
 
-/** The whole watch as lines. */
-export function renderWatchText(summary: WatchSummary, options: TextOptions): string[] {
+/**
+ * What makes two watched threads the same for `--group`: the same verdict
+ * and the same distinct Python stacks, in the same order of frequency.
+ */
+export function watchGroupKey(thread: WatchedThread): string {
+  return [thread.verdict, ...thread.stacks.map((s) => pythonStackKey(s.frames))].join("\u0002");
+}
+
+/**
+ * The whole watch as lines. With `group`, threads with the same verdict and
+ * stacks are printed once, under `N threads: TID (name), …`, largest group
+ * first (the first thread's figures are shown).
+ */
+export function renderWatchText(
+  summary: WatchSummary,
+  options: TextOptions & { group?: boolean },
+): string[] {
   const lines = [watchHeadline(summary)];
   if (summary.endedEarly !== undefined) lines.push(`Sampling ended early: ${summary.endedEarly}`);
   lines.push(`(${STUCK_RULE})`);
-  for (const thread of summary.threads) {
-    lines.push("", ...watchedThreadLines(thread, summary.samples, options));
+  const groups = options.group
+    ? groupBy(summary.threads, watchGroupKey)
+    : summary.threads.map((t) => [t]);
+  for (const group of groups) {
+    const body = watchedThreadLines(group[0]!, summary.samples, options);
+    if (group.length > 1) {
+      const verdict = body[0]!.replace(/^Thread \d+(?: \([^)]*\))?: /, "");
+      body[0] = `${groupTitle(group)}: ${verdict}`;
+    }
+    lines.push("", ...body);
   }
   return lines;
 }
