@@ -197,3 +197,36 @@ registerTest("watch --subprocesses samples the parent and both workers", skipOf(
     killChildren([w1, w2, sleeper]);
   }
 });
+
+registerTest(
+  "watch --subprocesses --group groups the workers across processes",
+  skipOf(main),
+  async () => {
+    await using fixture = await startFixture(main, FIXTURE);
+    const [w1, w2, sleeper] = childPids(fixture);
+    try {
+      const args = ["watch", String(fixture.pid), "--subprocesses", "--group", "--samples", "3"];
+      const text = await runPystack([...args, "--interval", "20ms"]);
+      assert.equal(text.code, 0, describeRun(text));
+      const comm = threadName(fixture.pid, fixture.pid);
+      const stuck = "STUCK (the same stack in all 3 samples, 0% CPU, no wake-ups)";
+      assert.deepEqual(text.stdout.split("\n").filter((l) => /^\d+ threads?: /.test(l)), [
+        `2 threads: ${w1} (${comm}) in process ${w1}, ${w2} (${comm}) in process ${w2}: ${stuck}`,
+        `1 thread: ${fixture.pid} (${comm}) in process ${fixture.pid}: ${stuck}`,
+      ]);
+      assert.ok(
+        text.stdout.includes(`Process ${sleeper}: sleep 1000\n    skipped: not a Python process\n`),
+      );
+      const json = await runPystack([...args, "--interval", "20ms", "--json"]);
+      assert.equal(json.code, 0, describeRun(json));
+      const doc = JSON.parse(json.stdout);
+      assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+      assert.deepEqual(doc.groups, [
+        { count: 2, threads: [{ pid: w1, tid: w1 }, { pid: w2, tid: w2 }] },
+        { count: 1, threads: [{ pid: fixture.pid, tid: fixture.pid }] },
+      ]);
+    } finally {
+      killChildren([w1, w2, sleeper]);
+    }
+  },
+);

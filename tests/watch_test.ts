@@ -256,3 +256,26 @@ registerTest("watch rejects bad options with one line and exit code 2", undefine
     assert.ok(result.stderr.startsWith(message), describeRun(result));
   }
 });
+
+registerTest("watch shows a progress line on a terminal and erases it", skipOf(main), async () => {
+  await using fixture = await startFixture(main, FIXTURE);
+  // `script` gives the command a pseudo-terminal and copies what it writes there.
+  const command = `deno run --allow-all src/main.ts --no-color watch ${fixture.pid} ` +
+    "--samples 5 --interval 50ms";
+  const output = await new Deno.Command("script", {
+    args: ["-qfec", command, "/dev/null"],
+    cwd: new URL("../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, text);
+  const progress = [
+    ...text.matchAll(
+      /\r\x1b\[2K(sampling process \d+: (\d+) samples, [\d.]+ s, (\d+) threads \(Ctrl-C to stop\))?/g,
+    ),
+  ];
+  assert.deepEqual(progress.map((m) => m[2] ?? "erased"), ["1", "2", "3", "4", "5", "erased"]);
+  assert.ok(progress.slice(0, 5).every((m) => m[3] === "4"), "4 threads seen");
+  assert.match(text, /\r\x1b\[2KWatched process \d+ \(Python 3\.\d+\.\d+\): 5 samples in /);
+});

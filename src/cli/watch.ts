@@ -12,11 +12,17 @@ import { sourceReader } from "./source_lines.ts";
 import { ExitCode } from "../errors.ts";
 import { watchProcesses } from "../analysis/watch/watch_process.ts";
 import { summarizeWatch } from "../analysis/watch/summarize_watch.ts";
-import { renderWatchText } from "../render/watch_text.ts";
+import {
+  renderWatchText,
+  watchGroupKey,
+  watchGroupsAcross,
+  watchHeadline,
+} from "../render/watch_text.ts";
+import { groupBy } from "../analysis/group_threads.ts";
 import { renderWatchJson, toWatchJson } from "../render/watch_json.ts";
 import { renderCollapsed, renderSpeedscope } from "../render/flame_formats.ts";
 import { targetPath } from "../process/tasks.ts";
-import type { WatchSummary } from "../analysis/watch/watch_model.ts";
+import { STUCK_RULE, type WatchSummary } from "../analysis/watch/watch_model.ts";
 import { inspectTree, type TreeOutcome } from "../analysis/process_tree.ts";
 import { inspectProcessAsync } from "../inspect_process.ts";
 import { processTitle } from "../render/tree_text.ts";
@@ -73,15 +79,41 @@ export async function runWatch(command: WatchCommand, color: boolean): Promise<n
           : toWatchJson(o.report, command.group ? { group: true } : {}),
       })),
     };
+    if (command.group) {
+      const threads = summaries.flatMap((s) => s.threads.map((t) => ({ pid: s.pid, t })));
+      doc.groups = groupBy(threads, ({ t }) => watchGroupKey(t)).map((g) => ({
+        count: g.length,
+        threads: g.map(({ pid, t }) => ({ pid, tid: t.tid })),
+      }));
+    }
     printLines(JSON.stringify(doc, null, 2).split("\n"));
     return ExitCode.ok;
   }
   const lines: string[] = [];
-  for (const o of watched) {
-    if (lines.length > 0) lines.push("");
-    lines.push(processTitle(o));
-    if (o.report === undefined) lines.push(`    ${o.status}: ${o.reason}`);
-    else lines.push(...watchLines([o.report], command, color, o.pid));
+  const textOptions = (pid: number) => ({
+    color,
+    sourceLine: sourceReader((file) => targetPath(pid, file)),
+    ...(command.native === undefined ? {} : { native: command.native }),
+  });
+  if (command.group) {
+    // The processes with their headlines, then the threads of all of them grouped.
+    for (const o of watched) {
+      lines.push(processTitle(o));
+      lines.push(
+        o.report === undefined ? `    ${o.status}: ${o.reason}` : `    ${watchHeadline(o.report)}`,
+      );
+      if (o.report?.endedEarly !== undefined) {
+        lines.push(`    Sampling ended early: ${o.report.endedEarly}`);
+      }
+    }
+    lines.push(`(${STUCK_RULE})`, ...watchGroupsAcross(summaries, textOptions));
+  } else {
+    for (const o of watched) {
+      if (lines.length > 0) lines.push("");
+      lines.push(processTitle(o));
+      if (o.report === undefined) lines.push(`    ${o.status}: ${o.reason}`);
+      else lines.push(...watchLines([o.report], command, color, o.pid));
+    }
   }
   if (truncated) lines.push("(more descendants were left out: at most 4,096 processes)");
   printLines(lines);

@@ -115,3 +115,31 @@ function innermost(frames: readonly PyFrame[]): string {
 function percent(share: number): string {
   return `${Math.round(share * 100)}%`;
 }
+
+/**
+ * `watch --subprocesses --group`: the threads of every summary grouped
+ * together (same verdict and stacks), each group under
+ * `N threads: TID (name) in process PID, …: VERDICT (reason)`, largest first.
+ */
+export function watchGroupsAcross(
+  summaries: readonly WatchSummary[],
+  options: (pid: number) => TextOptions,
+): string[] {
+  const threads = summaries.flatMap((summary) =>
+    summary.threads.map((thread) => ({ thread, summary }))
+  );
+  const lines: string[] = [];
+  for (const group of groupBy(threads, (t) => watchGroupKey(t.thread))) {
+    const { thread, summary } = group[0]!;
+    const body = watchedThreadLines(thread, summary.samples, options(summary.pid));
+    const verdict = body[0]!.replace(/^Thread \d+(?: \([^)]*\))?: /, "");
+    const who = group.map(({ thread: t, summary: s }) =>
+      `${t.tid}${t.name === undefined ? "" : ` (${t.name})`} in process ${s.pid}`
+    );
+    body[0] = `${group.length} thread${group.length === 1 ? "" : "s"}: ${
+      who.join(", ")
+    }: ${verdict}`;
+    lines.push("", ...body);
+  }
+  return lines;
+}
