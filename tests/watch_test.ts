@@ -279,3 +279,14 @@ registerTest("watch shows a progress line on a terminal and erases it", skipOf(m
   assert.ok(progress.slice(0, 5).every((m) => m[3] === "4"), "4 threads seen");
   assert.match(text, /\r\x1b\[2KWatched process \d+ \(Python 3\.\d+\.\d+\): 5 samples in /);
 });
+
+registerTest("watch --json and --format json report errors as JSON", undefined, async () => {
+  const gone = 0x3ffffff0;
+  for (const args of [["--json"], ["--format", "json"], ["--format=json"]]) {
+    const result = await runPystack(["watch", String(gone), ...args]);
+    assert.equal(result.code, 3, describeRun(result));
+    const doc = JSON.parse(result.stdout);
+    assert.equal(doc.error.exitCode, 3);
+    assert.match(doc.error.message, new RegExp(`${gone}`));
+  }
+});
