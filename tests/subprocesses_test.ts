@@ -21,6 +21,7 @@ import { findPythons, type Python } from "./_pythons.ts";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { REPORT_SCHEMA } from "./_json_schema.ts";
 import { REPO_ROOT } from "./_harness.ts";
+import { containerSkip, startContainerFixture } from "./_container.ts";
 
 const pythons = await findPythons();
 const FIXTURE = "mp_parent.py";
@@ -228,5 +229,37 @@ registerTest(
     } finally {
       killChildren([w1, w2, sleeper]);
     }
+  },
+);
+
+registerTest(
+  "remote --subprocesses names each process's pid in its container",
+  containerSkip(main),
+  async () => {
+    await using fixture = await startContainerFixture(main, FIXTURE);
+    // The fixture wrote its children's pids as its namespace numbers them.
+    const inner = Deno.readTextFileSync(`${fixture.dir}/run/ready.pids`).split(" ").map(Number);
+    const result = await runPystack(["remote", String(fixture.pid), "--subprocesses", "--json"]);
+    assert.equal(result.code, 0, describeRun(result));
+    const doc: { processes: (JsonProcess & { nsPid: number | null })[] } = JSON.parse(
+      result.stdout,
+    );
+    assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+    assert.deepEqual(
+      doc.processes.map((p) => [p.nsPid, p.status]),
+      [[fixture.nsPid, "read"], [inner[0], "read"], [inner[1], "read"], [inner[2], "skipped"]],
+    );
+    const text = await runPystack(["remote", String(fixture.pid), "--subprocesses"]);
+    assert.equal(text.code, 0, describeRun(text));
+    const sleeper = doc.processes[3]!.pid;
+    assert.ok(
+      text.stdout.includes(
+        `Process ${sleeper} (pid ${inner[2]} in its namespace): sleep 1000\n` +
+          "    skipped: not a Python process\n",
+      ),
+      text.stdout,
+    );
+    const worker = doc.processes[1]!;
+    assert.equal(worker.report!.threads[0]!.frames.at(-1)!.file, "/app/mp_parent.py");
   },
 );
