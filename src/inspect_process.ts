@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { PyFrame, StackReport } from "./model.ts";
+import type { PyFrame, PyThread, StackReport } from "./model.ts";
 import { parseMaps } from "./elf/maps.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
@@ -312,8 +312,8 @@ function* inspectSteps(
 
 /**
  * Without pausing, a thread may run while its frames are read. The threads
- * are read a second time, and a thread is marked when it held the GIL at
- * either read (it was running Python code: a chain read across two moments
+ * are read a second time, and a thread is marked when it held the GIL (or,
+ * free-threaded, was attached) at either read (it was running Python code: a chain read across two moments
  * can look whole, since a frame that returned keeps its contents and the
  * next call reuses its address, so no comparison can clear it), or when its
  * chain is not the same in both (frame and code addresses, lines, columns).
@@ -325,7 +325,7 @@ function markChangedStacks(walk: ThreadWalk, again: ThreadWalk): void {
     const later = j === undefined ? undefined : again.threads[j]!;
     if (later === undefined) {
       t.partial ??= "the thread changed while it was read (--no-block)";
-    } else if (t.holdsGil === true || later.holdsGil === true) {
+    } else if (running(t) || running(later)) {
       t.partial ??= "the thread was running Python code while it was read (--no-block); " +
         "its frames may come from different moments";
     } else if (walk.newest[i] !== again.newest[j!] || !sameFrames(t.frames, later.frames)) {
@@ -377,6 +377,11 @@ function pthreadsOf(tracer: ProcessTracer): Map<bigint, number> {
     if (fsBase !== undefined && fsBase !== 0n) byPthread.set(fsBase, tid);
   }
   return byPthread;
+}
+
+/** Running Python code: holds the GIL, or (free-threaded builds) its thread state is attached. */
+function running(t: PyThread): boolean {
+  return t.holdsGil === true || t.threadState === "attached";
 }
 
 function sameFrames(a: readonly PyFrame[], b: readonly PyFrame[]): boolean {

@@ -50,10 +50,10 @@ export const RUNNING_MARKER =
  */
 export function withoutRunningMarker(traceback: Traceback): Traceback {
   for (const thread of traceback) {
-    if (thread.status.includes("Has the GIL")) {
+    if (thread.status.includes("Has the GIL") || thread.status.includes("Attached")) {
       assert.ok(
         thread.extra.includes(RUNNING_MARKER),
-        `--no-block marks thread ${thread.tid}, which holds the GIL`,
+        `--no-block marks thread ${thread.tid}, which holds the GIL (or is attached)`,
       );
       thread.extra = thread.extra.filter((line) => line !== RUNNING_MARKER);
     }

@@ -137,7 +137,10 @@ const BAD_ARGUMENTS: [string[], string][] = [
     "Invalid PID 'notapid': expected a positive integer; usage: pystack remote PID [options]",
   ],
   [["remote"], "Missing the PID to inspect; usage: pystack remote PID [options]"],
-  [["bogus"], "Unknown command 'bogus'; commands are: remote, core, demo; see 'pystack --help'"],
+  [
+    ["bogus"],
+    "Unknown command 'bogus'; commands are: remote, core, watch, demo; see 'pystack --help'",
+  ],
 ];
 for (const [args, message] of BAD_ARGUMENTS) {
   registerTest(`cli error=bad-arguments args="${args.join(" ")}"`, undefined, async () => {

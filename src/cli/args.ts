@@ -9,6 +9,8 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { NATIVE_FLAGS, NATIVE_OPTIONS, nativeModeOf } from "./native_flags.ts";
+import { parseWatch, WATCH_OPTIONS, type WatchCommand } from "./watch_args.ts";
+import { MAX_SAMPLES, STUCK_RULE } from "../analysis/watch/watch_model.ts";
 
 /** Options every sub-command accepts. */
 export interface CommonOptions {
@@ -18,7 +20,7 @@ export interface CommonOptions {
 
 /** A parsed command line. */
 export type Command =
-  | { kind: "help"; topic: "main" | "remote" | "core" | "demo" }
+  | { kind: "help"; topic: "main" | "remote" | "core" | "demo" | "watch" }
   | { kind: "version" }
   | ({ kind: "demo" } & CommonOptions)
   | (
@@ -32,9 +34,14 @@ export type Command =
       locals?: boolean;
       /** `--native`, `--native-all`, `--native-last` (the last one given). */
       native?: NativeMode;
+      /** `--group`: threads with identical Python stacks printed once. */
+      group?: boolean;
+      /** `--subprocesses`: the process and every descendant that runs Python. */
+      subprocesses?: boolean;
     }
     & CommonOptions
   )
+  | WatchCommand
   | ({
     kind: "core";
     core: string;
@@ -45,6 +52,7 @@ export type Command =
     json: boolean;
     locals?: boolean;
     native?: NativeMode;
+    group?: boolean;
   } & CommonOptions);
 
 const OPTIONS = {
@@ -59,10 +67,14 @@ const OPTIONS = {
   "lib-search-path": { type: "string" },
   "lib-search-root": { type: "string" },
   ...NATIVE_OPTIONS,
+  group: { type: "boolean" },
+  subprocesses: { type: "boolean" },
+  ...WATCH_OPTIONS,
 } as const;
 
-const SUBCOMMANDS = ["remote", "core", "demo"] as const;
-const ONLY_REMOTE = ["no-block"] as const;
+const SUBCOMMANDS = ["remote", "core", "demo", "watch"] as const;
+const ONLY_REMOTE = ["no-block", "subprocesses"] as const;
+const ONLY_WATCH = Object.keys(WATCH_OPTIONS);
 const ONLY_CORE = ["lib-search-path", "lib-search-root"] as const;
 
 /** Parses `argv` (without the program name). Throws {@linkcode UsageError}. */
@@ -83,7 +95,7 @@ export function parseCommand(argv: string[]): Command {
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
     throw new UsageError(
       `Unknown command '${sub}'`,
-      "commands are: remote, core, demo; see 'pystack --help'",
+      "commands are: remote, core, watch, demo; see 'pystack --help'",
     );
   }
   const common = { verbose: values.verbose?.length ?? 0, noColor: !!values["no-color"] };
@@ -91,7 +103,16 @@ export function parseCommand(argv: string[]): Command {
     if (values.help) return { kind: "help", topic: "demo" };
     rejectOptions(
       values,
-      [...ONLY_REMOTE, ...ONLY_CORE, "exhaustive", "json", "locals", ...NATIVE_FLAGS],
+      [
+        ...ONLY_REMOTE,
+        ...ONLY_CORE,
+        ...ONLY_WATCH,
+        "group",
+        "exhaustive",
+        "json",
+        "locals",
+        ...NATIVE_FLAGS,
+      ],
       "demo",
     );
     if (rest.length > 0) {
@@ -101,22 +122,20 @@ export function parseCommand(argv: string[]): Command {
   }
   const native = nativeModeOf(argv);
   if (sub === "core") return parseCore(values, rest, { ...common, native });
+  if (sub === "watch") {
+    if (values.help) return { kind: "help", topic: "watch" };
+    rejectOptions(values, [...ONLY_CORE, "exhaustive", "locals"], "watch");
+    return parseWatch(values, rest, { ...common, native, pid: parsePid });
+  }
   if (values.help) return { kind: "help", topic: "remote" };
-  rejectOptions(values, ONLY_CORE, "remote");
+  rejectOptions(values, [...ONLY_CORE, ...ONLY_WATCH], "remote");
   if (rest.length === 0) {
     throw new UsageError("Missing the PID to inspect", "usage: pystack remote PID [options]");
   }
   if (rest.length > 1) {
     throw new UsageError(`Unexpected argument '${rest[1]}'`, "usage: pystack remote PID [options]");
   }
-  const text = rest[0]!;
-  const pid = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x3fffffff) {
-    throw new UsageError(
-      `Invalid PID '${text}': expected a positive integer`,
-      "usage: pystack remote PID [options]",
-    );
-  }
+  const pid = parsePid(rest[0]!, "usage: pystack remote PID [options]");
   if (native !== undefined && values["no-block"]) {
     throw new UsageError(
       "Native stacks are only available in blocking mode: --no-block cannot be combined with " +
@@ -132,8 +151,19 @@ export function parseCommand(argv: string[]): Command {
     exhaustive: !!values.exhaustive,
     json: !!values.json,
     ...(values.locals ? { locals: true } : {}),
+    ...(values.group ? { group: true } : {}),
+    ...(values.subprocesses ? { subprocesses: true } : {}),
     ...common,
   };
+}
+
+/** A PID argument. Throws {@linkcode UsageError}. */
+function parsePid(text: string, usage: string): number {
+  const pid = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid > 0x3fffffff) {
+    throw new UsageError(`Invalid PID '${text}': expected a positive integer`, usage);
+  }
+  return pid;
 }
 
 function parseCore(
@@ -142,7 +172,7 @@ function parseCore(
   { native, ...common }: CommonOptions & { native: NativeMode | undefined },
 ): Command {
   if (values.help) return { kind: "help", topic: "core" };
-  rejectOptions(values, ONLY_REMOTE, "core");
+  rejectOptions(values, [...ONLY_REMOTE, ...ONLY_WATCH], "core");
   const usage = "usage: pystack core CORE [EXECUTABLE] [options]";
   if (rest.length === 0) throw new UsageError("Missing the core file to inspect", usage);
   if (rest.length > 2) throw new UsageError(`Unexpected argument '${rest[2]}'`, usage);
@@ -158,6 +188,7 @@ function parseCore(
     exhaustive: !!values.exhaustive,
     json: !!values.json,
     ...(values.locals ? { locals: true } : {}),
+    ...(values.group ? { group: true } : {}),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];
@@ -202,13 +233,16 @@ export const HELP = {
 
 Usage:
   pystack remote PID [--no-block] [--locals] [--exhaustive] [--json] [-v] [--no-color]
-                     [--native | --native-all | --native-last]
+                     [--native | --native-all | --native-last] [--group] [--subprocesses]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
                [--locals] [--exhaustive] [--json] [-v] [--no-color]
-               [--native | --native-all | --native-last]
+               [--native | --native-all | --native-last] [--group]
+  pystack watch PID [--duration 5s | --samples N] [--interval 100ms] [--no-block]
+                    [--native] [--json | --format text|json|collapsed|speedscope]
+                    [--group] [--subprocesses]
   pystack demo       start a deadlocked sample program and show its stacks (the default)
   pystack --version
-  pystack --help | pystack remote --help | pystack core --help
+  pystack --help | pystack remote --help | pystack core --help | pystack watch --help
 
 Options:
   -v, --verbose   say how the interpreter was found and how long the target was paused (repeatable)
@@ -229,6 +263,8 @@ Options:
   --no-block      read without pausing the target (stacks may be inconsistent; marked)
   --locals        also show each frame's arguments and local variables, and Python thread names
   --exhaustive    also scan anonymous mappings and the heap for the interpreter
+  --group         threads with identical Python stacks printed once: 'N threads: TID (name), …'
+  --subprocesses  also every descendant process that runs Python, each under 'Process PID: …'
   --json          print one JSON document (schema/pystack-report.schema.json); errors too
   --native        also show native (C, C++, Rust) frames, merged with the Python frames
   --native-all    --native, plus the threads that never ran Python
@@ -249,6 +285,7 @@ Options:
   --lib-search-root DIR     a directory searched recursively for libraries that moved
   --locals                  also show arguments, local variables and Python thread names
   --exhaustive              also scan anonymous mappings and the heap for the interpreter
+  --group                   threads with identical Python stacks printed once
   --json                    print one JSON document (schema/pystack-report.schema.json)
   --native                  also show native (C, C++, Rust) frames, merged with the Python frames
   --native-all              --native, plus the threads that never ran Python
@@ -256,6 +293,30 @@ Options:
                             (the last of the three given wins; they need libdw, package libdw1)
   -v, --verbose             say how the executable and interpreter were found
   --no-color                no colours`,
+  watch: `Usage: pystack watch PID [options]
+
+Takes snapshots of the live process PID for a while and prints, per thread, whether it is
+stuck or progressing, its CPU share, its scheduler state (R, S, D) and its distinct stacks
+by share of samples (the most common in full). The target is paused only for each
+snapshot (--no-block: never) and always resumed; Ctrl-C ends sampling early and still
+prints the summary.
+
+A thread is ${STUCK_RULE}. A thread that started or ended during the watch is not stuck;
+with fewer than 2 samples nothing is.
+
+Options:
+  --duration T    sample for T (5s by default; ms, s, m; a bare number is seconds)
+  --samples N     take N samples instead (at most ${MAX_SAMPLES})
+  --interval T    wait T between samples (100ms by default; 0 samples back to back)
+  --no-block      read without pausing the target
+  --native        also sample native frames (--native-all, --native-last as for remote)
+  --group         threads whose summaries match (same verdict, same stacks) printed once
+  --subprocesses  also every descendant process that runs Python
+  --json          one JSON document (schema/pystack-watch.schema.json), = --format json
+  --format F      text (default), json, collapsed (flame graph input: 'a;b;c COUNT' lines)
+                  or speedscope (a file https://www.speedscope.app opens)
+  -v, --verbose   say how long each snapshot paused the target
+  --no-color      no colours`,
   demo: `Usage: pystack demo
 
 Starts a small Python program whose threads deadlock over two locks while a third

@@ -18,6 +18,9 @@ import { targetPath } from "../process/tasks.ts";
 import { type Method, METHODS } from "../walk/find_interpreter.ts";
 import { VERSION } from "../version.ts";
 import { runDemo } from "./demo.ts";
+import { runWatch } from "./watch.ts";
+import { remoteTree } from "./tree.ts";
+import { groupedJson, renderGroupedText } from "../render/group_text.ts";
 
 /** Runs pystack with `argv`; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
@@ -57,6 +60,8 @@ async function execute(command: Command): Promise<number> {
       return await remote(command);
     case "core":
       return await core(command);
+    case "watch":
+      return await runWatch(command, useColor(command.noColor));
   }
 }
 
@@ -76,14 +81,14 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
-    printLines(renderJson(report));
+    printLines(command.group ? groupedJson(report) : renderJson(report));
     return ExitCode.ok;
   }
   // Source files are read from this machine: a core has no mount namespace to look into.
   const sourceLine = sourceReader((file) => file);
   const lines = report.core === undefined ? [] : coreHeaderLines(report.core);
   lines.push(
-    ...renderText(report, {
+    ...(command.group ? renderGroupedText : renderText)(report, {
       color: useColor(command.noColor),
       sourceLine,
       ...(command.native === undefined ? {} : { native: command.native }),
@@ -99,6 +104,7 @@ export function useColor(noColor: boolean): boolean {
 }
 
 async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
+  if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const debug = command.verbose > 1 ? log : undefined;
   const methods = methodsFromEnv();
@@ -122,12 +128,12 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
-    printLines(renderJson(report));
+    printLines(command.group ? groupedJson(report) : renderJson(report));
     return ExitCode.ok;
   }
   const sourceLine = sourceReader((file) => targetPath(command.pid, file));
   printLines(
-    renderText(report, {
+    (command.group ? renderGroupedText : renderText)(report, {
       color: useColor(command.noColor),
       sourceLine,
       ...(command.native === undefined ? {} : { native: command.native }),

@@ -180,7 +180,8 @@ function variableJson(variable: Variable): Json {
   );
 }
 
-function frameJson(frame: PyFrame): JsonFrame {
+/** One Python frame as JSON. */
+export function frameJson(frame: PyFrame): JsonFrame {
   const loc = frame.location;
   const out: JsonFrame = {
     file: frame.file,
@@ -197,7 +198,8 @@ function frameJson(frame: PyFrame): JsonFrame {
   return withExtras(out, frame, ["location", "variables"]);
 }
 
-function nativeJson(frame: NativeFrame): Json {
+/** One native frame as JSON. */
+export function nativeJson(frame: NativeFrame): Json {
   return withExtras(
     {
       address: hex(frame.address),
