@@ -15,6 +15,7 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
+import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -175,6 +176,7 @@ export async function inspectCore(
     const walk: InterpretersWalk = located === undefined
       ? { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] }
       : walkInterpreters({ ...located, mem: memory, tids: new Set(tids) });
+    if (located !== undefined) addExceptions({ ...located, mem: memory }, walk.threads);
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];

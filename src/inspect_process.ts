@@ -27,6 +27,7 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
+import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import { newestFrame } from "./walk/frames.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
@@ -201,6 +202,7 @@ function* inspectSteps(
       tids = tracer?.tids ?? listTids(pid);
       if (located !== undefined) {
         walk = walkInterpreters({ ...located, mem, tids: new Set(tids) });
+        addExceptions({ ...located, mem }, walk.threads);
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (!block) markChangedStacks(walk, located, mem);
       }

@@ -82,6 +82,41 @@ export interface InterpreterInfo {
   problem?: string;
 }
 
+/** One exception object as pystack shows it (`src/cpython/exceptions.ts`). */
+export interface ExceptionValue {
+  /** Its type's `tp_name` (`ValueError`; a class's own name). */
+  type: string;
+  /**
+   * What `str(exc)` gives: set for builtin exception types whose arguments are builtin values
+   * (cut as `--locals` cuts strings); unset for any other, shown by its address.
+   */
+  message?: string;
+  address: bigint;
+  /** Where it was raised: the innermost entry of its traceback, when it has one. */
+  raisedAt?: { file: string; line: number; function: string };
+  /** Set when the object cannot be read or is not an exception: what is wrong. */
+  invalid?: string;
+}
+
+/** An exception linked to the one before it in a {@linkcode ThreadException}'s chain. */
+export interface ChainedException extends ExceptionValue {
+  /**
+   * `cause`: the previous one's `__cause__` (`raise … from`); `context`: its `__context__`;
+   * `outer`: the exception an enclosing handler of the thread is handling.
+   */
+  relation: "cause" | "context" | "outer";
+}
+
+/** The exception a thread is handling (in an `except` or `finally` block) or raising. */
+export interface ThreadException extends ExceptionValue {
+  /** `raising`: in flight (`current_exception`, `curexc_*`); `handling`: being handled. */
+  state: "handling" | "raising";
+  /** The exceptions linked to it, innermost first: at most 5. */
+  chain: ChainedException[];
+  /** More exceptions were linked than the chain shows. */
+  chainTruncated?: boolean;
+}
+
 /** One thread that has a Python thread state. */
 export interface PyThread {
   /** OS thread id; 0 when the thread has finished but was not joined. */
@@ -107,6 +142,8 @@ export interface PyThread {
    * are the outermost part's).
    */
   interpreters?: InterpreterPart[];
+  /** The exception the thread is handling or raising, when there is one. */
+  exception?: ThreadException;
 }
 
 /** What a core file says about the process it came from. */

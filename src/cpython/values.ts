@@ -29,7 +29,7 @@ import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { PythonRuntime } from "./runtime.ts";
 import type { StructLayout } from "./layout.ts";
 import { MissingFieldError, readStruct } from "./struct_view.ts";
-import { InvalidObjectError, readCString, TypeNames } from "./objects.ts";
+import { InvalidObjectError, readBytes, readCString, TypeNames } from "./objects.ts";
 import { decodeLongDigits, decodeLvTag, decodeObSize, LONG_SHIFT } from "./long.ts";
 import { unicodeState } from "./unicode.ts";
 import { DictReader } from "./dicts.ts";
@@ -253,6 +253,47 @@ export class ValueRenderer {
       let text = "";
       for (const cp of points) text += String.fromCodePoint(Math.min(cp, 0x10ffff));
       return length > points.length ? text + "…" : text;
+    } catch (e) {
+      rethrowFatal(e);
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether `str()` of the object at `address` is known without running code: an object of a
+   * builtin type (not a subclass) that this renderer reads (`str`, `int`, `tuple`, …).
+   */
+  isBuiltinValue(address: bigint): boolean {
+    try {
+      const t = this.#typeOfObject(address);
+      return t.exact && t.kind !== "other" && t.kind !== "function" && t.kind !== "code" &&
+        t.kind !== "cell" && t.kind !== "type";
+    } catch (e) {
+      rethrowFatal(e);
+      return false;
+    }
+  }
+
+  /**
+   * What `str()` gives for the builtin value at `address` (see {@linkcode isBuiltinValue}): a
+   * `str` (2.7: `str` or `unicode`) as its text, its first `string` characters then
+   * `...(+N chars)`; anything else as {@linkcode repr}. Undefined when it is not such a value.
+   */
+  strText(address: bigint): string | undefined {
+    if (!this.isBuiltinValue(address)) return undefined;
+    try {
+      const kind = this.#typeOfObject(address).kind;
+      const limit = this.#limits.string;
+      if (this.#py2 !== undefined && kind === "bytes") {
+        const size = readStruct(this.#mem, address, this.#struct("bytes")).int("size");
+        const text = new TextDecoder().decode(readBytes(this.#mem, this.#rt, address, limit));
+        return size > limit ? `${text}...(+${size - limit} bytes)` : text;
+      }
+      if (kind !== "str") return this.repr(address);
+      const { points, length } = this.#strData(address, limit);
+      let text = "";
+      for (const cp of points) text += String.fromCodePoint(Math.min(cp, 0x10ffff));
+      return length > points.length ? `${text}...(+${length - points.length} chars)` : text;
     } catch (e) {
       rethrowFatal(e);
       return undefined;

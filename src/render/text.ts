@@ -9,6 +9,7 @@ import type { InterpreterPart, PyFrame, PyThread, StackReport } from "../model.t
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
+import { exceptionLines } from "./exception_text.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -152,15 +153,15 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
   if (options.interpreterSections) return sectionedThreadLines(thread, options);
   const lines: string[] = [];
   if (options.native !== undefined) {
-    lines.push(threadHeader(thread));
+    lines.push(threadHeader(thread), ...exceptionLines(thread));
     lines.push(...nativeStackLines(thread, options.native, {
       color: options.color,
       pythonLines: (frame) => frameLines(frame, options),
     }));
   } else if (thread.frames.length === 0) {
-    lines.push(`The frame stack for thread ${thread.tid} is empty`);
+    lines.push(`The frame stack for thread ${thread.tid} is empty`, ...exceptionLines(thread));
   } else {
-    lines.push(threadHeader(thread));
+    lines.push(threadHeader(thread), ...exceptionLines(thread));
     for (const frame of thread.frames) lines.push(...frameLines(frame, options));
   }
   if (thread.partial !== undefined) {
@@ -177,7 +178,7 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
  */
 function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] {
   const parts = interpreterParts(thread);
-  const lines = [threadHeader(thread, false)];
+  const lines = [threadHeader(thread, false), ...exceptionLines(thread)];
   // The part each frame starts, by the frame's index.
   const starts = new Map<PyFrame, number>();
   let index = 0;
