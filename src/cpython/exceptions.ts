@@ -93,6 +93,14 @@ export class ExceptionReader {
       const hinted = hints.type === undefined || hints.type === 0n
         ? undefined
         : this.#typeAt(hints.type);
+      if (type === undefined && address !== 0n && hinted !== undefined) {
+        // The thread state names its type, but the object itself is unreadable.
+        return {
+          type: hinted.name,
+          address,
+          invalid: `<invalid ${hinted.name} object at ${hex(address)}>`,
+        };
+      }
       if (hinted === undefined || !this.#isException(hinted.flags)) {
         return {
           type: "<invalid>",
