@@ -16,6 +16,7 @@ import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
+import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -206,6 +207,8 @@ export async function inspectCore(
       );
       logInflated(native.inflateStats, log);
     }
+    const crash = findCrash({ ...core, maps, open, mem: memory });
+    if (crash !== undefined) walk.threads = crashedFirst(walk.threads, crash);
     const details: CoreDetails = {
       path,
       executable: objects.executable?.path ?? `${exeOnDisk} (not found on this machine)`,
@@ -216,6 +219,7 @@ export async function inspectCore(
       missingFiles: [...memory.missing],
     };
     if (core.compression !== undefined) details.compression = core.compression;
+    if (crash !== undefined) details.crash = crash;
     const ps = core.psinfo;
     if (ps !== undefined) {
       details.process = {

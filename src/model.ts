@@ -144,6 +144,30 @@ export interface PyThread {
   interpreters?: InterpreterPart[];
   /** The exception the thread is handling or raising, when there is one. */
   exception?: ThreadException;
+  /** In a core of a crash: the fatal signal this thread received (`SIGSEGV`). */
+  crashed?: string;
+}
+
+/** Where a core's process crashed (`src/analysis/crash/`). */
+export interface CrashDetails {
+  /** The thread that received the fatal signal. */
+  tid: number;
+  signal: string;
+  /** Its instruction pointer: the faulting instruction, or the one that raised the signal. */
+  address: bigint;
+  /** Base name of the file mapped there, and `address` as that file numbers it. */
+  library?: string;
+  libraryOffset?: bigint;
+  /** The function holding `address`, from the file's ELF symbol tables; unset when none does. */
+  symbol?: string;
+  symbolOffset?: bigint;
+  /** The thread's innermost Python frame. */
+  calledFrom?: { function: string; file: string; line: number };
+  /**
+   * For SIGABRT: functions of `abort()`, `assert()` and `Py_FatalError()` whose return addresses
+   * are on the thread's stack, innermost first: inferred from a scan of the stack's words.
+   */
+  abortPath?: string[];
 }
 
 /** What a core file says about the process it came from. */
@@ -177,6 +201,8 @@ export interface CoreDetails {
     /** The file mapped at the fault address, if any. */
     faultMapping?: string;
   };
+  /** Set when the process crashed (a fault, or a signal it sent itself: `abort()`). */
+  crash?: CrashDetails;
   truncated: boolean;
   compression?: string;
   /** Files the core maps that were not found on this machine. */

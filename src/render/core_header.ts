@@ -5,12 +5,53 @@
  * @module
  */
 
-import type { CoreDetails } from "../model.ts";
+import type { CoreDetails, CrashDetails } from "../model.ts";
 
 const SIGSTOP = 19;
 
+/** ` in strlen (libc.so.6+0x1a2b3), called from string_at (FILE:LINE)`: where it crashed. */
+export function crashSiteText(crash: CrashDetails): string {
+  const hex = (n: bigint) => `0x${n.toString(16)}`;
+  const symbol = crash.symbol === undefined
+    ? "???"
+    : crash.symbolOffset === undefined || crash.symbolOffset === 0n
+    ? crash.symbol
+    : `${crash.symbol}+${hex(crash.symbolOffset)}`;
+  const library = crash.library === undefined
+    ? hex(crash.address)
+    : crash.libraryOffset === undefined
+    ? crash.library
+    : `${crash.library}+${hex(crash.libraryOffset)}`;
+  const from = crash.calledFrom === undefined
+    ? ""
+    : `, called from ${crash.calledFrom.function} (${crash.calledFrom.file}:${crash.calledFrom.line})`;
+  return ` in ${symbol} (${library})${from}`;
+}
+
+/** What the return addresses on an aborting thread's stack suggest; "" when nothing. */
+function abortCause(path: readonly string[]): string {
+  const fatal = path.find((f) => f.includes("FatalError"));
+  const cause = fatal !== undefined
+    ? `Py_FatalError() (${fatal})`
+    : path.includes("__assert_fail")
+    ? "a failed C assert()"
+    : path.includes("abort")
+    ? "abort()"
+    : undefined;
+  return cause === undefined ? "" : ` by ${cause}, inferred from return addresses on its stack,`;
+}
+
 /** The line saying how the process ended. */
 export function failureLine(core: CoreDetails): string {
+  const line = signalLine(core);
+  const crash = core.crash;
+  if (crash === undefined) return line;
+  if (core.signal?.faultAddress !== undefined) return line + crashSiteText(crash);
+  return `The process died due to signal ${crash.signal}, which it raised itself` +
+    `${abortCause(crash.abortPath ?? [])}${crashSiteText(crash)}`;
+}
+
+function signalLine(core: CoreDetails): string {
   const s = core.signal;
   if (s === undefined) {
     return "The core file seems to have been generated on demand (the process did not crash)";

@@ -37,9 +37,10 @@ const blue = (t: string, on: boolean) => paint(34, t, on);
 
 /** The status tags of a thread, e.g. `[Has the GIL,Garbage collecting]`. */
 export function threadStatus(
-  thread: Pick<PyThread, "tid" | "holdsGil" | "gcCollecting" | "native">,
+  thread: Pick<PyThread, "tid" | "holdsGil" | "gcCollecting" | "native" | "crashed">,
 ): string {
   const parts: string[] = [];
+  if (thread.crashed !== undefined) parts.push(`Crashed: ${thread.crashed}`);
   if (thread.tid === 0) parts.push("Thread terminated");
   const gilNative = thread.holdsGil || thread.native === undefined
     ? undefined
@@ -76,6 +77,7 @@ export function interpreterLine(
     holdsGil: part.holdsGil,
     gcCollecting: part.gcCollecting,
     ...(innermost && thread.native !== undefined ? { native: thread.native } : {}),
+    ...(innermost && thread.crashed !== undefined ? { crashed: thread.crashed } : {}),
   });
   const where = part.interpreterId < 0
     ? "Not currently attached to any interpreter"

@@ -1,0 +1,178 @@
+/**
+ * Crash triage on kernel cores of real crashes (`fixtures/crash.py`), on every
+ * interpreter: a SIGSEGV in libc through `ctypes.string_at(0)` on the main
+ * thread and on a worker thread, and `os.abort()`. The crashing thread comes
+ * first with `[Crashed: SIG…]`, the header names the faulting function (or
+ * `???` when no symbol holds it) and library, and the innermost Python frame;
+ * `--json` carries the same (`crashed`, `core.crash`). A gcore core (no crash)
+ * is checked by `core_test.ts` to keep its order and say it did not crash.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { FIXTURES_DIR, parseTraceback, registerTest, runPystack } from "./_harness.ts";
+import { withRun } from "./_remote_cases.ts";
+import { findPythons, type Python } from "./_pythons.ts";
+import { kernelCoreSkip } from "./_cores.ts";
+import { assertValidReport } from "./_json_schema.ts";
+
+const SCRIPT = FIXTURES_DIR + "crash.py";
+const MODES = ["segv-main", "segv-worker", "abort"] as const;
+type Mode = typeof MODES[number];
+
+/** Line numbers of the `# @crash NAME` markers. */
+async function crashLines(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  (await Deno.readTextFile(SCRIPT)).split("\n").forEach((text, i) => {
+    const m = /# @crash (\w+)/.exec(text);
+    if (m) out.set(m[1]!, i + 1);
+  });
+  return out;
+}
+
+/** Runs the fixture in a fresh directory until it crashes; returns the core and the crasher. */
+async function crash(
+  python: Python,
+  mode: Mode,
+): Promise<{ dir: string; core: string; pid: number; tid: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "pystack-crash-" });
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -c unlimited && exec "$@"',
+      "bash",
+      python.path,
+      "-S",
+      SCRIPT,
+      `${dir}/ready`,
+      mode,
+    ],
+    cwd: dir,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      LC_ALL: "C.UTF-8",
+      PYTHONDONTWRITEBYTECODE: "1",
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const status = await child.output();
+  const expected = mode === "abort" ? "SIGABRT" : "SIGSEGV";
+  assert.equal(status.signal, expected, new TextDecoder().decode(status.stderr));
+  const tid = mode === "segv-worker"
+    ? Number(await Deno.readTextFile(`${dir}/ready.tid`))
+    : child.pid;
+  for (const name of ["core", `core.${child.pid}`]) {
+    try {
+      Deno.statSync(`${dir}/${name}`);
+      return { dir, core: `${dir}/${name}`, pid: child.pid, tid };
+    } catch {
+      // not this name
+    }
+  }
+  throw new Error(`The kernel wrote no core in ${dir}`);
+}
+
+const lines = await crashLines();
+const CTYPES_FRAME = /^string_at$/;
+
+for (const python of await findPythons()) {
+  for (const mode of MODES) {
+    const skip = python.unavailable
+      ? { reason: python.unavailable }
+      : python.missing
+      ? { reason: python.missing, missing: true }
+      : kernelCoreSkip();
+    registerTest(`crash triage python=${python.id} mode=${mode}`, skip, async () => {
+      const made = await crash(python, mode);
+      try {
+        const result = await runPystack(["core", made.core]);
+        const signal = mode === "abort" ? "SIGABRT" : "SIGSEGV";
+        let siteFrame: { file: string; line: number; func: string };
+        try {
+          assert.equal(result.code, 0, "exit code");
+          const threads = parseTraceback(result.stdout);
+          const first = threads[0]!;
+          assert.equal(first.tid, made.tid, "the crashed thread comes first");
+          assert.equal(first.status[0], `Crashed: ${signal}`);
+          assert.deepEqual(
+            threads.slice(1).filter((t) => t.status.some((s) => s.startsWith("Crashed"))),
+            [],
+            "no other thread is marked",
+          );
+          siteFrame = first.frames.at(-1)!;
+          const fixtureFrames = first.frames.filter((f) => f.file === SCRIPT);
+          const failure = threads.preamble.find((l) => l.startsWith("The process died"));
+          assert.ok(failure !== undefined, "the failure line");
+          const library = String.raw`(?:libc\.so\.6|python\d\.\d+)\+0x[0-9a-f]+`;
+          if (mode === "abort") {
+            assert.deepEqual(fixtureFrames.at(-1), {
+              file: SCRIPT,
+              line: lines.get("abort"),
+              func: "main",
+              source: "os.abort()  # @crash abort",
+            });
+            assert.match(
+              failure,
+              new RegExp(
+                String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
+                  String.raw`abort\(\), inferred from return addresses on its stack, in \S+ ` +
+                  `\\(${library}\\), called from main \\(${SCRIPT}:${lines.get("abort")}\\)$`,
+              ),
+            );
+          } else {
+            assert.match(siteFrame.func, CTYPES_FRAME);
+            assert.match(siteFrame.file, /ctypes\/__init__\.py$/);
+            assert.deepEqual(
+              fixtureFrames.slice(-2).map((f) => [f.func, f.line]),
+              [
+                mode === "segv-main"
+                  ? ["main", lines.get("main")]
+                  : ["crasher", lines.get("worker")],
+                ["read_null", lines.get("segv")],
+              ],
+            );
+            assert.equal(
+              failure.replace(/ in \S+ \([^)]*\), called from .*$/, ""),
+              "The process died due to a segmentation fault accessing address: 0x0",
+            );
+            assert.match(
+              failure,
+              new RegExp(
+                ` in \\S+ \\(${library}\\), called from string_at \\(` +
+                  `${siteFrame.file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${siteFrame.line}\\)$`,
+              ),
+            );
+          }
+        } catch (error) {
+          throw withRun(error, result);
+        }
+        const json = await runPystack(["core", made.core, "--json"]);
+        try {
+          assert.equal(json.code, 0);
+          const doc = JSON.parse(json.stdout);
+          assertValidReport(doc);
+          assert.equal(doc.threads[0].tid, made.tid);
+          assert.equal(doc.threads[0].crashed, signal);
+          const c = doc.target.core.crash;
+          assert.equal(c.tid, made.tid);
+          assert.equal(c.signal, signal);
+          assert.match(c.address, /^0x[0-9a-f]+$/);
+          assert.match(c.library, /^(libc\.so\.6|python\d\.\d+)$/);
+          assert.deepEqual(c.calledFrom, {
+            function: siteFrame.func,
+            file: siteFrame.file,
+            line: siteFrame.line,
+          });
+          if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
+        } catch (error) {
+          throw withRun(error, json);
+        }
+      } finally {
+        await Deno.remove(made.dir, { recursive: true });
+      }
+    });
+  }
+}
