@@ -1,7 +1,9 @@
 /**
  * Crash triage on kernel cores of real crashes (`fixtures/crash.py`), on every
  * interpreter: a SIGSEGV in libc through `ctypes.string_at(0)` on the main
- * thread and on a worker thread, and `os.abort()`. The crashing thread comes
+ * thread and on a worker thread, `os.abort()`, `Py_FatalError()` (through
+ * `ctypes.pythonapi`) and a NULL read in a C extension (`_ctypes`'s `i_get`,
+ * named where the extension keeps its symbol table). The crashing thread comes
  * first with `[Crashed: SIG…]`, the header names the faulting function (or
  * `???` when no symbol holds it) and library, and the innermost Python frame;
  * `--json` carries the same (`crashed`, `core.crash`). A gcore core (no crash)
@@ -17,7 +19,7 @@ import { kernelCoreSkip } from "./_cores.ts";
 import { assertValidReport } from "./_json_schema.ts";
 
 const SCRIPT = FIXTURES_DIR + "crash.py";
-const MODES = ["segv-main", "segv-worker", "abort"] as const;
+const MODES = ["segv-main", "segv-worker", "abort", "fatal", "segv-ext"] as const;
 type Mode = typeof MODES[number];
 
 /** Line numbers of the `# @crash NAME` markers. */
@@ -59,7 +61,7 @@ async function crash(
     stderr: "piped",
   }).spawn();
   const status = await child.output();
-  const expected = mode === "abort" ? "SIGABRT" : "SIGSEGV";
+  const expected = signalOf(mode);
   assert.equal(status.signal, expected, new TextDecoder().decode(status.stderr));
   const tid = mode === "segv-worker"
     ? Number(await Deno.readTextFile(`${dir}/ready.tid`))
@@ -73,6 +75,10 @@ async function crash(
     }
   }
   throw new Error(`The kernel wrote no core in ${dir}`);
+}
+
+function signalOf(mode: Mode): string {
+  return mode === "abort" || mode === "fatal" ? "SIGABRT" : "SIGSEGV";
 }
 
 const lines = await crashLines();
@@ -89,7 +95,7 @@ for (const python of await findPythons()) {
       const made = await crash(python, mode);
       try {
         const result = await runPystack(["core", made.core]);
-        const signal = mode === "abort" ? "SIGABRT" : "SIGSEGV";
+        const signal = signalOf(mode);
         let siteFrame: { file: string; line: number; func: string };
         try {
           assert.equal(result.code, 0, "exit code");
@@ -107,21 +113,25 @@ for (const python of await findPythons()) {
           const failure = threads.preamble.find((l) => l.startsWith("The process died"));
           assert.ok(failure !== undefined, "the failure line");
           const library = String.raw`(?:libc\.so\.6|python\d\.\d+)\+0x[0-9a-f]+`;
-          if (mode === "abort") {
-            assert.deepEqual(fixtureFrames.at(-1), {
-              file: SCRIPT,
-              line: lines.get("abort"),
-              func: "main",
-              source: "os.abort()  # @crash abort",
-            });
-            assert.match(
-              failure,
-              new RegExp(
-                String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
-                  String.raw`abort\(\), inferred from return addresses on its stack, in \S+ ` +
-                  `\\(${library}\\), called from main \\(${SCRIPT}:${lines.get("abort")}\\)$`,
-              ),
-            );
+          if (mode === "abort" || mode === "fatal" || mode === "segv-ext") {
+            // Crashed in C called from the fixture's own line: its frame is the innermost.
+            const marker = mode === "segv-ext" ? "ext" : mode;
+            const frame = fixtureFrames.at(-1)!;
+            assert.deepEqual([frame.file, frame.line, frame.func], [
+              SCRIPT,
+              lines.get(marker),
+              "main",
+            ]);
+            assert.deepEqual(siteFrame, frame, "no frame after the fixture's");
+            const calledFrom = `called from main \\(${SCRIPT}:${lines.get(marker)}\\)$`;
+            const start = mode === "segv-ext"
+              ? String.raw`^The process died due to a segmentation fault accessing address: 0x0 ` +
+                String.raw`in (i_get\+0x[0-9a-f]+|\?\?\?) \(_ctypes[^ ()]*\.so\+0x[0-9a-f]+\), `
+              : String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
+                (mode === "abort" ? String.raw`abort\(\)` : String.raw`Py_FatalError\(\)`) +
+                String.raw`, inferred from return addresses on its stack, in \S+ ` +
+                `\\(${library}\\), `;
+            assert.match(failure, new RegExp(start + calledFrom));
           } else {
             assert.match(siteFrame.func, CTYPES_FRAME);
             assert.match(siteFrame.file, /ctypes\/__init__\.py$/);
@@ -160,13 +170,18 @@ for (const python of await findPythons()) {
           assert.equal(c.tid, made.tid);
           assert.equal(c.signal, signal);
           assert.match(c.address, /^0x[0-9a-f]+$/);
-          assert.match(c.library, /^(libc\.so\.6|python\d\.\d+)$/);
+          assert.match(c.library, /^(libc\.so\.6|python\d\.\d+|_ctypes.*\.so)$/);
           assert.deepEqual(c.calledFrom, {
             function: siteFrame.func,
             file: siteFrame.file,
             line: siteFrame.line,
           });
           if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
+          if (mode === "fatal") assert.ok(c.abortPath.includes("Py_FatalError"), c.abortPath);
+          if (mode === "segv-ext" && python.id.endsWith("-pyenv")) {
+            // pyenv's builds keep their symbol tables: the faulting function is named.
+            assert.equal(c.symbol, "i_get");
+          }
         } catch (error) {
           throw withRun(error, json);
         }

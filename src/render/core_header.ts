@@ -32,7 +32,7 @@ export function crashSiteText(crash: CrashDetails): string {
 function abortCause(path: readonly string[]): string {
   const fatal = path.find((f) => f.includes("FatalError"));
   const cause = fatal !== undefined
-    ? `Py_FatalError() (${fatal})`
+    ? fatal === "Py_FatalError" ? "Py_FatalError()" : `Py_FatalError() (${fatal})`
     : path.includes("__assert_fail")
     ? "a failed C assert()"
     : path.includes("abort")
