@@ -19,7 +19,16 @@ import { kernelCoreSkip } from "./_cores.ts";
 import { assertValidReport } from "./_json_schema.ts";
 
 const SCRIPT = FIXTURES_DIR + "crash.py";
-const MODES = ["segv-main", "segv-worker", "abort", "fatal", "segv-ext"] as const;
+const MODES = [
+  "segv-main",
+  "segv-worker",
+  "abort",
+  "fatal",
+  "segv-ext",
+  "fpe",
+  "bus",
+  "ill",
+] as const;
 type Mode = typeof MODES[number];
 
 /** Line numbers of the `# @crash NAME` markers. */
@@ -78,7 +87,49 @@ async function crash(
 }
 
 function signalOf(mode: Mode): string {
-  return mode === "abort" || mode === "fatal" ? "SIGABRT" : "SIGSEGV";
+  const other = { abort: "SIGABRT", fatal: "SIGABRT", fpe: "SIGFPE", bus: "SIGBUS", ill: "SIGILL" };
+  return other[mode as keyof typeof other] ?? "SIGSEGV";
+}
+
+/** The fixture's function whose marked line is the crashed thread's innermost frame. */
+const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
+  abort: ["main", "abort"],
+  fatal: ["main", "fatal"],
+  "segv-ext": ["main", "ext"],
+  fpe: ["main", "fpe"],
+  bus: ["bus_error", "bus"],
+  ill: ["illegal_instruction", "ill"],
+};
+
+/** The start of the failure line, before `called from`, per mode (a regular expression). */
+function failureStart(mode: Mode, dir: string): string {
+  const hex = "0x[0-9a-f]+";
+  switch (mode) {
+    case "segv-ext":
+      return String.raw`^The process died due to a segmentation fault accessing address: 0x0 ` +
+        String.raw`in (i_get\+${hex}|\?\?\?) \(_ctypes[^ ()]*\.so\+${hex}\), `;
+    case "abort":
+    case "fatal":
+      return String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
+        (mode === "abort" ? String.raw`abort\(\)` : String.raw`Py_FatalError\(\)`) +
+        String.raw`, inferred from return addresses on its stack, in \S+ ` +
+        String.raw`\((libc\.so\.6|python\d\.\d+)\+${hex}\), `;
+    case "fpe":
+      return String.raw`^The process died due to an arithmetic error \(SIGFPE\) at address: ` +
+        String.raw`${hex} \(in \S*libc\.so\.6\) in div\+${hex} \(libc\.so\.6\+${hex}\), `;
+    case "bus":
+      return String.raw`^The process died due to a bus error \(SIGBUS\) accessing address: ` +
+        `${hex} \\(in ${escape(dir)}/truncated\\) in \\S+ \\([^ ()]+\\+${hex}\\), `;
+    case "ill":
+      return String.raw`^The process died due to an illegal instruction \(SIGILL\) at address: ` +
+        String.raw`(${hex}) \(in /dev/zero \(deleted\)\) in \?\?\? \(\1\), `;
+    default:
+      throw new Error(`no failure line for ${mode}`);
+  }
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 const lines = await crashLines();
@@ -112,26 +163,17 @@ for (const python of await findPythons()) {
           const fixtureFrames = first.frames.filter((f) => f.file === SCRIPT);
           const failure = threads.preamble.find((l) => l.startsWith("The process died"));
           assert.ok(failure !== undefined, "the failure line");
-          const library = String.raw`(?:libc\.so\.6|python\d\.\d+)\+0x[0-9a-f]+`;
-          if (mode === "abort" || mode === "fatal" || mode === "segv-ext") {
+          const own = OWN_FRAME[mode];
+          if (own !== undefined) {
             // Crashed in C called from the fixture's own line: its frame is the innermost.
-            const marker = mode === "segv-ext" ? "ext" : mode;
-            const frame = fixtureFrames.at(-1)!;
-            assert.deepEqual([frame.file, frame.line, frame.func], [
+            const [func, marker] = own;
+            assert.deepEqual([siteFrame.file, siteFrame.line, siteFrame.func], [
               SCRIPT,
               lines.get(marker),
-              "main",
+              func,
             ]);
-            assert.deepEqual(siteFrame, frame, "no frame after the fixture's");
-            const calledFrom = `called from main \\(${SCRIPT}:${lines.get(marker)}\\)$`;
-            const start = mode === "segv-ext"
-              ? String.raw`^The process died due to a segmentation fault accessing address: 0x0 ` +
-                String.raw`in (i_get\+0x[0-9a-f]+|\?\?\?) \(_ctypes[^ ()]*\.so\+0x[0-9a-f]+\), `
-              : String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
-                (mode === "abort" ? String.raw`abort\(\)` : String.raw`Py_FatalError\(\)`) +
-                String.raw`, inferred from return addresses on its stack, in \S+ ` +
-                `\\(${library}\\), `;
-            assert.match(failure, new RegExp(start + calledFrom));
+            const calledFrom = `called from ${func} \\(${escape(SCRIPT)}:${lines.get(marker)}\\)$`;
+            assert.match(failure, new RegExp(failureStart(mode, made.dir) + calledFrom));
           } else {
             assert.match(siteFrame.func, CTYPES_FRAME);
             assert.match(siteFrame.file, /ctypes\/__init__\.py$/);
@@ -151,7 +193,7 @@ for (const python of await findPythons()) {
             assert.match(
               failure,
               new RegExp(
-                ` in \\S+ \\(${library}\\), called from string_at \\(` +
+                ` in \\S+ \\((?:libc\\.so\\.6|python\\d\\.\\d+)\\+0x[0-9a-f]+\\), called from string_at \\(` +
                   `${siteFrame.file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${siteFrame.line}\\)$`,
               ),
             );
@@ -170,7 +212,11 @@ for (const python of await findPythons()) {
           assert.equal(c.tid, made.tid);
           assert.equal(c.signal, signal);
           assert.match(c.address, /^0x[0-9a-f]+$/);
-          assert.match(c.library, /^(libc\.so\.6|python\d\.\d+|_ctypes.*\.so)$/);
+          if (mode === "ill") assert.equal(c.library, undefined, "no library at the mmap'ed page");
+          else {assert.match(
+              c.library,
+              /^(libc\.so\.6|python\d\.\d+|_ctypes.*\.so|mmap.*\.so|libpython.*)$/,
+            );}
           assert.deepEqual(c.calledFrom, {
             function: siteFrame.func,
             file: siteFrame.file,

@@ -9,6 +9,14 @@ import type { CoreDetails, CrashDetails } from "../model.ts";
 
 const SIGSTOP = 19;
 
+/** How the header names a fault, and what its address is (the data, or the instruction). */
+const FAULTS: Readonly<Record<string, readonly [string, string]>> = {
+  SIGSEGV: ["a segmentation fault", "accessing address"],
+  SIGBUS: ["a bus error (SIGBUS)", "accessing address"],
+  SIGFPE: ["an arithmetic error (SIGFPE)", "at address"],
+  SIGILL: ["an illegal instruction (SIGILL)", "at address"],
+};
+
 /** ` in strlen (libc.so.6+0x1a2b3), called from string_at (FILE:LINE)`: where it crashed. */
 export function crashSiteText(crash: CrashDetails): string {
   const hex = (n: bigint) => `0x${n.toString(16)}`;
@@ -57,11 +65,9 @@ function signalLine(core: CoreDetails): string {
     return "The core file seems to have been generated on demand (the process did not crash)";
   }
   if (s.faultAddress !== undefined) {
-    const what = s.name === "SIGSEGV" ? "a segmentation fault" : s.name;
+    const [what, verb] = FAULTS[s.name] ?? [s.name, "accessing address"];
     const where = s.faultMapping === undefined ? "" : ` (in ${s.faultMapping})`;
-    return `The process died due to ${what} accessing address: 0x${
-      s.faultAddress.toString(16)
-    }${where}`;
+    return `The process died due to ${what} ${verb}: 0x${s.faultAddress.toString(16)}${where}`;
   }
   if (s.number === SIGSTOP && s.senderPid === undefined) {
     return "The core was taken from a running process (e.g. by gcore): the process did not crash";

@@ -88,7 +88,8 @@ export class AddressLocator {
   /** Where `address` is; empty when no file is mapped there. */
   locate(address: bigint): CodeLocation {
     const mapping = this.#maps.find((m) => m.start <= address && address < m.end && m.path !== "");
-    if (mapping === undefined) return {};
+    // Shared anonymous memory (`/dev/zero (deleted)`) is no library.
+    if (mapping === undefined || mapping.path.startsWith("/dev/")) return {};
     if (mapping.path.startsWith("[")) return { library: mapping.path };
     const path = mapPath(mapping.path);
     const library = path.slice(path.lastIndexOf("/") + 1);
