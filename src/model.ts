@@ -102,7 +102,8 @@ export interface ExceptionValue {
 export interface ChainedException extends ExceptionValue {
   /**
    * `cause`: the previous one's `__cause__` (`raise … from`); `context`: its `__context__`;
-   * `outer`: the exception an enclosing handler of the thread is handling.
+   * `outer`: the exception an enclosing handler of the thread is handling (one of a caller of a
+   * running generator or coroutine, whose exception states CPython links).
    */
   relation: "cause" | "context" | "outer";
 }
