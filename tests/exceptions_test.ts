@@ -214,3 +214,32 @@ for (const python of await findPythons()) {
     await checkJson(coreArgs, result.stdout, at);
   });
 }
+
+for (const python of await findPythons()) {
+  if (python.version[0] !== 2) continue;
+  const name = `exceptions old-style class python=${python.id} maker=gcore`;
+  registerTest(name, skipFor(python, "gcore"), async () => {
+    const script = FIXTURES_DIR + "exceptions_py2.py";
+    const line = (await Deno.readTextFile(script)).split("\n")
+      .findIndex((l) => l.includes("# @exc old")) + 1;
+    await using target = await startCoreTarget([python.path, "-S", script, "{dir}/ready"], {
+      readyFile: "ready",
+    });
+    const want = new RegExp(
+      `^ {4}Handling OldStyle object at 0x[0-9a-f]+ \\(at ${literal(script)}:${line}\\)$`,
+    );
+    const live = await runPystack(["remote", String(target.pid)]);
+    const core = await makeCore(target, "gcore");
+    const fromCore = await runPystack(["core", core.path]);
+    for (const result of [live, fromCore]) {
+      try {
+        assert.equal(result.code, 0);
+        const [main] = parseTraceback(result.stdout);
+        assert.equal(main?.extra.length, 1, "one exception line");
+        assert.match(main!.extra[0]!, want);
+      } catch (error) {
+        throw withRun(error, result);
+      }
+    }
+  });
+}

@@ -89,6 +89,15 @@ export class ExceptionReader {
    */
   describe(address: bigint, hints: { type?: bigint; traceback?: bigint } = {}): ExceptionValue {
     const type = this.#objectType(address);
+    if (type?.name === "instance" && this.#rt.values?.py2 !== undefined) {
+      // 2.7 raises instances of old-style classes too: `<mod.Name instance at 0x…>`.
+      const name = /^<(.+) instance at 0x[0-9a-f]+>$/.exec(this.#values.repr(address))?.[1];
+      if (name !== undefined) {
+        const out: ExceptionValue = { type: name.slice(name.lastIndexOf(".") + 1), address };
+        this.#locate(out, hints.traceback ?? 0n);
+        return out;
+      }
+    }
     if (type === undefined || !this.#isException(type.flags)) {
       const hinted = hints.type === undefined || hints.type === 0n
         ? undefined
