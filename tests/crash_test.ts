@@ -28,6 +28,7 @@ const MODES = [
   "fpe",
   "bus",
   "ill",
+  "raising",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -87,7 +88,14 @@ async function crash(
 }
 
 function signalOf(mode: Mode): string {
-  const other = { abort: "SIGABRT", fatal: "SIGABRT", fpe: "SIGFPE", bus: "SIGBUS", ill: "SIGILL" };
+  const other = {
+    abort: "SIGABRT",
+    fatal: "SIGABRT",
+    fpe: "SIGFPE",
+    bus: "SIGBUS",
+    ill: "SIGILL",
+    raising: "SIGILL",
+  };
   return other[mode as keyof typeof other] ?? "SIGSEGV";
 }
 
@@ -99,6 +107,7 @@ const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
   fpe: ["main", "fpe"],
   bus: ["bus_error", "bus"],
   ill: ["illegal_instruction", "ill"],
+  raising: ["raise_in_c", "raising"],
 };
 
 /** The start of the failure line, before `called from`, per mode (a regular expression). */
@@ -121,6 +130,7 @@ function failureStart(mode: Mode, dir: string): string {
       return String.raw`^The process died due to a bus error \(SIGBUS\) accessing address: ` +
         `${hex} \\(in ${escape(dir)}/truncated\\) in \\S+ \\([^ ()]+\\+${hex}\\), `;
     case "ill":
+    case "raising":
       return String.raw`^The process died due to an illegal instruction \(SIGILL\) at address: ` +
         String.raw`(${hex}) \(in /dev/zero \(deleted\)\) in \?\?\? \(\1\), `;
     default:
@@ -174,6 +184,12 @@ for (const python of await findPythons()) {
             ]);
             const calledFrom = `called from ${func} \\(${escape(SCRIPT)}:${lines.get(marker)}\\)$`;
             assert.match(failure, new RegExp(failureStart(mode, made.dir) + calledFrom));
+            // C code set an exception and crashed before returning: it is in flight.
+            assert.deepEqual(
+              first.extra,
+              mode === "raising" ? ["    Raising ValueError: in flight"] : [],
+              "the exception line",
+            );
           } else {
             assert.match(siteFrame.func, CTYPES_FRAME);
             assert.match(siteFrame.file, /ctypes\/__init__\.py$/);
@@ -212,17 +228,29 @@ for (const python of await findPythons()) {
           assert.equal(c.tid, made.tid);
           assert.equal(c.signal, signal);
           assert.match(c.address, /^0x[0-9a-f]+$/);
-          if (mode === "ill") assert.equal(c.library, undefined, "no library at the mmap'ed page");
-          else {assert.match(
+          if (mode === "ill" || mode === "raising") {
+            assert.equal(c.library, undefined, "no library at the mmap'ed page");
+          } else {
+            assert.match(
               c.library,
               /^(libc\.so\.6|python\d\.\d+|_ctypes.*\.so|mmap.*\.so|libpython.*)$/,
-            );}
+            );
+          }
           assert.deepEqual(c.calledFrom, {
             function: siteFrame.func,
             file: siteFrame.file,
             line: siteFrame.line,
           });
           if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
+          if (mode === "raising") {
+            const e = doc.threads[0].exception;
+            assert.deepEqual([e.state, e.type, e.message, e.chain], [
+              "raising",
+              "ValueError",
+              "in flight",
+              [],
+            ]);
+          }
           if (mode === "fatal") assert.ok(c.abortPath.includes("Py_FatalError"), c.abortPath);
           if (mode === "segv-ext" && python.id.endsWith("-pyenv")) {
             // pyenv's builds keep their symbol tables: the faulting function is named.
