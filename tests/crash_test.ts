@@ -3,7 +3,8 @@
  * interpreter: a SIGSEGV in libc through `ctypes.string_at(0)` on the main
  * thread and on a worker thread, `os.abort()`, `Py_FatalError()` (through
  * `ctypes.pythonapi`) and a NULL read in a C extension (`_ctypes`'s `i_get`,
- * named where the extension keeps its symbol table). The crashing thread comes
+ * named where the extension keeps its symbol table; and the native fixture's
+ * `read_null_pointer()`, always named). The crashing thread comes
  * first with `[Crashed: SIG…]`, the header names the faulting function (or
  * `???` when no symbol holds it) and library, and the innermost Python frame;
  * `--json` carries the same (`crashed`, `core.crash`). A gcore core (no crash)
@@ -17,6 +18,7 @@ import { withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { kernelCoreSkip } from "./_cores.ts";
 import { assertValidReport } from "./_json_schema.ts";
+import { buildSkip, nativeExtension } from "./_native_build.ts";
 
 const SCRIPT = FIXTURES_DIR + "crash.py";
 const MODES = [
@@ -29,6 +31,7 @@ const MODES = [
   "bus",
   "ill",
   "raising",
+  "segv-native",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -47,6 +50,9 @@ async function crash(
   python: Python,
   mode: Mode,
 ): Promise<{ dir: string; core: string; pid: number; tid: number }> {
+  const extension = mode === "segv-native"
+    ? { PYSTACK_FIXTURE_EXT: (await nativeExtension(python)).dir }
+    : {};
   const dir = await Deno.makeTempDir({ prefix: "pystack-crash-" });
   const child = new Deno.Command("bash", {
     args: [
@@ -65,6 +71,7 @@ async function crash(
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       LC_ALL: "C.UTF-8",
       PYTHONDONTWRITEBYTECODE: "1",
+      ...extension,
     },
     stdin: "null",
     stdout: "null",
@@ -108,6 +115,7 @@ const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
   bus: ["bus_error", "bus"],
   ill: ["illegal_instruction", "ill"],
   raising: ["raise_in_c", "raising"],
+  "segv-native": ["main", "native"],
 };
 
 /** The start of the failure line, before `called from`, per mode (a regular expression). */
@@ -117,6 +125,10 @@ function failureStart(mode: Mode, dir: string): string {
     case "segv-ext":
       return String.raw`^The process died due to a segmentation fault accessing address: 0x0 ` +
         String.raw`in (i_get\+${hex}|\?\?\?) \(_ctypes[^ ()]*\.so\+${hex}\), `;
+    case "segv-native":
+      // Built with symbols (cc -O2 -g): the function is named.
+      return String.raw`^The process died due to a segmentation fault accessing address: 0x0 ` +
+        String.raw`in read_null_pointer(\+${hex})? \(pystack_native_fixture[^ ()]*\.so\+${hex}\), `;
     case "abort":
     case "fatal":
       return String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
@@ -151,7 +163,7 @@ for (const python of await findPythons()) {
       ? { reason: python.unavailable }
       : python.missing
       ? { reason: python.missing, missing: true }
-      : kernelCoreSkip();
+      : kernelCoreSkip() ?? (mode === "segv-native" ? buildSkip() : undefined);
     registerTest(`crash triage python=${python.id} mode=${mode}`, skip, async () => {
       const made = await crash(python, mode);
       try {
@@ -233,7 +245,7 @@ for (const python of await findPythons()) {
           } else {
             assert.match(
               c.library,
-              /^(libc\.so\.6|python\d\.\d+|_ctypes.*\.so|mmap.*\.so|libpython.*)$/,
+              /^(libc\.so\.6|python\d\.\d+|_ctypes.*\.so|mmap.*\.so|libpython.*|pystack_native.*)$/,
             );
           }
           assert.deepEqual(c.calledFrom, {
