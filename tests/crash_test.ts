@@ -25,6 +25,7 @@ const MODES = [
   "segv-main",
   "segv-worker",
   "abort",
+  "assert",
   "fatal",
   "segv-ext",
   "fpe",
@@ -97,6 +98,7 @@ async function crash(
 function signalOf(mode: Mode): string {
   const other = {
     abort: "SIGABRT",
+    assert: "SIGABRT",
     fatal: "SIGABRT",
     fpe: "SIGFPE",
     bus: "SIGBUS",
@@ -109,6 +111,7 @@ function signalOf(mode: Mode): string {
 /** The fixture's function whose marked line is the crashed thread's innermost frame. */
 const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
   abort: ["main", "abort"],
+  assert: ["main", "assert"],
   fatal: ["main", "fatal"],
   "segv-ext": ["main", "ext"],
   fpe: ["main", "fpe"],
@@ -130,11 +133,17 @@ function failureStart(mode: Mode, dir: string): string {
       return String.raw`^The process died due to a segmentation fault accessing address: 0x0 ` +
         String.raw`in read_null_pointer(\+${hex})? \(pystack_native_fixture[^ ()]*\.so\+${hex}\), `;
     case "abort":
-    case "fatal":
+    case "assert":
+    case "fatal": {
+      const causes = {
+        abort: String.raw`abort\(\)`,
+        assert: String.raw`a failed C assert\(\)`,
+        fatal: String.raw`Py_FatalError\(\)`,
+      };
       return String.raw`^The process died due to signal SIGABRT, which it raised itself by ` +
-        (mode === "abort" ? String.raw`abort\(\)` : String.raw`Py_FatalError\(\)`) +
-        String.raw`, inferred from return addresses on its stack, in \S+ ` +
+        causes[mode] + String.raw`, inferred from return addresses on its stack, in \S+ ` +
         String.raw`\((libc\.so\.6|python\d\.\d+)\+${hex}\), `;
+    }
     case "fpe":
       return String.raw`^The process died due to an arithmetic error \(SIGFPE\) at address: ` +
         String.raw`${hex} \(in \S*libc\.so\.6\) in div\+${hex} \(libc\.so\.6\+${hex}\), `;
@@ -264,6 +273,7 @@ for (const python of await findPythons()) {
             ]);
           }
           if (mode === "fatal") assert.ok(c.abortPath.includes("Py_FatalError"), c.abortPath);
+          if (mode === "assert") assert.ok(c.abortPath.includes("__assert_fail"), c.abortPath);
           if (mode === "segv-ext" && python.id.endsWith("-pyenv")) {
             // pyenv's builds keep their symbol tables: the faulting function is named.
             assert.equal(c.symbol, "i_get");
