@@ -15,7 +15,7 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
+import { addExceptions, readLastException } from "./analysis/exceptions/thread_exceptions.ts";
 import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
@@ -220,6 +220,11 @@ export async function inspectCore(
     };
     if (core.compression !== undefined) details.compression = core.compression;
     if (crash !== undefined) details.crash = crash;
+    const last = located === undefined ? undefined : readLastException({ ...located, mem: memory });
+    if (last !== undefined) {
+      details.lastException = last.exception;
+      details.lastExceptionKey = last.key;
+    }
     const ps = core.psinfo;
     if (ps !== undefined) {
       details.process = {

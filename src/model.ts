@@ -110,8 +110,11 @@ export interface ChainedException extends ExceptionValue {
 
 /** The exception a thread is handling (in an `except` or `finally` block) or raising. */
 export interface ThreadException extends ExceptionValue {
-  /** `raising`: in flight (`current_exception`, `curexc_*`); `handling`: being handled. */
-  state: "handling" | "raising";
+  /**
+   * `raising`: in flight (`current_exception`, `curexc_*`); `handling`: being handled;
+   * `uncaught`: no handler caught it (`sys.last_exc`: see {@linkcode CoreDetails.lastException}).
+   */
+  state: "handling" | "raising" | "uncaught";
   /** The exceptions linked to it, innermost first: at most 5. */
   chain: ChainedException[];
   /** More exceptions were linked than the chain shows. */
@@ -204,6 +207,12 @@ export interface CoreDetails {
   };
   /** Set when the process crashed (a fault, or a signal it sent itself: `abort()`). */
   crash?: CrashDetails;
+  /**
+   * The last exception no handler caught, kept in `sys` (`lastExceptionKey`: `sys.last_exc`, or
+   * `sys.last_value` before 3.12) when the interpreter printed it: what ended the program.
+   */
+  lastException?: ThreadException;
+  lastExceptionKey?: string;
   truncated: boolean;
   compression?: string;
   /** Files the core maps that were not found on this machine. */

@@ -33,6 +33,7 @@ const MODES = [
   "ill",
   "raising",
   "segv-native",
+  "uncaught",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -193,6 +194,18 @@ for (const python of await findPythons()) {
           siteFrame = first.frames.at(-1)!;
           const fixtureFrames = first.frames.filter((f) => f.file === SCRIPT);
           const failure = threads.preamble.find((l) => l.startsWith("The process died"));
+          assert.deepEqual(
+            threads.preamble.filter((l) => l.startsWith("Uncaught exception")).map((l) =>
+              l.replace(/\(sys\.last_(exc|value)\)/, "(sys.last_…)")
+            ),
+            mode === "uncaught"
+              ? [
+                "Uncaught exception (sys.last_…): ValueError: uncaught 7 " +
+                `(at ${SCRIPT}:${lines.get("uncaught")})`,
+              ]
+              : [],
+            "the uncaught exception that ended the program, from sys",
+          );
           assert.ok(failure !== undefined, "the failure line");
           const own = OWN_FRAME[mode];
           if (own !== undefined) {
@@ -217,9 +230,11 @@ for (const python of await findPythons()) {
             assert.deepEqual(
               fixtureFrames.slice(-2).map((f) => [f.func, f.line]),
               [
-                mode === "segv-main"
-                  ? ["main", lines.get("main")]
-                  : ["crasher", lines.get("worker")],
+                ...(mode === "segv-main"
+                  ? [["main", lines.get("main")]]
+                  : mode === "segv-worker"
+                  ? [["crasher", lines.get("worker")]]
+                  : []), // uncaught: an atexit handler, called by the interpreter's exit
                 ["read_null", lines.get("segv")],
               ],
             );
@@ -263,6 +278,19 @@ for (const python of await findPythons()) {
             line: siteFrame.line,
           });
           if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
+          if (mode === "uncaught") {
+            const e = c === undefined ? undefined : doc.target.core.lastException;
+            assert.deepEqual(
+              [e.state, e.type, e.message, e.raisedAt, e.chain],
+              [
+                "uncaught",
+                "ValueError",
+                "uncaught 7",
+                { file: SCRIPT, line: lines.get("uncaught"), function: "main" },
+                [],
+              ],
+            );
+          } else assert.equal(doc.target.core.lastException, undefined);
           if (mode === "raising") {
             const e = doc.threads[0].exception;
             assert.deepEqual([e.state, e.type, e.message, e.chain], [

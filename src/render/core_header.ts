@@ -6,6 +6,7 @@
  */
 
 import type { CoreDetails, CrashDetails } from "../model.ts";
+import { exceptionLines, exceptionText } from "./exception_text.ts";
 
 const SIGSTOP = 19;
 
@@ -99,5 +100,15 @@ export function coreHeaderLines(core: CoreDetails): string[] {
     lines.push("(the core has no process information note)");
   }
   lines.push("", failureLine(core), "");
+  if (core.lastException !== undefined) {
+    const [, ...chain] = exceptionLines({ exception: core.lastException });
+    lines.push(
+      `Uncaught exception (${core.lastExceptionKey ?? "sys.last_exc"}): ${
+        exceptionText(core.lastException)
+      }`,
+      ...chain.map((l) => l.slice(4)),
+      "",
+    );
+  }
   return lines;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { failureLine } from "./core_header.ts";
+import { coreHeaderLines, failureLine } from "./core_header.ts";
 import type { CoreDetails } from "../model.ts";
 
 const BASE: CoreDetails = {
@@ -50,4 +50,29 @@ Deno.test("failureLine() says a self-raised SIGABRT came from Py_FatalError, inf
   );
   delete core.crash;
   assert.equal(failureLine(core), "The process died due to receiving signal SIGABRT sent by pid 7");
+});
+
+Deno.test("coreHeaderLines() adds the uncaught exception from sys, with its chain", () => {
+  const core: CoreDetails = {
+    ...BASE,
+    lastExceptionKey: "sys.last_exc",
+    lastException: {
+      state: "uncaught",
+      type: "ValueError",
+      message: "uncaught 7",
+      address: 0x10n,
+      raisedAt: { file: "/app/main.py", line: 3, function: "main" },
+      chain: [{ relation: "context", type: "KeyError", message: "'k'", address: 0x20n }],
+    },
+  };
+  assert.deepEqual(
+    coreHeaderLines(core).slice(-5),
+    [
+      "The core file seems to have been generated on demand (the process did not crash)",
+      "",
+      "Uncaught exception (sys.last_exc): ValueError: uncaught 7 (at /app/main.py:3)",
+      "  while handling KeyError: 'k'",
+      "",
+    ],
+  );
 });

@@ -31,7 +31,7 @@ export function exceptionText(exception: ExceptionValue): string {
 export function exceptionLines(thread: Pick<PyThread, "exception">): string[] {
   const exception = thread.exception;
   if (exception === undefined) return [];
-  const state = exception.state === "raising" ? "Raising" : "Handling";
+  const state = { raising: "Raising", handling: "Handling", uncaught: "Uncaught" }[exception.state];
   const lines = [`    ${state} ${exceptionText(exception)}`];
   for (const link of exception.chain) {
     const relation = link.relation === "cause" ? "caused by" : "while handling";

@@ -18,6 +18,8 @@ import type { ChainedException, PyThread, ThreadException } from "../../model.ts
 import { ExceptionReader } from "../../cpython/exceptions.ts";
 import { readStruct, type StructView } from "../../cpython/struct_view.ts";
 import { ValueRenderer } from "../../cpython/values.ts";
+import { DictReader } from "../../cpython/dicts.ts";
+import { TypeNames } from "../../cpython/objects.ts";
 import { rethrowFatal } from "../../errors.ts";
 
 /** Most exceptions shown after the first. */
@@ -70,15 +72,68 @@ export function readThreadException(
   const handled = handledExceptions(ctx, reader, ts);
   const first = raising ?? handled.shift();
   if (first === undefined) return undefined;
+  return exceptionWithChain(reader, first, handled, raising === undefined ? "handling" : "raising");
+}
+
+/** `first` described, with its chain (see the module's documentation). */
+export function exceptionWithChain(
+  reader: ExceptionReader,
+  first: HeldException,
+  outer: HeldException[],
+  state: ThreadException["state"],
+): ThreadException {
   const primary: ThreadException = {
     ...reader.describe(first.value, hints(first)),
-    state: raising === undefined ? "handling" : "raising",
+    state,
     chain: [],
   };
-  const { chain, truncated } = chainOf(reader, first, handled);
+  const { chain, truncated } = chainOf(reader, first, outer);
   primary.chain = chain;
   if (truncated) primary.chainTruncated = true;
   return primary;
+}
+
+/** What {@linkcode readLastException} reads with. */
+export interface LastExceptionContext extends ExceptionContext {
+  /** The interpreter state whose `sys` is read. */
+  interp: bigint;
+}
+
+/**
+ * The last exception no handler caught, that `sys` keeps (`sys.last_exc`, else
+ * `sys.last_value` with `sys.last_type` and `sys.last_traceback`): the interpreter sets it when
+ * it prints an uncaught exception, so a core of a process that crashed after that (while it
+ * exited, say) still says what ended the program. Undefined when there is none or it cannot be
+ * read; `key` names the attribute read.
+ */
+export function readLastException(
+  ctx: LastExceptionContext,
+): { exception: ThreadException; key: string } | undefined {
+  const layout = ctx.rt.layout.structs.interp;
+  if (layout === undefined || !layout.fields["sysdict"]) return undefined;
+  const values = ctx.values ?? new ValueRenderer(ctx.mem, ctx.rt);
+  const reader = new ExceptionReader(ctx.mem, ctx.rt, { values });
+  try {
+    const sysdict = readStruct(ctx.mem, ctx.interp, layout).ptr("sysdict");
+    if (sysdict === 0n) return undefined;
+    const dicts = new DictReader(ctx.mem, ctx.rt);
+    const types = new TypeNames(ctx.mem, ctx.rt);
+    for (const key of ["last_exc", "last_value"]) {
+      const value = dicts.lookup(sysdict, key, types);
+      if (value === undefined || reader.isNone(value)) continue;
+      const held: HeldException = { value };
+      if (key === "last_value") {
+        const type = dicts.lookup(sysdict, "last_type", types);
+        const traceback = dicts.lookup(sysdict, "last_traceback", types);
+        if (type !== undefined) held.type = type;
+        if (traceback !== undefined) held.traceback = traceback;
+      }
+      return { exception: exceptionWithChain(reader, held, [], "uncaught"), key: `sys.${key}` };
+    }
+  } catch (e) {
+    rethrowFatal(e);
+  }
+  return undefined;
 }
 
 function hints(held: HeldException): { type?: bigint; traceback?: bigint } {
