@@ -140,6 +140,24 @@ const INHERITED: ReadonlySet<Kind> = new Set<Kind>([
   "type",
 ]);
 
+/** Builtins whose `str()` this renderer gives (their `repr`, or a `str`'s text). */
+const STR_KNOWN: ReadonlySet<Kind> = new Set<Kind>([
+  "none",
+  "bool",
+  "int",
+  "long",
+  "float",
+  "str",
+  "bytes",
+  "tuple",
+  "list",
+  "dict",
+  "set",
+  "frozenset",
+  "notimplemented",
+  "ellipsis",
+]);
+
 const CONTAINERS: ReadonlySet<Kind> = new Set<Kind>([
   "tuple",
   "list",
@@ -266,8 +284,7 @@ export class ValueRenderer {
   isBuiltinValue(address: bigint): boolean {
     try {
       const t = this.#typeOfObject(address);
-      return t.exact && t.kind !== "other" && t.kind !== "function" && t.kind !== "code" &&
-        t.kind !== "cell" && t.kind !== "type";
+      return t.exact && STR_KNOWN.has(t.kind);
     } catch (e) {
       rethrowFatal(e);
       return false;

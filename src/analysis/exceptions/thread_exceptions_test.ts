@@ -138,6 +138,18 @@ Deno.test("readThreadException() gives the handled exception, its cause, and Key
   assert.equal(got.chainTruncated, undefined);
 });
 
+Deno.test("readThreadException() reads no message when an argument is not a builtin value", () => {
+  const h = new Heap();
+  const valueError = h.type("ValueError", BASE_EXC);
+  const custom = h.object(h.type("Custom", HEAPTYPE), 16);
+  const got = read(h, h.thread({ handling: [h.exception(valueError, [custom])] }))!;
+  assert.deepEqual([got.type, got.message], ["ValueError", undefined]);
+  const both = read(h, h.thread({ handling: [h.exception(valueError, [h.str("x"), custom])] }))!;
+  assert.equal(both.message, undefined);
+  const none = read(h, h.thread({ handling: [h.exception(valueError, [h.none])] }))!;
+  assert.equal(none.message, "None");
+});
+
 Deno.test("readThreadException() shows nothing for None and empty handler slots", () => {
   const h = new Heap();
   assert.equal(read(h, h.thread({})), undefined);
