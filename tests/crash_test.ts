@@ -19,6 +19,8 @@ import { findPythons, type Python } from "./_pythons.ts";
 import { kernelCoreSkip } from "./_cores.ts";
 import { assertValidReport } from "./_json_schema.ts";
 import { buildSkip, nativeExtension } from "./_native_build.ts";
+import { ElfFile, fileSource } from "../src/elf/elf_file.ts";
+import { debugFileByBuildId } from "../src/native/debug_images.ts";
 
 const SCRIPT = FIXTURES_DIR + "crash.py";
 const MODES = [
@@ -164,6 +166,27 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** Whether the system's libc has its debug file (libc6-dbg): its internal functions are named. */
+function systemLibcDebugFile(): boolean {
+  try {
+    using source = fileSource("/lib/x86_64-linux-gnu/libc.so.6");
+    const id = new ElfFile(source).buildId();
+    return id !== undefined && debugFileByBuildId(id) !== undefined;
+  } catch {
+    return false;
+  }
+}
+const LIBC_NAMED = systemLibcDebugFile();
+
+/** The libc function each mode crashes in, where the system's libc is named (not sid's). */
+const LIBC_FUNCTION: Partial<Record<Mode, RegExp>> = {
+  "segv-main": /^__strlen_\w+$/,
+  "segv-worker": /^__strlen_\w+$/,
+  uncaught: /^__strlen_\w+$/,
+  abort: /^__pthread_kill_implementation$/,
+  fpe: /^div$/,
+};
+
 const lines = await crashLines();
 const CTYPES_FRAME = /^string_at$/;
 
@@ -301,6 +324,11 @@ for (const python of await findPythons()) {
             ]);
           }
           if (mode === "fatal") assert.ok(c.abortPath.includes("Py_FatalError"), c.abortPath);
+          const libcFunction = LIBC_FUNCTION[mode];
+          if (libcFunction !== undefined && LIBC_NAMED && !python.id.includes("-sid")) {
+            // A stripped libc's internal function, named from its debug file's symbol table.
+            assert.match(c.symbol ?? "???", libcFunction);
+          }
           if (mode === "assert") assert.ok(c.abortPath.includes("__assert_fail"), c.abortPath);
           if (mode === "segv-ext" && python.id.endsWith("-pyenv")) {
             // pyenv's builds keep their symbol tables: the faulting function is named.

@@ -1,7 +1,8 @@
 /**
  * Crash triage for cores: which thread received the fatal signal, and where
  * it was: the faulting instruction's function and library from the ELF symbol
- * tables of the mapped file (no libdw needed), and, for an abort, which of
+ * tables of the mapped file, else of its separate debug file found by build id
+ * (no libdw needed), and, for an abort, which of
  * `abort`, `__assert_fail`, `Py_FatalError`… appear as return addresses on
  * that thread's stack (an inference, said as one).
  *
@@ -15,10 +16,11 @@
 
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { MapEntry } from "../../elf/maps.ts";
-import type { ElfNote } from "../../elf/elf_file.ts";
+import type { ElfFile, ElfNote } from "../../elf/elf_file.ts";
 import type { Siginfo } from "../../elf/core_notes.ts";
 import { NT_PRSTATUS, NT_SIGINFO } from "../../elf/core_notes.ts";
 import { FunctionSymbols } from "../../elf/symbol_at.ts";
+import { debugFileByBuildId } from "../../native/debug_images.ts";
 import { type ElfOpener, groupMaps, loadObject, mapPath } from "../../walk/object_files.ts";
 import { rethrowFatal } from "../../errors.ts";
 
@@ -72,12 +74,21 @@ export function signalledThreadIndex(notes: readonly ElfNote[]): number {
   return 0;
 }
 
+/** A mapped ELF file, its function symbols, and those of its debug file once looked for. */
+interface MappedObject {
+  bias: bigint;
+  elf: ElfFile;
+  symbols: FunctionSymbols;
+  /** null: looked for, none. */
+  debug?: FunctionSymbols | null;
+}
+
 /** Finds library, offset and function of addresses among a core's mappings. */
 export class AddressLocator {
   readonly #maps: readonly MapEntry[];
   readonly #open: ElfOpener;
   readonly #groups: ReturnType<typeof groupMaps>;
-  readonly #objects = new Map<string, { bias: bigint; symbols: FunctionSymbols } | undefined>();
+  readonly #objects = new Map<string, MappedObject | undefined>();
 
   constructor(maps: readonly MapEntry[], open: ElfOpener) {
     this.#maps = maps;
@@ -97,7 +108,7 @@ export class AddressLocator {
     if (object === undefined) return { library };
     const fileAddress = address - object.bias;
     const out: CodeLocation = { library, libraryOffset: fileAddress };
-    const symbol = object.symbols.at(fileAddress);
+    const symbol = object.symbols.at(fileAddress) ?? this.#debugSymbols(object)?.at(fileAddress);
     if (symbol !== undefined) {
       out.symbol = symbol.name;
       out.symbolOffset = symbol.offset;
@@ -105,13 +116,32 @@ export class AddressLocator {
     return out;
   }
 
-  #object(path: string): { bias: bigint; symbols: FunctionSymbols } | undefined {
+  /**
+   * The symbols of the object's separate debug file (found by build id where elfutils looks
+   * first, `/usr/lib/debug/.build-id/`): a stripped library's full `.symtab`.
+   */
+  #debugSymbols(object: MappedObject): FunctionSymbols | undefined {
+    if (object.debug === undefined) {
+      object.debug = null;
+      try {
+        const id = object.elf.buildId();
+        const file = id === undefined ? undefined : debugFileByBuildId(id);
+        const elf = file === undefined ? undefined : this.#open(file);
+        if (elf !== undefined) object.debug = new FunctionSymbols(elf);
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    return object.debug ?? undefined;
+  }
+
+  #object(path: string): MappedObject | undefined {
     if (this.#objects.has(path)) return this.#objects.get(path);
-    let object: { bias: bigint; symbols: FunctionSymbols } | undefined;
+    let object: MappedObject | undefined;
     try {
       const loaded = loadObject(path, this.#groups, this.#open);
       if (loaded !== undefined) {
-        object = { bias: loaded.bias, symbols: new FunctionSymbols(loaded.elf) };
+        object = { bias: loaded.bias, elf: loaded.elf, symbols: new FunctionSymbols(loaded.elf) };
       }
     } catch (e) {
       rethrowFatal(e);
