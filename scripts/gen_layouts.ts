@@ -141,6 +141,17 @@ const STRUCTS: readonly StructSpec[] = [
       f("holds_gil", { c: "holds_gil", since: "3.14" }),
       // 3.13+: _Py_THREAD_DETACHED 0, _Py_THREAD_ATTACHED 1, _Py_THREAD_SUSPENDED 2.
       f("state", { c: "state", since: "3.13" }),
+      // The exception being handled: in the thread state (2.7, 3.6), or the top of the
+      // `_PyErr_StackItem` chain `exc_info` points at (3.7+). In flight: `curexc_*` (<= 3.11),
+      // `current_exception` (3.12+).
+      f("exc_type", { c: "exc_type", until: "3.6" }),
+      f("exc_value", { c: "exc_value", until: "3.6" }),
+      f("exc_traceback", { c: "exc_traceback", until: "3.6" }),
+      f("exc_info", { c: "exc_info", since: "3.7" }),
+      f("curexc_type", { c: "curexc_type", until: "3.11" }),
+      f("curexc_value", { c: "curexc_value", until: "3.11" }),
+      f("curexc_traceback", { c: "curexc_traceback", until: "3.11" }),
+      f("current_exception", { c: "current_exception", since: "3.12" }),
     ],
   },
   {
@@ -337,6 +348,50 @@ const STRUCTS: readonly StructSpec[] = [
     name: "instance",
     types: [{ c: "PyInstanceObject", until: "2.7" }],
     fields: [f("class", "in_class")],
+  },
+  // The exception a thread handles, its chain and where it was raised.
+  {
+    name: "err_stackitem",
+    types: [{ c: "_PyErr_StackItem", since: "3.7" }],
+    fields: [
+      f("exc_type", { c: "exc_type", until: "3.10" }),
+      f("exc_value"),
+      f("exc_traceback", { c: "exc_traceback", until: "3.10" }),
+      f("previous_item"),
+    ],
+  },
+  {
+    name: "exception",
+    types: ["PyBaseExceptionObject"],
+    fields: [
+      f("dict"),
+      f("args"),
+      f("traceback"),
+      f("context"),
+      f("cause"),
+      f("suppress_context"),
+    ],
+  },
+  {
+    name: "oserror",
+    types: ["PyOSErrorObject", { c: "PyEnvironmentErrorObject", until: "2.7" }],
+    fields: [f("errno", "myerrno"), f("strerror"), f("filename"), f("filename2")],
+  },
+  {
+    name: "traceback",
+    types: ["PyTracebackObject"],
+    fields: [
+      f("next", "tb_next"),
+      f("frame", "tb_frame"),
+      f("lasti", "tb_lasti"),
+      f("lineno", "tb_lineno"),
+    ],
+  },
+  {
+    // 3.11+: the frame object a traceback holds points at its `_PyInterpreterFrame`.
+    name: "frame_object",
+    types: [{ c: "PyFrameObject", since: "3.11" }],
+    fields: [f("frame", "f_frame"), f("lineno", "f_lineno")],
   },
   {
     name: "debug_offsets",

@@ -15,6 +15,8 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
+import { addExceptions, readLastException } from "./analysis/exceptions/thread_exceptions.ts";
+import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -185,6 +187,7 @@ export async function inspectCore(
         // memory holds those of its container's PID namespace (a gcore from the host).
         byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
       });
+    if (located !== undefined) addExceptions({ ...located, mem: memory }, walk.threads);
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
@@ -234,6 +237,8 @@ export async function inspectCore(
       if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
       logInflated(native.inflateStats, log);
     }
+    const crash = findCrash({ ...core, maps, open, mem: memory });
+    if (crash !== undefined) walk.threads = crashedFirst(walk.threads, crash);
     const details: CoreDetails = {
       path,
       executable: objects.executable?.path ?? `${exeOnDisk} (not found on this machine)`,
@@ -244,6 +249,12 @@ export async function inspectCore(
       missingFiles: [...memory.missing],
     };
     if (core.compression !== undefined) details.compression = core.compression;
+    if (crash !== undefined) details.crash = crash;
+    const last = located === undefined ? undefined : readLastException({ ...located, mem: memory });
+    if (last !== undefined) {
+      details.lastException = last.exception;
+      details.lastExceptionKey = last.key;
+    }
     const ps = core.psinfo;
     if (ps !== undefined) {
       details.process = {

@@ -29,6 +29,7 @@ import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import type { ThreadWalk } from "./walk/threads.ts";
+import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import { addLocals } from "./walk/locals.ts";
 import {
   attachOptionsFor,
@@ -228,6 +229,7 @@ function* inspectSteps(
             : {}),
         };
         walk = walkInterpreters(threadCtx);
+        addExceptions({ ...located, mem }, walk.threads);
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (!block) {
           mem.clearCache();

@@ -99,6 +99,45 @@ export type MergedEntry =
   | { kind: "native"; index: number }
   | { kind: "unmerged" };
 
+/** One exception object as pystack shows it (`src/cpython/exceptions.ts`). */
+export interface ExceptionValue {
+  /** Its type's `tp_name` (`ValueError`; a class's own name). */
+  type: string;
+  /**
+   * What `str(exc)` gives: set for builtin exception types whose arguments are builtin values
+   * (cut as `--locals` cuts strings); unset for any other, shown by its address.
+   */
+  message?: string;
+  address: bigint;
+  /** Where it was raised: the innermost entry of its traceback, when it has one. */
+  raisedAt?: { file: string; line: number; function: string };
+  /** Set when the object cannot be read or is not an exception: what is wrong. */
+  invalid?: string;
+}
+
+/** An exception linked to the one before it in a {@linkcode ThreadException}'s chain. */
+export interface ChainedException extends ExceptionValue {
+  /**
+   * `cause`: the previous one's `__cause__` (`raise … from`); `context`: its `__context__`;
+   * `outer`: the exception an enclosing handler of the thread is handling (one of a caller of a
+   * running generator or coroutine, whose exception states CPython links).
+   */
+  relation: "cause" | "context" | "outer";
+}
+
+/** The exception a thread is handling (in an `except` or `finally` block) or raising. */
+export interface ThreadException extends ExceptionValue {
+  /**
+   * `raising`: in flight (`current_exception`, `curexc_*`); `handling`: being handled;
+   * `uncaught`: no handler caught it (`sys.last_exc`: see {@linkcode CoreDetails.lastException}).
+   */
+  state: "handling" | "raising" | "uncaught";
+  /** The exceptions linked to it, innermost first: at most 5. */
+  chain: ChainedException[];
+  /** More exceptions were linked than the chain shows. */
+  chainTruncated?: boolean;
+}
+
 /** One thread that has a Python thread state. */
 export interface PyThread {
   /** OS thread id; 0 when the thread has finished but was not joined. */
@@ -143,6 +182,32 @@ export interface PyThread {
    * are the outermost part's).
    */
   interpreters?: InterpreterPart[];
+  /** The exception the thread is handling or raising, when there is one. */
+  exception?: ThreadException;
+  /** In a core of a crash: the fatal signal this thread received (`SIGSEGV`). */
+  crashed?: string;
+}
+
+/** Where a core's process crashed (`src/analysis/crash/`). */
+export interface CrashDetails {
+  /** The thread that received the fatal signal. */
+  tid: number;
+  signal: string;
+  /** Its instruction pointer: the faulting instruction, or the one that raised the signal. */
+  address: bigint;
+  /** Base name of the file mapped there, and `address` as that file numbers it. */
+  library?: string;
+  libraryOffset?: bigint;
+  /** The function holding `address`, from the file's ELF symbol tables; unset when none does. */
+  symbol?: string;
+  symbolOffset?: bigint;
+  /** The thread's innermost Python frame. */
+  calledFrom?: { function: string; file: string; line: number };
+  /**
+   * For SIGABRT: functions of `abort()`, `assert()` and `Py_FatalError()` whose return addresses
+   * are on the thread's stack, innermost first: inferred from a scan of the stack's words.
+   */
+  abortPath?: string[];
 }
 
 /** What a core file says about the process it came from. */
@@ -176,6 +241,14 @@ export interface CoreDetails {
     /** The file mapped at the fault address, if any. */
     faultMapping?: string;
   };
+  /** Set when the process crashed (a fault, or a signal it sent itself: `abort()`). */
+  crash?: CrashDetails;
+  /**
+   * The last exception no handler caught, kept in `sys` (`lastExceptionKey`: `sys.last_exc`, or
+   * `sys.last_value` before 3.12) when the interpreter printed it: what ended the program.
+   */
+  lastException?: ThreadException;
+  lastExceptionKey?: string;
   truncated: boolean;
   compression?: string;
   /** Files the core maps that were not found on this machine. */

@@ -65,7 +65,12 @@ export type StructName =
   | "instance" // PyInstanceObject (instances of old-style classes)
   | "gil" // struct _gil_runtime_state (3.12+)
   | "gc" // struct _gc_runtime_state
-  | "debug_offsets"; // _Py_DebugOffsets (3.13+): its own layout
+  | "debug_offsets" // _Py_DebugOffsets (3.13+): its own layout
+  | "err_stackitem" // _PyErr_StackItem (3.7+)
+  | "exception" // PyBaseExceptionObject
+  | "oserror" // PyOSErrorObject (2.7: PyEnvironmentErrorObject)
+  | "traceback" // PyTracebackObject
+  | "frame_object"; // PyFrameObject (3.11+, beside _PyInterpreterFrame)
 
 /** A whole CPython layout for one minor version on x86-64 Linux. */
 export interface Layout {

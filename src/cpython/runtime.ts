@@ -117,6 +117,29 @@ export interface NativeRules {
   readonly splitEvalFunction: string;
 }
 
+/** Where a thread's exceptions are, and how they link (see `src/cpython/exceptions.ts`). */
+export interface ExceptionRules {
+  /**
+   * The exception being handled: `exc_type`/`exc_value`/`exc_traceback` of the thread state
+   * (2.7, 3.6: one, a generator's swapped in while it runs); or the chain of `_PyErr_StackItem`s
+   * from `exc_info` through `previous_item`, the innermost handler first (3.7+; generators and
+   * coroutines link theirs in while they run; 3.11+ items hold only `exc_value`).
+   */
+  readonly handled: "thread_state" | "stack_items";
+  /** In flight: `curexc_type`/`curexc_value`/`curexc_traceback` (<= 3.11), `current_exception`. */
+  readonly raising: "curexc" | "current_exception";
+  /**
+   * A traceback's `tb_frame` is a `PyFrameObject` holding its code (<= 3.10), or one pointing at
+   * its `_PyInterpreterFrame` (`f_frame`, 3.11+). `tb_lineno` is -1 until Python asks (3.12+):
+   * then the line comes from `tb_lasti` (in bytes) and the line table.
+   */
+  readonly tracebackFrame: "frame_object" | "interpreter_frame";
+  /** Exceptions have `__cause__`, `__context__` and `__traceback__` (3.x), or none (2.7). */
+  readonly chained: boolean;
+  /** 2.7 names its builtin exceptions `exceptions.ValueError`: shown without this prefix. */
+  readonly builtinPrefix?: string;
+}
+
 /** Everything version-dependent, chosen once. */
 export interface PythonRuntime {
   readonly version: PythonVersion;
@@ -178,6 +201,8 @@ export interface PythonRuntime {
   readonly debugOffsets?: { readonly release: string; readonly layout: StructLayout };
   /** Set when the target is newer than every version this pystack knows: what it is read as. */
   readonly newerThanKnown?: string;
+  /** Where the exceptions a thread handles or raises are. */
+  readonly exceptions?: ExceptionRules;
 }
 
 /** How the target told its version, for {@linkcode selectRuntime}. */
@@ -254,7 +279,14 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       refcount: "ob_refcnt",
       py2: { unicodeWidth: options.py2UnicodeWidth ?? 4 },
     };
-    return { version, layout, ...PY2_RULES, values };
+    const exceptions: ExceptionRules = {
+      handled: "thread_state",
+      raising: "curexc",
+      tracebackFrame: "frame_object",
+      chained: false,
+      builtinPrefix: "exceptions.",
+    };
+    return { version, layout, ...PY2_RULES, values, exceptions };
   }
   const m = readAs.minor;
   const freeThreaded = options.freeThreaded === true;
@@ -290,6 +322,12 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
     stackRefMask: m >= 14 ? ~3n : ~0n,
     bytecode: m >= 14 && freeThreaded ? "per_thread" : "shared",
     unicodeState: m >= 14 && freeThreaded ? "interned_byte" : "bitfield",
+    exceptions: {
+      handled: m <= 6 ? "thread_state" : "stack_items",
+      raising: m <= 11 ? "curexc" : "current_exception",
+      tracebackFrame: m <= 10 ? "frame_object" : "interpreter_frame",
+      chained: true,
+    },
     values: {
       localsNames: m <= 10 ? "varnames" : "localsplus",
       dictKeys: m <= 10 ? "dk_size" : "log2_size",

@@ -29,7 +29,7 @@ import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { PythonRuntime } from "./runtime.ts";
 import type { StructLayout } from "./layout.ts";
 import { MissingFieldError, readStruct } from "./struct_view.ts";
-import { hasReferences, InvalidObjectError, readCString, TypeNames } from "./objects.ts";
+import { hasReferences, InvalidObjectError, readBytes, readCString, TypeNames } from "./objects.ts";
 import { decodeLongDigits, decodeLvTag, decodeObSize, LONG_SHIFT } from "./long.ts";
 import { unicodeState } from "./unicode.ts";
 import { DictReader, valueRules } from "./dicts.ts";
@@ -138,6 +138,24 @@ const INHERITED: ReadonlySet<Kind> = new Set<Kind>([
   "set",
   "frozenset",
   "type",
+]);
+
+/** Builtins whose `str()` this renderer gives (their `repr`, or a `str`'s text). */
+const STR_KNOWN: ReadonlySet<Kind> = new Set<Kind>([
+  "none",
+  "bool",
+  "int",
+  "long",
+  "float",
+  "str",
+  "bytes",
+  "tuple",
+  "list",
+  "dict",
+  "set",
+  "frozenset",
+  "notimplemented",
+  "ellipsis",
 ]);
 
 const CONTAINERS: ReadonlySet<Kind> = new Set<Kind>([
@@ -253,6 +271,46 @@ export class ValueRenderer {
       let text = "";
       for (const cp of points) text += String.fromCodePoint(Math.min(cp, 0x10ffff));
       return length > points.length ? text + "…" : text;
+    } catch (e) {
+      rethrowFatal(e);
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether `str()` of the object at `address` is known without running code: an object of a
+   * builtin type (not a subclass) that this renderer reads (`str`, `int`, `tuple`, …).
+   */
+  isBuiltinValue(address: bigint): boolean {
+    try {
+      const t = this.#typeOfObject(address);
+      return t.exact && STR_KNOWN.has(t.kind);
+    } catch (e) {
+      rethrowFatal(e);
+      return false;
+    }
+  }
+
+  /**
+   * What `str()` gives for the builtin value at `address` (see {@linkcode isBuiltinValue}): a
+   * `str` (2.7: `str` or `unicode`) as its text, its first `string` characters then
+   * `...(+N chars)`; anything else as {@linkcode repr}. Undefined when it is not such a value.
+   */
+  strText(address: bigint): string | undefined {
+    if (!this.isBuiltinValue(address)) return undefined;
+    try {
+      const kind = this.#typeOfObject(address).kind;
+      const limit = this.#limits.string;
+      if (this.#py2 !== undefined && kind === "bytes") {
+        const size = readStruct(this.#mem, address, this.#struct("bytes")).int("size");
+        const text = new TextDecoder().decode(readBytes(this.#mem, this.#rt, address, limit));
+        return size > limit ? `${text}...(+${size - limit} bytes)` : text;
+      }
+      if (kind !== "str") return this.repr(address);
+      const { points, length } = this.#strData(address, limit);
+      let text = "";
+      for (const cp of points) text += String.fromCodePoint(Math.min(cp, 0x10ffff));
+      return length > points.length ? `${text}...(+${length - points.length} chars)` : text;
     } catch (e) {
       rethrowFatal(e);
       return undefined;

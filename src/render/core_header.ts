@@ -5,22 +5,70 @@
  * @module
  */
 
-import type { CoreDetails } from "../model.ts";
+import type { CoreDetails, CrashDetails } from "../model.ts";
+import { exceptionLines, exceptionText } from "./exception_text.ts";
 
 const SIGSTOP = 19;
 
+/** How the header names a fault, and what its address is (the data, or the instruction). */
+const FAULTS: Readonly<Record<string, readonly [string, string]>> = {
+  SIGSEGV: ["a segmentation fault", "accessing address"],
+  SIGBUS: ["a bus error (SIGBUS)", "accessing address"],
+  SIGFPE: ["an arithmetic error (SIGFPE)", "at address"],
+  SIGILL: ["an illegal instruction (SIGILL)", "at address"],
+};
+
+/** ` in strlen (libc.so.6+0x1a2b3), called from string_at (FILE:LINE)`: where it crashed. */
+export function crashSiteText(crash: CrashDetails): string {
+  const hex = (n: bigint) => `0x${n.toString(16)}`;
+  const symbol = crash.symbol === undefined
+    ? "???"
+    : crash.symbolOffset === undefined || crash.symbolOffset === 0n
+    ? crash.symbol
+    : `${crash.symbol}+${hex(crash.symbolOffset)}`;
+  const library = crash.library === undefined
+    ? hex(crash.address)
+    : crash.libraryOffset === undefined
+    ? crash.library
+    : `${crash.library}+${hex(crash.libraryOffset)}`;
+  const from = crash.calledFrom === undefined
+    ? ""
+    : `, called from ${crash.calledFrom.function} (${crash.calledFrom.file}:${crash.calledFrom.line})`;
+  return ` in ${symbol} (${library})${from}`;
+}
+
+/** What the return addresses on an aborting thread's stack suggest; "" when nothing. */
+function abortCause(path: readonly string[]): string {
+  const fatal = path.find((f) => f.includes("FatalError"));
+  const cause = fatal !== undefined
+    ? fatal === "Py_FatalError" ? "Py_FatalError()" : `Py_FatalError() (${fatal})`
+    : path.includes("__assert_fail")
+    ? "a failed C assert()"
+    : path.includes("abort")
+    ? "abort()"
+    : undefined;
+  return cause === undefined ? "" : ` by ${cause}, inferred from return addresses on its stack,`;
+}
+
 /** The line saying how the process ended. */
 export function failureLine(core: CoreDetails): string {
+  const line = signalLine(core);
+  const crash = core.crash;
+  if (crash === undefined) return line;
+  if (core.signal?.faultAddress !== undefined) return line + crashSiteText(crash);
+  return `The process died due to signal ${crash.signal}, which it raised itself` +
+    `${abortCause(crash.abortPath ?? [])}${crashSiteText(crash)}`;
+}
+
+function signalLine(core: CoreDetails): string {
   const s = core.signal;
   if (s === undefined) {
     return "The core file seems to have been generated on demand (the process did not crash)";
   }
   if (s.faultAddress !== undefined) {
-    const what = s.name === "SIGSEGV" ? "a segmentation fault" : s.name;
+    const [what, verb] = FAULTS[s.name] ?? [s.name, "accessing address"];
     const where = s.faultMapping === undefined ? "" : ` (in ${s.faultMapping})`;
-    return `The process died due to ${what} accessing address: 0x${
-      s.faultAddress.toString(16)
-    }${where}`;
+    return `The process died due to ${what} ${verb}: 0x${s.faultAddress.toString(16)}${where}`;
   }
   if (s.number === SIGSTOP && s.senderPid === undefined) {
     return "The core was taken from a running process (e.g. by gcore): the process did not crash";
@@ -52,5 +100,15 @@ export function coreHeaderLines(core: CoreDetails): string[] {
     lines.push("(the core has no process information note)");
   }
   lines.push("", failureLine(core), "");
+  if (core.lastException !== undefined) {
+    const [, ...chain] = exceptionLines({ exception: core.lastException });
+    lines.push(
+      `Uncaught exception (${core.lastExceptionKey ?? "sys.last_exc"}): ${
+        exceptionText(core.lastException)
+      }`,
+      ...chain.map((l) => l.slice(4)),
+      "",
+    );
+  }
   return lines;
 }

@@ -10,6 +10,7 @@ import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
 import { greenletLines, greenletsAfter } from "./greenlet_text.ts";
+import { exceptionLines } from "./exception_text.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -45,9 +46,13 @@ const blue = (t: string, on: boolean) => paint(34, t, on);
 
 /** The status tags of a thread, e.g. `[Has the GIL,Garbage collecting]`. */
 export function threadStatus(
-  thread: Pick<PyThread, "tid" | "holdsGil" | "gcCollecting" | "native" | "threadState">,
+  thread: Pick<
+    PyThread,
+    "tid" | "holdsGil" | "gcCollecting" | "native" | "threadState" | "crashed"
+  >,
 ): string {
   const parts: string[] = [];
+  if (thread.crashed !== undefined) parts.push(`Crashed: ${thread.crashed}`);
   if (thread.tid === 0) parts.push("Thread terminated");
   const gilNative = thread.holdsGil || thread.native === undefined
     ? undefined
@@ -90,6 +95,7 @@ export function interpreterLine(
     gcCollecting: part.gcCollecting,
     ...(part.threadState === undefined ? {} : { threadState: part.threadState }),
     ...(innermost && thread.native !== undefined ? { native: thread.native } : {}),
+    ...(innermost && thread.crashed !== undefined ? { crashed: thread.crashed } : {}),
   });
   const where = part.interpreterId < 0
     ? "Not currently attached to any interpreter"
@@ -167,15 +173,15 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
   if (options.interpreterSections) return sectionedThreadLines(thread, options);
   const lines: string[] = [];
   if (options.native !== undefined) {
-    lines.push(threadHeader(thread));
+    lines.push(threadHeader(thread), ...exceptionLines(thread));
     lines.push(...nativeStackLines(thread, options.native, {
       color: options.color,
       pythonLines: (frame) => frameLines(frame, options),
     }));
   } else if (thread.frames.length === 0) {
-    lines.push(`The frame stack for thread ${thread.tid} is empty`);
+    lines.push(`The frame stack for thread ${thread.tid} is empty`, ...exceptionLines(thread));
   } else {
-    lines.push(threadHeader(thread));
+    lines.push(threadHeader(thread), ...exceptionLines(thread));
     for (const frame of thread.frames) lines.push(...frameLines(frame, options));
   }
   if (thread.partial !== undefined) {
@@ -192,7 +198,7 @@ export function threadLines(thread: PyThread, options: TextOptions): string[] {
  */
 function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] {
   const parts = interpreterParts(thread);
-  const lines = [threadHeader(thread, false)];
+  const lines = [threadHeader(thread, false), ...exceptionLines(thread)];
   // The part each frame starts, by the frame's index.
   const starts = new Map<PyFrame, number>();
   let index = 0;

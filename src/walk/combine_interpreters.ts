@@ -118,6 +118,10 @@ function joined(parts: PyThread[]): PyThread {
   else delete thread.partial;
   const named = parts.find((t) => t.name !== undefined);
   if (named?.name !== undefined) thread.name = named.name;
+  // What the thread handles now: the innermost part's exception.
+  const handling = parts.findLast((t) => t.exception !== undefined);
+  if (handling?.exception !== undefined) thread.exception = handling.exception;
+  else delete thread.exception;
   const pythonNamed = parts.find((t) => t.pythonName !== undefined);
   if (pythonNamed?.pythonName !== undefined) thread.pythonName = pythonNamed.pythonName;
   return thread;

@@ -64,6 +64,9 @@ export const FIELD_MAP: ReadonlyArray<readonly [string, StructName, string]> = [
   ["bytes_object.ob_sval", "bytes", "sval"],
   ["unicode_object.state", "unicode", "state"],
   ["unicode_object.length", "unicode", "length"],
+  // 3.15+: where the exceptions a thread raises and handles are.
+  ["thread_state.current_exception", "thread", "current_exception"],
+  ["err_stackitem.exc_value", "err_stackitem", "exc_value"],
 ];
 
 /** Each debug-offsets group and the struct whose declared size it gives. */

@@ -26,6 +26,12 @@ export const v2_7: Layout = {
         interp: { offset: 8, kind: "ptr" },
         frame: { offset: 16, kind: "ptr" },
         thread_id: { offset: 144, kind: "i64" },
+        exc_type: { offset: 96, kind: "ptr" },
+        exc_value: { offset: 104, kind: "ptr" },
+        exc_traceback: { offset: 112, kind: "ptr" },
+        curexc_type: { offset: 72, kind: "ptr" },
+        curexc_value: { offset: 80, kind: "ptr" },
+        curexc_traceback: { offset: 88, kind: "ptr" },
       },
     },
     // PyFrameObject
@@ -195,6 +201,33 @@ export const v2_7: Layout = {
       size: 40,
       fields: {
         class: { offset: 16, kind: "ptr" }, // in_class
+      },
+    },
+    // PyBaseExceptionObject
+    exception: {
+      size: 40,
+      fields: {
+        dict: { offset: 16, kind: "ptr" },
+        args: { offset: 24, kind: "ptr" },
+      },
+    },
+    // PyEnvironmentErrorObject
+    oserror: {
+      size: 64,
+      fields: {
+        errno: { offset: 40, kind: "ptr" }, // myerrno
+        strerror: { offset: 48, kind: "ptr" },
+        filename: { offset: 56, kind: "ptr" },
+      },
+    },
+    // PyTracebackObject
+    traceback: {
+      size: 40,
+      fields: {
+        next: { offset: 16, kind: "ptr" }, // tb_next
+        frame: { offset: 24, kind: "ptr" }, // tb_frame
+        lasti: { offset: 32, kind: "i32" }, // tb_lasti
+        lineno: { offset: 36, kind: "i32" }, // tb_lineno
       },
     },
   },

@@ -49,6 +49,10 @@ export const v3_11: Layout = {
         cframe: { offset: 56, kind: "ptr" },
         thread_id: { offset: 152, kind: "u64" },
         native_thread_id: { offset: 160, kind: "u64" },
+        exc_info: { offset: 120, kind: "ptr" },
+        curexc_type: { offset: 96, kind: "ptr" },
+        curexc_value: { offset: 104, kind: "ptr" },
+        curexc_traceback: { offset: 112, kind: "ptr" },
       },
     },
     // _PyCFrame
@@ -251,6 +255,54 @@ export const v3_11: Layout = {
       fields: {
         name: { offset: 32, kind: "ptr" }, // func_name
         qualname: { offset: 40, kind: "ptr" }, // func_qualname
+      },
+    },
+    // _PyErr_StackItem
+    err_stackitem: {
+      size: 16,
+      fields: {
+        exc_value: { offset: 0, kind: "ptr" },
+        previous_item: { offset: 8, kind: "ptr" },
+      },
+    },
+    // PyBaseExceptionObject
+    exception: {
+      size: 72,
+      fields: {
+        dict: { offset: 16, kind: "ptr" },
+        args: { offset: 24, kind: "ptr" },
+        traceback: { offset: 40, kind: "ptr" },
+        context: { offset: 48, kind: "ptr" },
+        cause: { offset: 56, kind: "ptr" },
+        suppress_context: { offset: 64, kind: "i8" },
+      },
+    },
+    // PyOSErrorObject
+    oserror: {
+      size: 112,
+      fields: {
+        errno: { offset: 72, kind: "ptr" }, // myerrno
+        strerror: { offset: 80, kind: "ptr" },
+        filename: { offset: 88, kind: "ptr" },
+        filename2: { offset: 96, kind: "ptr" },
+      },
+    },
+    // PyTracebackObject
+    traceback: {
+      size: 40,
+      fields: {
+        next: { offset: 16, kind: "ptr" }, // tb_next
+        frame: { offset: 24, kind: "ptr" }, // tb_frame
+        lasti: { offset: 32, kind: "i32" }, // tb_lasti
+        lineno: { offset: 36, kind: "i32" }, // tb_lineno
+      },
+    },
+    // PyFrameObject
+    frame_object: {
+      size: 56,
+      fields: {
+        frame: { offset: 24, kind: "ptr" }, // f_frame
+        lineno: { offset: 40, kind: "i32" }, // f_lineno
       },
     },
   },

@@ -60,6 +60,8 @@ export const v3_13t: Layout = {
         thread_id: { offset: 152, kind: "u64" },
         native_thread_id: { offset: 160, kind: "u64" },
         state: { offset: 40, kind: "i32" },
+        exc_info: { offset: 120, kind: "ptr" },
+        current_exception: { offset: 112, kind: "ptr" },
       },
     },
     // _PyInterpreterFrame
@@ -261,6 +263,54 @@ export const v3_13t: Layout = {
       fields: {
         name: { offset: 48, kind: "ptr" }, // func_name
         qualname: { offset: 56, kind: "ptr" }, // func_qualname
+      },
+    },
+    // _PyErr_StackItem
+    err_stackitem: {
+      size: 16,
+      fields: {
+        exc_value: { offset: 0, kind: "ptr" },
+        previous_item: { offset: 8, kind: "ptr" },
+      },
+    },
+    // PyBaseExceptionObject
+    exception: {
+      size: 88,
+      fields: {
+        dict: { offset: 32, kind: "ptr" },
+        args: { offset: 40, kind: "ptr" },
+        traceback: { offset: 56, kind: "ptr" },
+        context: { offset: 64, kind: "ptr" },
+        cause: { offset: 72, kind: "ptr" },
+        suppress_context: { offset: 80, kind: "i8" },
+      },
+    },
+    // PyOSErrorObject
+    oserror: {
+      size: 128,
+      fields: {
+        errno: { offset: 88, kind: "ptr" }, // myerrno
+        strerror: { offset: 96, kind: "ptr" },
+        filename: { offset: 104, kind: "ptr" },
+        filename2: { offset: 112, kind: "ptr" },
+      },
+    },
+    // PyTracebackObject
+    traceback: {
+      size: 56,
+      fields: {
+        next: { offset: 32, kind: "ptr" }, // tb_next
+        frame: { offset: 40, kind: "ptr" }, // tb_frame
+        lasti: { offset: 48, kind: "i32" }, // tb_lasti
+        lineno: { offset: 52, kind: "i32" }, // tb_lineno
+      },
+    },
+    // PyFrameObject
+    frame_object: {
+      size: 88,
+      fields: {
+        frame: { offset: 40, kind: "ptr" }, // f_frame
+        lineno: { offset: 56, kind: "i32" }, // f_lineno
       },
     },
     // _Py_DebugOffsets

@@ -27,6 +27,12 @@ export const v3_6: Layout = {
         interp: { offset: 16, kind: "ptr" },
         frame: { offset: 24, kind: "ptr" },
         thread_id: { offset: 152, kind: "i64" },
+        exc_type: { offset: 104, kind: "ptr" },
+        exc_value: { offset: 112, kind: "ptr" },
+        exc_traceback: { offset: 120, kind: "ptr" },
+        curexc_type: { offset: 80, kind: "ptr" },
+        curexc_value: { offset: 88, kind: "ptr" },
+        curexc_traceback: { offset: 96, kind: "ptr" },
       },
     },
     // PyFrameObject
@@ -204,6 +210,38 @@ export const v3_6: Layout = {
       fields: {
         name: { offset: 64, kind: "ptr" }, // func_name
         qualname: { offset: 104, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyBaseExceptionObject
+    exception: {
+      size: 64,
+      fields: {
+        dict: { offset: 16, kind: "ptr" },
+        args: { offset: 24, kind: "ptr" },
+        traceback: { offset: 32, kind: "ptr" },
+        context: { offset: 40, kind: "ptr" },
+        cause: { offset: 48, kind: "ptr" },
+        suppress_context: { offset: 56, kind: "i8" },
+      },
+    },
+    // PyOSErrorObject
+    oserror: {
+      size: 104,
+      fields: {
+        errno: { offset: 64, kind: "ptr" }, // myerrno
+        strerror: { offset: 72, kind: "ptr" },
+        filename: { offset: 80, kind: "ptr" },
+        filename2: { offset: 88, kind: "ptr" },
+      },
+    },
+    // PyTracebackObject
+    traceback: {
+      size: 40,
+      fields: {
+        next: { offset: 16, kind: "ptr" }, // tb_next
+        frame: { offset: 24, kind: "ptr" }, // tb_frame
+        lasti: { offset: 32, kind: "i32" }, // tb_lasti
+        lineno: { offset: 36, kind: "i32" }, // tb_lineno
       },
     },
   },

@@ -47,6 +47,10 @@ export const v3_8: Layout = {
         interp: { offset: 16, kind: "ptr" },
         frame: { offset: 24, kind: "ptr" },
         thread_id: { offset: 176, kind: "u64" },
+        exc_info: { offset: 144, kind: "ptr" },
+        curexc_type: { offset: 88, kind: "ptr" },
+        curexc_value: { offset: 96, kind: "ptr" },
+        curexc_traceback: { offset: 104, kind: "ptr" },
       },
     },
     // PyFrameObject
@@ -225,6 +229,48 @@ export const v3_8: Layout = {
       fields: {
         name: { offset: 64, kind: "ptr" }, // func_name
         qualname: { offset: 104, kind: "ptr" }, // func_qualname
+      },
+    },
+    // _PyErr_StackItem
+    err_stackitem: {
+      size: 32,
+      fields: {
+        exc_type: { offset: 0, kind: "ptr" },
+        exc_value: { offset: 8, kind: "ptr" },
+        exc_traceback: { offset: 16, kind: "ptr" },
+        previous_item: { offset: 24, kind: "ptr" },
+      },
+    },
+    // PyBaseExceptionObject
+    exception: {
+      size: 64,
+      fields: {
+        dict: { offset: 16, kind: "ptr" },
+        args: { offset: 24, kind: "ptr" },
+        traceback: { offset: 32, kind: "ptr" },
+        context: { offset: 40, kind: "ptr" },
+        cause: { offset: 48, kind: "ptr" },
+        suppress_context: { offset: 56, kind: "i8" },
+      },
+    },
+    // PyOSErrorObject
+    oserror: {
+      size: 104,
+      fields: {
+        errno: { offset: 64, kind: "ptr" }, // myerrno
+        strerror: { offset: 72, kind: "ptr" },
+        filename: { offset: 80, kind: "ptr" },
+        filename2: { offset: 88, kind: "ptr" },
+      },
+    },
+    // PyTracebackObject
+    traceback: {
+      size: 40,
+      fields: {
+        next: { offset: 16, kind: "ptr" }, // tb_next
+        frame: { offset: 24, kind: "ptr" }, // tb_frame
+        lasti: { offset: 32, kind: "i32" }, // tb_lasti
+        lineno: { offset: 36, kind: "i32" }, // tb_lineno
       },
     },
   },
