@@ -28,6 +28,8 @@ import {
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
+import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
+import { attachLocks } from "./analysis/locks/attach_locks.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -49,6 +51,8 @@ export interface InspectCoreOptions {
    * those the text output shows (`shown`: faster).
    */
   nativeLines?: "all" | "shown";
+  /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
+  locks?: boolean;
 }
 
 function isElfFile(path: string): boolean {
@@ -186,6 +190,15 @@ export async function inspectCore(
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
+    const locks = options.locks && located !== undefined
+      ? analyzeLocks({
+        ...located,
+        mem: memory,
+        interpreters: walk.interpreters,
+        threads: walk.threads,
+        registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
+      })
+      : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
     const nativeWarnings: string[] = [];
@@ -272,6 +285,7 @@ export async function inspectCore(
       ...walk.warnings,
       ...localsWarnings,
       ...nativeWarnings,
+      ...(locks?.warnings ?? []),
     ];
     if (core.truncated) {
       warnings.unshift(
@@ -295,6 +309,7 @@ export async function inspectCore(
       interpreters: walk.interpreters,
       warnings,
       core: details,
+      ...(locks === undefined ? {} : { locks: attachLocks(walk.threads, locks.perThread) }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

@@ -42,6 +42,10 @@ import {
   noInterpreterWarning,
 } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
+import type { X86_64Registers } from "./elf/core_notes.ts";
+import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
+import { attachLocks, procSyscallRegisters } from "./analysis/locks/attach_locks.ts";
+import { describeFd } from "./analysis/locks/descriptors.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -64,6 +68,8 @@ export interface InspectProcessOptions {
    * those the text output shows (`shown`: faster).
    */
   nativeLines?: "all" | "shown";
+  /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
+  locks?: boolean;
 }
 
 /**
@@ -202,6 +208,7 @@ function* inspectSteps(
     };
     let tids: number[];
     let localsWarnings: string[] = [];
+    let locks: ReturnType<typeof analyzeLocks> | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -217,6 +224,21 @@ function* inspectSteps(
             : {}),
         });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
+        if (options.locks) {
+          const registers = new Map<number, X86_64Registers>();
+          for (const tid of tids) {
+            const regs = tracer?.registers(tid) ?? procSyscallRegisters(pid, tid);
+            if (regs !== undefined) registers.set(tid, regs);
+          }
+          locks = analyzeLocks({
+            ...located,
+            mem,
+            interpreters: walk.interpreters,
+            threads: walk.threads,
+            registers,
+            describeFd: (fd) => describeFd(pid, fd),
+          });
+        }
         if (!block) markChangedStacks(walk, located, mem);
       }
       native?.unwindLive(
@@ -255,6 +277,9 @@ function* inspectSteps(
       );
       logInflated(native.inflateStats, log);
     }
+    const lockSummary = locks === undefined
+      ? undefined
+      : attachLocks(walk.threads, locks.perThread);
     const report: StackReport = {
       pid,
       pythonVersion: located?.versionText ?? "unknown",
@@ -268,9 +293,11 @@ function* inspectSteps(
         ...walk.warnings,
         ...localsWarnings,
         ...nativeWarnings,
+        ...(locks?.warnings ?? []),
       ],
     };
     if (exe !== undefined) report.executable = exe;
+    if (lockSummary !== undefined) report.locks = lockSummary;
     return report;
   } catch (e) {
     // Gone after its mappings were read: it exited while being read.
