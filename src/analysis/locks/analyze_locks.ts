@@ -492,9 +492,22 @@ function findGils(ctx: LocksContext, warnings: string[]): GilRegion[] {
         return [gilRegion(gil, 16, { interpreterIds: [0], holderTid: fallbackHolder })];
       }
       case "tstate_current_symbol": {
-        // 2.7, 3.6: static `gil_cond` and `gil_mutex`, named only in `.symtab`.
+        // 3.6: static `gil_cond` and `gil_mutex`; 2.7: `interpreter_lock`, a `sem_t *`. Named
+        // only in `.symtab`.
         const cond = ctx.symbols.get("gil_cond");
         const mutex = ctx.symbols.get("gil_mutex");
+        const lock = ctx.symbols.get("interpreter_lock");
+        if (lock !== undefined && (cond === undefined || mutex === undefined)) {
+          const sem = new DataView(mem.read(lock, 8).buffer).getBigUint64(0, true);
+          if (sem === 0n) return [];
+          return [{
+            address: sem,
+            wait: [sem, sem + 32n],
+            handover: [0n, 0n],
+            interpreterIds: [0],
+            holderTid: fallbackHolder,
+          }];
+        }
         if (cond === undefined || mutex === undefined) {
           warnings.push(
             "--locks: the GIL's symbols are not in this build; " +

@@ -219,7 +219,9 @@ export class FrameObjects {
   }
 
   #pyRLock(address: bigint): LockObject | undefined {
-    const attr = (name: string) => this.#dicts.attribute(address, name, this.#types);
+    // 2.7 mangles the private names: `_RLock__block`.
+    const prefix = this.#rt.values?.py2 === undefined ? "" : "_RLock_";
+    const attr = (name: string) => this.#dicts.attribute(address, prefix + name, this.#types);
     const block = attr("_block");
     if (block === undefined) return undefined;
     const ownerObj = attr("_owner");
