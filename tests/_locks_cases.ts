@@ -13,6 +13,8 @@ import type { Skip } from "./_harness.ts";
 /** One thread of the JSON report, as far as `--locks` is concerned. */
 export interface LockThread {
   tid: number;
+  /** The OS thread name (live only). */
+  name?: string | null;
   frames: { function: string; file: string }[];
   waitingFor?: {
     kind: string;
@@ -162,7 +164,7 @@ export const SCENARIOS: LockScenario[] = [
       assert.match(
         doc.locks!.findings[0]!,
         new RegExp(
-          `^thread ${main.tid} \\(.*\\) holds the GIL while blocked in native code ` +
+          `^thread ${main.tid}(?: \\(.*\\))? holds the GIL while blocked in native code ` +
             `\\(futex\\(0x[0-9a-f]+\\)\\); 1 thread waits for the GIL$`,
         ),
       );

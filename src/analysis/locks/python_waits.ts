@@ -23,8 +23,11 @@ function base(file: string): string {
   return file.slice(file.lastIndexOf("/") + 1);
 }
 
+/** Whether `frame` runs one of `functions` in `file` (2.7's `Queue.py` counts as `queue.py`). */
 function isIn(frame: PyFrame | undefined, file: string, ...functions: string[]): boolean {
-  return frame !== undefined && base(frame.file) === file && functions.includes(frame.function);
+  if (frame === undefined || !functions.includes(frame.function)) return false;
+  const name = base(frame.file);
+  return name === file || file === "queue.py" && name === "Queue.py";
 }
 
 /**

@@ -32,6 +32,12 @@ Deno.test("pythonWaitOf() tells Event, Condition, Semaphore and queue waits", ()
     "queue.Queue.put() (waiting for room)",
   );
   assert.equal(
+    (pythonWaitOf([f("/a.py", "w"), f("/usr/lib/python2.7/Queue.py", "get"), f(T, "wait")]) as {
+      what: string;
+    }).what,
+    "queue.Queue.get() (waiting for an item)",
+  );
+  assert.equal(
     (pythonWaitOf([f("/a.py", "w"), f(T, "acquire"), f(T, "wait")]) as { what: string }).what,
     "Semaphore.acquire()",
   );

@@ -1,0 +1,182 @@
+/**
+ * `pystack remote PID --locks` and `pystack core CORE --locks` on the
+ * scenarios of `fixtures/locks.py`, for every interpreter: the exact threads,
+ * what each waits for, its holder and the confidence, and the deadlocks
+ * (`_locks_cases.ts`); descriptors named live; a core whose mutex was
+ * overwritten gives "owner unknown", never a wrong edge.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  FIXTURES_DIR,
+  type PystackResult,
+  registerTest,
+  runPystack,
+  type Skip,
+  startFixture,
+} from "./_harness.ts";
+import { withRun } from "./_remote_cases.ts";
+import { findPythons, type Python } from "./_pythons.ts";
+import { elfLayout, kernelCoreSkip, makeCore, startCoreTarget } from "./_cores.ts";
+import { type LockDoc, mainThread, SCENARIOS, threadWith } from "./_locks_cases.ts";
+
+/** Scenarios also read from a kernel core. */
+const CORE_SCENARIOS = new Set(["with_locks", "rlocks", "join", "gil_mutex", "no_deadlock"]);
+
+function pythonSkip(python: Python): Skip | undefined {
+  if (python.unavailable) return { reason: python.unavailable };
+  if (python.missing) return { reason: python.missing, missing: true };
+  return undefined;
+}
+
+function parse(result: PystackResult): LockDoc {
+  assert.equal(result.code, 0, "exit code");
+  assert.doesNotMatch(result.stderr, /internal error|at .*\.ts:\d+/);
+  return JSON.parse(result.stdout) as LockDoc;
+}
+
+async function checked(result: PystackResult, check: (doc: LockDoc) => void): Promise<void> {
+  try {
+    check(parse(result));
+  } catch (error) {
+    throw withRun(error, result);
+  }
+  await Promise.resolve();
+}
+
+for (const python of await findPythons()) {
+  for (const scenario of SCENARIOS) {
+    const skip = pythonSkip(python) ?? scenario.skip(python);
+    registerTest(`--locks ${scenario.name} live python=${python.id}`, skip, async () => {
+      await using fixture = await startFixture(python, "locks.py", {
+        args: [scenario.name],
+        settleMs: scenario.settleMs,
+      });
+      const result = await runPystack(["remote", String(fixture.pid), "--locks", "--json"]);
+      await checked(result, (doc) => scenario.check(doc, python));
+    });
+    if (!CORE_SCENARIOS.has(scenario.name)) continue;
+    registerTest(
+      `--locks ${scenario.name} core python=${python.id} maker=kernel-abrt`,
+      skip ?? kernelCoreSkip(),
+      async () => {
+        await using target = await startCoreTarget(
+          [python.path, "-S", FIXTURES_DIR + "locks.py", "{dir}/ready", scenario.name],
+          { readyFile: "ready", settleMs: scenario.settleMs },
+        );
+        const core = await makeCore(target, "kernel-abrt");
+        const result = await runPystack(["core", core.path, "--locks", "--json"]);
+        await checked(result, (doc) => scenario.check(doc, python));
+      },
+    );
+  }
+
+  registerTest(`--locks io live python=${python.id}`, pythonSkip(python), async () => {
+    await using fixture = await startFixture(python, "locks.py", { args: ["io"] });
+    const [pipe, listener, client, listenPort, serverPort] = (await Deno.readTextFile(
+      `${fixture.readyPath}.fds`,
+    )).trim().split(" ").map(Number);
+    const result = await runPystack(["remote", String(fixture.pid), "--locks", "--json"]);
+    await checked(result, (doc) => {
+      // The fixture names each thread's OS name after its role.
+      const syscall = (name: string) => doc.threads.find((t) => t.name === name)?.syscall?.text;
+      assert.equal(syscall("reader"), `read(fd ${pipe} → pipe)`);
+      // Python 3 accepts with accept4(), 2.7 with accept().
+      assert.match(
+        syscall("acceptor") ?? "",
+        new RegExp(`^accept4?\\(fd ${listener} → TCP listening 127\\.0\\.0\\.1:${listenPort}\\)$`),
+      );
+      assert.match(
+        syscall("receiver") ?? "",
+        new RegExp(
+          `^recvfrom\\(fd ${client} → TCP 127\\.0\\.0\\.1:\\d+ → 127\\.0\\.0\\.1:${serverPort} ` +
+            "ESTABLISHED\\)$",
+        ),
+      );
+      assert.deepEqual(doc.locks?.deadlocks, []);
+    });
+  });
+}
+
+const BAD_INPUT_PYTHON = (await findPythons()).find((p) => p.id === "3.12-pyenv");
+
+registerTest(
+  "--locks core with an overwritten mutex owner: owner unknown, no deadlock claimed",
+  (BAD_INPUT_PYTHON === undefined
+    ? { reason: "3.12-pyenv is not listed", missing: true }
+    : pythonSkip(BAD_INPUT_PYTHON)) ?? kernelCoreSkip(),
+  async () => {
+    const python = BAD_INPUT_PYTHON!;
+    await using target = await startCoreTarget(
+      [python.path, "-S", FIXTURES_DIR + "locks.py", "{dir}/ready", "gil_mutex"],
+      { readyFile: "ready", settleMs: 600 },
+    );
+    const core = await makeCore(target, "kernel-abrt");
+    const before = parse(await runPystack(["core", core.path, "--locks", "--json"]));
+    const mutex = BigInt(
+      (mainThread(before).waitingFor as unknown as { address: string }).address,
+    );
+    // Overwrite `__owner` (mutex + 8) with an id no thread has.
+    const load = elfLayout(core.path).loads.find((l) =>
+      l.vaddr <= mutex && mutex + 12n <= l.vaddr + BigInt(l.size)
+    );
+    assert.ok(load !== undefined, "the mutex is dumped in the core");
+    {
+      using file = await Deno.open(core.path, { read: true, write: true });
+      await file.seek(load.offset + Number(mutex + 8n - load.vaddr), Deno.SeekMode.Start);
+      const bytes = new Uint8Array(4);
+      new DataView(bytes.buffer).setInt32(0, 0x3ffffff0, true);
+      await file.write(bytes);
+    }
+    const result = await runPystack(["core", core.path, "--locks", "--json"]);
+    await checked(result, (doc) => {
+      const main = mainThread(doc);
+      const holder = threadWith(doc, "hold_mutex");
+      assert.equal(main.waitingFor?.kind, "pthread_mutex");
+      assert.equal(main.waitingFor?.holder, undefined);
+      assert.equal(main.waitingFor?.confidence, undefined);
+      assert.equal(
+        main.waitingFor?.evidence,
+        `owner unknown: the mutex names ${0x3ffffff0}, not a thread of this process`,
+      );
+      // The GIL edge is still recorded; the cycle is not claimed.
+      assert.equal(holder.waitingFor?.holder, main.tid);
+      assert.deepEqual(doc.locks?.deadlocks, []);
+    });
+    const text = await runPystack(["core", core.path, "--locks"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /\nNo deadlock found\n$/);
+  },
+);
+
+registerTest(
+  "--locks text: the lines under each header and the deadlock (3.12-pyenv)",
+  BAD_INPUT_PYTHON === undefined
+    ? { reason: "3.12-pyenv is not listed", missing: true }
+    : pythonSkip(BAD_INPUT_PYTHON),
+  async () => {
+    await using fixture = await startFixture(BAD_INPUT_PYTHON!, "locks.py", {
+      args: ["rlocks"],
+    });
+    const result = await runPystack(["remote", String(fixture.pid), "--locks"]);
+    assert.equal(result.code, 0, result.stderr);
+    const doc = parse(await runPystack(["remote", String(fixture.pid), "--locks", "--json"]));
+    const a = threadWith(doc, "take_a").tid;
+    const b = threadWith(doc, "take_b").tid;
+    const lines = result.stdout.split("\n");
+    const under = (tid: number) => {
+      const i = lines.findIndex((l) => l.startsWith(`Traceback for thread ${tid} `));
+      return lines.slice(i + 1, i + 3).map((l) => l.replace(/0x[0-9a-f]+/g, "ADDR"));
+    };
+    assert.deepEqual(under(a), [
+      `    Waiting for: threading.RLock ADDR (RLOCK_Y), held by thread ${b} (b) [owner recorded in the RLock]`,
+      "    Holds: threading.RLock ADDR (count 1)",
+    ]);
+    assert.equal(
+      lines.at(-2)!.replace(/0x[0-9a-f]+/g, "ADDR"),
+      `Deadlock: thread ${a} (a) waits for threading.RLock ADDR (RLOCK_Y) held by thread ${b} (b); ` +
+        `thread ${b} (b) waits for threading.RLock ADDR (RLOCK_X) held by thread ${a} (a) [recorded]`,
+    );
+  },
+);
