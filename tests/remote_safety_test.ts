@@ -103,6 +103,19 @@ registerTest(
       }
       assert.ok(innermost.includes("wait") || innermost.includes("wait_for_event"));
       assert.ok(!stdout.includes("@frame"), "the embedded demo carries no test markers");
+      // --locks: the output ends by naming the deadlock and its two threads.
+      const [a, b] = ["transfer_a", "transfer_b"].map((func) =>
+        threads.find((t) => t.frames.some((f) => f.func === func))!.tid
+      );
+      assert.match(
+        stdout.trimEnd().split("\n").at(-1)!,
+        new RegExp(
+          `^Deadlock: thread ${a} \\(transfer-a\\) waits for threading\\.Lock 0x[0-9a-f]+ ` +
+            `\\(lock_y\\) held by thread ${b} \\(transfer-b\\); thread ${b} \\(transfer-b\\) ` +
+            `waits for threading\\.Lock 0x[0-9a-f]+ \\(lock_x\\) held by thread ${a} ` +
+            `\\(transfer-a\\) \\[inferred\\]$`,
+        ),
+      );
       assert.equal(threads.at(-1)!.tid, Number(match[1]), "the main thread comes last");
       // The demo program is stopped.
       let gone = false;

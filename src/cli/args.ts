@@ -267,5 +267,6 @@ Options:
   demo: `Usage: pystack demo
 
 Starts a small Python program whose threads deadlock over two locks while a third
-waits, prints its stacks with 'pystack remote', and stops it.`,
+waits, prints its stacks with 'pystack remote --locks' (which ends by naming the deadlock and
+its two threads), and stops it.`,
 } as const;

@@ -51,7 +51,15 @@ async function execute(command: Command): Promise<number> {
       return ExitCode.ok;
     case "demo":
       return await runDemo((pid) =>
-        remote({ ...command, kind: "remote", pid, block: true, exhaustive: false, json: false })
+        remote({
+          ...command,
+          kind: "remote",
+          pid,
+          block: true,
+          exhaustive: false,
+          json: false,
+          locks: true,
+        })
       );
     case "remote":
       return await remote(command);
