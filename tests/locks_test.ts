@@ -17,6 +17,7 @@ import {
   startFixture,
 } from "./_harness.ts";
 import { withRun } from "./_remote_cases.ts";
+import { assertValidReport } from "./_json_schema.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { elfLayout, kernelCoreSkip, makeCore, startCoreTarget } from "./_cores.ts";
 import { type LockDoc, mainThread, SCENARIOS, threadWith } from "./_locks_cases.ts";
@@ -33,7 +34,9 @@ function pythonSkip(python: Python): Skip | undefined {
 function parse(result: PystackResult): LockDoc {
   assert.equal(result.code, 0, "exit code");
   assert.doesNotMatch(result.stderr, /internal error|at .*\.ts:\d+/);
-  return JSON.parse(result.stdout) as LockDoc;
+  const doc = JSON.parse(result.stdout);
+  assertValidReport(doc);
+  return doc as LockDoc;
 }
 
 async function checked(result: PystackResult, check: (doc: LockDoc) => void): Promise<void> {
