@@ -121,7 +121,7 @@ export interface NativeRules {
 export interface LockRules {
   /**
    * How many slots of a frame's `localsplus` hold values (locals, then the value stack): the
-   * frame object's `ob_size` (<= 3.10), `co_nlocalsplus` plus a bounded stack whose top is not
+   * frame object's `ob_size` (<= 3.10), `co_nlocalsplus` plus `co_stacksize`, the top not being
    * saved across calls (3.11 to 3.13), or up to `stackpointer`, saved around calls (3.14+).
    */
   readonly frameSlots: "ob_size" | "nlocalsplus" | "stackpointer";

@@ -19,7 +19,7 @@ import { rethrowFatal } from "../../errors.ts";
 
 /** Most slots read from one frame. */
 export const MAX_SLOTS = 1024;
-/** Value-stack slots read above a 3.11 to 3.13 frame's locals (its top is not saved). */
+/** Value-stack slots read above a 3.11 to 3.13 frame's locals when `co_stacksize` is unknown. */
 export const STACK_SLOTS = 64;
 /** Most dict entries searched for a lock's global name. */
 const MAX_GLOBALS = 4096;
@@ -143,7 +143,7 @@ export class FrameObjects {
           new DataView(this.#mem.read(frame.frameAddress + 16n, 8).buffer).getBigInt64(0, true),
         );
       case "nlocalsplus":
-        return this.#nlocalsplus(frame) + STACK_SLOTS;
+        return this.#nlocalsplus(frame) + this.#stacksize(frame);
       case "stackpointer": {
         const layout = this.#rt.layout.structs.frame!;
         const sp = layout.fields.stacktop === undefined
@@ -151,9 +151,26 @@ export class FrameObjects {
           : readStruct(this.#mem, frame.frameAddress, layout).ptr("stacktop");
         const n = this.#nlocalsplus(frame);
         if (sp >= base && sp <= base + BigInt((n + MAX_SLOTS) * 8)) return Number((sp - base) / 8n);
-        return n + STACK_SLOTS;
+        return n + this.#stacksize(frame);
       }
     }
+  }
+
+  /**
+   * `co_stacksize` (3.11+): the int between `co_kwonlyargcount` and `co_firstlineno` in every
+   * layout that has both 8 bytes apart; else {@linkcode STACK_SLOTS}. Slots above the value
+   * stack's top may hold stale pointers, so the smaller the window, the fewer.
+   */
+  #stacksize(frame: PyFrame): number {
+    const layout = this.#rt.layout.structs.code;
+    const kwonly = layout?.fields.kwonlyargcount;
+    const first = layout?.fields.firstlineno;
+    if (kwonly === undefined || first === undefined || first.offset - kwonly.offset !== 8) {
+      return STACK_SLOTS;
+    }
+    const bytes = this.#mem.read(frame.codeAddress + BigInt(kwonly.offset + 4), 4);
+    const size = new DataView(bytes.buffer).getInt32(0, true);
+    return size >= 0 && size <= MAX_SLOTS ? size : STACK_SLOTS;
   }
 
   #nlocalsplus(frame: PyFrame): number {
