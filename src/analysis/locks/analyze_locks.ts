@@ -40,6 +40,9 @@ export interface ThreadLocks {
   syscall?: ThreadSyscall;
 }
 
+/** A waiter refers to the lock it sleeps on in its newest frames (`with L:`, `L.acquire()`). */
+const WAITER_FRAMES = 2;
+
 /** Size of `_gil_runtime_state` where no layout says (3.7 to 3.11, GIL builds). */
 const GIL_SIZE = 208n;
 
@@ -65,10 +68,16 @@ export function analyzeLocks(ctx: LocksContext): {
     ident === undefined || ident === 0n ? undefined : idents.get(BigInt.asUintN(64, ident));
   const gils = findGils(ctx, warnings);
   const objects = new FrameObjects(ctx.mem, ctx.rt);
-  const scanned = new Map<PyThread, ThreadObjects>();
-  for (const t of ctx.threads) {
-    if (t.tid !== 0) scanned.set(t, objects.scan(t.frames));
-  }
+  // Frames are read only as far as needed (the pause stays short): a waiter's newest frames to
+  // match the lock it sleeps on; every frame of every thread only once some thread waits for a
+  // plain Lock, whose holder must be inferred from the other threads' frames.
+  const live = ctx.threads.filter((t) => t.tid !== 0);
+  let everyFrame: Map<PyThread, ThreadObjects> | undefined;
+  const scanned = () => everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames)]));
+  const selfOf = (t: PyThread, frame: number) => {
+    const f = t.frames[frame];
+    return f === undefined ? 0n : objects.slots(f)[0] ?? 0n;
+  };
 
   // The system call of every thread.
   for (const [tid, regs] of ctx.registers) {
@@ -88,9 +97,10 @@ export function analyzeLocks(ctx: LocksContext): {
     const regs = ctx.registers.get(tid);
     return regs === undefined ? undefined : futexWaitOf(regs);
   };
-  for (const [t, seen] of scanned) {
+  for (const t of live) {
     const futex = futexOf(t.tid);
-    if (futex === undefined) continue;
+    if (futex === undefined || pythonWaitOf(t.frames) !== undefined) continue;
+    const seen = objects.scan(t.frames.slice(-WAITER_FRAMES));
     // A parked waiter (3.13+) sleeps on a `wait_entry` on its stack that names what it waits for.
     const parked = objects.word(futex.address - 8n);
     for (const address of seen.locks) {
@@ -144,7 +154,7 @@ export function analyzeLocks(ctx: LocksContext): {
       confidence: "recorded",
     });
   }
-  for (const [t, seen] of scanned) {
+  for (const [t, seen] of everyFrame ?? []) {
     for (const address of seen.withBlocks) {
       const lock = objects.locks.get(address);
       if (lock === undefined || lock.kind !== "lock" || lock.locked === false) continue;
@@ -175,7 +185,7 @@ export function analyzeLocks(ctx: LocksContext): {
     // The standard library's own waits first: they sleep on a lock of their own.
     const py = call === undefined || futex === undefined ? undefined : pythonWaitOf(t.frames);
     if (py !== undefined) {
-      const self = scanned.get(t)?.selves[py.frame] ?? 0n;
+      const self = selfOf(t, py.frame);
       switch (py.kind) {
         case "thread_join":
           return joinWait(self);
@@ -286,7 +296,7 @@ export function analyzeLocks(ctx: LocksContext): {
       }
       return w;
     }
-    const others = [...scanned].filter(([o]) =>
+    const others = [...scanned()].filter(([o]) =>
       o.tid !== t.tid && waitsOn.get(o.tid)?.address !== lock.address
     );
     const inside = others.filter(([, s]) => s.withBlocks.has(lock.address));
@@ -362,13 +372,13 @@ export function analyzeLocks(ctx: LocksContext): {
     };
     // The worker running it has `_WorkItem.run()` with `self.future` being it.
     const workers: PyThread[] = [];
-    for (const [o, seen] of scanned) {
+    for (const o of live) {
       o.frames.forEach((f, i) => {
         if (f.function === "_worker" && f.file.endsWith("concurrent/futures/thread.py")) {
           if (!workers.includes(o)) workers.push(o);
         }
         if (f.function !== "run" || !f.file.endsWith("concurrent/futures/thread.py")) return;
-        const item = seen.selves[i] ?? 0n;
+        const item = selfOf(o, i);
         if (item !== 0n && objects.attribute(item, "future") === future && o !== t) {
           w.holder = o.tid;
           w.confidence = "recorded";
