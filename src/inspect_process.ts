@@ -44,7 +44,7 @@ import {
 import type { NativeMode } from "./native/merge.ts";
 import type { X86_64Registers } from "./elf/core_notes.ts";
 import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
-import { attachLocks, procSyscallRegisters } from "./analysis/locks/attach_locks.ts";
+import { attachLocks, keepStable, procSyscallRegisters } from "./analysis/locks/attach_locks.ts";
 import { describeFd } from "./analysis/locks/descriptors.ts";
 
 /** Options of {@linkcode inspectProcess}. */
@@ -208,7 +208,7 @@ function* inspectSteps(
     };
     let tids: number[];
     let localsWarnings: string[] = [];
-    let locks: ReturnType<typeof analyzeLocks> | undefined;
+    let locks: (ReturnType<typeof analyzeLocks> & { snapshots: number }) | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -231,17 +231,20 @@ function* inspectSteps(
             if (regs !== undefined) registers.set(tid, regs);
           }
           const started = performance.now();
-          locks = analyzeLocks({
-            ...located,
-            mem,
-            interpreters: walk.interpreters,
-            threads: walk.threads,
-            registers,
-            describeFd: (fd) => describeFd(pid, fd),
-          });
+          locks = {
+            ...analyzeLocks({
+              ...located,
+              mem,
+              interpreters: walk.interpreters,
+              threads: walk.threads,
+              registers,
+              describeFd: (fd) => describeFd(pid, fd),
+            }),
+            snapshots: 1,
+          };
           log(
             `--locks: ${registers.size} threads' registers read and their locks found in ` +
-              `${(performance.now() - started).toFixed(2)} ms (one snapshot)`,
+              `${(performance.now() - started).toFixed(2)} ms (snapshot 1)`,
           );
         }
         if (!block) markChangedStacks(walk, located, mem);
@@ -257,6 +260,9 @@ function* inspectSteps(
     }
     if (tracer !== undefined) {
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
+    }
+    if (locks !== undefined && located !== undefined && block) {
+      locks.snapshots = secondLockSnapshot(pid, { ...located, mem }, walk, locks, log);
     }
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
@@ -372,6 +378,58 @@ function nativeOrWarning(
     warnings.push(`native frames are not shown: ${e.message}`);
     return undefined;
   }
+}
+
+/** Milliseconds between the two `--locks` snapshots (GIL waiters sleep 5 ms at a time). */
+const LOCK_SNAPSHOT_GAP_MS = 30;
+
+/**
+ * `--locks`, live: pauses the target a second time, a few tens of milliseconds after the
+ * first, reads the registers again and keeps the waits both snapshots agree on. Returns the
+ * number of snapshots compared (1 when the second could not be taken).
+ */
+function secondLockSnapshot(
+  pid: number,
+  located: PythonLocation & { mem: ProcessMemory },
+  walk: InterpretersWalk,
+  first: ReturnType<typeof analyzeLocks>,
+  log: (message: string) => void,
+): number {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_SNAPSHOT_GAP_MS);
+  let tracer: ProcessTracer;
+  try {
+    tracer = ProcessTracer.stopAll(pid);
+  } catch (e) {
+    rethrowFatal(e);
+    log(`--locks: no second snapshot (${(e as Error).message}); waits are from one snapshot`);
+    return 1;
+  }
+  let second: ReturnType<typeof analyzeLocks>;
+  try {
+    located.mem.clearCache();
+    const registers = new Map<number, X86_64Registers>();
+    for (const tid of tracer.tids) {
+      const regs = tracer.registers(tid);
+      if (regs !== undefined) registers.set(tid, regs);
+    }
+    second = analyzeLocks({
+      ...located,
+      interpreters: walk.interpreters,
+      threads: walk.threads,
+      registers,
+    });
+  } finally {
+    tracer.release();
+  }
+  log(
+    `--locks: second snapshot after ${LOCK_SNAPSHOT_GAP_MS} ms, target paused for ` +
+      `${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`,
+  );
+  const dropped = keepStable(first.perThread, second.perThread);
+  if (dropped.length > 0) {
+    log(`--locks: waits of threads ${dropped.join(", ")} changed between snapshots: not shown`);
+  }
+  return 2;
 }
 
 /** `pthread_t` (= `fs_base`) → thread id of every held thread. */

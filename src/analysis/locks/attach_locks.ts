@@ -27,6 +27,45 @@ export function attachLocks(
 }
 
 /**
+ * What two live snapshots agree on: each thread keeps the wait of the first
+ * snapshot when the second found the same one (same kind, resource and
+ * holder); a wait seen once only (a GIL waiter between two 5 ms sleeps, a
+ * lock released meanwhile) is dropped. Returns the thread ids whose wait was
+ * dropped.
+ *
+ * @example A wait that changed between the snapshots is dropped
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keepStable } from "./attach_locks.ts";
+ * const gil = { kind: "gil" as const, resource: "the GIL", holder: 2, evidence: "e" };
+ * const first = new Map([[1, { waitingFor: gil, holds: [] }], [3, { waitingFor: gil, holds: [] }]]);
+ * const second = new Map([[1, { waitingFor: gil, holds: [] }], [3, { holds: [] }]]);
+ * assert.deepEqual(keepStable(first, second), [3]);
+ * assert.equal(first.get(3)!.waitingFor, undefined);
+ * assert.equal(first.get(1)!.waitingFor, gil);
+ * ```
+ */
+export function keepStable(
+  first: Map<number, ThreadLocks>,
+  second: ReadonlyMap<number, ThreadLocks>,
+): number[] {
+  const dropped: number[] = [];
+  for (const [tid, found] of first) {
+    const a = found.waitingFor;
+    if (a === undefined) continue;
+    const b = second.get(tid)?.waitingFor;
+    if (
+      b !== undefined && a.kind === b.kind && a.resource === b.resource && a.holder === b.holder
+    ) {
+      continue;
+    }
+    delete found.waitingFor;
+    dropped.push(tid);
+  }
+  return dropped;
+}
+
+/**
  * Registers of a thread of a running process read without ptrace (`--no-block`): the system
  * call and its arguments from `/proc/PID/task/TID/syscall`, every other register 0.
  */

@@ -79,3 +79,27 @@ Deno.test("summarizeLocks() warns about the GIL held across a blocking call", ()
   ]);
   assert.equal(s.deadlocks[0]!.confidence, "recorded");
 });
+
+Deno.test("keepStable() keeps the waits two snapshots agree on", async () => {
+  const { keepStable } = await import("./attach_locks.ts");
+  const w = (holder: number): LockWait => ({
+    kind: "lock",
+    resource: "L",
+    holder,
+    confidence: "inferred",
+    evidence: "e",
+  });
+  const first = new Map([[1, { waitingFor: w(2), holds: [] }], [2, {
+    waitingFor: w(1),
+    holds: [],
+  }]]);
+  const second = new Map([[1, { waitingFor: w(2), holds: [] }], [2, {
+    waitingFor: w(3),
+    holds: [],
+  }]]);
+  assert.deepEqual(keepStable(first, second), [2]);
+  assert.deepEqual([...first].map(([tid, t]) => [tid, t.waitingFor?.holder]), [[1, 2], [
+    2,
+    undefined,
+  ]]);
+});
