@@ -84,6 +84,8 @@ export interface LockScenario {
   settleMs: number;
   skip(python: Python): Skip | undefined;
   check(doc: LockDoc, python: Python): void;
+  /** Its third argument is `fixtures/native/locks_mutex.cpp` built as a shared library. */
+  cppLibrary?: boolean;
 }
 
 const python3 = (python: Python): Skip | undefined =>
@@ -149,6 +151,30 @@ export const SCENARIOS: LockScenario[] = [
   },
   {
     name: "gil_mutex",
+    settleMs: 600,
+    skip: (python) =>
+      python.freeThreaded ? { reason: "a free-threaded build has no GIL to hold" } : undefined,
+    check(doc) {
+      const main = mainThread(doc);
+      const holder = threadWith(doc, "hold_mutex");
+      waits(main, "pthread_mutex", holder.tid, "recorded", /^pthread mutex 0x[0-9a-f]+$/);
+      assert.equal(main.waitingFor!.evidence, "owner recorded in the mutex");
+      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
+      assert.deepEqual(main.holds?.map((h) => [h.kind, h.resource]), [["gil", "the GIL"]]);
+      assert.deepEqual(deadlocks(doc), [[pair(main.tid, holder.tid), "recorded"]]);
+      assert.equal(doc.locks!.findings.length, 1);
+      assert.match(
+        doc.locks!.findings[0]!,
+        new RegExp(
+          `^thread ${main.tid}(?: \\(.*\\))? holds the GIL while blocked in native code ` +
+            `\\(futex\\(0x[0-9a-f]+\\)\\); 1 thread waits for the GIL$`,
+        ),
+      );
+    },
+  },
+  {
+    name: "cpp_mutex",
+    cppLibrary: true,
     settleMs: 600,
     skip: (python) =>
       python.freeThreaded ? { reason: "a free-threaded build has no GIL to hold" } : undefined,

@@ -20,10 +20,47 @@ import { withRun } from "./_remote_cases.ts";
 import { assertValidReport } from "./_json_schema.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { elfLayout, kernelCoreSkip, makeCore, startCoreTarget } from "./_cores.ts";
-import { type LockDoc, mainThread, SCENARIOS, threadWith } from "./_locks_cases.ts";
+import {
+  type LockDoc,
+  type LockScenario,
+  mainThread,
+  SCENARIOS,
+  threadWith,
+} from "./_locks_cases.ts";
+import { buildSkip } from "./_native_build.ts";
 
 /** Scenarios also read from a kernel core. */
-const CORE_SCENARIOS = new Set(["with_locks", "rlocks", "join", "gil_mutex", "no_deadlock"]);
+const CORE_SCENARIOS = new Set([
+  "with_locks",
+  "rlocks",
+  "join",
+  "gil_mutex",
+  "cpp_mutex",
+  "no_deadlock",
+]);
+
+let cppLibrary: Promise<string> | undefined;
+
+/** `fixtures/native/locks_mutex.cpp` built as a shared library (once per test process). */
+function buildCppLibrary(): Promise<string> {
+  cppLibrary ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "pystack-locks-lib-" });
+    addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    const path = `${dir}/liblocks_mutex.so`;
+    const out = await new Deno.Command("g++", {
+      args: ["-O2", "-g", "-shared", "-fPIC", "-o", path, `${FIXTURES_DIR}native/locks_mutex.cpp`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`g++ failed: ${new TextDecoder().decode(out.stderr)}`);
+    return path;
+  })();
+  return cppLibrary;
+}
+
+async function scenarioArgs(scenario: LockScenario): Promise<string[]> {
+  return scenario.cppLibrary ? [scenario.name, await buildCppLibrary()] : [scenario.name];
+}
 
 function pythonSkip(python: Python): Skip | undefined {
   if (python.unavailable) return { reason: python.unavailable };
@@ -50,10 +87,11 @@ async function checked(result: PystackResult, check: (doc: LockDoc) => void): Pr
 
 for (const python of await findPythons()) {
   for (const scenario of SCENARIOS) {
-    const skip = pythonSkip(python) ?? scenario.skip(python);
+    const skip = pythonSkip(python) ?? scenario.skip(python) ??
+      (scenario.cppLibrary ? buildSkip() : undefined);
     registerTest(`--locks ${scenario.name} live python=${python.id}`, skip, async () => {
       await using fixture = await startFixture(python, "locks.py", {
-        args: [scenario.name],
+        args: await scenarioArgs(scenario),
         settleMs: scenario.settleMs,
       });
       const result = await runPystack(["remote", String(fixture.pid), "--locks", "--json"]);
@@ -65,7 +103,13 @@ for (const python of await findPythons()) {
       skip ?? kernelCoreSkip(),
       async () => {
         await using target = await startCoreTarget(
-          [python.path, "-S", FIXTURES_DIR + "locks.py", "{dir}/ready", scenario.name],
+          [
+            python.path,
+            "-S",
+            FIXTURES_DIR + "locks.py",
+            "{dir}/ready",
+            ...await scenarioArgs(scenario),
+          ],
           { readyFile: "ready", settleMs: scenario.settleMs },
         );
         const core = await makeCore(target, "kernel-abrt");
