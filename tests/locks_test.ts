@@ -227,3 +227,58 @@ registerTest(
     );
   },
 );
+
+/** The file offset of `rdi` in the `NT_PRSTATUS` note of thread `tid` of a core. */
+function rdiOffset(core: string, tid: number): number {
+  const data = Deno.readFileSync(core);
+  const view = new DataView(data.buffer);
+  for (const note of elfLayout(core).notes) {
+    for (let at = note.offset; at + 12 <= note.offset + note.size;) {
+      const namesz = view.getUint32(at, true);
+      const descsz = view.getUint32(at + 4, true);
+      const type = view.getUint32(at + 8, true);
+      const desc = at + 12 + Math.ceil(namesz / 4) * 4;
+      // `struct elf_prstatus`: pr_pid at 32, pr_reg (user_regs_struct) at 112, rdi its 15th.
+      if (type === 1 && view.getInt32(desc + 32, true) === tid) return desc + 112 + 14 * 8;
+      at = desc + Math.ceil(descsz / 4) * 4;
+    }
+  }
+  throw new Error(`no NT_PRSTATUS for thread ${tid} in ${core}`);
+}
+
+registerTest(
+  "--locks core with a waiter's futex register pointing nowhere: owner unknown, no deadlock",
+  (BAD_INPUT_PYTHON === undefined
+    ? { reason: "3.12-pyenv is not listed", missing: true }
+    : pythonSkip(BAD_INPUT_PYTHON)) ?? kernelCoreSkip(),
+  async () => {
+    await using target = await startCoreTarget(
+      [BAD_INPUT_PYTHON!.path, "-S", FIXTURES_DIR + "locks.py", "{dir}/ready", "with_locks"],
+      { readyFile: "ready" },
+    );
+    const core = await makeCore(target, "kernel-abrt");
+    const before = parse(await runPystack(["core", core.path, "--locks", "--json"]));
+    const a = threadWith(before, "take_a").tid;
+    {
+      using file = await Deno.open(core.path, { read: true, write: true });
+      await file.seek(rdiOffset(core.path, a), Deno.SeekMode.Start);
+      const bytes = new Uint8Array(8);
+      new DataView(bytes.buffer).setBigUint64(0, 0x10n, true);
+      await file.write(bytes);
+    }
+    const result = await runPystack(["core", core.path, "--locks", "--json"]);
+    await checked(result, (doc) => {
+      const t = threadWith(doc, "take_a");
+      assert.deepEqual(t.waitingFor, {
+        kind: "futex",
+        resource: "futex 0x10",
+        address: "0x10",
+        evidence: "owner unknown: not a GIL, a pthread mutex or a lock its frames refer to " +
+          "(a semaphore or condition variable has no owner)",
+      });
+      // b's wait is untouched; the cycle through a is not claimed.
+      assert.equal(threadWith(doc, "take_b").waitingFor?.holder, a);
+      assert.deepEqual(doc.locks?.deadlocks, []);
+    });
+  },
+);
