@@ -19,7 +19,14 @@ import {
 import { withRun } from "./_remote_cases.ts";
 import { assertValidReport } from "./_json_schema.ts";
 import { findPythons, type Python } from "./_pythons.ts";
-import { elfLayout, kernelCoreSkip, makeCore, startCoreTarget } from "./_cores.ts";
+import {
+  type CoreMaker,
+  elfLayout,
+  kernelCoreSkip,
+  makeCore,
+  makerSkip,
+  startCoreTarget,
+} from "./_cores.ts";
 import {
   type LockDoc,
   type LockScenario,
@@ -38,6 +45,9 @@ const CORE_SCENARIOS = new Set([
   "cpp_mutex",
   "no_deadlock",
 ]);
+
+/** Scenarios also read from a gcore core (gdb stops the threads with ptrace first). */
+const GCORE_SCENARIOS = new Set(["with_locks", "gil_mutex"]);
 
 let cppLibrary: Promise<string> | undefined;
 
@@ -98,25 +108,33 @@ for (const python of await findPythons()) {
       await checked(result, (doc) => scenario.check(doc, python));
     });
     if (!CORE_SCENARIOS.has(scenario.name)) continue;
-    registerTest(
-      `--locks ${scenario.name} core python=${python.id} maker=kernel-abrt`,
-      skip ?? kernelCoreSkip(),
-      async () => {
-        await using target = await startCoreTarget(
-          [
-            python.path,
-            "-S",
-            FIXTURES_DIR + "locks.py",
-            "{dir}/ready",
-            ...await scenarioArgs(scenario),
-          ],
-          { readyFile: "ready", settleMs: scenario.settleMs },
-        );
-        const core = await makeCore(target, "kernel-abrt");
-        const result = await runPystack(["core", core.path, "--locks", "--json"]);
-        await checked(result, (doc) => scenario.check(doc, python));
-      },
-    );
+    const makers: CoreMaker[] = GCORE_SCENARIOS.has(scenario.name)
+      ? ["kernel-abrt", "gcore"]
+      : ["kernel-abrt"];
+    for (const maker of makers) {
+      const gcoreSkip = maker === "gcore" && python.gcoreSkip !== undefined
+        ? { reason: python.gcoreSkip }
+        : undefined;
+      registerTest(
+        `--locks ${scenario.name} core python=${python.id} maker=${maker}`,
+        skip ?? gcoreSkip ?? makerSkip(maker),
+        async () => {
+          await using target = await startCoreTarget(
+            [
+              python.path,
+              "-S",
+              FIXTURES_DIR + "locks.py",
+              "{dir}/ready",
+              ...await scenarioArgs(scenario),
+            ],
+            { readyFile: "ready", settleMs: scenario.settleMs },
+          );
+          const core = await makeCore(target, maker);
+          const result = await runPystack(["core", core.path, "--locks", "--json"]);
+          await checked(result, (doc) => scenario.check(doc, python));
+        },
+      );
+    }
   }
 
   registerTest(`--locks io live python=${python.id}`, pythonSkip(python), async () => {
