@@ -46,6 +46,9 @@ const CORE_SCENARIOS = new Set([
   "no_deadlock",
 ]);
 
+/** Scenarios also read live without pausing (system calls from `/proc/PID/task/TID/syscall`). */
+const NO_BLOCK_SCENARIOS = new Set(["rlocks", "gil_mutex"]);
+
 /** Scenarios also read from a gcore core (gdb stops the threads with ptrace first). */
 const GCORE_SCENARIOS = new Set(["with_locks", "gil_mutex"]);
 
@@ -107,6 +110,26 @@ for (const python of await findPythons()) {
       const result = await runPystack(["remote", String(fixture.pid), "--locks", "--json"]);
       await checked(result, (doc) => scenario.check(doc, python));
     });
+    if (NO_BLOCK_SCENARIOS.has(scenario.name)) {
+      registerTest(
+        `--locks ${scenario.name} live --no-block python=${python.id}`,
+        skip,
+        async () => {
+          await using fixture = await startFixture(python, "locks.py", {
+            args: await scenarioArgs(scenario),
+            settleMs: scenario.settleMs,
+          });
+          const result = await runPystack([
+            "remote",
+            String(fixture.pid),
+            "--locks",
+            "--json",
+            "--no-block",
+          ]);
+          await checked(result, (doc) => scenario.check(doc, python));
+        },
+      );
+    }
     if (!CORE_SCENARIOS.has(scenario.name)) continue;
     const makers: CoreMaker[] = GCORE_SCENARIOS.has(scenario.name)
       ? ["kernel-abrt", "gcore"]
