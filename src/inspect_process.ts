@@ -226,8 +226,10 @@ function* inspectSteps(
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
         if (options.locks) {
           const registers = new Map<number, X86_64Registers>();
+          // --no-block: threads found outside a call are read again for at most this long.
+          const deadline = performance.now() + NO_BLOCK_SYSCALL_RETRY_MS;
           for (const tid of tids) {
-            const regs = tracer?.registers(tid) ?? procSyscallRegisters(pid, tid);
+            const regs = tracer?.registers(tid) ?? procSyscallRegisters(pid, tid, deadline);
             if (regs !== undefined) registers.set(tid, regs);
           }
           const started = performance.now();
@@ -379,6 +381,9 @@ function nativeOrWarning(
     return undefined;
   }
 }
+
+/** `--locks --no-block`: how long threads caught between two system calls are read again. */
+const NO_BLOCK_SYSCALL_RETRY_MS = 20;
 
 /** Milliseconds between the two `--locks` snapshots (GIL waiters sleep 5 ms at a time). */
 const LOCK_SNAPSHOT_GAP_MS = 30;

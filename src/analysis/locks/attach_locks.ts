@@ -65,18 +65,32 @@ export function keepStable(
   return dropped;
 }
 
+/** How many times `/proc/PID/task/TID/syscall` is read for a thread found outside a call. */
+const PROC_SYSCALL_READS = 3;
+
 /**
  * Registers of a thread of a running process read without ptrace (`--no-block`): the system
  * call and its arguments from `/proc/PID/task/TID/syscall`, every other register 0.
  */
-export function procSyscallRegisters(pid: number, tid: number): X86_64Registers | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/syscall`);
-  } catch {
-    return undefined;
+export function procSyscallRegisters(
+  pid: number,
+  tid: number,
+  deadline = 0,
+): X86_64Registers | undefined {
+  let call: ReturnType<typeof parseProcSyscall>;
+  // A running thread is caught between two calls now and then (a GIL waiter wakes every 5 ms):
+  // a few reads a millisecond apart find it in one, until `deadline` (performance.now()).
+  for (let attempt = 0; attempt < PROC_SYSCALL_READS && call === undefined; attempt++) {
+    if (attempt > 0) {
+      if (performance.now() > deadline) break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+    try {
+      call = parseProcSyscall(Deno.readTextFileSync(`/proc/${pid}/task/${tid}/syscall`));
+    } catch {
+      return undefined;
+    }
   }
-  const call = parseProcSyscall(text);
   const regs = Object.fromEntries(X86_64_REGISTER_NAMES.map((n) => [n, 0n])) as X86_64Registers;
   regs.origRax = call === undefined ? BigInt.asUintN(64, -1n) : BigInt(call.nr);
   if (call !== undefined) {

@@ -48,8 +48,6 @@ export interface ThreadObjects {
   locks: Set<bigint>;
   /** Locks whose `with` block this thread is inside (their `__exit__` is on a value stack). */
   withBlocks: Set<bigint>;
-  /** Slot 0 (`self`) of each frame, by frame index. */
-  selves: bigint[];
 }
 
 /** Reads lock objects out of frames; caches per object. */
@@ -90,10 +88,9 @@ export class FrameObjects {
 
   /** What the frames of one thread refer to. */
   scan(frames: readonly PyFrame[]): ThreadObjects {
-    const out: ThreadObjects = { locks: new Set(), withBlocks: new Set(), selves: [] };
+    const out: ThreadObjects = { locks: new Set(), withBlocks: new Set() };
     for (const frame of frames) {
       const slots = this.slots(frame);
-      out.selves.push(slots[0] ?? 0n);
       slots.forEach((value, i) => {
         const kind = this.#kind(value);
         if (kind === undefined) return;
