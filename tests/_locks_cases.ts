@@ -225,6 +225,22 @@ export const SCENARIOS: LockScenario[] = [
     },
   },
   {
+    name: "future",
+    settleMs: 100,
+    skip: python3,
+    check(doc) {
+      const main = mainThread(doc);
+      const worker = threadWith(doc, "task");
+      waits(main, "future", worker.tid, "recorded", /^concurrent\.futures\.Future 0x[0-9a-f]+$/);
+      assert.equal(
+        main.waitingFor!.evidence,
+        "the worker running it (its _WorkItem names this future)",
+      );
+      waits(worker, "lock", main.tid, "inferred", /^threading\.Lock 0x[0-9a-f]+$/);
+      assert.deepEqual(deadlocks(doc), [[pair(main.tid, worker.tid), "inferred"]]);
+    },
+  },
+  {
     name: "no_deadlock",
     settleMs: 100,
     skip: () => undefined,

@@ -31,6 +31,8 @@ const BLOCKING = new Set([
   "pause",
 ]);
 
+const FUTEX = new Set(["futex", "restart_syscall"]);
+
 function who(t: Pick<PyThread, "tid" | "name" | "pythonName"> | undefined, tid: number): string {
   const name = t?.pythonName ?? t?.name;
   return name === undefined ? `thread ${tid}` : `thread ${tid} (${name})`;
@@ -113,7 +115,17 @@ export function summarizeLocks(
     if (w?.holder === undefined || inCycle.has(t.tid)) continue;
     const holder = byTid.get(w.holder);
     const next = holder?.waitingFor;
-    if (next === undefined || next.holder !== undefined) continue;
+    const call = holder?.syscall;
+    if (next === undefined) {
+      // The holder waits for no resource, but sits in a blocking call (I/O, a sleep, a child).
+      if (call === undefined || !BLOCKING.has(call.name) || FUTEX.has(call.name)) continue;
+      findings.push(
+        `${who(t, t.tid)} waits for ${w.resource}, held by ${who(holder, w.holder)}, ` +
+          `which is blocked in ${call.text}`,
+      );
+      continue;
+    }
+    if (next.holder !== undefined) continue;
     findings.push(
       `${who(t, t.tid)} waits for ${w.resource}, held by ${who(holder, w.holder)}, ` +
         `which waits for ${next.resource}`,

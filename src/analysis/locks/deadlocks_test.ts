@@ -50,6 +50,20 @@ Deno.test("summarizeLocks() claims no deadlock for waits without owners", () => 
   ]);
 });
 
+Deno.test("summarizeLocks() names a chain ending in a thread blocked in I/O", () => {
+  const reader: T = {
+    tid: 4,
+    name: "reader",
+    syscall: { number: 45, name: "recvfrom", text: "recvfrom(fd 7 → TCP 1.2.3.4:1 → 1.2.3.4:2)" },
+  };
+  const s = summarizeLocks([waits(3, 4, "inferred"), reader]);
+  assert.deepEqual(s.findings, [
+    "thread 3 waits for L3, held by thread 4 (reader), which is blocked in " +
+    "recvfrom(fd 7 → TCP 1.2.3.4:1 → 1.2.3.4:2)",
+  ]);
+  assert.deepEqual(s.deadlocks, []);
+});
+
 Deno.test("summarizeLocks() warns about the GIL held across a blocking call", () => {
   const holder: T = {
     tid: 1,
