@@ -323,3 +323,30 @@ registerTest(
     });
   },
 );
+
+// 3.12+: each interpreter that owns a GIL is told apart (`fixtures/subinterpreters.py`: `busy`
+// spins holding its subinterpreter's own GIL; the main interpreter's GIL is free).
+for (const python of await findPythons()) {
+  const skip = pythonSkip(python) ??
+    (python.version[0] < 3 || python.version[1] < 12
+      ? { reason: "one GIL per interpreter only from 3.12" }
+      : python.freeThreaded
+      ? { reason: "a free-threaded build has no GIL" }
+      : undefined);
+  registerTest(`--locks per-interpreter GIL python=${python.id}`, skip, async () => {
+    await using fixture = await startFixture(python, "subinterpreters.py");
+    const result = await runPystack(["remote", String(fixture.pid), "--locks", "--json"]);
+    await checked(result, (doc) => {
+      const busy = threadWith(doc, "sub_spinner");
+      const interpreters = (doc as unknown as { interpreters: { id: number }[] }).interpreters;
+      const held = busy.holds?.filter((h) => h.kind === "gil") ?? [];
+      assert.equal(held.length, 1, JSON.stringify(busy.holds));
+      const id = Number(/^the GIL of interpreter (\d+)$/.exec(held[0]!.resource)?.[1]);
+      assert.ok(id > 0 && interpreters.some((i) => i.id === id), held[0]!.resource);
+      for (const t of doc.threads) {
+        if (t !== busy) assert.equal(t.holds, undefined, `thread ${t.tid} holds nothing`);
+      }
+      assert.deepEqual(doc.locks?.deadlocks, []);
+    });
+  });
+}
