@@ -93,6 +93,8 @@ export function analyzeLocks(ctx: LocksContext): {
 
   // Lock objects: who waits for which (matched by the futex), and who is inside `with`.
   const waitsOn = new Map<number, LockObject>();
+  /** A lock's global name, by its address (undefined: it has none). */
+  const names = new Map<bigint, string | undefined>();
   const futexOf = (tid: number) => {
     const regs = ctx.registers.get(tid);
     return regs === undefined ? undefined : futexWaitOf(regs);
@@ -170,13 +172,16 @@ export function analyzeLocks(ctx: LocksContext): {
   return { perThread, warnings };
 
   function nameOf(lock: LockObject): string | undefined {
-    for (const t of ctx.threads) {
+    if (names.has(lock.address)) return names.get(lock.address);
+    let found: string | undefined;
+    search: for (const t of ctx.threads) {
       for (let i = t.frames.length - 1; i >= 0; i--) {
-        const name = objects.globalName(t.frames[i]!, lock.address);
-        if (name !== undefined) return name;
+        found = objects.globalName(t.frames[i]!, lock.address);
+        if (found !== undefined) break search;
       }
     }
-    return undefined;
+    names.set(lock.address, found);
+    return found;
   }
 
   function waitOf(t: PyThread): LockWait | undefined {

@@ -62,6 +62,8 @@ export class FrameObjects {
   /** Every lock object seen. */
   readonly locks = new Map<bigint, LockObject>();
   readonly #kinds = new Map<bigint, string | undefined>();
+  /** Per globals dict read: value → key. */
+  readonly #globals = new Map<bigint, Map<bigint, bigint>>();
 
   constructor(mem: MemoryReader, rt: PythonRuntime) {
     this.#mem = mem;
@@ -286,9 +288,18 @@ export class FrameObjects {
     try {
       const globals = readStruct(this.#mem, frame.frameAddress, layout).ptr("globals");
       if (globals === 0n) return undefined;
-      for (const [key, value] of this.#dicts.items(globals, MAX_GLOBALS).items) {
-        if ((value & this.#rt.stackRefMask) === object) return this.#values.strValue(key, 64);
+      let names = this.#globals.get(globals);
+      if (names === undefined) {
+        // Each module's globals are read once: value → key object.
+        names = new Map();
+        for (const [key, value] of this.#dicts.items(globals, MAX_GLOBALS).items) {
+          const v = value & this.#rt.stackRefMask;
+          if (!names.has(v)) names.set(v, key);
+        }
+        this.#globals.set(globals, names);
       }
+      const key = names.get(object);
+      return key === undefined ? undefined : this.#values.strValue(key, 64);
     } catch (e) {
       rethrowFatal(e);
     }
