@@ -212,6 +212,33 @@ export const SCENARIOS: LockScenario[] = [
     },
   },
   {
+    name: "pthread_join",
+    settleMs: 100,
+    skip: () => undefined,
+    check(doc, python) {
+      const main = mainThread(doc);
+      const joined = main.waitingFor?.holder;
+      assert.ok(joined !== undefined, JSON.stringify(main.waitingFor));
+      // The joined thread never ran Python: it is no thread of the report.
+      assert.ok(!doc.threads.some((t) => t.tid === joined));
+      // glibc up to 2.36 here waits on the joined thread's tid field (recorded); Debian sid's
+      // glibc 2.43, which the sid builds and 3.13t use, on a join-state word beside it.
+      const exact = main.waitingFor?.confidence === "recorded";
+      assert.deepEqual(main.waitingFor, {
+        kind: "pthread_join",
+        resource: `pthread_join() of thread ${joined}`,
+        holder: joined,
+        confidence: exact ? "recorded" : "inferred",
+        evidence: exact
+          ? `its futex is the thread id field of thread ${joined}'s struct pthread`
+          : `inferred: its futex lies in thread ${joined}'s struct pthread`,
+      });
+      // A free-threaded build has no GIL to hold.
+      assert.equal(main.holds?.[0]?.kind, python.freeThreaded ? undefined : "gil");
+      assert.deepEqual(deadlocks(doc), []);
+    },
+  },
+  {
     name: "import",
     settleMs: 100,
     skip: python3,

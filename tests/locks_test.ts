@@ -43,6 +43,7 @@ const CORE_SCENARIOS = new Set([
   "join",
   "gil_mutex",
   "cpp_mutex",
+  "pthread_join",
   "no_deadlock",
 ]);
 

@@ -220,7 +220,7 @@ export function analyzeLocks(ctx: LocksContext): {
     const fact = classifyFutex(futex.address, {
       ...(word === undefined ? {} : { word: Number(word & 0xffffffffn) }),
       ...(owner === undefined ? {} : { owner: Number(BigInt.asIntN(32, owner & 0xffffffffn)) }),
-    }, { gils, threads: facts });
+    }, { gils, threads: facts, waiter: tid });
     switch (fact.kind) {
       case "gil": {
         const w: LockWait = {
@@ -249,8 +249,10 @@ export function analyzeLocks(ctx: LocksContext): {
           kind: "pthread_join",
           resource: `pthread_join() of thread ${fact.tid}`,
           holder: fact.tid,
-          confidence: "recorded",
-          evidence: `its futex is the thread id field of thread ${fact.tid}'s struct pthread`,
+          confidence: fact.exact ? "recorded" : "inferred",
+          evidence: fact.exact
+            ? `its futex is the thread id field of thread ${fact.tid}'s struct pthread`
+            : `inferred: its futex lies in thread ${fact.tid}'s struct pthread`,
         };
       case "pthread_mutex": {
         const w: LockWait = {

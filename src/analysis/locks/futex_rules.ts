@@ -6,7 +6,9 @@
  * - inside a GIL's condition variable or mutex: waiting for that GIL;
  *   inside its `switch_cond`/`switch_mutex`: handing it over (not a wait for a resource);
  * - `*addr` is a thread's id and `addr` lies in that thread's `struct pthread`
- *   (its `fs_base` is the `pthread_t`): `pthread_join` of that thread;
+ *   (its `fs_base` is the `pthread_t`): `pthread_join` of that thread (`exact`; glibc up to
+ *   2.4x waits on `pd->tid`); `addr` in another thread's `struct pthread` with any value:
+ *   `pthread_join` too, not `exact` (newer glibc waits on a join-state word there);
  * - `*addr` is 1 or 2 (a locked `pthread_mutex_t`), and `__owner` (`addr + 8`) is
  *   a thread of the process: a mutex held by that thread (recorded in the mutex);
  *   with a `__owner` that is not a thread: a mutex whose owner is unknown;
@@ -46,7 +48,7 @@ export interface FutexWords {
 export type FutexFact =
   | { kind: "gil"; gil: GilRegion }
   | { kind: "gil_handover"; gil: GilRegion }
-  | { kind: "pthread_join"; tid: number }
+  | { kind: "pthread_join"; tid: number; exact: boolean }
   | { kind: "pthread_mutex"; ownerTid?: number; ownerRaw: number }
   | { kind: "unknown" };
 
@@ -72,7 +74,7 @@ export const MUTEX_OWNER_OFFSET = 8n;
 export function classifyFutex(
   address: bigint,
   words: FutexWords,
-  where: { gils: readonly GilRegion[]; threads: readonly ThreadFacts[] },
+  where: { gils: readonly GilRegion[]; threads: readonly ThreadFacts[]; waiter?: number },
 ): FutexFact {
   for (const gil of where.gils) {
     if (address >= gil.wait[0] && address < gil.wait[1]) return { kind: "gil", gil };
@@ -85,8 +87,13 @@ export function classifyFutex(
       t.tid === words.word && t.fsBase !== undefined && t.fsBase !== 0n &&
       address >= t.fsBase && address - t.fsBase < MAX_PTHREAD_SIZE
     );
-    if (joined !== undefined) return { kind: "pthread_join", tid: joined.tid };
+    if (joined !== undefined) return { kind: "pthread_join", tid: joined.tid, exact: true };
   }
+  const inside = where.threads.find((t) =>
+    t.tid !== where.waiter && t.fsBase !== undefined && t.fsBase !== 0n &&
+    address >= t.fsBase && address - t.fsBase < MAX_PTHREAD_SIZE
+  );
+  if (inside !== undefined) return { kind: "pthread_join", tid: inside.tid, exact: false };
   if ((words.word === 1 || words.word === 2) && words.owner !== undefined) {
     const owner = where.threads.find((t) => t.tid === words.owner);
     return owner === undefined

@@ -34,7 +34,19 @@ Deno.test("classifyFutex() finds pthread_join by the joined thread's tid field",
   assert.deepEqual(classifyFutex(0x7f83b7693990n, { word: 31311 }, where), {
     kind: "pthread_join",
     tid: 31311,
+    exact: true,
   });
+  // glibc 2.43: a join-state word at pthread_t + 0x628 holding 2 (measured on Debian sid).
+  assert.deepEqual(
+    classifyFutex(0x7f83b76936c0n + 0x628n, { word: 2, owner: 0 }, { ...where, waiter: 31308 }),
+    { kind: "pthread_join", tid: 31311, exact: false },
+  );
+  // A futex in the waiter's own struct pthread is no join.
+  assert.equal(
+    classifyFutex(0x7f83b7e95740n + 0x628n, { word: 2, owner: 0 }, { ...where, waiter: 31308 })
+      .kind,
+    "pthread_mutex",
+  );
   // The same value elsewhere is no join.
   assert.equal(classifyFutex(0x10000n, { word: 31311 }, where).kind, "unknown");
 });
