@@ -117,5 +117,7 @@ function readProc(path: string, find: (text: string) => string | undefined): str
 export function parseProcSyscall(text: string): { nr: number; args: bigint[] } | undefined {
   const f = text.trim().split(/\s+/);
   if (f.length < 7 || !/^\d+$/.test(f[0]!)) return undefined;
-  return { nr: Number(f[0]), args: f.slice(1, 7).map((a) => BigInt(a)) };
+  const args = f.slice(1, 7);
+  if (!args.every((a) => /^(0x[0-9a-fA-F]{1,16}|\d{1,20})$/.test(a))) return undefined;
+  return { nr: Number(f[0]), args: args.map((a) => BigInt.asUintN(64, BigInt(a))) };
 }

@@ -39,3 +39,19 @@ Deno.test("parseProcSyscall() reads /proc/PID/task/TID/syscall", () => {
   assert.equal(parseProcSyscall("running\n"), undefined);
   assert.equal(parseProcSyscall("-1 0x7ffd 0x7f11\n"), undefined);
 });
+
+Deno.test("the /proc parsers never throw on malformed text", () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const alphabet = "0123456789ABCDEFx: \n-[]";
+  for (let i = 0; i < 500; i++) {
+    const text = Array.from(
+      { length: Math.floor(rand() * 200) },
+      () => alphabet[Math.floor(rand() * alphabet.length)],
+    ).join("");
+    parseProcSyscall(text);
+    findInetSocket(text, 1, "TCP");
+    findUnixSocket(text, 1);
+    decodeSocketAddress(text.split("\n")[0]!);
+  }
+});
