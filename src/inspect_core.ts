@@ -32,6 +32,8 @@ import type { NativeMode } from "./native/merge.ts";
 import { signalName } from "./signals.ts";
 import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
 import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
+import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
+import { attachLocks } from "./analysis/locks/attach_locks.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -53,6 +55,8 @@ export interface InspectCoreOptions {
    * those the text output shows (`shown`: faster).
    */
   nativeLines?: "all" | "shown";
+  /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
+  locks?: boolean;
 }
 
 function isElfFile(path: string): boolean {
@@ -191,6 +195,15 @@ export async function inspectCore(
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
+    const locks = options.locks && located !== undefined
+      ? analyzeLocks({
+        ...located,
+        mem: memory,
+        interpreters: walk.interpreters,
+        threads: walk.threads,
+        registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
+      })
+      : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
     const greenlets = located === undefined ? undefined : suspendedGreenlets({
@@ -297,6 +310,7 @@ export async function inspectCore(
       ...localsWarnings,
       ...(greenlets?.warnings ?? []),
       ...nativeWarnings,
+      ...(locks?.warnings ?? []),
     ];
     if (core.truncated) {
       warnings.unshift(
@@ -321,6 +335,7 @@ export async function inspectCore(
       warnings,
       ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
       core: details,
+      ...(locks === undefined ? {} : { locks: attachLocks(walk.threads, locks.perThread) }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

@@ -20,6 +20,7 @@ import {
   NotPythonError,
   ProcessNotFoundError,
   PystackError,
+  rethrowFatal,
   TargetExitedError,
   UsageError,
 } from "./errors.ts";
@@ -48,6 +49,10 @@ import {
 } from "./analysis/greenlets/suspended.ts";
 import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
 import { liveStackPointers } from "./process/stack_pointers.ts";
+import type { X86_64Registers } from "./elf/core_notes.ts";
+import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
+import { attachLocks, keepStable, procSyscallRegisters } from "./analysis/locks/attach_locks.ts";
+import { describeFd } from "./analysis/locks/descriptors.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -72,6 +77,8 @@ export interface InspectProcessOptions {
    * those the text output shows (`shown`: faster).
    */
   nativeLines?: "all" | "shown";
+  /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
+  locks?: boolean;
 }
 
 /**
@@ -214,6 +221,7 @@ function* inspectSteps(
     let tids: number[];
     let localsWarnings: string[] = [];
     let greenlets: GreenletWalk | undefined;
+    let locks: (ReturnType<typeof analyzeLocks> & { snapshots: number }) | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -245,6 +253,31 @@ function* inspectSteps(
           interpreters: walk.interpreters,
           log,
         }, greenletPrescan);
+        if (options.locks) {
+          const registers = new Map<number, X86_64Registers>();
+          // --no-block: threads found outside a call are read again for at most this long.
+          const deadline = performance.now() + NO_BLOCK_SYSCALL_RETRY_MS;
+          for (const tid of tids) {
+            const regs = tracer?.registers(tid) ?? procSyscallRegisters(pid, tid, deadline);
+            if (regs !== undefined) registers.set(tid, regs);
+          }
+          const started = performance.now();
+          locks = {
+            ...analyzeLocks({
+              ...located,
+              mem,
+              interpreters: walk.interpreters,
+              threads: walk.threads,
+              registers,
+              describeFd: (fd) => describeFd(pid, fd),
+            }),
+            snapshots: 1,
+          };
+          log(
+            `--locks: ${registers.size} threads' registers read and their locks found in ` +
+              `${(performance.now() - started).toFixed(2)} ms (snapshot 1)`,
+          );
+        }
       }
       native?.unwindLive(
         options.native === "all"
@@ -257,6 +290,9 @@ function* inspectSteps(
     }
     if (tracer !== undefined) {
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
+    }
+    if (locks !== undefined && located !== undefined && block) {
+      locks.snapshots = secondLockSnapshot(pid, { ...located, mem }, walk, locks, log);
     }
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
@@ -284,6 +320,9 @@ function* inspectSteps(
       if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
       logInflated(native.inflateStats, log);
     }
+    const lockSummary = locks === undefined
+      ? undefined
+      : attachLocks(walk.threads, locks.perThread);
     const report: StackReport = {
       pid,
       pythonVersion: located?.versionText ?? "unknown",
@@ -298,10 +337,12 @@ function* inspectSteps(
         ...localsWarnings,
         ...(greenlets?.warnings ?? []),
         ...nativeWarnings,
+        ...(locks?.warnings ?? []),
       ],
     };
     if (greenlets !== undefined) report.greenlets = greenlets.greenlets;
     if (exe !== undefined) report.executable = exe;
+    if (lockSummary !== undefined) report.locks = lockSummary;
     return report;
   } catch (e) {
     // Gone after its mappings were read: it exited while being read.
@@ -369,6 +410,61 @@ function nativeOrWarning(
     warnings.push(`native frames are not shown: ${e.message}`);
     return undefined;
   }
+}
+
+/** `--locks --no-block`: how long threads caught between two system calls are read again. */
+const NO_BLOCK_SYSCALL_RETRY_MS = 20;
+
+/** Milliseconds between the two `--locks` snapshots (GIL waiters sleep 5 ms at a time). */
+const LOCK_SNAPSHOT_GAP_MS = 30;
+
+/**
+ * `--locks`, live: pauses the target a second time, a few tens of milliseconds after the
+ * first, reads the registers again and keeps the waits both snapshots agree on. Returns the
+ * number of snapshots compared (1 when the second could not be taken).
+ */
+function secondLockSnapshot(
+  pid: number,
+  located: PythonLocation & { mem: ProcessMemory },
+  walk: InterpretersWalk,
+  first: ReturnType<typeof analyzeLocks>,
+  log: (message: string) => void,
+): number {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_SNAPSHOT_GAP_MS);
+  let tracer: ProcessTracer;
+  try {
+    tracer = ProcessTracer.stopAll(pid);
+  } catch (e) {
+    rethrowFatal(e);
+    log(`--locks: no second snapshot (${(e as Error).message}); waits are from one snapshot`);
+    return 1;
+  }
+  let second: ReturnType<typeof analyzeLocks>;
+  try {
+    located.mem.clearCache();
+    const registers = new Map<number, X86_64Registers>();
+    for (const tid of tracer.tids) {
+      const regs = tracer.registers(tid);
+      if (regs !== undefined) registers.set(tid, regs);
+    }
+    second = analyzeLocks({
+      ...located,
+      interpreters: walk.interpreters,
+      threads: walk.threads,
+      registers,
+    });
+  } finally {
+    tracer.release();
+  }
+  log(
+    `--locks: second snapshot after ${LOCK_SNAPSHOT_GAP_MS} ms, target paused for ` +
+      `${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`,
+  );
+  const dropped = keepStable(first.perThread, second.perThread);
+  if (dropped.length > 0) {
+    log(`--locks: waits of threads ${dropped.join(", ")} changed between snapshots: not shown`);
+  }
+  return 2;
 }
 
 /** `pthread_t` (= `fs_base`) → thread id of every held thread. */

@@ -182,6 +182,12 @@ export interface PyThread {
    * are the outermost part's).
    */
   interpreters?: InterpreterPart[];
+  /** With `--locks`: what the thread is blocked on, and who holds it (`src/analysis/locks/`). */
+  waitingFor?: LockWait;
+  /** With `--locks`: what the thread holds (the GIL, RLocks, locks it is inside `with` of). */
+  holds?: LockHeld[];
+  /** With `--locks`: the system call the thread is stopped in, from its registers. */
+  syscall?: ThreadSyscall;
   /** The exception the thread is handling or raising, when there is one. */
   exception?: ThreadException;
   /** In a core of a crash: the fatal signal this thread received (`SIGSEGV`). */
@@ -297,4 +303,79 @@ export interface StackReport {
   greenlets?: GreenletStack[];
   /** Present for cores. */
   core?: CoreDetails;
+  /** With `--locks`: the deadlocks and findings over all threads. */
+  locks?: LockSummary;
+}
+
+/** With `--locks`: a resource a thread is blocked on. */
+export interface LockWait {
+  /** What kind of resource (see the README's `--locks` section). */
+  kind:
+    | "gil"
+    | "gil_handover"
+    | "lock"
+    | "rlock"
+    | "pthread_mutex"
+    | "pthread_join"
+    | "thread_join"
+    | "import_lock"
+    | "future"
+    | "condition"
+    | "futex";
+  /** The resource as printed: `the GIL`, `threading.Lock 0x7f… (lock_x)`. */
+  resource: string;
+  address?: bigint;
+  /** The thread holding it; absent when nothing owns it or the owner is unknown. */
+  holder?: number;
+  /**
+   * `recorded`: the owner is written in the target's memory (an RLock's owner, a mutex's
+   * `__owner`, the GIL's holder); `inferred`: deduced from the threads' frames. Set with `holder`.
+   */
+  confidence?: "recorded" | "inferred";
+  /** How the wait and its holder were found, or why the holder is unknown. */
+  evidence: string;
+}
+
+/** With `--locks`: a resource a thread holds. */
+export interface LockHeld {
+  kind: "gil" | "lock" | "rlock";
+  resource: string;
+  address?: bigint;
+  /** An RLock's recursion count. */
+  count?: number;
+  confidence: "recorded" | "inferred";
+}
+
+/** With `--locks`: the system call a thread is stopped in (`orig_rax` and its arguments). */
+export interface ThreadSyscall {
+  number: number;
+  name: string;
+  /** As printed: `futex(0x7f…)`, `recvfrom(fd 12 → TCP 127.0.0.1:5432 ESTABLISHED)`. */
+  text: string;
+}
+
+/** One edge of a deadlock: `waiter` waits for `resource`, held by `holder`. */
+export interface DeadlockEdge {
+  waiter: number;
+  resource: string;
+  holder: number;
+  confidence: "recorded" | "inferred";
+  evidence: string;
+}
+
+/** A cycle of threads each waiting for a resource the next holds. */
+export interface Deadlock {
+  threads: number[];
+  edges: DeadlockEdge[];
+  /** The weakest edge's confidence. */
+  confidence: "recorded" | "inferred";
+}
+
+/** With `--locks`: what was found over all threads. */
+export interface LockSummary {
+  deadlocks: Deadlock[];
+  /** Other findings: the GIL held across a blocking call, chains ending in a blocked thread. */
+  findings: string[];
+  /** Live: how many snapshots were compared (edges kept are those seen in every one). */
+  snapshots: number;
 }

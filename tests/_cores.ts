@@ -138,6 +138,8 @@ export interface CoreTargetOptions {
   readyFile?: string;
   /** Threads that never block (default 0): `runningThreads` of a fixture's source. */
   running?: number;
+  /** Milliseconds to wait after `readyFile` instead of waiting for the threads to block. */
+  settleMs?: number;
 }
 
 /**
@@ -212,7 +214,8 @@ export async function startCoreTarget(
       await sleep(POLL_MS);
     }
     if (options.readyFile !== undefined) {
-      await waitSettled(child.pid, options.running ?? 0, () => exited);
+      if (options.settleMs !== undefined) await sleep(options.settleMs);
+      else await waitSettled(child.pid, options.running ?? 0, () => exited);
     }
   } catch (error) {
     await stop();

@@ -114,7 +114,21 @@ for (const argv of [["demo"], []]) {
         assert.equal(pythonPath, python.path);
         // Every thread, in order, with the frames of the demo's markers (its program is
         // fixtures/demo.py without them, same lines) and the standard library's around them.
-        checkStacks(parseTraceback(stdout), {
+        // --locks lines (the demo runs with --locks) are checked below; the summary follows
+        // the last thread.
+        const traceback = parseTraceback(stdout);
+        const lockLines = new Map(traceback.map((t) => [t.tid, t.extra.filter(isLockLine)]));
+        for (const t of traceback) {
+          t.extra = t.extra.filter((l) => !isLockLine(l) && !l.startsWith("Deadlock: "));
+        }
+        for (const [tid, lines] of lockLines) {
+          assert.match(
+            lines[0] ?? "",
+            /^ {4}Waiting for: /,
+            `thread ${tid} says what it waits for`,
+          );
+        }
+        checkStacks(traceback, {
           pid: Number(pid),
           scriptPath: script!,
           threads: demoSpec.threads(python.version),
@@ -128,6 +142,20 @@ for (const argv of [["demo"], []]) {
           }
         }
         assert.ok(!stdout.includes("@frame"), "the embedded demo carries no test markers");
+        // --locks (the demo runs with it): the output ends by naming the deadlock and its threads.
+        const threads = parseTraceback(stdout);
+        const [a, b] = ["transfer_a", "transfer_b"].map((func) =>
+          threads.find((t) => t.frames.some((f) => f.func === func))!.tid
+        );
+        assert.match(
+          stdout.trimEnd().split("\n").at(-1)!,
+          new RegExp(
+            `^Deadlock: thread ${a} \\(transfer-a\\) waits for threading\\.Lock 0x[0-9a-f]+ ` +
+              `\\(lock_y\\) held by thread ${b} \\(transfer-b\\); thread ${b} \\(transfer-b\\) ` +
+              `waits for threading\\.Lock 0x[0-9a-f]+ \\(lock_x\\) held by thread ${a} ` +
+              `\\(transfer-a\\) \\[inferred\\]$`,
+          ),
+        );
         let gone = false;
         try {
           Deno.statSync(`/proc/${pid}`);
@@ -140,4 +168,9 @@ for (const argv of [["demo"], []]) {
       }
     },
   );
+}
+
+/** A line `--locks` adds under a thread header. */
+function isLockLine(line: string): boolean {
+  return /^ {4}(Waiting for|Holds|In system call): /.test(line);
 }

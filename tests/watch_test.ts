@@ -272,11 +272,13 @@ registerTest("watch shows a progress line on a terminal and erases it", skipOf(m
   assert.equal(output.code, 0, text);
   const progress = [
     ...text.matchAll(
+      // deno-lint-ignore no-control-regex
       /\r\x1b\[2K(sampling process \d+: (\d+) samples, [\d.]+ s, (\d+) threads \(Ctrl-C to stop\))?/g,
     ),
   ];
   assert.deepEqual(progress.map((m) => m[2] ?? "erased"), ["1", "2", "3", "4", "5", "erased"]);
   assert.ok(progress.slice(0, 5).every((m) => m[3] === "4"), "4 threads seen");
+  // deno-lint-ignore no-control-regex
   assert.match(text, /\r\x1b\[2KWatched process \d+ \(Python 3\.\d+\.\d+\): 5 samples in /);
 });
 

@@ -38,6 +38,8 @@ export type Command =
       group?: boolean;
       /** `--subprocesses`: the process and every descendant that runs Python. */
       subprocesses?: boolean;
+      /** `--locks`: present (true) only when given. */
+      locks?: boolean;
     }
     & CommonOptions
   )
@@ -53,6 +55,7 @@ export type Command =
     locals?: boolean;
     native?: NativeMode;
     group?: boolean;
+    locks?: boolean;
   } & CommonOptions);
 
 const OPTIONS = {
@@ -64,6 +67,7 @@ const OPTIONS = {
   exhaustive: { type: "boolean" },
   json: { type: "boolean" },
   locals: { type: "boolean" },
+  locks: { type: "boolean" },
   "lib-search-path": { type: "string" },
   "lib-search-root": { type: "string" },
   ...NATIVE_OPTIONS,
@@ -111,6 +115,7 @@ export function parseCommand(argv: string[]): Command {
         "exhaustive",
         "json",
         "locals",
+        "locks",
         ...NATIVE_FLAGS,
       ],
       "demo",
@@ -153,6 +158,7 @@ export function parseCommand(argv: string[]): Command {
     ...(values.locals ? { locals: true } : {}),
     ...(values.group ? { group: true } : {}),
     ...(values.subprocesses ? { subprocesses: true } : {}),
+    ...(values.locks ? { locks: true } : {}),
     ...common,
   };
 }
@@ -189,6 +195,7 @@ function parseCore(
     json: !!values.json,
     ...(values.locals ? { locals: true } : {}),
     ...(values.group ? { group: true } : {}),
+    ...(values.locks ? { locks: true } : {}),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];
@@ -232,10 +239,10 @@ export const HELP = {
   main: `pystack: print the Python stack of every thread of a running Python process
 
 Usage:
-  pystack remote PID [--no-block] [--locals] [--exhaustive] [--json] [-v] [--no-color]
+  pystack remote PID [--no-block] [--locals] [--locks] [--exhaustive] [--json] [-v] [--no-color]
                      [--native | --native-all | --native-last] [--group] [--subprocesses]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
-               [--locals] [--exhaustive] [--json] [-v] [--no-color]
+               [--locals] [--locks] [--exhaustive] [--json] [-v] [--no-color]
                [--native | --native-all | --native-last] [--group]
   pystack watch PID [--duration 5s | --samples N] [--interval 100ms] [--no-block]
                     [--native] [--json | --format text|json|collapsed|speedscope]
@@ -262,6 +269,7 @@ always resumed; the target is never written to and never made to run code.
 Options:
   --no-block      read without pausing the target (stacks may be inconsistent; marked)
   --locals        also show each frame's arguments and local variables, and Python thread names
+  --locks         also show what each thread waits for, who holds it, and the deadlocks
   --exhaustive    also scan anonymous mappings and the heap for the interpreter
   --group         threads with identical Python stacks printed once: 'N threads: TID (name), …'
   --subprocesses  also every descendant process that runs Python, each under 'Process PID: …'
@@ -284,6 +292,7 @@ Options:
   --lib-search-path P1:P2   directories to look for libraries that moved
   --lib-search-root DIR     a directory searched recursively for libraries that moved
   --locals                  also show arguments, local variables and Python thread names
+  --locks                   also show what each thread waits for, who holds it, and the deadlocks
   --exhaustive              also scan anonymous mappings and the heap for the interpreter
   --group                   threads with identical Python stacks printed once
   --json                    print one JSON document (schema/pystack-report.schema.json)
@@ -320,5 +329,6 @@ Options:
   demo: `Usage: pystack demo
 
 Starts a small Python program whose threads deadlock over two locks while a third
-waits, prints its stacks with 'pystack remote', and stops it.`,
+waits, prints its stacks with 'pystack remote --locks' (which ends by naming the deadlock and
+its two threads), and stops it.`,
 } as const;

@@ -1,6 +1,7 @@
 /**
  * `pystack demo`: starts the bundled sample program (two threads deadlocked
- * over two locks, a third waiting on an event), shows its stacks, stops it.
+ * over two locks, a third waiting on an event), shows its stacks with `--locks`
+ * (ending with the deadlock, named), stops it.
  *
  * @module
  */
@@ -13,7 +14,7 @@ export async function runDemo(inspect: (pid: number) => Promise<number>): Promis
   await using demo = await startDemoProcess();
   printError(
     `pystack demo: started ${demo.python} ${demo.script} (PID ${demo.pid}); ` +
-      `its threads deadlock over two locks. Running: pystack remote ${demo.pid}`,
+      `its threads deadlock over two locks. Running: pystack remote ${demo.pid} --locks`,
   );
   return await inspect(demo.pid);
 }

@@ -54,7 +54,15 @@ async function execute(command: Command): Promise<number> {
       return ExitCode.ok;
     case "demo":
       return await runDemo((pid) =>
-        remote({ ...command, kind: "remote", pid, block: true, exhaustive: false, json: false })
+        remote({
+          ...command,
+          kind: "remote",
+          pid,
+          block: true,
+          exhaustive: false,
+          json: false,
+          locks: true,
+        })
       );
     case "remote":
       return await remote(command);
@@ -71,6 +79,7 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
   const report = await inspectCore(command.core, {
     exhaustive: command.exhaustive,
     ...(command.locals ? { locals: true } : {}),
+    ...(command.locks ? { locks: true } : {}),
     ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(command.executable === undefined ? {} : { executable: command.executable }),
@@ -119,6 +128,7 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     block: command.block,
     exhaustive: command.exhaustive,
     ...(command.locals ? { locals: true } : {}),
+    ...(command.locks ? { locks: true } : {}),
     ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(methods === undefined ? {} : { methods }),

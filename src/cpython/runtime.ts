@@ -140,6 +140,24 @@ export interface ExceptionRules {
   readonly builtinPrefix?: string;
 }
 
+/** With `--locks`: how lock objects and frame value stacks are read (`src/analysis/locks/`). */
+export interface LockRules {
+  /**
+   * How many slots of a frame's `localsplus` hold values (locals, then the value stack): the
+   * frame object's `ob_size` (<= 3.10), `co_nlocalsplus` plus `co_stacksize`, the top not being
+   * saved across calls (3.11 to 3.13), or up to `stackpointer`, saved around calls (3.14+).
+   */
+  readonly frameSlots: "ob_size" | "nlocalsplus" | "stackpointer";
+  /**
+   * `_thread.RLock`'s count after its owner: `rlock_count` (<= 3.13), or the recursive mutex's
+   * `level`, one less than the count (3.14+).
+   */
+  readonly rlockCount: "count" | "level";
+  /** How a `with` block keeps a C lock's exit: a bound `__exit__` (<= 3.13), or `LOAD_SPECIAL`'s
+   * unbound `__exit__` descriptor followed by the lock (3.14+). */
+  readonly withExit: "bound_method" | "descriptor";
+}
+
 /** Everything version-dependent, chosen once. */
 export interface PythonRuntime {
   readonly version: PythonVersion;
@@ -203,6 +221,8 @@ export interface PythonRuntime {
   readonly newerThanKnown?: string;
   /** Where the exceptions a thread handles or raises are. */
   readonly exceptions?: ExceptionRules;
+  /** With `--locks`: how lock objects and value stacks are read. */
+  readonly locks?: LockRules;
 }
 
 /** How the target told its version, for {@linkcode selectRuntime}. */
@@ -286,7 +306,13 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       chained: false,
       builtinPrefix: "exceptions.",
     };
-    return { version, layout, ...PY2_RULES, values, exceptions };
+
+    const locks: LockRules = {
+      frameSlots: "ob_size",
+      rlockCount: "count",
+      withExit: "bound_method",
+    };
+    return { version, layout, ...PY2_RULES, values, exceptions, locks };
   }
   const m = readAs.minor;
   const freeThreaded = options.freeThreaded === true;
@@ -341,6 +367,11 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
         : "managed_3_13",
       managedDictBefore: freeThreaded ? 8 : 24,
       refcount: freeThreaded ? "split" : "ob_refcnt",
+    },
+    locks: {
+      frameSlots: m <= 10 ? "ob_size" : m <= 13 ? "nlocalsplus" : "stackpointer",
+      rlockCount: m <= 13 ? "count" : "level",
+      withExit: m <= 13 ? "bound_method" : "descriptor",
     },
   };
 }

@@ -12,7 +12,7 @@ import { errno, openLibc } from "../../ffi/libc.ts";
 import { Errno, SyscallError } from "../../ffi/errno.ts";
 import { PermissionDeniedError, ProcessNotFoundError, TargetExitedError } from "../errors.ts";
 import { listTids } from "./tasks.ts";
-import { X86_64_REGISTER_NAMES } from "../elf/core_notes.ts";
+import { X86_64_REGISTER_NAMES, type X86_64Registers } from "../elf/core_notes.ts";
 
 const PTRACE_GETREGS = 12;
 const PTRACE_DETACH = 17;
@@ -124,11 +124,18 @@ export class ProcessTracer implements Disposable {
    * `pthread_t`), or undefined when it cannot be read.
    */
   fsBase(tid: number): bigint | undefined {
+    return this.registers(tid)?.fsBase;
+  }
+
+  /** The general registers of a held thread (`PTRACE_GETREGS`), or undefined when unreadable. */
+  registers(tid: number): X86_64Registers | undefined {
     if (this.#released) return undefined;
     const regs = new BigUint64Array(X86_64_REGISTER_NAMES.length);
     const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(regs)));
     if (openLibc().ptrace(PTRACE_GETREGS, tid, 0n, at) < 0n) return undefined;
-    return regs[X86_64_REGISTER_NAMES.indexOf("fsBase")];
+    return Object.fromEntries(
+      X86_64_REGISTER_NAMES.map((name, i) => [name, regs[i]!]),
+    ) as X86_64Registers;
   }
 
   #forget(tid: number): void {

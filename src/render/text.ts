@@ -5,6 +5,7 @@
  * @module
  */
 
+import { lockSummaryLines, threadLockLines } from "./locks_text.ts";
 import type { InterpreterInfo, InterpreterPart, PyFrame, PyThread, StackReport } from "../model.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
@@ -169,7 +170,18 @@ function highlight(line: string, frame: PyFrame, color: boolean): string {
 }
 
 /** Lines for one thread. */
-export function threadLines(thread: PyThread, options: TextOptions): string[] {
+export function threadLines(
+  thread: PyThread,
+  options: TextOptions,
+  threads: readonly PyThread[] = [thread],
+): string[] {
+  const lines = threadBodyLines(thread, options);
+  // `--locks`: what the thread waits for and holds, under its header.
+  lines.splice(1, 0, ...threadLockLines(thread, threads));
+  return lines;
+}
+
+function threadBodyLines(thread: PyThread, options: TextOptions): string[] {
   if (options.interpreterSections) return sectionedThreadLines(thread, options);
   const lines: string[] = [];
   if (options.native !== undefined) {
@@ -291,9 +303,10 @@ export function renderText(report: StackReport, options: TextOptions): string[] 
   };
   report.threads.forEach((thread, i) => {
     if (i > 0) lines.push("");
-    lines.push(...threadLines(thread, options));
+    lines.push(...threadLines(thread, options, report.threads));
     greenlets(thread);
   });
   greenlets(undefined);
+  lines.push(...lockSummaryLines(report));
   return lines;
 }

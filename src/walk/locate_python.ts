@@ -22,6 +22,10 @@ const SYMBOLS = [
   "interp_head",
   "_PyThreadState_Current",
   "collecting",
+  // 3.6: the GIL's static condition variable and mutex; 2.7: its lock (`--locks`; `.symtab`).
+  "gil_cond",
+  "gil_mutex",
+  "interpreter_lock",
   // 2.7: the width of `Py_UNICODE`, for `unicode` values (see py2UnicodeWidth).
   ...Object.keys(PY2_UNICODE_SYMBOLS),
 ];
