@@ -166,6 +166,10 @@ const STRUCTS: readonly StructSpec[] = [
       f("globals", "f_globals"),
       f("locals", "f_locals"),
       f("frame_obj"),
+      // --tasks: the value stack of a suspended coroutine (<= 3.10; 3.11+ use `stacktop`).
+      f("value_stack", "f_valuestack"),
+      f("stack_top", "f_stacktop"),
+      f("stack_depth", "f_stackdepth"),
     ],
   },
   {
@@ -307,7 +311,11 @@ const STRUCTS: readonly StructSpec[] = [
   },
   // For --locals: cells (closure variables), modules (`threading`), instance attributes, functions.
   { name: "cell", types: ["PyCellObject"], fields: [f("ref", "ob_ref")] },
-  { name: "module", types: ["PyModuleObject"], fields: [f("dict", "md_dict")] },
+  {
+    name: "module",
+    types: ["PyModuleObject"],
+    fields: [f("dict", "md_dict"), f("state", "md_state")],
+  },
   {
     name: "heaptype",
     types: ["PyHeapTypeObject"],
@@ -316,8 +324,32 @@ const STRUCTS: readonly StructSpec[] = [
   {
     name: "function",
     types: ["PyFunctionObject"],
-    fields: [f("name", "func_name"), f("qualname", "func_qualname")],
+    fields: [f("name", "func_name"), f("qualname", "func_qualname"), f("closure", "func_closure")],
   },
+  // For --tasks: coroutines and generators, weak references, bound methods, builtin functions.
+  {
+    name: "gen",
+    types: ["PyGenObject"],
+    fields: [
+      f("frame", "gi_frame"),
+      { name: "iframe", members: ["gi_iframe"], aggregateKind: "u8" },
+      f("frame_state", "gi_frame_state"),
+      f("name", "gi_name"),
+      f("qualname", "gi_qualname"),
+    ],
+  },
+  { name: "weakref", types: ["PyWeakReference"], fields: [f("object", "wr_object")] },
+  {
+    name: "method",
+    types: ["PyMethodObject"],
+    fields: [f("func", "im_func"), f("self", "im_self")],
+  },
+  {
+    name: "cfunction",
+    types: ["PyCFunctionObject"],
+    fields: [f("ml", "m_ml"), f("self", "m_self")],
+  },
+  { name: "methoddef", types: ["PyMethodDef"], fields: [f("name", "ml_name")] },
   // 2.7's old-style classes and their instances, for --locals.
   {
     name: "classobj",

@@ -65,7 +65,12 @@ export type StructName =
   | "instance" // PyInstanceObject (instances of old-style classes)
   | "gil" // struct _gil_runtime_state (3.12+)
   | "gc" // struct _gc_runtime_state
-  | "debug_offsets"; // _Py_DebugOffsets (3.13+): its own layout
+  | "debug_offsets" // _Py_DebugOffsets (3.13+): its own layout
+  | "gen" // PyGenObject (coroutines too: same head)
+  | "weakref" // PyWeakReference
+  | "method" // PyMethodObject (bound methods)
+  | "cfunction" // PyCFunctionObject (builtin functions and methods)
+  | "methoddef"; // PyMethodDef
 
 /** A whole CPython layout for one minor version on x86-64 Linux. */
 export interface Layout {

@@ -39,6 +39,8 @@ export const v2_7: Layout = {
         localsplus: { offset: 376, kind: "ptr" }, // f_localsplus
         globals: { offset: 48, kind: "ptr" }, // f_globals
         locals: { offset: 56, kind: "ptr" }, // f_locals
+        value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
+        stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
       },
     },
     // PyCodeObject
@@ -180,6 +182,44 @@ export const v2_7: Layout = {
       size: 88,
       fields: {
         name: { offset: 56, kind: "ptr" }, // func_name
+        closure: { offset: 40, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 48,
+      fields: {
+        frame: { offset: 16, kind: "ptr" }, // gi_frame
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 56,
+      fields: {
+        object: { offset: 16, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 48,
+      fields: {
+        func: { offset: 16, kind: "ptr" }, // im_func
+        self: { offset: 24, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 40,
+      fields: {
+        ml: { offset: 16, kind: "ptr" }, // m_ml
+        self: { offset: 24, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
     // PyClassObject

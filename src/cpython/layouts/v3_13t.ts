@@ -242,6 +242,7 @@ export const v3_13t: Layout = {
       size: 80,
       fields: {
         dict: { offset: 32, kind: "ptr" }, // md_dict
+        state: { offset: 48, kind: "ptr" }, // md_state
       },
     },
     // PyHeapTypeObject
@@ -258,6 +259,47 @@ export const v3_13t: Layout = {
       fields: {
         name: { offset: 48, kind: "ptr" }, // func_name
         qualname: { offset: 56, kind: "ptr" }, // func_qualname
+        closure: { offset: 88, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 96,
+      fields: {
+        iframe: { offset: 88, kind: "ptr" }, // gi_iframe
+        frame_state: { offset: 83, kind: "i8" }, // gi_frame_state
+        name: { offset: 40, kind: "ptr" }, // gi_name
+        qualname: { offset: 48, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 88,
+      fields: {
+        object: { offset: 32, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 64,
+      fields: {
+        func: { offset: 32, kind: "ptr" }, // im_func
+        self: { offset: 40, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 72,
+      fields: {
+        ml: { offset: 32, kind: "ptr" }, // m_ml
+        self: { offset: 40, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
     // _Py_DebugOffsets

@@ -238,6 +238,7 @@ export const v3_14: Layout = {
       size: 56,
       fields: {
         dict: { offset: 16, kind: "ptr" }, // md_dict
+        state: { offset: 32, kind: "ptr" }, // md_state
       },
     },
     // PyHeapTypeObject
@@ -254,6 +255,47 @@ export const v3_14: Layout = {
       fields: {
         name: { offset: 32, kind: "ptr" }, // func_name
         qualname: { offset: 40, kind: "ptr" }, // func_qualname
+        closure: { offset: 72, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 160,
+      fields: {
+        iframe: { offset: 72, kind: "u8" }, // gi_iframe
+        frame_state: { offset: 67, kind: "i8" }, // gi_frame_state
+        name: { offset: 24, kind: "ptr" }, // gi_name
+        qualname: { offset: 32, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 64,
+      fields: {
+        object: { offset: 16, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 48,
+      fields: {
+        func: { offset: 16, kind: "ptr" }, // im_func
+        self: { offset: 24, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 56,
+      fields: {
+        ml: { offset: 16, kind: "ptr" }, // m_ml
+        self: { offset: 24, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
     // _Py_DebugOffsets

@@ -59,6 +59,8 @@ export const v3_8: Layout = {
         localsplus: { offset: 360, kind: "ptr" }, // f_localsplus
         globals: { offset: 48, kind: "ptr" }, // f_globals
         locals: { offset: 56, kind: "ptr" }, // f_locals
+        value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
+        stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
       },
     },
     // PyCodeObject
@@ -224,6 +226,46 @@ export const v3_8: Layout = {
       fields: {
         name: { offset: 64, kind: "ptr" }, // func_name
         qualname: { offset: 104, kind: "ptr" }, // func_qualname
+        closure: { offset: 48, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 96,
+      fields: {
+        frame: { offset: 16, kind: "ptr" }, // gi_frame
+        name: { offset: 48, kind: "ptr" }, // gi_name
+        qualname: { offset: 56, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 56,
+      fields: {
+        object: { offset: 16, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 48,
+      fields: {
+        func: { offset: 16, kind: "ptr" }, // im_func
+        self: { offset: 24, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 56,
+      fields: {
+        ml: { offset: 16, kind: "ptr" }, // m_ml
+        self: { offset: 24, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
   },
