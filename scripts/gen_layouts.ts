@@ -132,6 +132,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("holds_gil", { c: "holds_gil", since: "3.14" }),
       // 3.13+: _Py_THREAD_DETACHED 0, _Py_THREAD_ATTACHED 1, _Py_THREAD_SUSPENDED 2.
       f("state", { c: "state", since: "3.13" }),
+      // --tasks: the running event loop is kept in the thread's dict (up to 3.12).
+      f("dict"),
     ],
   },
   {

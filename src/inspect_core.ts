@@ -16,6 +16,7 @@ import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { addLocals } from "./walk/locals.ts";
+import { readTasks } from "./analysis/tasks/read_tasks.ts";
 import {
   attachOptionsFor,
   debugImagesAhead,
@@ -42,6 +43,8 @@ export interface InspectCoreOptions {
   log?: (message: string) => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
+  /** Also read the asyncio tasks (`--tasks`). */
+  tasks?: boolean;
   /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`). */
   native?: NativeMode;
   /**
@@ -186,6 +189,9 @@ export async function inspectCore(
     const localsWarnings = options.locals && located !== undefined
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
+    const tasks = options.tasks && located !== undefined
+      ? readTasks({ ...located, mem: memory, threads: walk.threads })
+      : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
     const nativeWarnings: string[] = [];
@@ -271,6 +277,7 @@ export async function inspectCore(
       ...(located?.warnings ?? []),
       ...walk.warnings,
       ...localsWarnings,
+      ...(tasks?.warnings ?? []),
       ...nativeWarnings,
     ];
     if (core.truncated) {
@@ -295,6 +302,7 @@ export async function inspectCore(
       interpreters: walk.interpreters,
       warnings,
       core: details,
+      ...(tasks === undefined ? {} : { tasks: tasks.tasks }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

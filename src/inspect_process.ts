@@ -32,6 +32,7 @@ import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { newestFrame } from "./walk/frames.ts";
 import { addLocals } from "./walk/locals.ts";
+import { readTasks } from "./analysis/tasks/read_tasks.ts";
 import {
   attachOptionsFor,
   debugImagesAhead,
@@ -57,6 +58,8 @@ export interface InspectProcessOptions {
   onPaused?: () => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
+  /** Also read the asyncio tasks (`--tasks`). */
+  tasks?: boolean;
   /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`); needs `block`. */
   native?: NativeMode;
   /**
@@ -202,6 +205,7 @@ function* inspectSteps(
     };
     let tids: number[];
     let localsWarnings: string[] = [];
+    let tasks: ReturnType<typeof readTasks> | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -217,6 +221,7 @@ function* inspectSteps(
             : {}),
         });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
+        if (options.tasks) tasks = readTasks({ ...located, mem, threads: walk.threads });
         if (!block) markChangedStacks(walk, located, mem);
       }
       native?.unwindLive(
@@ -267,9 +272,11 @@ function* inspectSteps(
         ...(located?.warnings ?? []),
         ...walk.warnings,
         ...localsWarnings,
+        ...(tasks?.warnings ?? []),
         ...nativeWarnings,
       ],
     };
+    if (tasks !== undefined) report.tasks = tasks.tasks;
     if (exe !== undefined) report.executable = exe;
     return report;
   } catch (e) {

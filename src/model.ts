@@ -175,6 +175,40 @@ export interface CoreDetails {
   missingFiles: string[];
 }
 
+/** One coroutine of a task's chain (`--tasks`). */
+export interface TaskFrame {
+  /** The coroutine's qualified name (`gi_qualname`). */
+  function: string;
+  file: string;
+  line: number;
+}
+
+/** What a task's innermost coroutine waits on (`--tasks`). */
+export interface TaskAwaiting {
+  /** The awaited object's type (`_asyncio.Future`, `_asyncio.Task`, `_GatheringFuture`, …). */
+  type: string;
+  address: bigint;
+}
+
+/** One pending asyncio task (`--tasks`). */
+export interface AsyncTask {
+  /** The task object's address. */
+  id: bigint;
+  name: string;
+  state: "pending" | "cancelled" | "finished" | "unknown";
+  /** OS thread id of the thread running its event loop; undefined when none is known. */
+  thread?: number;
+  /** The task its thread is running right now. */
+  current: boolean;
+  /** Its coroutines, outermost first. */
+  coroutineStack: TaskFrame[];
+  /** Ids of the tasks awaiting it. */
+  awaitedBy: bigint[];
+  awaiting?: TaskAwaiting;
+  /** Why what is shown of it may be incomplete (corrupt memory, limits). */
+  partial?: string;
+}
+
 /** The result of inspecting one process or core. */
 export interface StackReport {
   pid: number;
@@ -190,4 +224,6 @@ export interface StackReport {
   warnings: string[];
   /** Present for cores. */
   core?: CoreDetails;
+  /** With `--tasks`: the pending asyncio tasks. */
+  tasks?: AsyncTask[];
 }

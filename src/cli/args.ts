@@ -30,6 +30,8 @@ export type Command =
       json: boolean;
       /** `--locals`: present (true) only when given. */
       locals?: boolean;
+      /** `--tasks`: present (true) only when given. */
+      tasks?: boolean;
       /** `--native`, `--native-all`, `--native-last` (the last one given). */
       native?: NativeMode;
     }
@@ -44,6 +46,7 @@ export type Command =
     exhaustive: boolean;
     json: boolean;
     locals?: boolean;
+    tasks?: boolean;
     native?: NativeMode;
   } & CommonOptions);
 
@@ -56,6 +59,7 @@ const OPTIONS = {
   exhaustive: { type: "boolean" },
   json: { type: "boolean" },
   locals: { type: "boolean" },
+  tasks: { type: "boolean" },
   "lib-search-path": { type: "string" },
   "lib-search-root": { type: "string" },
   ...NATIVE_OPTIONS,
@@ -91,7 +95,7 @@ export function parseCommand(argv: string[]): Command {
     if (values.help) return { kind: "help", topic: "demo" };
     rejectOptions(
       values,
-      [...ONLY_REMOTE, ...ONLY_CORE, "exhaustive", "json", "locals", ...NATIVE_FLAGS],
+      [...ONLY_REMOTE, ...ONLY_CORE, "exhaustive", "json", "locals", "tasks", ...NATIVE_FLAGS],
       "demo",
     );
     if (rest.length > 0) {
@@ -132,6 +136,7 @@ export function parseCommand(argv: string[]): Command {
     exhaustive: !!values.exhaustive,
     json: !!values.json,
     ...(values.locals ? { locals: true } : {}),
+    ...(values.tasks ? { tasks: true } : {}),
     ...common,
   };
 }
@@ -158,6 +163,7 @@ function parseCore(
     exhaustive: !!values.exhaustive,
     json: !!values.json,
     ...(values.locals ? { locals: true } : {}),
+    ...(values.tasks ? { tasks: true } : {}),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];
@@ -201,10 +207,10 @@ export const HELP = {
   main: `pystack: print the Python stack of every thread of a running Python process
 
 Usage:
-  pystack remote PID [--no-block] [--locals] [--exhaustive] [--json] [-v] [--no-color]
+  pystack remote PID [--no-block] [--locals] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
                      [--native | --native-all | --native-last]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
-               [--locals] [--exhaustive] [--json] [-v] [--no-color]
+               [--locals] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
                [--native | --native-all | --native-last]
   pystack demo       start a deadlocked sample program and show its stacks (the default)
   pystack --version
@@ -228,6 +234,7 @@ always resumed; the target is never written to and never made to run code.
 Options:
   --no-block      read without pausing the target (stacks may be inconsistent; marked)
   --locals        also show each frame's arguments and local variables, and Python thread names
+  --tasks         also show the asyncio tasks, as a tree of who awaits whom (3.8+)
   --exhaustive    also scan anonymous mappings and the heap for the interpreter
   --json          print one JSON document (schema/pystack-report.schema.json); errors too
   --native        also show native (C, C++, Rust) frames, merged with the Python frames
@@ -248,6 +255,7 @@ Options:
   --lib-search-path P1:P2   directories to look for libraries that moved
   --lib-search-root DIR     a directory searched recursively for libraries that moved
   --locals                  also show arguments, local variables and Python thread names
+  --tasks                   also show the asyncio tasks, as a tree of who awaits whom (3.8+)
   --exhaustive              also scan anonymous mappings and the heap for the interpreter
   --json                    print one JSON document (schema/pystack-report.schema.json)
   --native                  also show native (C, C++, Rust) frames, merged with the Python frames

@@ -66,6 +66,7 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
   const report = await inspectCore(command.core, {
     exhaustive: command.exhaustive,
     ...(command.locals ? { locals: true } : {}),
+    ...(command.tasks ? { tasks: true } : {}),
     ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(command.executable === undefined ? {} : { executable: command.executable }),
@@ -111,6 +112,7 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     block: command.block,
     exhaustive: command.exhaustive,
     ...(command.locals ? { locals: true } : {}),
+    ...(command.tasks ? { tasks: true } : {}),
     ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(methods === undefined ? {} : { methods }),

@@ -9,6 +9,7 @@ import type { InterpreterPart, PyFrame, PyThread, StackReport } from "../model.t
 import type { NativeMode } from "../native/merge.ts";
 import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
+import { taskTreeLines } from "./tasks_text.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -261,5 +262,6 @@ export function renderText(report: StackReport, options: TextOptions): string[] 
     if (i > 0) lines.push("");
     lines.push(...threadLines(thread, options));
   });
+  if (report.tasks !== undefined) lines.push(...taskTreeLines(report.tasks));
   return lines;
 }

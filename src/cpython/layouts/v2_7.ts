@@ -26,6 +26,7 @@ export const v2_7: Layout = {
         interp: { offset: 8, kind: "ptr" },
         frame: { offset: 16, kind: "ptr" },
         thread_id: { offset: 144, kind: "i64" },
+        dict: { offset: 120, kind: "ptr" },
       },
     },
     // PyFrameObject

@@ -46,6 +46,7 @@ export const v3_10: Layout = {
         interp: { offset: 16, kind: "ptr" },
         frame: { offset: 24, kind: "ptr" },
         thread_id: { offset: 176, kind: "u64" },
+        dict: { offset: 152, kind: "ptr" },
       },
     },
     // PyFrameObject

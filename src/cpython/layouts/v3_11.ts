@@ -47,6 +47,7 @@ export const v3_11: Layout = {
         cframe: { offset: 56, kind: "ptr" },
         thread_id: { offset: 152, kind: "u64" },
         native_thread_id: { offset: 160, kind: "u64" },
+        dict: { offset: 128, kind: "ptr" },
       },
     },
     // _PyCFrame

@@ -55,6 +55,7 @@ export const v3_12: Layout = {
         cframe: { offset: 56, kind: "ptr" },
         thread_id: { offset: 136, kind: "u64" },
         native_thread_id: { offset: 144, kind: "u64" },
+        dict: { offset: 112, kind: "ptr" },
       },
     },
     // _PyCFrame

@@ -57,6 +57,7 @@ export const v3_13t: Layout = {
         thread_id: { offset: 152, kind: "u64" },
         native_thread_id: { offset: 160, kind: "u64" },
         state: { offset: 40, kind: "i32" },
+        dict: { offset: 128, kind: "ptr" },
       },
     },
     // _PyInterpreterFrame

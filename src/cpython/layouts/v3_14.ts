@@ -57,6 +57,7 @@ export const v3_14: Layout = {
         native_thread_id: { offset: 160, kind: "u64" },
         holds_gil: { offset: 36, kind: "i32" },
         state: { offset: 44, kind: "i32" },
+        dict: { offset: 128, kind: "ptr" },
       },
     },
     // _PyInterpreterFrame

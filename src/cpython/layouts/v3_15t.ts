@@ -58,6 +58,7 @@ export const v3_15t: Layout = {
         native_thread_id: { offset: 184, kind: "u64" },
         holds_gil: { offset: 36, kind: "i32" },
         state: { offset: 48, kind: "i32" },
+        dict: { offset: 152, kind: "ptr" },
       },
     },
     // _PyInterpreterFrame

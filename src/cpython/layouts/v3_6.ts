@@ -27,6 +27,7 @@ export const v3_6: Layout = {
         interp: { offset: 16, kind: "ptr" },
         frame: { offset: 24, kind: "ptr" },
         thread_id: { offset: 152, kind: "i64" },
+        dict: { offset: 128, kind: "ptr" },
       },
     },
     // PyFrameObject

@@ -1,0 +1,545 @@
+/**
+ * `--tasks`: the pending asyncio tasks of an interpreter, read from memory.
+ *
+ * Where tasks are registered, how a task leads to its coroutines and how "awaited by" is known
+ * depend on the version (`TaskRules` in `src/cpython/runtime.ts`): up to 3.13 the registry is a
+ * module attribute of `asyncio.tasks` and "awaited by" is rebuilt from the done-callbacks of
+ * the awaited tasks; from 3.14 tasks sit in per-thread lists and record who awaits them, all
+ * described by the `AsyncioDebug` section (reached through the `_asyncio` module's state).
+ * Every loop is bounded; a task that cannot be read whole keeps what was read and a marker.
+ *
+ * @module
+ */
+
+import type { MemoryReader } from "../../memory/memory_reader.ts";
+import type { PythonRuntime, TaskRules } from "../../cpython/runtime.ts";
+import type { AsyncTask, PyThread, TaskAwaiting, TaskFrame } from "../../model.ts";
+import { readStruct } from "../../cpython/struct_view.ts";
+import { readCString, TypeNames } from "../../cpython/objects.ts";
+import { DictReader } from "../../cpython/dicts.ts";
+import { ValueRenderer } from "../../cpython/values.ts";
+import { setKeys } from "../../cpython/sets.ts";
+import { rethrowFatal } from "../../errors.ts";
+import { CodeReader } from "../../walk/code_objects.ts";
+import { walkFrames } from "../../walk/frames.ts";
+import { type AsyncioDebug, findAsyncioDebug } from "./asyncio_debug.ts";
+
+/** Most tasks read (CPython itself caps each 3.14 list at 65,536). */
+export const MAX_TASKS = 1_000_000;
+/** Most coroutines followed in one task's chain. */
+export const MAX_CHAIN = 1024;
+/** Most done-callbacks of one task looked at. */
+const MAX_CALLBACKS = 4096;
+/** Longest task name kept (characters). */
+const MAX_NAME = 256;
+
+/** What {@linkcode readTasks} reads with. */
+export interface TasksContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  /** The interpreter state whose `sys.modules` holds asyncio. */
+  interp: bigint;
+  /** The walked threads (thread state address → OS thread id). */
+  threads: readonly PyThread[];
+}
+
+/** The tasks found, and why some may be missing. */
+export interface TasksResult {
+  tasks: AsyncTask[];
+  warnings: string[];
+}
+
+function hex(a: bigint): string {
+  return `0x${a.toString(16)}`;
+}
+
+/** A task before its chain and edges are read. */
+interface RawTask {
+  id: bigint;
+  thread?: number;
+  /** 3.14+: the thread state the task's list belongs to. */
+  current: boolean;
+}
+
+/**
+ * Reads every pending task of the interpreter. Returns no tasks (and no warning) when asyncio
+ * was never imported; a warning when the registry could not be read.
+ */
+export function readTasks(ctx: TasksContext): TasksResult {
+  const rules = ctx.rt.tasks;
+  if (rules === undefined || ctx.rt.values === undefined) {
+    return { tasks: [], warnings: [`--tasks is not supported for this Python`] };
+  }
+  try {
+    return new TaskReader(ctx, rules).read();
+  } catch (e) {
+    rethrowFatal(e);
+    return { tasks: [], warnings: [`asyncio tasks unreadable: ${(e as Error).message}`] };
+  }
+}
+
+class TaskReader {
+  readonly #mem: MemoryReader;
+  readonly #rt: PythonRuntime;
+  readonly #rules: TaskRules;
+  readonly #ctx: TasksContext;
+  readonly #types: TypeNames;
+  readonly #dicts: DictReader;
+  readonly #values: ValueRenderer;
+  readonly #codes: CodeReader;
+  #debug: AsyncioDebug | undefined;
+  readonly #warnings: string[] = [];
+
+  constructor(ctx: TasksContext, rules: TaskRules) {
+    this.#ctx = ctx;
+    this.#mem = ctx.mem;
+    this.#rt = ctx.rt;
+    this.#rules = rules;
+    this.#types = new TypeNames(ctx.mem, ctx.rt);
+    this.#dicts = new DictReader(ctx.mem, ctx.rt);
+    this.#values = new ValueRenderer(ctx.mem, ctx.rt);
+    this.#codes = new CodeReader(ctx.mem, ctx.rt);
+  }
+
+  #word(address: bigint): bigint {
+    return new DataView(this.#mem.read(address, 8).buffer).getBigUint64(0, true);
+  }
+
+  #typeName(obj: bigint): string {
+    return this.#types.ofObject(obj).name;
+  }
+
+  #module(name: string): bigint | undefined {
+    const interp = readStruct(this.#mem, this.#ctx.interp, this.#rt.layout.structs.interp!);
+    const modules = interp.ptr("modules");
+    return modules === 0n ? undefined : this.#dicts.lookup(modules, name, this.#types);
+  }
+
+  #moduleGlobal(module: bigint, name: string): bigint | undefined {
+    const dict = readStruct(this.#mem, module, this.#rt.layout.structs.module!).ptr("dict");
+    return dict === 0n ? undefined : this.#dicts.lookup(dict, name, this.#types);
+  }
+
+  read(): TasksResult {
+    const tasksModule = this.#module("asyncio.tasks");
+    if (tasksModule === undefined) return { tasks: [], warnings: [] };
+    const raw = this.#rules.registry === "thread_lists"
+      ? this.#fromThreadLists()
+      : this.#fromRegistry(tasksModule);
+    const tasks = raw.map((r) => this.#readTask(r));
+    if (this.#rules.awaitedBy === "callbacks") this.#rebuildAwaitedBy(tasks);
+    return { tasks, warnings: this.#warnings };
+  }
+
+  // ---- Finding the tasks ---------------------------------------------------------------------
+
+  /** 3.8 to 3.13: `_all_tasks`, or `_scheduled_tasks` and `_eager_tasks`, of `asyncio.tasks`. */
+  #fromRegistry(module: bigint): RawTask[] {
+    const found: bigint[] = [];
+    const names = this.#rules.registry === "all_tasks"
+      ? ["_all_tasks"]
+      : ["_scheduled_tasks", "_eager_tasks"];
+    for (const name of names) {
+      const registry = this.#moduleGlobal(module, name);
+      if (registry === undefined) {
+        this.#warnings.push(`asyncio.tasks.${name} not found`);
+        continue;
+      }
+      found.push(...this.#weakSetOrSet(registry));
+    }
+    const pending = [...new Set(found)].filter((t) => this.#isPendingTask(t));
+    // The task each loop runs now: `_current_tasks` maps loops to tasks.
+    const current = new Set<bigint>();
+    const currentTasks = this.#moduleGlobal(module, "_current_tasks");
+    if (currentTasks !== undefined) {
+      try {
+        for (const [, task] of this.#dicts.items(currentTasks, MAX_TASKS).items) current.add(task);
+      } catch (e) {
+        rethrowFatal(e);
+        this.#warnings.push(`asyncio.tasks._current_tasks unreadable: ${(e as Error).message}`);
+      }
+    }
+    const loops = this.#runningLoops();
+    const layout = this.#rules.layout!;
+    return pending.slice(0, MAX_TASKS).map((id) => {
+      const raw: RawTask = { id, current: current.has(id) };
+      try {
+        const thread = loops.get(this.#word(id + BigInt(layout.task.loop)));
+        if (thread !== undefined) raw.thread = thread;
+      } catch (e) {
+        rethrowFatal(e);
+      }
+      return raw;
+    });
+  }
+
+  /** The objects of a WeakSet (its `data`, a set of weak references) or of a set. */
+  #weakSetOrSet(obj: bigint): bigint[] {
+    const type = this.#typeName(obj);
+    if (type === "set") return setKeys(this.#mem, this.#rt, obj);
+    const data = this.#dicts.attribute(obj, "data", this.#types);
+    if (data === undefined) throw new TypeError(`a ${type} without data`);
+    const weakref = this.#rt.layout.structs.weakref!;
+    const objects: bigint[] = [];
+    for (const ref of setKeys(this.#mem, this.#rt, data)) {
+      try {
+        const target = readStruct(this.#mem, ref, weakref).ptr("object");
+        if (target !== 0n) objects.push(target);
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    return objects;
+  }
+
+  #isPendingTask(obj: bigint): boolean {
+    try {
+      if (!this.#isCTask(obj)) return false;
+      const state = this.#mem.read(obj + BigInt(this.#rules.layout!.task.state), 4);
+      return new DataView(state.buffer).getInt32(0, true) === 0;
+    } catch (e) {
+      rethrowFatal(e);
+      return false;
+    }
+  }
+
+  /** An `_asyncio.Task` or an instance of a subclass of it. */
+  #isCTask(obj: bigint): boolean {
+    const typeLayout = this.#rt.layout.structs.type!;
+    let type = readStruct(this.#mem, obj, this.#rt.layout.structs.object!).ptr("type");
+    for (let depth = 0; depth < 64 && type !== 0n; depth++) {
+      if (this.#types.of(type).name === "_asyncio.Task") return true;
+      type = readStruct(this.#mem, type, typeLayout).ptr("base");
+    }
+    return false;
+  }
+
+  /** Running loop → OS thread id, for each thread running an event loop (3.8 to 3.13). */
+  #runningLoops(): Map<bigint, number> {
+    const loops = new Map<bigint, number>();
+    const threadLayout = this.#rt.layout.structs.thread!;
+    for (const t of this.#ctx.threads) {
+      try {
+        let loop: bigint | undefined;
+        if (this.#rules.runningLoop === "thread_state") {
+          const offset = this.#rules.layout?.threadRunningLoop;
+          if (offset !== undefined) loop = this.#word(t.threadStateAddress + BigInt(offset));
+        } else {
+          const dict = readStruct(this.#mem, t.threadStateAddress, threadLayout).ptr("dict");
+          const value = dict === 0n
+            ? undefined
+            : this.#dicts.lookup(dict, "__asyncio_running_event_loop__", this.#types);
+          // Up to 3.11 a `_RunningLoopHolder {HEAD; rl_loop; rl_pid}`; from 3.12 the loop.
+          loop = value !== undefined && this.#rules.runningLoop === "dict_holder"
+            ? this.#word(value + 16n)
+            : value;
+        }
+        if (loop !== undefined && loop !== 0n && t.tid !== 0) loops.set(loop, t.tid);
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    return loops;
+  }
+
+  /** 3.14+: each thread's list of tasks, then the interpreter's (finished threads' tasks). */
+  #fromThreadLists(): RawTask[] {
+    const debug = findAsyncioDebug(this.#mem, this.#rt, this.#module("_asyncio"));
+    if (typeof debug === "string") {
+      this.#warnings.push(`asyncio tasks not found: ${debug}`);
+      return [];
+    }
+    this.#debug = debug;
+    const raw: RawTask[] = [];
+    const seen = new Set<bigint>();
+    const list = (head: bigint, where: string, thread: number | undefined, current: bigint) => {
+      let node = this.#word(head);
+      let count = 0;
+      while (node !== head) {
+        if (node === 0n) {
+          this.#warnings.push(`the task list of ${where} is broken (a null link)`);
+          return;
+        }
+        if (count++ >= MAX_TASKS || seen.has(node)) {
+          this.#warnings.push(`the task list of ${where} does not end: stopped after ${count}`);
+          return;
+        }
+        seen.add(node);
+        const id = node - BigInt(debug.task.node);
+        raw.push({ id, current: id === current, ...(thread === undefined ? {} : { thread }) });
+        node = this.#word(node);
+      }
+    };
+    for (const t of this.#ctx.threads) {
+      const where = `thread ${t.tid}`;
+      try {
+        const current = this.#word(t.threadStateAddress + BigInt(debug.thread.runningTask));
+        list(
+          t.threadStateAddress + BigInt(debug.thread.tasksHead),
+          where,
+          t.tid === 0 ? undefined : t.tid,
+          current,
+        );
+      } catch (e) {
+        rethrowFatal(e);
+        this.#warnings.push(`the task list of ${where} is unreadable: ${(e as Error).message}`);
+      }
+    }
+    try {
+      list(this.#ctx.interp + BigInt(debug.interp.tasksHead), "finished threads", undefined, 0n);
+    } catch (e) {
+      rethrowFatal(e);
+      this.#warnings.push(`the interpreter's task list is unreadable: ${(e as Error).message}`);
+    }
+    return raw;
+  }
+
+  // ---- One task --------------------------------------------------------------------------------
+
+  #offsets(): { name: number; coro: number } {
+    if (this.#debug !== undefined) return this.#debug.task;
+    return this.#rules.layout!.task;
+  }
+
+  #readTask(raw: RawTask): AsyncTask {
+    const task: AsyncTask = {
+      id: raw.id,
+      name: "???",
+      state: this.#rules.registry === "thread_lists" ? "pending" : "pending",
+      current: raw.current,
+      coroutineStack: [],
+      awaitedBy: [],
+      ...(raw.thread === undefined ? {} : { thread: raw.thread }),
+    };
+    const offsets = this.#offsets();
+    try {
+      task.name = this.#taskName(this.#word(raw.id + BigInt(offsets.name)));
+    } catch (e) {
+      rethrowFatal(e);
+      task.partial = `its name is unreadable`;
+    }
+    try {
+      const coro = this.#word(raw.id + BigInt(offsets.coro));
+      this.#chain(task, coro);
+    } catch (e) {
+      rethrowFatal(e);
+      task.partial = `its coroutine is unreadable: ${(e as Error).message}`;
+    }
+    if (task.awaiting === undefined && this.#rules.layout !== undefined && !task.current) {
+      // What the task's last step blocked on (cleared when it runs again).
+      try {
+        const waiter = this.#word(raw.id + BigInt(this.#rules.layout.task.fut_waiter));
+        if (waiter !== 0n) task.awaiting = { type: this.#typeName(waiter), address: waiter };
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    if (this.#debug !== undefined) this.#storedAwaitedBy(task);
+    return task;
+  }
+
+  /** A task's name: a `str`, or from 3.12 an int N standing for `Task-N`. */
+  #taskName(obj: bigint): string {
+    const text = this.#values.strValue(obj, MAX_NAME);
+    if (text !== undefined) return text;
+    const n = this.#values.intValue(obj);
+    if (n !== undefined) return `Task-${n}`;
+    throw new TypeError(`task name at ${hex(obj)} is neither a str nor an int`);
+  }
+
+  /** Follows the coroutine chain from `coro`: frames outermost first, then what it awaits. */
+  #chain(task: AsyncTask, coro: bigint): void {
+    const genLayout = this.#rt.layout.structs.gen!;
+    const seen = new Set<bigint>();
+    let obj = coro;
+    while (obj !== 0n) {
+      if (seen.has(obj) || seen.size >= MAX_CHAIN) {
+        task.partial = `its coroutine chain loops back to ${hex(obj)}`;
+        return;
+      }
+      seen.add(obj);
+      const type = this.#typeName(obj);
+      if (type === "_asyncio.FutureIter") {
+        const future = this.#word(obj + BigInt(this.#futureIterOffset()));
+        task.awaiting = { type: this.#typeName(future), address: future };
+        return;
+      }
+      if (type !== "coroutine" && type !== "generator") {
+        task.awaiting = { type, address: obj };
+        return;
+      }
+      const gen = readStruct(this.#mem, obj, genLayout);
+      const frame = gen.has("iframe") ? gen.addressOf("iframe") : gen.ptr("frame");
+      if (frame === 0n) return; // finished
+      const name = this.#values.strValue(gen.ptr("qualname"), MAX_NAME) ?? "???";
+      const walked = walkFrames(
+        { mem: this.#mem, rt: this.#rt, codes: this.#codes, types: this.#types },
+        frame,
+      ).frames;
+      // A suspended coroutine's frame links to nothing; a running one to its caller's.
+      const own = walked.at(-1);
+      task.coroutineStack.push(
+        {
+          function: name,
+          file: own?.file ?? "???",
+          line: own?.location.line ?? 0,
+        } satisfies TaskFrame,
+      );
+      const running = this.#rules.executingState !== undefined
+        ? gen.int("frame_state") === this.#rules.executingState
+        : walked.length > 1 || task.current;
+      if (running) return; // its awaitee is not on its stack: it is running
+      obj = this.#awaitee(frame);
+    }
+  }
+
+  #futureIterOffset(): number {
+    // `futureiterobject {PyObject_HEAD; FutureObj *future; }` in every version.
+    return this.#rules.layout?.futureIterFuture ?? 16;
+  }
+
+  /** The top of a suspended frame's value stack: what it awaits (0n when nothing). */
+  #awaitee(frame: bigint): bigint {
+    const f = readStruct(this.#mem, frame, this.#rt.layout.structs.frame!);
+    switch (this.#rules.awaitee) {
+      case "stack_top": {
+        const top = f.ptr("stack_top");
+        return top === 0n ? 0n : this.#word(top - 8n);
+      }
+      case "value_stack": {
+        const depth = f.int("stack_depth");
+        return depth <= 0 || depth > 1 << 20
+          ? 0n
+          : this.#word(f.ptr("value_stack") + BigInt((depth - 1) * 8));
+      }
+      case "stacktop_index": {
+        const top = f.int("stacktop");
+        return top <= 0 || top > 1 << 20
+          ? 0n
+          : this.#word(f.addressOf("localsplus") + BigInt((top - 1) * 8));
+      }
+      case "stackpointer": {
+        const sp = f.ptr("stacktop");
+        if (sp <= f.addressOf("localsplus")) return 0n;
+        const ref = this.#word(sp - 8n);
+        // A tagged int (low bits 3) is not an object.
+        return (ref & 3n) === 3n ? 0n : ref & ~3n;
+      }
+    }
+  }
+
+  // ---- Who awaits whom -----------------------------------------------------------------------
+
+  /** 3.14+: `task_awaited_by`, one waiter or a set of them. */
+  #storedAwaitedBy(task: AsyncTask): void {
+    const d = this.#debug!;
+    try {
+      const awaitedBy = this.#word(task.id + BigInt(d.task.awaitedBy));
+      if (awaitedBy === 0n) return;
+      const isSet = this.#mem.read(task.id + BigInt(d.task.awaitedByIsSet), 1)[0] !== 0;
+      task.awaitedBy = isSet ? setKeys(this.#mem, this.#rt, awaitedBy) : [awaitedBy];
+    } catch (e) {
+      rethrowFatal(e);
+      task.partial ??= "who awaits it is unreadable";
+    }
+  }
+
+  /**
+   * Up to 3.13: a task T awaits X when T's `fut_waiter` is X, or when one of X's done-callbacks
+   * leads to T: the wake-up of T itself (`await X`), a function whose closure holds a future T
+   * waits on (`gather`, `wait`, `shield`), a bound `TaskGroup._on_task_done` (its parent task).
+   */
+  #rebuildAwaitedBy(tasks: AsyncTask[]): void {
+    const layout = this.#rules.layout!;
+    const ids = new Set(tasks.map((t) => t.id));
+    const waitingOn = new Map<bigint, bigint[]>();
+    for (const t of tasks) {
+      if (t.current) continue;
+      try {
+        const waiter = this.#word(t.id + BigInt(layout.task.fut_waiter));
+        if (waiter !== 0n) waitingOn.set(waiter, [...(waitingOn.get(waiter) ?? []), t.id]);
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    for (const t of tasks) {
+      const parents = new Set<bigint>(waitingOn.get(t.id) ?? []);
+      try {
+        for (const callback of this.#callbacks(t.id)) {
+          for (const parent of this.#parentsThrough(callback, waitingOn)) {
+            if (ids.has(parent) && parent !== t.id) parents.add(parent);
+          }
+        }
+      } catch (e) {
+        rethrowFatal(e);
+        t.partial ??= "its done-callbacks are unreadable";
+      }
+      t.awaitedBy = [...parents];
+    }
+  }
+
+  /** The done-callbacks of a task: `task_callback0`, then the `(callback, context)` list. */
+  #callbacks(task: bigint): bigint[] {
+    const layout = this.#rules.layout!;
+    const callbacks: bigint[] = [];
+    const first = this.#word(task + BigInt(layout.task.callback0));
+    if (first !== 0n) callbacks.push(first);
+    const list = this.#word(task + BigInt(layout.task.callbacks));
+    if (list === 0n) return callbacks;
+    const l = readStruct(this.#mem, list, this.#rt.layout.structs.list!);
+    const size = l.int("size");
+    if (size < 0 || size > MAX_CALLBACKS) throw new TypeError(`${size} callbacks`);
+    const items = l.ptr("item");
+    const tuple = this.#rt.layout.structs.tuple!;
+    for (let i = 0; i < size; i++) {
+      const pair = this.#word(items + BigInt(i * 8));
+      if (pair === 0n) continue;
+      callbacks.push(this.#word(readStruct(this.#mem, pair, tuple).addressOf("item")));
+    }
+    return callbacks;
+  }
+
+  #parentsThrough(callback: bigint, waitingOn: Map<bigint, bigint[]>): bigint[] {
+    const type = this.#typeName(callback);
+    const structs = this.#rt.layout.structs;
+    if (type === "builtin_function_or_method") {
+      // 3.10+: `task_wakeup`, bound to the waiting task.
+      const f = readStruct(this.#mem, callback, structs.cfunction!);
+      const ml = f.ptr("ml");
+      const name = ml === 0n
+        ? ""
+        : readCString(this.#mem, readStruct(this.#mem, ml, structs.methoddef!).ptr("name"));
+      return name === "task_wakeup" ? [f.ptr("self")] : [];
+    }
+    if (type === "_asyncio.TaskWakeupMethWrapper") {
+      return [this.#word(callback + BigInt(this.#rules.layout!.wakeupWrapperTask ?? 16))];
+    }
+    if (type === "method") {
+      const m = readStruct(this.#mem, callback, structs.method!);
+      const self = m.ptr("self");
+      const parent = this.#typeName(self) === "TaskGroup"
+        ? this.#dicts.attribute(self, "_parent_task", this.#types)
+        : undefined;
+      return parent === undefined ? [self] : [parent];
+    }
+    if (type === "function") {
+      // gather's `_done_callback`, wait's `_on_completion`, shield's `_inner_done_callback`:
+      // a closure cell holds the future the parent task waits on.
+      const closure = readStruct(this.#mem, callback, structs.function!).ptr("closure");
+      if (closure === 0n) return [];
+      const t = readStruct(this.#mem, closure, structs.tuple!);
+      const size = t.int("size");
+      if (size < 0 || size > 256) return [];
+      const parents: bigint[] = [];
+      for (let i = 0; i < size; i++) {
+        const cell = this.#word(t.addressOf("item") + BigInt(i * 8));
+        const value = cell === 0n ? 0n : readStruct(this.#mem, cell, structs.cell!).ptr("ref");
+        parents.push(...(waitingOn.get(value) ?? []));
+      }
+      return parents;
+    }
+    return [];
+  }
+}
+
+export type { TaskAwaiting };

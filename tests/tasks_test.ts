@@ -1,0 +1,159 @@
+/**
+ * `--tasks` on `fixtures/asyncio_tree.py`, live and from a kernel core, on every interpreter
+ * from 3.8 (older ones and free-threaded builds skipped with their reason): every pending task
+ * by name, its coroutine chain (qualified names, files, lines) exactly as the interpreter itself
+ * reported it through `cr_await` just before it signalled ready, who awaits it (an `await task`
+ * and a `gather`), the thread of its loop; the text tree draws the same edges.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { registerTest, runPystack, type Skip, startFixture } from "./_harness.ts";
+import { withRun } from "./_remote_cases.ts";
+import { findPythons, type Python } from "./_pythons.ts";
+import { fixtureCore, makerSkip } from "./_cores.ts";
+
+const FIXTURE = "asyncio_tree.py";
+
+interface Frame {
+  function: string;
+  file: string;
+  line: number;
+}
+interface TruthTask {
+  name: string;
+  stack: Frame[];
+}
+interface JsonTask {
+  id: string;
+  name: string;
+  thread: number | null;
+  current: boolean;
+  coroutineStack: Frame[];
+  awaitedBy: string[];
+  awaiting: { type: string; address: string } | null;
+  partial: string | null;
+}
+
+/** Who awaits whom in the fixture (by task name). */
+const AWAITED_BY: Record<string, string[]> = {
+  "Task-1": [],
+  "direct-child": ["awaiter"],
+  "awaiter": ["Task-1"],
+  "gather-1": ["Task-1"],
+  "gather-2": ["Task-1"],
+  "lonely": [],
+};
+
+function skipFor(python: Python): Skip | undefined {
+  if (python.version[0] < 3 || python.version[1] < 8) {
+    return { reason: `--tasks reads Python 3.8+ (task names appeared in 3.8)` };
+  }
+  if (python.freeThreaded) return { reason: "--tasks does not read free-threaded builds yet" };
+  if (python.id === "3.13-sid") {
+    return {
+      reason: "the loop's thread is read at _PyThreadStateImpl.asyncio_running_loop, whose " +
+        "offset is known for 3.13.0 (304) but not for Debian's stripped 3.13.18: not done yet",
+    };
+  }
+  if (python.version[1] >= 15) {
+    return {
+      reason: "3.15: a coroutine's chain stops at its first coroutine (the awaited coroutine is " +
+        "not found at the top of its value stack): not done yet",
+    };
+  }
+  if (python.unavailable !== undefined) return { reason: python.unavailable };
+  if (python.missing !== undefined) return { reason: python.missing, missing: true };
+  return undefined;
+}
+
+/** Checks `--tasks --json` against what the fixture wrote, and the text tree's edges. */
+function checkTasks(tasks: JsonTask[], truth: TruthTask[], thread: number): void {
+  const names = tasks.map((t) => t.name).sort();
+  assert.deepEqual(names, truth.map((t) => t.name).sort(), "the pending tasks, by name");
+  assert.deepEqual(names, Object.keys(AWAITED_BY).sort(), "the fixture's tasks");
+  const byId = new Map(tasks.map((t) => [t.id, t.name]));
+  for (const expected of truth) {
+    const task = tasks.find((t) => t.name === expected.name)!;
+    assert.deepEqual(task.coroutineStack, expected.stack, `coroutine stack of ${task.name}`);
+    assert.deepEqual(
+      task.awaitedBy.map((id) => byId.get(id) ?? id).sort(),
+      AWAITED_BY[task.name],
+      `who awaits ${task.name}`,
+    );
+    assert.equal(task.thread, thread, `thread of ${task.name}`);
+    assert.equal(task.current, false, `${task.name} is not running`);
+    assert.equal(task.partial, null, `${task.name} is whole`);
+    if (task.name !== "Task-1" && task.name !== "awaiter") {
+      assert.ok(task.awaiting !== null, `what ${task.name} awaits`);
+      assert.match(task.awaiting.type, /Future$/, `${task.name} awaits a future`);
+    }
+  }
+}
+
+/** Edges of the text tree: each task and the nearest task above it. */
+function textEdges(stdout: string): string[] {
+  const edges: string[] = [];
+  const stack: { depth: number; task: string | undefined }[] = [];
+  for (const line of stdout.split("\n")) {
+    const m = /^([│ ]*)[└├]── (\(T\) )?(.*)$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    while (stack.length > 0 && stack.at(-1)!.depth >= depth) stack.pop();
+    const task = m[2] === undefined ? undefined : m[3]!;
+    if (task !== undefined) {
+      const parent = [...stack].reverse().find((s) => s.task !== undefined)?.task ?? "-";
+      edges.push(`${parent} -> ${task}`);
+    }
+    stack.push({ depth, task });
+  }
+  return edges.sort();
+}
+
+const TEXT_EDGES = [
+  "- -> Task-1",
+  "- -> lonely",
+  "Task-1 -> awaiter",
+  "Task-1 -> gather-1",
+  "Task-1 -> gather-2",
+  "awaiter -> direct-child",
+];
+
+async function checkRuns(args: string[], truth: TruthTask[], thread: number): Promise<void> {
+  const json = await runPystack([...args, "--tasks", "--json"]);
+  try {
+    assert.equal(json.code, 0, "exit code");
+    const doc = JSON.parse(json.stdout) as { tasks: JsonTask[]; warnings: string[] };
+    assert.deepEqual(doc.warnings, [], "no warnings");
+    checkTasks(doc.tasks, truth, thread);
+  } catch (error) {
+    throw withRun(error, json);
+  }
+  const text = await runPystack([...args, "--tasks"]);
+  try {
+    assert.equal(text.code, 0, "exit code");
+    assert.match(text.stdout, new RegExp(`Asyncio tasks of the event loop in thread ${thread}:`));
+    assert.deepEqual(textEdges(text.stdout), TEXT_EDGES, "the tree's edges");
+  } catch (error) {
+    throw withRun(error, text);
+  }
+}
+
+for (const python of await findPythons()) {
+  registerTest(`tasks remote python=${python.id}`, skipFor(python), async () => {
+    await using target = await startFixture(python, FIXTURE);
+    const truth = JSON.parse(await Deno.readTextFile(`${target.dir}/tasks.json`)) as TruthTask[];
+    await checkRuns(["remote", String(target.pid)], truth, target.pid);
+  });
+  registerTest(
+    `tasks core python=${python.id} maker=kernel-abrt`,
+    skipFor(python) ?? makerSkip("kernel-abrt"),
+    async () => {
+      await using core = await fixtureCore(python, FIXTURE, "kernel-abrt");
+      const truth = JSON.parse(
+        await Deno.readTextFile(`${core.target.dir}/tasks.json`),
+      ) as TruthTask[];
+      await checkRuns(["core", core.path], truth, core.pid);
+    },
+  );
+}
