@@ -50,18 +50,6 @@ function skipFor(python: Python): Skip | undefined {
     return { reason: `--tasks reads Python 3.8+ (task names appeared in 3.8)` };
   }
   if (python.freeThreaded) return { reason: "--tasks does not read free-threaded builds yet" };
-  if (python.id === "3.13-sid") {
-    return {
-      reason: "the loop's thread is read at _PyThreadStateImpl.asyncio_running_loop, whose " +
-        "offset is known for 3.13.0 (304) but not for Debian's stripped 3.13.18: not done yet",
-    };
-  }
-  if (python.version[1] >= 15) {
-    return {
-      reason: "3.15: a coroutine's chain stops at its first coroutine (the awaited coroutine is " +
-        "not found at the top of its value stack): not done yet",
-    };
-  }
   if (python.unavailable !== undefined) return { reason: python.unavailable };
   if (python.missing !== undefined) return { reason: python.missing, missing: true };
   return undefined;

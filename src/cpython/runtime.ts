@@ -132,16 +132,19 @@ export interface TaskRules {
   /**
    * Where a suspended coroutine keeps what it awaits, the top of its value stack:
    * `f_stacktop[-1]` (<= 3.9), `f_valuestack[f_stackdepth - 1]` (3.10),
-   * `localsplus[stacktop - 1]` (3.11 to 3.13), `stackpointer[-1]`, a tagged reference (3.14+).
+   * `localsplus[stacktop - 1]` (3.11 to 3.13), `stackpointer[-1]`, a tagged reference (3.14+;
+   * 3.15 leaves a null reference above it, then it is `stackpointer[-2]`).
    */
   readonly awaitee: "stack_top" | "value_stack" | "stacktop_index" | "stackpointer";
   /** `gi_frame_state` of a running coroutine (3.11+; 3.15 renumbered the states). */
   readonly executingState?: number;
   /**
    * A thread's running loop: `tstate->dict["__asyncio_running_event_loop__"]`, a holder
-   * (<= 3.11) or the loop (3.12); `_PyThreadStateImpl.asyncio_running_loop` (3.13+).
+   * (<= 3.11) or the loop (3.12); `_PyThreadStateImpl.asyncio_running_loop`, the first field
+   * after the `PyThreadState` it starts with (3.13: at the thread state's size, which the
+   * target's `_Py_DebugOffsets` give; it grew in a patch release); from `AsyncioDebug` (3.14+).
    */
-  readonly runningLoop: "dict_holder" | "dict_loop" | "thread_state";
+  readonly runningLoop: "dict_holder" | "dict_loop" | "after_thread_state" | "asyncio_debug";
   /**
    * Who awaits a task: rebuilt from the done-callbacks of what it is awaited through
    * (<= 3.13), or stored in the task (`task_awaited_by`, 3.14+).
@@ -300,7 +303,13 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
       : "stackpointer",
     // FRAME_EXECUTING: 0 from 3.11 to 3.14, 4 from 3.15.
     ...(m >= 11 ? { executingState: m >= 15 ? 4 : 0 } : {}),
-    runningLoop: m <= 11 ? "dict_holder" : m === 12 ? "dict_loop" : "thread_state",
+    runningLoop: m <= 11
+      ? "dict_holder"
+      : m === 12
+      ? "dict_loop"
+      : m === 13
+      ? "after_thread_state"
+      : "asyncio_debug",
     awaitedBy: m <= 13 ? "callbacks" : "stored",
   };
   return {

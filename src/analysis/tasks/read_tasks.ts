@@ -221,9 +221,8 @@ class TaskReader {
     for (const t of this.#ctx.threads) {
       try {
         let loop: bigint | undefined;
-        if (this.#rules.runningLoop === "thread_state") {
-          const offset = this.#rules.layout?.threadRunningLoop;
-          if (offset !== undefined) loop = this.#word(t.threadStateAddress + BigInt(offset));
+        if (this.#rules.runningLoop === "after_thread_state") {
+          loop = this.#word(t.threadStateAddress + BigInt(threadLayout.size));
         } else {
           const dict = readStruct(this.#mem, t.threadStateAddress, threadLayout).ptr("dict");
           const value = dict === 0n
@@ -421,7 +420,9 @@ class TaskReader {
       case "stackpointer": {
         const sp = f.ptr("stacktop");
         if (sp <= f.addressOf("localsplus")) return 0n;
-        const ref = this.#word(sp - 8n);
+        let ref = this.#word(sp - 8n);
+        // 3.15 (seen on 3.15.2) suspends with a null reference above the awaited object.
+        if ((ref & ~3n) === 0n && sp - 8n > f.addressOf("localsplus")) ref = this.#word(sp - 16n);
         // A tagged int (low bits 3) is not an object.
         return (ref & 3n) === 3n ? 0n : ref & ~3n;
       }
