@@ -145,3 +145,32 @@ for (const python of await findPythons()) {
     },
   );
 }
+
+/** Our tree without its section headers and what leaves await: what pstree prints. */
+function asPstree(stdout: string): string[] {
+  const start = stdout.indexOf("\nAsyncio tasks of ");
+  return stdout.slice(start).split("\n")
+    .filter((line) => /^[│ ]*[└├]── /.test(line))
+    .map((line) => line.replace(/ {2}\(awaits [^()]* at 0x[0-9a-f]+\)$/, ""));
+}
+
+for (const python of await findPythons()) {
+  const skip = skipFor(python) ??
+    (python.version[1] < 14 ? { reason: "python -m asyncio pstree exists from 3.14" } : undefined);
+  registerTest(`tasks pstree python=${python.id}`, skip, async () => {
+    await using target = await startFixture(python, FIXTURE);
+    const ours = await runPystack(["remote", String(target.pid), "--tasks"]);
+    const theirs = await new Deno.Command(python.path, {
+      args: ["-m", "asyncio", "pstree", String(target.pid)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const pstree = new TextDecoder().decode(theirs.stdout);
+    try {
+      assert.equal(theirs.code, 0, `pstree: ${new TextDecoder().decode(theirs.stderr)}`);
+      assert.deepEqual(asPstree(ours.stdout), pstree.trimEnd().split("\n"), "same tree as pstree");
+    } catch (error) {
+      throw withRun(error, ours);
+    }
+  });
+}
