@@ -2,7 +2,8 @@
  * Generates `src/analysis/tasks/task_layouts.ts`: the layout of `_asyncio`'s private structs
  * (`TaskObj`, `FutureObj`, `futureiterobject`, `TaskWakeupMethWrapper`) for CPython 3.8 to 3.13,
  * which no header declares, from the DWARF of the pyenv builds' `_asyncio` modules (read with
- * gdb), and `_PyThreadStateImpl.asyncio_running_loop` (3.13) from libpython's. 3.14+ describe
+ * gdb), and `_PyThreadStateImpl.asyncio_running_loop` (3.13) and `functools.partial`'s
+ * `partialobject.args` from libpython's. 3.14+ describe
  * their tasks themselves (the `AsyncioDebug` section) and need no table.
  *
  * Usage: `deno run -A scripts/gen_task_layouts.ts` (needs gdb and the pyenv builds).
@@ -81,8 +82,9 @@ for (const minor of VERSIONS) {
   const iterFuture = v[i++];
   const wwTask = v[i++];
   const lib = `${root}/versions/${dir}/lib/libpython${minor}.so.1.0`;
-  const [runningLoop] = await gdbValues(lib, [
+  const [runningLoop, partialArgs] = await gdbValues(lib, [
     offsetOf("_PyThreadStateImpl", "asyncio_running_loop"),
+    offsetOf("partialobject", "args"),
   ]);
   const fields = (pairs: readonly (readonly [string, number | undefined])[]) =>
     pairs.filter(([, o]) => o !== undefined).map(([k, o]) => `${k}: ${o}`).join(", ");
@@ -95,6 +97,7 @@ for (const minor of VERSIONS) {
     `    futureIterFuture: ${iterFuture},`,
     ...(wwTask === undefined ? [] : [`    wakeupWrapperTask: ${wwTask},`]),
     ...(runningLoop === undefined ? [] : [`    threadRunningLoop: ${runningLoop},`]),
+    ...(partialArgs === undefined ? [] : [`    partialArgs: ${partialArgs},`]),
     "  },",
   );
   console.error(`${minor}: ${dir}`);

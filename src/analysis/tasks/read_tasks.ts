@@ -448,7 +448,8 @@ class TaskReader {
   /**
    * Up to 3.13: a task T awaits X when T's `fut_waiter` is X, or when one of X's done-callbacks
    * leads to T: the wake-up of T itself (`await X`), a function whose closure holds a future T
-   * waits on (`gather`, `wait`, `shield`), a bound `TaskGroup._on_task_done` (its parent task).
+   * waits on (`gather`, `wait`, `shield`), a `functools.partial` whose first argument is one
+   * (`wait_for` up to 3.11), a bound `TaskGroup._on_task_done` (its parent task).
    */
   #rebuildAwaitedBy(tasks: AsyncTask[]): void {
     const layout = this.#rules.layout!;
@@ -522,6 +523,15 @@ class TaskReader {
         ? this.#dicts.attribute(self, "_parent_task", this.#types)
         : undefined;
       return parent === undefined ? [self] : [parent];
+    }
+    if (type === "functools.partial") {
+      // `wait_for` up to 3.11: `partial(_release_waiter, waiter)`; the parent waits on `waiter`.
+      const offset = this.#rules.layout?.partialArgs;
+      if (offset === undefined) return [];
+      const args = this.#word(callback + BigInt(offset));
+      const t = readStruct(this.#mem, args, structs.tuple!);
+      if (t.int("size") < 1) return [];
+      return waitingOn.get(this.#word(t.addressOf("item"))) ?? [];
     }
     if (type === "function") {
       // gather's `_done_callback`, wait's `_on_completion`, shield's `_inner_done_callback`:

@@ -34,4 +34,6 @@ export interface TaskLayout {
   readonly wakeupWrapperTask?: number;
   /** `_PyThreadStateImpl.asyncio_running_loop` (3.13). */
   readonly threadRunningLoop?: number;
+  /** `partialobject.args` (`functools.partial`, built into libpython). */
+  readonly partialArgs?: number;
 }

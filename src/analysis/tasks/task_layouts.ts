@@ -20,6 +20,7 @@ export const TASK_LAYOUTS: Readonly<Record<string, TaskLayout>> = {
     future: { size: 104, callback0: 24, callbacks: 40, state: 72 },
     futureIterFuture: 16,
     wakeupWrapperTask: 16,
+    partialArgs: 24,
   },
   // _asyncio.cpython-39-x86_64-linux-gnu.so of CPython 3.9.18
   "3.9": {
@@ -37,6 +38,7 @@ export const TASK_LAYOUTS: Readonly<Record<string, TaskLayout>> = {
     future: { size: 144, callback0: 24, callbacks: 40, state: 80 },
     futureIterFuture: 16,
     wakeupWrapperTask: 16,
+    partialArgs: 24,
   },
   // _asyncio.cpython-310-x86_64-linux-gnu.so of CPython 3.10.13
   "3.10": {
@@ -53,6 +55,7 @@ export const TASK_LAYOUTS: Readonly<Record<string, TaskLayout>> = {
     },
     future: { size: 152, callback0: 24, callbacks: 40, state: 88 },
     futureIterFuture: 16,
+    partialArgs: 24,
   },
   // _asyncio.cpython-311-x86_64-linux-gnu.so of CPython 3.11.7
   "3.11": {
@@ -69,6 +72,7 @@ export const TASK_LAYOUTS: Readonly<Record<string, TaskLayout>> = {
     },
     future: { size: 128, callback0: 24, callbacks: 40, state: 88 },
     futureIterFuture: 16,
+    partialArgs: 24,
   },
   // _asyncio.cpython-312-x86_64-linux-gnu.so of CPython 3.12.1
   "3.12": {
@@ -85,6 +89,7 @@ export const TASK_LAYOUTS: Readonly<Record<string, TaskLayout>> = {
     },
     future: { size: 128, callback0: 24, callbacks: 40, state: 88 },
     futureIterFuture: 16,
+    partialArgs: 24,
   },
   // _asyncio.cpython-313-x86_64-linux-gnu.so of CPython 3.13.0
   "3.13": {
@@ -102,5 +107,6 @@ export const TASK_LAYOUTS: Readonly<Record<string, TaskLayout>> = {
     future: { size: 104, callback0: 24, callbacks: 40, state: 96 },
     futureIterFuture: 16,
     threadRunningLoop: 304,
+    partialArgs: 24,
   },
 };
