@@ -105,8 +105,40 @@ class TaskReader {
     return new DataView(this.#mem.read(address, 8).buffer).getBigUint64(0, true);
   }
 
+  /** The bytes of the task object at `id`, read once (every field is read from them). */
+  readonly #taskBytes = new Map<bigint, DataView>();
+
+  #taskView(id: bigint): DataView {
+    let view = this.#taskBytes.get(id);
+    if (view === undefined) {
+      const size = this.#debug?.task.size ?? this.#rules.layout!.task.size;
+      const bytes = this.#mem.read(id, size);
+      view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.#taskBytes.set(id, view);
+    }
+    return view;
+  }
+
+  /** A pointer field of the task at `id`. */
+  #taskWord(id: bigint, offset: number): bigint {
+    return this.#taskView(id).getBigUint64(offset, true);
+  }
+
   #typeName(obj: bigint): string {
-    return this.#types.ofObject(obj).name;
+    const offset = this.#rt.layout.structs.object!.fields.type!.offset;
+    return this.#types.of(this.#word(obj + BigInt(offset))).name;
+  }
+
+  /** Coroutine names (`gi_qualname`), by the address of the str. */
+  readonly #names = new Map<bigint, string>();
+
+  #qualname(address: bigint): string {
+    let name = this.#names.get(address);
+    if (name === undefined) {
+      name = this.#values.strValue(address, MAX_NAME) ?? "???";
+      if (this.#names.size < 100_000) this.#names.set(address, name);
+    }
+    return name;
   }
 
   #module(name: string): bigint | undefined {
@@ -164,7 +196,7 @@ class TaskReader {
     return pending.slice(0, MAX_TASKS).map((id) => {
       const raw: RawTask = { id, current: current.has(id) };
       try {
-        const thread = loops.get(this.#word(id + BigInt(layout.task.loop)));
+        const thread = loops.get(this.#taskWord(id, layout.task.loop));
         if (thread !== undefined) raw.thread = thread;
       } catch (e) {
         rethrowFatal(e);
@@ -195,8 +227,7 @@ class TaskReader {
   #isPendingTask(obj: bigint): boolean {
     try {
       if (!this.#isCTask(obj)) return false;
-      const state = this.#mem.read(obj + BigInt(this.#rules.layout!.task.state), 4);
-      return new DataView(state.buffer).getInt32(0, true) === 0;
+      return this.#taskView(obj).getInt32(this.#rules.layout!.task.state, true) === 0;
     } catch (e) {
       rethrowFatal(e);
       return false;
@@ -312,13 +343,13 @@ class TaskReader {
     };
     const offsets = this.#offsets();
     try {
-      task.name = this.#taskName(this.#word(raw.id + BigInt(offsets.name)));
+      task.name = this.#taskName(this.#taskWord(raw.id, offsets.name));
     } catch (e) {
       rethrowFatal(e);
       task.partial = `its name is unreadable`;
     }
     try {
-      const coro = this.#word(raw.id + BigInt(offsets.coro));
+      const coro = this.#taskWord(raw.id, offsets.coro);
       this.#chain(task, coro);
     } catch (e) {
       rethrowFatal(e);
@@ -327,7 +358,7 @@ class TaskReader {
     if (task.awaiting === undefined && this.#rules.layout !== undefined && !task.current) {
       // What the task's last step blocked on (cleared when it runs again).
       try {
-        const waiter = this.#word(raw.id + BigInt(this.#rules.layout.task.fut_waiter));
+        const waiter = this.#taskWord(raw.id, this.#rules.layout.task.fut_waiter);
         if (waiter !== 0n) task.awaiting = { type: this.#typeName(waiter), address: waiter };
       } catch (e) {
         rethrowFatal(e);
@@ -370,7 +401,7 @@ class TaskReader {
       const gen = readStruct(this.#mem, obj, genLayout);
       const frame = gen.has("iframe") ? gen.addressOf("iframe") : gen.ptr("frame");
       if (frame === 0n) return; // finished
-      const name = this.#values.strValue(gen.ptr("qualname"), MAX_NAME) ?? "???";
+      const name = this.#qualname(gen.ptr("qualname"));
       const walked = walkFrames(
         { mem: this.#mem, rt: this.#rt, codes: this.#codes, types: this.#types },
         frame,
@@ -435,9 +466,9 @@ class TaskReader {
   #storedAwaitedBy(task: AsyncTask): void {
     const d = this.#debug!;
     try {
-      const awaitedBy = this.#word(task.id + BigInt(d.task.awaitedBy));
+      const awaitedBy = this.#taskWord(task.id, d.task.awaitedBy);
       if (awaitedBy === 0n) return;
-      const isSet = this.#mem.read(task.id + BigInt(d.task.awaitedByIsSet), 1)[0] !== 0;
+      const isSet = this.#taskView(task.id).getUint8(d.task.awaitedByIsSet) !== 0;
       task.awaitedBy = isSet ? setKeys(this.#mem, this.#rt, awaitedBy) : [awaitedBy];
     } catch (e) {
       rethrowFatal(e);
@@ -458,7 +489,7 @@ class TaskReader {
     for (const t of tasks) {
       if (t.current) continue;
       try {
-        const waiter = this.#word(t.id + BigInt(layout.task.fut_waiter));
+        const waiter = this.#taskWord(t.id, layout.task.fut_waiter);
         if (waiter !== 0n) waitingOn.set(waiter, [...(waitingOn.get(waiter) ?? []), t.id]);
       } catch (e) {
         rethrowFatal(e);
@@ -484,9 +515,9 @@ class TaskReader {
   #callbacks(task: bigint): bigint[] {
     const layout = this.#rules.layout!;
     const callbacks: bigint[] = [];
-    const first = this.#word(task + BigInt(layout.task.callback0));
+    const first = this.#taskWord(task, layout.task.callback0);
     if (first !== 0n) callbacks.push(first);
-    const list = this.#word(task + BigInt(layout.task.callbacks));
+    const list = this.#taskWord(task, layout.task.callbacks);
     if (list === 0n) return callbacks;
     const l = readStruct(this.#mem, list, this.#rt.layout.structs.list!);
     const size = l.int("size");
