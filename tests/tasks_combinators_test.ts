@@ -2,7 +2,8 @@
  * `--tasks` on `fixtures/asyncio_combinators.py`, live and from a kernel core, on every
  * interpreter from 3.8: who awaits whom through `asyncio.wait`, `wait_for`, `shield`, a
  * `TaskGroup` (3.11+), `gather`, an eager task (3.12+), a cycle of two tasks awaiting each other
- * (drawn once, marked), a second event loop in another thread (its tasks under that thread) and
+ * (drawn once, marked), a task left behind by a thread that ended (under no thread; 3.14+
+ * keep it in the interpreter's list), a second event loop in another thread (its tasks under that thread) and
  * the task that thread is running (marked, at the line it runs). Chains and lines are checked
  * against what the interpreter itself reported through `cr_await`.
  *
@@ -13,6 +14,7 @@ import { registerTest, runPystack, type Skip, startFixture } from "./_harness.ts
 import { withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { fixtureCore, makerSkip } from "./_cores.ts";
+import { assertValidReport } from "./_json_schema.ts";
 
 const FIXTURE = "asyncio_combinators.py";
 
@@ -24,7 +26,8 @@ interface Frame {
 interface TruthTask {
   name: string;
   stack: Frame[];
-  thread: number;
+  /** null: no thread runs its loop. */
+  thread: number | null;
 }
 interface JsonTask {
   id: string;
@@ -62,6 +65,7 @@ function expectedAwaitedBy(minor: number, threadMain: string): Map<string, strin
     [threadMain, []],
     ["thread-sleeper", []],
     ["thread-running", [threadMain]],
+    ["orphan", []],
   ];
   if (minor >= 11) {
     edges.push(["P-taskgroup", ["Task-1"]], ["tg-child-1", ["P-taskgroup"]], [
@@ -102,6 +106,7 @@ async function checkRuns(args: string[], truth: TruthTask[], minor: number): Pro
   try {
     assert.equal(json.code, 0, "exit code");
     const doc = JSON.parse(json.stdout) as { tasks: JsonTask[]; warnings: string[] };
+    assertValidReport(doc, "the --tasks document");
     assert.deepEqual(doc.warnings, [], "no warnings");
     check(doc.tasks, truth, minor);
   } catch (error) {
@@ -110,7 +115,7 @@ async function checkRuns(args: string[], truth: TruthTask[], minor: number): Pro
   const text = await runPystack([...args, "--tasks"]);
   try {
     assert.equal(text.code, 0, "exit code");
-    const threads = [...new Set(truth.map((t) => t.thread))].sort((a, b) => a - b);
+    const threads = [...new Set(truth.map((t) => t.thread))].filter((t) => t !== null);
     for (const tid of threads) {
       assert.match(text.stdout, new RegExp(`\\nAsyncio tasks of the event loop in thread ${tid}:`));
     }
@@ -119,6 +124,11 @@ async function checkRuns(args: string[], truth: TruthTask[], minor: number): Pro
       text.stdout,
       /└── \(T\) cycle-[ab] \(cycle: it awaits a task that awaits it\)\n/,
       "the cycle, drawn once and marked",
+    );
+    assert.match(
+      text.stdout,
+      /\nAsyncio tasks of event loops no thread is running:\n└── \(T\) orphan\n/,
+      "the orphan, under no thread",
     );
   } catch (error) {
     throw withRun(error, text);

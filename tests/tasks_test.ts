@@ -12,6 +12,7 @@ import { registerTest, runPystack, type Skip, startFixture } from "./_harness.ts
 import { withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { fixtureCore, makerSkip } from "./_cores.ts";
+import { assertValidReport } from "./_json_schema.ts";
 
 const FIXTURE = "asyncio_tree.py";
 
@@ -112,6 +113,7 @@ async function checkRuns(args: string[], truth: TruthTask[], thread: number): Pr
   try {
     assert.equal(json.code, 0, "exit code");
     const doc = JSON.parse(json.stdout) as { tasks: JsonTask[]; warnings: string[] };
+    assertValidReport(doc, "the --tasks document");
     assert.deepEqual(doc.warnings, [], "no warnings");
     checkTasks(doc.tasks, truth, thread);
   } catch (error) {
