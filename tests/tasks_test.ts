@@ -3,7 +3,8 @@
  * from 3.8 (older ones and free-threaded builds skipped with their reason): every pending task
  * by name, its coroutine chain (qualified names, files, lines) exactly as the interpreter itself
  * reported it through `cr_await` just before it signalled ready, who awaits it (an `await task`
- * and a `gather`), the thread of its loop; the text tree draws the same edges.
+ * and a `gather`), the thread of its loop; the text tree draws the same edges. The same with
+ * tasks of the pure-Python `Task` class (`asyncio.tasks._PyTask`).
  *
  * @module
  */
@@ -46,6 +47,15 @@ const AWAITED_BY: Record<string, string[]> = {
   "lonely": [],
 };
 
+/** The same with pure-Python tasks: main runs in py-main, which Task-1 awaits. */
+const AWAITED_BY_PY: Record<string, string[]> = {
+  ...AWAITED_BY,
+  "py-main": ["Task-1"],
+  "awaiter": ["py-main"],
+  "gather-1": ["py-main"],
+  "gather-2": ["py-main"],
+};
+
 function skipFor(python: Python): Skip | undefined {
   if (python.version[0] < 3 || python.version[1] < 8) {
     return { reason: `--tasks reads Python 3.8+ (task names appeared in 3.8)` };
@@ -57,23 +67,28 @@ function skipFor(python: Python): Skip | undefined {
 }
 
 /** Checks `--tasks --json` against what the fixture wrote, and the text tree's edges. */
-function checkTasks(tasks: JsonTask[], truth: TruthTask[], thread: number): void {
+function checkTasks(
+  tasks: JsonTask[],
+  truth: TruthTask[],
+  thread: number,
+  awaitedBy: Record<string, string[]>,
+): void {
   const names = tasks.map((t) => t.name).sort();
   assert.deepEqual(names, truth.map((t) => t.name).sort(), "the pending tasks, by name");
-  assert.deepEqual(names, Object.keys(AWAITED_BY).sort(), "the fixture's tasks");
+  assert.deepEqual(names, Object.keys(awaitedBy).sort(), "the fixture's tasks");
   const byId = new Map(tasks.map((t) => [t.id, t.name]));
   for (const expected of truth) {
     const task = tasks.find((t) => t.name === expected.name)!;
     assert.deepEqual(task.coroutineStack, expected.stack, `coroutine stack of ${task.name}`);
     assert.deepEqual(
       task.awaitedBy.map((id) => byId.get(id) ?? id).sort(),
-      AWAITED_BY[task.name],
+      awaitedBy[task.name],
       `who awaits ${task.name}`,
     );
     assert.equal(task.thread, thread, `thread of ${task.name}`);
     assert.equal(task.current, false, `${task.name} is not running`);
     assert.equal(task.partial, null, `${task.name} is whole`);
-    if (task.name !== "Task-1" && task.name !== "awaiter") {
+    if (!["Task-1", "awaiter"].includes(task.name)) {
       assert.ok(task.awaiting !== null, `what ${task.name} awaits`);
       assert.match(task.awaiting.type, /Future$/, `${task.name} awaits a future`);
     }
@@ -108,14 +123,29 @@ const TEXT_EDGES = [
   "awaiter -> direct-child",
 ];
 
-async function checkRuns(args: string[], truth: TruthTask[], thread: number): Promise<void> {
+const TEXT_EDGES_PY = [
+  "- -> Task-1",
+  "- -> lonely",
+  "Task-1 -> py-main",
+  "awaiter -> direct-child",
+  "py-main -> awaiter",
+  "py-main -> gather-1",
+  "py-main -> gather-2",
+];
+
+async function checkRuns(
+  args: string[],
+  truth: TruthTask[],
+  thread: number,
+  py = false,
+): Promise<void> {
   const json = await runPystack([...args, "--tasks", "--json"]);
   try {
     assert.equal(json.code, 0, "exit code");
     const doc = JSON.parse(json.stdout) as { tasks: JsonTask[]; warnings: string[] };
     assertValidReport(doc, "the --tasks document");
     assert.deepEqual(doc.warnings, [], "no warnings");
-    checkTasks(doc.tasks, truth, thread);
+    checkTasks(doc.tasks, truth, thread, py ? AWAITED_BY_PY : AWAITED_BY);
   } catch (error) {
     throw withRun(error, json);
   }
@@ -123,7 +153,7 @@ async function checkRuns(args: string[], truth: TruthTask[], thread: number): Pr
   try {
     assert.equal(text.code, 0, "exit code");
     assert.match(text.stdout, new RegExp(`Asyncio tasks of the event loop in thread ${thread}:`));
-    assert.deepEqual(textEdges(text.stdout), TEXT_EDGES, "the tree's edges");
+    assert.deepEqual(textEdges(text.stdout), py ? TEXT_EDGES_PY : TEXT_EDGES, "the tree's edges");
   } catch (error) {
     throw withRun(error, text);
   }
@@ -134,6 +164,11 @@ for (const python of await findPythons()) {
     await using target = await startFixture(python, FIXTURE);
     const truth = JSON.parse(await Deno.readTextFile(`${target.dir}/tasks.json`)) as TruthTask[];
     await checkRuns(["remote", String(target.pid)], truth, target.pid);
+  });
+  registerTest(`tasks pure-Python remote python=${python.id}`, skipFor(python), async () => {
+    await using target = await startFixture(python, FIXTURE, { args: ["pytask"] });
+    const truth = JSON.parse(await Deno.readTextFile(`${target.dir}/tasks.json`)) as TruthTask[];
+    await checkRuns(["remote", String(target.pid)], truth, target.pid, true);
   });
   registerTest(
     `tasks core python=${python.id} maker=kernel-abrt`,

@@ -24,6 +24,8 @@ import { CodeReader } from "../../walk/code_objects.ts";
 import { walkFrames } from "../../walk/frames.ts";
 import { type AsyncioDebug, findAsyncioDebug } from "./asyncio_debug.ts";
 
+/** Words of the `_asyncio` module's state looked at for its sets of other tasks (3.14+). */
+const STATE_WORDS = 64;
 /** Most tasks read (CPython itself caps each 3.14 list at 65,536). */
 export const MAX_TASKS = 1_000_000;
 /** Most coroutines followed in one task's chain. */
@@ -124,6 +126,49 @@ class TaskReader {
     return this.#taskView(id).getBigUint64(offset, true);
   }
 
+  /** Tasks of the pure-Python `Task` class (or of any class not derived from `_asyncio.Task`). */
+  readonly #pyTasks = new Set<bigint>();
+
+  /**
+   * A field of a task: from the C struct, or, for a pure-Python task, its instance attribute
+   * (`_name`, `_coro`, `_fut_waiter`, `_loop`); 0n when absent.
+   */
+  #taskField(id: bigint, field: "name" | "coro" | "fut_waiter" | "loop"): bigint {
+    if (this.#pyTasks.has(id)) {
+      return this.#dicts.attribute(id, `_${field}`, this.#types) ?? 0n;
+    }
+    if (this.#debug !== undefined) {
+      if (field === "name" || field === "coro") return this.#taskWord(id, this.#debug.task[field]);
+      return 0n; // not described by AsyncioDebug
+    }
+    return this.#taskWord(id, this.#rules.layout!.task[field]);
+  }
+
+  /** The attribute `name` of `obj`'s instance dict, else of its class or a base (bounded). */
+  #attributeOrClass(obj: bigint, name: string): bigint | undefined {
+    const own = this.#dicts.attribute(obj, name, this.#types);
+    if (own !== undefined) return own;
+    const typeLayout = this.#rt.layout.structs.type!;
+    let type = this.#word(obj + BigInt(this.#rt.layout.structs.object!.fields.type!.offset));
+    for (let depth = 0; depth < 32 && type !== 0n; depth++) {
+      const t = readStruct(this.#mem, type, typeLayout);
+      const dict = t.ptr("dict");
+      const value = dict === 0n ? undefined : this.#dicts.lookup(dict, name, this.#types);
+      if (value !== undefined) return value;
+      type = t.ptr("base");
+    }
+    return undefined;
+  }
+
+  /** A pure-Python task: it has a `_coro` attribute and a `_state` (instance or class). */
+  #isPendingPyTask(obj: bigint): boolean {
+    if (this.#dicts.attribute(obj, "_coro", this.#types) === undefined) return false;
+    const state = this.#attributeOrClass(obj, "_state");
+    if (state === undefined || this.#values.strValue(state, 16) !== "PENDING") return false;
+    this.#pyTasks.add(obj);
+    return true;
+  }
+
   #typeName(obj: bigint): string {
     const offset = this.#rt.layout.structs.object!.fields.type!.offset;
     return this.#types.of(this.#word(obj + BigInt(offset))).name;
@@ -159,7 +204,12 @@ class TaskReader {
       ? this.#fromThreadLists()
       : this.#fromRegistry(tasksModule);
     const tasks = raw.map((r) => this.#readTask(r));
-    if (this.#rules.awaitedBy === "callbacks") this.#rebuildAwaitedBy(tasks);
+    if (this.#rules.awaitedBy === "callbacks") {
+      this.#rebuildAwaitedBy(tasks, tasks);
+    } else if (this.#pyTasks.size > 0) {
+      // 3.14+ record who awaits native futures only: rebuild it for the pure-Python tasks.
+      this.#rebuildAwaitedBy(tasks, tasks.filter((t) => this.#pyTasks.has(t.id)));
+    }
     return { tasks, warnings: this.#warnings };
   }
 
@@ -192,11 +242,10 @@ class TaskReader {
       }
     }
     const loops = this.#runningLoops();
-    const layout = this.#rules.layout!;
     return pending.slice(0, MAX_TASKS).map((id) => {
       const raw: RawTask = { id, current: current.has(id) };
       try {
-        const thread = loops.get(this.#taskWord(id, layout.task.loop));
+        const thread = loops.get(this.#taskField(id, "loop"));
         if (thread !== undefined) raw.thread = thread;
       } catch (e) {
         rethrowFatal(e);
@@ -226,7 +275,7 @@ class TaskReader {
 
   #isPendingTask(obj: bigint): boolean {
     try {
-      if (!this.#isCTask(obj)) return false;
+      if (!this.#isCTask(obj)) return this.#isPendingPyTask(obj);
       return this.#taskView(obj).getInt32(this.#rules.layout!.task.state, true) === 0;
     } catch (e) {
       rethrowFatal(e);
@@ -321,15 +370,69 @@ class TaskReader {
       rethrowFatal(e);
       this.#warnings.push(`the interpreter's task list is unreadable: ${(e as Error).message}`);
     }
+    raw.push(...this.#otherTasks(debug));
     return raw;
   }
 
-  // ---- One task --------------------------------------------------------------------------------
-
-  #offsets(): { name: number; coro: number } {
-    if (this.#debug !== undefined) return this.#debug.task;
-    return this.#rules.layout!.task;
+  /**
+   * 3.14+: tasks not derived from `_asyncio.Task` are kept apart: the pure-Python `Task`
+   * registers itself in `asyncio.tasks._scheduled_tasks` (a WeakSet) and `_eager_tasks` (a set),
+   * other classes through `_asyncio` in a WeakSet and a set of its module state that no module
+   * attribute exposes (the state's words that point at one are looked into). Only pending
+   * pure-Python-like tasks are kept; their thread is the one running their loop.
+   */
+  #otherTasks(debug: AsyncioDebug): RawTask[] {
+    const sets: bigint[] = [];
+    const tasksModule = this.#module("asyncio.tasks");
+    for (const name of ["_scheduled_tasks", "_eager_tasks"]) {
+      const registry = tasksModule === undefined
+        ? undefined
+        : this.#moduleGlobal(tasksModule, name);
+      if (registry !== undefined) sets.push(registry);
+    }
+    const module = this.#module("_asyncio");
+    const state = module === undefined
+      ? 0n
+      : readStruct(this.#mem, module, this.#rt.layout.structs.module!).ptr("state");
+    if (state !== 0n) {
+      const words = this.#mem.read(state, STATE_WORDS * 8);
+      const view = new DataView(words.buffer, words.byteOffset, words.byteLength);
+      for (let i = 0; i < STATE_WORDS; i++) {
+        const p = view.getBigUint64(i * 8, true);
+        if (p !== 0n && p % 8n === 0n) sets.push(p);
+      }
+    }
+    const found = new Set<bigint>();
+    for (const p of sets) {
+      try {
+        const type = this.#typeName(p);
+        if (type !== "WeakSet" && type !== "set") continue;
+        for (const t of this.#weakSetOrSet(p)) {
+          if (!this.#isCTask(t) && this.#isPendingPyTask(t)) found.add(t);
+        }
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    if (found.size === 0) return [];
+    const loops = new Map<bigint, number>();
+    const current = new Set<bigint>();
+    for (const t of this.#ctx.threads) {
+      try {
+        const loop = this.#word(t.threadStateAddress + BigInt(debug.thread.runningLoop));
+        if (loop !== 0n && t.tid !== 0) loops.set(loop, t.tid);
+        current.add(this.#word(t.threadStateAddress + BigInt(debug.thread.runningTask)));
+      } catch (e) {
+        rethrowFatal(e);
+      }
+    }
+    return [...found].slice(0, MAX_TASKS).map((id) => {
+      const thread = loops.get(this.#taskField(id, "loop"));
+      return { id, current: current.has(id), ...(thread === undefined ? {} : { thread }) };
+    });
   }
+
+  // ---- One task --------------------------------------------------------------------------------
 
   #readTask(raw: RawTask): AsyncTask {
     const task: AsyncTask = {
@@ -341,15 +444,14 @@ class TaskReader {
       awaitedBy: [],
       ...(raw.thread === undefined ? {} : { thread: raw.thread }),
     };
-    const offsets = this.#offsets();
     try {
-      task.name = this.#taskName(this.#taskWord(raw.id, offsets.name));
+      task.name = this.#taskName(this.#taskField(raw.id, "name"));
     } catch (e) {
       rethrowFatal(e);
       task.partial = `its name is unreadable`;
     }
     try {
-      const coro = this.#taskWord(raw.id, offsets.coro);
+      const coro = this.#taskField(raw.id, "coro");
       this.#chain(task, coro);
     } catch (e) {
       rethrowFatal(e);
@@ -358,7 +460,7 @@ class TaskReader {
     if (task.awaiting === undefined && this.#rules.layout !== undefined && !task.current) {
       // What the task's last step blocked on (cleared when it runs again).
       try {
-        const waiter = this.#taskWord(raw.id, this.#rules.layout.task.fut_waiter);
+        const waiter = this.#taskField(raw.id, "fut_waiter");
         if (waiter !== 0n) task.awaiting = { type: this.#typeName(waiter), address: waiter };
       } catch (e) {
         rethrowFatal(e);
@@ -466,6 +568,14 @@ class TaskReader {
   #storedAwaitedBy(task: AsyncTask): void {
     const d = this.#debug!;
     try {
+      if (this.#pyTasks.has(task.id)) {
+        // A pure-Python future keeps them in `__asyncio_awaited_by` (a set, or None).
+        const awaited = this.#dicts.attribute(task.id, "_Future__asyncio_awaited_by", this.#types);
+        if (awaited !== undefined && this.#typeName(awaited) === "set") {
+          task.awaitedBy = setKeys(this.#mem, this.#rt, awaited);
+        }
+        return;
+      }
       const awaitedBy = this.#taskWord(task.id, d.task.awaitedBy);
       if (awaitedBy === 0n) return;
       const isSet = this.#taskView(task.id).getUint8(d.task.awaitedByIsSet) !== 0;
@@ -482,21 +592,20 @@ class TaskReader {
    * waits on (`gather`, `wait`, `shield`), a `functools.partial` whose first argument is one
    * (`wait_for` up to 3.11), a bound `TaskGroup._on_task_done` (its parent task).
    */
-  #rebuildAwaitedBy(tasks: AsyncTask[]): void {
-    const layout = this.#rules.layout!;
+  #rebuildAwaitedBy(tasks: AsyncTask[], children: AsyncTask[]): void {
     const ids = new Set(tasks.map((t) => t.id));
     const waitingOn = new Map<bigint, bigint[]>();
     for (const t of tasks) {
       if (t.current) continue;
       try {
-        const waiter = this.#taskWord(t.id, layout.task.fut_waiter);
+        const waiter = this.#taskField(t.id, "fut_waiter");
         if (waiter !== 0n) waitingOn.set(waiter, [...(waitingOn.get(waiter) ?? []), t.id]);
       } catch (e) {
         rethrowFatal(e);
       }
     }
-    for (const t of tasks) {
-      const parents = new Set<bigint>(waitingOn.get(t.id) ?? []);
+    for (const t of children) {
+      const parents = new Set<bigint>([...t.awaitedBy, ...(waitingOn.get(t.id) ?? [])]);
       try {
         for (const callback of this.#callbacks(t.id)) {
           for (const parent of this.#parentsThrough(callback, waitingOn)) {
@@ -515,10 +624,13 @@ class TaskReader {
   #callbacks(task: bigint): bigint[] {
     const layout = this.#rules.layout!;
     const callbacks: bigint[] = [];
-    const first = this.#taskWord(task, layout.task.callback0);
+    const python = this.#pyTasks.has(task);
+    const first = python ? 0n : this.#taskWord(task, layout.task.callback0);
     if (first !== 0n) callbacks.push(first);
-    const list = this.#taskWord(task, layout.task.callbacks);
-    if (list === 0n) return callbacks;
+    const list = python
+      ? this.#dicts.attribute(task, "_callbacks", this.#types) ?? 0n
+      : this.#taskWord(task, layout.task.callbacks);
+    if (list === 0n || this.#typeName(list) !== "list") return callbacks;
     const l = readStruct(this.#mem, list, this.#rt.layout.structs.list!);
     const size = l.int("size");
     if (size < 0 || size > MAX_CALLBACKS) throw new TypeError(`${size} callbacks`);
