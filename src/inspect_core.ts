@@ -302,7 +302,7 @@ export async function inspectCore(
       interpreters: walk.interpreters,
       warnings,
       core: details,
-      ...(tasks === undefined ? {} : { tasks: tasks.tasks }),
+      ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

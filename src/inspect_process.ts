@@ -276,7 +276,7 @@ function* inspectSteps(
         ...nativeWarnings,
       ],
     };
-    if (tasks !== undefined) report.tasks = tasks.tasks;
+    if (tasks?.tasks !== undefined) report.tasks = tasks.tasks;
     if (exe !== undefined) report.executable = exe;
     return report;
   } catch (e) {

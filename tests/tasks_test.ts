@@ -211,3 +211,42 @@ for (const python of await findPythons()) {
     }
   });
 }
+
+for (const python of await findPythons()) {
+  const unread = python.freeThreaded === true || python.version[0] < 3 || python.version[1] < 8;
+  const skip: Skip | undefined = python.unavailable !== undefined
+    ? { reason: python.unavailable }
+    : python.missing !== undefined
+    ? { reason: python.missing, missing: true }
+    : undefined;
+  registerTest(`tasks without asyncio python=${python.id}`, skip, async () => {
+    await using target = await startFixture(python, "single_thread.py");
+    const result = await runPystack(["remote", String(target.pid), "--tasks"]);
+    const json = await runPystack(["remote", String(target.pid), "--tasks", "--json"]);
+    try {
+      assert.equal(result.code, 0, "exit code");
+      assert.match(result.stdout, /^Traceback for thread /, "the threads are shown");
+      const doc = JSON.parse(json.stdout);
+      assertValidReport(doc, "the --tasks document");
+      if (unread) {
+        // An interpreter whose tasks are not read: no section, one warning that says why.
+        assert.doesNotMatch(result.stdout, /Asyncio tasks|No asyncio tasks/, "no task section");
+        const why = python.freeThreaded
+          ? /free-threaded builds are not read yet \(Python 3\.\d+\.\d+\)/
+          : /it reads Python 3\.8 and later \(this is Python [23]\.\d+\.\d+\)/;
+        assert.match(
+          result.stderr,
+          new RegExp(`^pystack: warning: --tasks shows no tasks: ${why.source}\\n$`),
+        );
+        assert.equal(doc.tasks, undefined, "no tasks member");
+      } else {
+        // A program that never imported asyncio has no tasks, and that is no problem.
+        assert.match(result.stdout, /\n\nNo asyncio tasks\.\n$/, "no tasks");
+        assert.equal(result.stderr, "", "nothing on stderr");
+        assert.deepEqual(doc.tasks, [], "an empty tasks array");
+      }
+    } catch (error) {
+      throw withRun(error, result);
+    }
+  });
+}

@@ -12,7 +12,7 @@
  */
 
 import type { MemoryReader } from "../../memory/memory_reader.ts";
-import type { PythonRuntime, TaskRules } from "../../cpython/runtime.ts";
+import { formatVersion, type PythonRuntime, type TaskRules } from "../../cpython/runtime.ts";
 import type { AsyncTask, PyThread, TaskAwaiting, TaskFrame } from "../../model.ts";
 import { readStruct } from "../../cpython/struct_view.ts";
 import { readCString, TypeNames } from "../../cpython/objects.ts";
@@ -45,9 +45,9 @@ export interface TasksContext {
   threads: readonly PyThread[];
 }
 
-/** The tasks found, and why some may be missing. */
+/** The tasks found (undefined when this interpreter's tasks are not read), and why some may be missing. */
 export interface TasksResult {
-  tasks: AsyncTask[];
+  tasks?: AsyncTask[];
   warnings: string[];
 }
 
@@ -70,7 +70,11 @@ interface RawTask {
 export function readTasks(ctx: TasksContext): TasksResult {
   const rules = ctx.rt.tasks;
   if (rules === undefined || ctx.rt.values === undefined) {
-    return { tasks: [], warnings: [`--tasks is not supported for this Python`] };
+    const version = formatVersion(ctx.rt.version);
+    const why = ctx.rt.values?.refcount === "split"
+      ? `free-threaded builds are not read yet (Python ${version})`
+      : `it reads Python 3.8 and later (this is Python ${version})`;
+    return { warnings: [`--tasks shows no tasks: ${why}`] };
   }
   try {
     return new TaskReader(ctx, rules).read();
