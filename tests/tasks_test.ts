@@ -4,7 +4,8 @@
  * by name, its coroutine chain (qualified names, files, lines) exactly as the interpreter itself
  * reported it through `cr_await` just before it signalled ready, who awaits it (an `await task`
  * and a `gather`), the thread of its loop; the text tree draws the same edges. The same with
- * tasks of the pure-Python `Task` class (`asyncio.tasks._PyTask`).
+ * tasks of the pure-Python `Task` class (`asyncio.tasks._PyTask`), and on uvloop's loop (Debian's
+ * python3-uvloop, for its python3.11).
  *
  * @module
  */
@@ -248,5 +249,27 @@ for (const python of await findPythons()) {
     } catch (error) {
       throw withRun(error, result);
     }
+  });
+}
+
+/** Debian's uvloop, built for Debian's python3.11. */
+const UVLOOP = "/usr/lib/python3/dist-packages/uvloop";
+
+for (const python of await findPythons()) {
+  let skip = skipFor(python);
+  if (skip === undefined && python.id !== "3.11-debian") {
+    skip = { reason: "Debian's python3-uvloop is built for Debian's python3.11 only" };
+  }
+  if (skip === undefined) {
+    try {
+      Deno.statSync(UVLOOP);
+    } catch {
+      skip = { reason: `${UVLOOP} not found: apt-get install python3-uvloop`, missing: true };
+    }
+  }
+  registerTest(`tasks uvloop remote python=${python.id}`, skip, async () => {
+    await using target = await startFixture(python, FIXTURE, { args: ["uvloop"] });
+    const truth = JSON.parse(await Deno.readTextFile(`${target.dir}/tasks.json`)) as TruthTask[];
+    await checkRuns(["remote", String(target.pid)], truth, target.pid);
   });
 }
