@@ -352,6 +352,9 @@ const STRUCTS: readonly StructSpec[] = [
     fields: [f("ml", "m_ml"), f("self", "m_self")],
   },
   { name: "methoddef", types: ["PyMethodDef"], fields: [f("name", "ml_name")] },
+  // For --tasks: a `__slots__` attribute (`TimerHandle._when`) through its member descriptor.
+  { name: "memberdescr", types: ["PyMemberDescrObject"], fields: [f("member", "d_member")] },
+  { name: "memberdef", types: ["PyMemberDef"], fields: [f("type"), f("offset")] },
   // 2.7's old-style classes and their instances, for --locals.
   {
     name: "classobj",
@@ -380,6 +383,8 @@ const HEADERS: readonly string[] = [
   "code.h",
   "longintrepr.h",
   "setobject.h",
+  // PyMemberDef (in Python.h's descrobject.h from 3.12)
+  "structmember.h",
   // 3.7
   "internal/pystate.h",
   "internal/mem.h",

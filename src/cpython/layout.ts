@@ -70,7 +70,9 @@ export type StructName =
   | "weakref" // PyWeakReference
   | "method" // PyMethodObject (bound methods)
   | "cfunction" // PyCFunctionObject (builtin functions and methods)
-  | "methoddef"; // PyMethodDef
+  | "methoddef" // PyMethodDef
+  | "memberdescr" // PyMemberDescrObject (a `__slots__` attribute's descriptor)
+  | "memberdef"; // PyMemberDef
 
 /** A whole CPython layout for one minor version on x86-64 Linux. */
 export interface Layout {

@@ -223,6 +223,21 @@ export const v2_7: Layout = {
         name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 40,
+      fields: {
+        member: { offset: 32, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
+      },
+    },
     // PyClassObject
     classobj: {
       size: 72,

@@ -303,6 +303,21 @@ export const v3_13t: Layout = {
         name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 64,
+      fields: {
+        member: { offset: 56, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
+      },
+    },
     // _Py_DebugOffsets
     debug_offsets: {
       size: 584,

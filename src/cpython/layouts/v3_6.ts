@@ -249,5 +249,20 @@ export const v3_6: Layout = {
         name: { offset: 0, kind: "ptr" }, // ml_name
       },
     },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 48,
+      fields: {
+        member: { offset: 40, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
+      },
+    },
   },
 };
