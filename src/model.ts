@@ -188,6 +188,8 @@ export interface TaskAwaiting {
   /** The awaited object's type (`_asyncio.Future`, `_asyncio.Task`, `_GatheringFuture`, …). */
   type: string;
   address: bigint;
+  /** `asyncio.sleep`: when it ends, in the loop's time (`loop.time()`, monotonic seconds). */
+  sleepUntil?: number;
 }
 
 /** One pending asyncio task (`--tasks`). */

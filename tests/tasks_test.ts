@@ -3,7 +3,7 @@
  * from 3.8 (older ones and free-threaded builds skipped with their reason): every pending task
  * by name, its coroutine chain (qualified names, files, lines) exactly as the interpreter itself
  * reported it through `cr_await` just before it signalled ready, who awaits it (an `await task`
- * and a `gather`), the thread of its loop; the text tree draws the same edges. The same with
+ * and a `gather`), the thread of its loop, when a sleep ends (its `TimerHandle`'s `when()`); the text tree draws the same edges. The same with
  * tasks of the pure-Python `Task` class (`asyncio.tasks._PyTask`), and on uvloop's loop (Debian's
  * python3-uvloop, for its python3.11).
  *
@@ -26,6 +26,8 @@ interface Frame {
 interface TruthTask {
   name: string;
   stack: Frame[];
+  /** When its `asyncio.sleep` ends (its `TimerHandle`'s `when()`), or null. */
+  sleepUntil: number | null;
 }
 interface JsonTask {
   id: string;
@@ -34,7 +36,7 @@ interface JsonTask {
   current: boolean;
   coroutineStack: Frame[];
   awaitedBy: string[];
-  awaiting: { type: string; address: string } | null;
+  awaiting: { type: string; address: string; sleepUntil?: number } | null;
   partial: string | null;
 }
 
@@ -87,6 +89,11 @@ function checkTasks(
       `who awaits ${task.name}`,
     );
     assert.equal(task.thread, thread, `thread of ${task.name}`);
+    assert.equal(
+      task.awaiting?.sleepUntil ?? null,
+      expected.sleepUntil,
+      `when the sleep of ${task.name} ends`,
+    );
     assert.equal(task.current, false, `${task.name} is not running`);
     assert.equal(task.partial, null, `${task.name} is whole`);
     if (!["Task-1", "awaiter"].includes(task.name)) {
@@ -189,7 +196,7 @@ function asPstree(stdout: string): string[] {
   const start = stdout.indexOf("\nAsyncio tasks of ");
   return stdout.slice(start).split("\n")
     .filter((line) => /^[│ ]*[└├]── /.test(line))
-    .map((line) => line.replace(/ {2}\(awaits [^()]* at 0x[0-9a-f]+\)$/, ""));
+    .map((line) => line.replace(/ {2}\(awaits [^()]*\)$/, ""));
 }
 
 for (const python of await findPythons()) {

@@ -21,7 +21,7 @@ export interface JsonTask {
   current: boolean;
   coroutineStack: { function: string; file: string; line: number }[];
   awaitedBy: string[];
-  awaiting: { type: string; address: string } | null;
+  awaiting: { type: string; address: string; sleepUntil?: number } | null;
   partial: string | null;
 }
 
@@ -52,9 +52,11 @@ export function tasksJson(tasks: readonly AsyncTask[]): JsonTask[] {
       line: f.line,
     })),
     awaitedBy: t.awaitedBy.map(hex),
-    awaiting: t.awaiting === undefined
-      ? null
-      : { type: t.awaiting.type, address: hex(t.awaiting.address) },
+    awaiting: t.awaiting === undefined ? null : {
+      type: t.awaiting.type,
+      address: hex(t.awaiting.address),
+      ...(t.awaiting.sleepUntil === undefined ? {} : { sleepUntil: t.awaiting.sleepUntil }),
+    },
     partial: t.partial ?? null,
   }));
 }

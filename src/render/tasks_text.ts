@@ -98,7 +98,11 @@ export function taskTreeLines(tasks: readonly AsyncTask[]): string[] {
     t.coroutineStack.forEach((f, i) => {
       const last = i === t.coroutineStack.length - 1;
       const waits = last && t.awaiting !== undefined
-        ? `  (awaits ${t.awaiting.type} at ${hex(t.awaiting.address)})`
+        ? `  (awaits ${t.awaiting.type} at ${hex(t.awaiting.address)}${
+          t.awaiting.sleepUntil === undefined
+            ? ""
+            : `: asyncio.sleep until loop time ${t.awaiting.sleepUntil}`
+        })`
         : "";
       cur = coroutineNode(cur, frameLabel(f) + waits);
     });

@@ -13,7 +13,7 @@
 
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import { formatVersion, type PythonRuntime, type TaskRules } from "../../cpython/runtime.ts";
-import type { AsyncTask, PyThread, TaskAwaiting, TaskFrame } from "../../model.ts";
+import type { AsyncTask, PyFrame, PyThread, TaskAwaiting, TaskFrame } from "../../model.ts";
 import { readStruct } from "../../cpython/struct_view.ts";
 import { readCString, TypeNames } from "../../cpython/objects.ts";
 import { DictReader } from "../../cpython/dicts.ts";
@@ -22,6 +22,7 @@ import { setKeys } from "../../cpython/sets.ts";
 import { rethrowFatal } from "../../errors.ts";
 import { CodeReader } from "../../walk/code_objects.ts";
 import { walkFrames } from "../../walk/frames.ts";
+import { VariableReader } from "../../walk/variables.ts";
 import { type AsyncioDebug, findAsyncioDebug } from "./asyncio_debug.ts";
 
 /** Words of the `_asyncio` module's state looked at for its sets of other tasks (3.14+). */
@@ -93,6 +94,7 @@ class TaskReader {
   readonly #dicts: DictReader;
   readonly #values: ValueRenderer;
   readonly #codes: CodeReader;
+  readonly #variables: VariableReader;
   #debug: AsyncioDebug | undefined;
   readonly #warnings: string[] = [];
 
@@ -105,6 +107,7 @@ class TaskReader {
     this.#dicts = new DictReader(ctx.mem, ctx.rt);
     this.#values = new ValueRenderer(ctx.mem, ctx.rt);
     this.#codes = new CodeReader(ctx.mem, ctx.rt);
+    this.#variables = new VariableReader(ctx.mem, ctx.rt, this.#values);
   }
 
   #word(address: bigint): bigint {
@@ -488,6 +491,7 @@ class TaskReader {
     const genLayout = this.#rt.layout.structs.gen!;
     const seen = new Set<bigint>();
     let obj = coro;
+    let last: PyFrame | undefined;
     while (obj !== 0n) {
       if (seen.has(obj) || seen.size >= MAX_CHAIN) {
         task.partial = `its coroutine chain loops back to ${hex(obj)}`;
@@ -498,6 +502,8 @@ class TaskReader {
       if (type === "_asyncio.FutureIter") {
         const future = this.#word(obj + BigInt(this.#futureIterOffset()));
         task.awaiting = { type: this.#typeName(future), address: future };
+        const until = last === undefined ? undefined : this.#sleepDeadline(last);
+        if (until !== undefined) task.awaiting.sleepUntil = until;
         return;
       }
       if (type !== "coroutine" && type !== "generator") {
@@ -514,6 +520,7 @@ class TaskReader {
       ).frames;
       // A suspended coroutine's frame links to nothing; a running one to its caller's.
       const own = walked.at(-1);
+      last = own;
       task.coroutineStack.push(
         {
           function: name,
@@ -526,6 +533,43 @@ class TaskReader {
         : walked.length > 1 || task.current;
       if (running) return; // its awaitee is not on its stack: it is running
       obj = this.#awaitee(frame);
+    }
+  }
+
+  /**
+   * The deadline of `asyncio.sleep` suspended in `frame`, in loop time: its local `h`, the
+   * `TimerHandle` that will wake it, keeps it in the `__slots__` attribute `_when`.
+   */
+  /** Offset of `_when` in instances of each `TimerHandle` type (0: none). */
+  readonly #whenOffsets = new Map<bigint, number>();
+
+  #sleepDeadline(frame: PyFrame): number | undefined {
+    if (frame.function !== "sleep" || !/[/\\]asyncio[/\\]tasks\.py$/.test(frame.file)) {
+      return undefined;
+    }
+    try {
+      const structs = this.#rt.layout.structs;
+      const handle = this.#variables.local(frame, "h");
+      if (handle === undefined || this.#typeName(handle) !== "TimerHandle") return undefined;
+      const type = this.#word(handle + BigInt(structs.object!.fields.type!.offset));
+      let offset = this.#whenOffsets.get(type);
+      if (offset === undefined) {
+        offset = 0;
+        const descriptor = this.#attributeOrClass(handle, "_when");
+        if (descriptor !== undefined && this.#typeName(descriptor) === "member_descriptor") {
+          const member = readStruct(this.#mem, descriptor, structs.memberdescr!).ptr("member");
+          const found = readStruct(this.#mem, member, structs.memberdef!).int("offset");
+          if (found >= 16 && found <= 4096 && found % 8 === 0) offset = found;
+        }
+        this.#whenOffsets.set(type, offset);
+      }
+      if (offset === 0) return undefined;
+      const when = this.#word(handle + BigInt(offset));
+      if (this.#typeName(when) !== "float") return undefined;
+      return readStruct(this.#mem, when, structs.float!).f64("value");
+    } catch (e) {
+      rethrowFatal(e);
+      return undefined;
     }
   }
 
