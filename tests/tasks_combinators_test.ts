@@ -43,7 +43,9 @@ function skipFor(python: Python): Skip | undefined {
   if (python.version[0] < 3 || python.version[1] < 8) {
     return { reason: "--tasks reads Python 3.8+ (task names appeared in 3.8)" };
   }
-  if (python.freeThreaded) return { reason: "--tasks does not read free-threaded builds yet" };
+  if (python.freeThreaded && python.version[1] >= 14) {
+    return { reason: "--tasks does not read free-threaded builds from 3.14 yet" };
+  }
   if (python.unavailable !== undefined) return { reason: python.unavailable };
   if (python.missing !== undefined) return { reason: python.missing, missing: true };
   return undefined;

@@ -1,6 +1,6 @@
 /**
  * `--tasks` on `fixtures/asyncio_tree.py`, live and from a kernel core, on every interpreter
- * from 3.8 (older ones and free-threaded builds skipped with their reason): every pending task
+ * from 3.8, 3.13t included (older ones skipped with their reason): every pending task
  * by name, its coroutine chain (qualified names, files, lines) exactly as the interpreter itself
  * reported it through `cr_await` just before it signalled ready, who awaits it (an `await task`
  * and a `gather`), the thread of its loop, when a sleep ends (its `TimerHandle`'s `when()`); the text tree draws the same edges. The same with
@@ -63,7 +63,9 @@ function skipFor(python: Python): Skip | undefined {
   if (python.version[0] < 3 || python.version[1] < 8) {
     return { reason: `--tasks reads Python 3.8+ (task names appeared in 3.8)` };
   }
-  if (python.freeThreaded) return { reason: "--tasks does not read free-threaded builds yet" };
+  if (python.freeThreaded && python.version[1] >= 14) {
+    return { reason: "--tasks does not read free-threaded builds from 3.14 yet" };
+  }
   if (python.unavailable !== undefined) return { reason: python.unavailable };
   if (python.missing !== undefined) return { reason: python.missing, missing: true };
   return undefined;
@@ -221,7 +223,8 @@ for (const python of await findPythons()) {
 }
 
 for (const python of await findPythons()) {
-  const unread = python.freeThreaded === true || python.version[0] < 3 || python.version[1] < 8;
+  const unread = python.freeThreaded === true && python.version[1] >= 14 ||
+    python.version[0] < 3 || python.version[1] < 8;
   const skip: Skip | undefined = python.unavailable !== undefined
     ? { reason: python.unavailable }
     : python.missing !== undefined
@@ -240,7 +243,7 @@ for (const python of await findPythons()) {
         // An interpreter whose tasks are not read: no section, one warning that says why.
         assert.doesNotMatch(result.stdout, /Asyncio tasks|No asyncio tasks/, "no task section");
         const why = python.freeThreaded
-          ? /free-threaded builds are not read yet \(Python 3\.\d+\.\d+\)/
+          ? /free-threaded builds from 3\.14 are not read yet \(Python 3\.\d+\.\d+\)/
           : /it reads Python 3\.8 and later \(this is Python [23]\.\d+\.\d+\)/;
         assert.match(
           result.stderr,

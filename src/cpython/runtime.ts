@@ -290,8 +290,10 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
   const m = readAs.minor;
   const freeThreaded = options.freeThreaded === true;
   const debugOffsets = debugOffsetsLayout(version);
-  const taskLayout = TASK_LAYOUTS[key];
-  const tasks: TaskRules | undefined = m < 8 || freeThreaded ? undefined : {
+  const taskLayout = TASK_LAYOUTS[freeThreaded ? `${key}t` : key];
+  // Free-threaded builds: 3.13t (its `_asyncio` read from its DWARF); 3.14t+ not yet (no build
+  // to test them on).
+  const tasks: TaskRules | undefined = m < 8 || freeThreaded && m !== 13 ? undefined : {
     registry: m <= 11 ? "all_tasks" : m <= 13 ? "scheduled_and_eager" : "thread_lists",
     ...(taskLayout === undefined ? {} : { layout: taskLayout }),
     awaitee: m <= 9

@@ -73,7 +73,7 @@ export function readTasks(ctx: TasksContext): TasksResult {
   if (rules === undefined || ctx.rt.values === undefined) {
     const version = formatVersion(ctx.rt.version);
     const why = ctx.rt.values?.refcount === "split"
-      ? `free-threaded builds are not read yet (Python ${version})`
+      ? `free-threaded builds from 3.14 are not read yet (Python ${version})`
       : `it reads Python 3.8 and later (this is Python ${version})`;
     return { warnings: [`--tasks shows no tasks: ${why}`] };
   }
