@@ -326,8 +326,10 @@ const STRUCTS: readonly StructSpec[] = [
   {
     name: "function",
     types: ["PyFunctionObject"],
-    fields: [f("name", "func_name"), f("qualname", "func_qualname"), f("closure", "func_closure")],
+    fields: [f("name", "func_name"), f("qualname", "func_qualname")],
   },
+  // --tasks: a function's closure cells, apart (reading `function` reads up to its last field).
+  { name: "function_closure", types: ["PyFunctionObject"], fields: [f("closure", "func_closure")] },
   // For --tasks: coroutines and generators, weak references, bound methods, builtin functions.
   {
     name: "gen",

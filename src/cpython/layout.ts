@@ -66,6 +66,7 @@ export type StructName =
   | "gil" // struct _gil_runtime_state (3.12+)
   | "gc" // struct _gc_runtime_state
   | "debug_offsets" // _Py_DebugOffsets (3.13+): its own layout
+  | "function_closure" // PyFunctionObject's func_closure, apart from `function`
   | "gen" // PyGenObject (coroutines too: same head)
   | "weakref" // PyWeakReference
   | "method" // PyMethodObject (bound methods)

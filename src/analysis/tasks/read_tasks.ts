@@ -727,7 +727,7 @@ class TaskReader {
     if (type === "function") {
       // gather's `_done_callback`, wait's `_on_completion`, shield's `_inner_done_callback`:
       // a closure cell holds the future the parent task waits on.
-      const closure = readStruct(this.#mem, callback, structs.function!).ptr("closure");
+      const closure = readStruct(this.#mem, callback, structs.function_closure!).ptr("closure");
       if (closure === 0n) return [];
       const t = readStruct(this.#mem, closure, structs.tuple!);
       const size = t.int("size");

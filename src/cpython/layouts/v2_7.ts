@@ -183,6 +183,12 @@ export const v2_7: Layout = {
       size: 88,
       fields: {
         name: { offset: 56, kind: "ptr" }, // func_name
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 88,
+      fields: {
         closure: { offset: 40, kind: "ptr" }, // func_closure
       },
     },

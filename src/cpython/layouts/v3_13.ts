@@ -255,6 +255,12 @@ export const v3_13: Layout = {
       fields: {
         name: { offset: 32, kind: "ptr" }, // func_name
         qualname: { offset: 40, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 144,
+      fields: {
         closure: { offset: 72, kind: "ptr" }, // func_closure
       },
     },

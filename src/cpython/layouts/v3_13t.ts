@@ -260,6 +260,12 @@ export const v3_13t: Layout = {
       fields: {
         name: { offset: 48, kind: "ptr" }, // func_name
         qualname: { offset: 56, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 160,
+      fields: {
         closure: { offset: 88, kind: "ptr" }, // func_closure
       },
     },

@@ -256,6 +256,12 @@ export const v3_14: Layout = {
       fields: {
         name: { offset: 32, kind: "ptr" }, // func_name
         qualname: { offset: 40, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 152,
+      fields: {
         closure: { offset: 72, kind: "ptr" }, // func_closure
       },
     },

@@ -263,6 +263,12 @@ export const v3_15t: Layout = {
       fields: {
         name: { offset: 48, kind: "ptr" }, // func_name
         qualname: { offset: 56, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 168,
+      fields: {
         closure: { offset: 88, kind: "ptr" }, // func_closure
       },
     },

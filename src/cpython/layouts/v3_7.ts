@@ -226,6 +226,12 @@ export const v3_7: Layout = {
       fields: {
         name: { offset: 64, kind: "ptr" }, // func_name
         qualname: { offset: 104, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 112,
+      fields: {
         closure: { offset: 48, kind: "ptr" }, // func_closure
       },
     },
