@@ -313,11 +313,9 @@ const STRUCTS: readonly StructSpec[] = [
   },
   // For --locals: cells (closure variables), modules (`threading`), instance attributes, functions.
   { name: "cell", types: ["PyCellObject"], fields: [f("ref", "ob_ref")] },
-  {
-    name: "module",
-    types: ["PyModuleObject"],
-    fields: [f("dict", "md_dict"), f("state", "md_state")],
-  },
+  { name: "module", types: ["PyModuleObject"], fields: [f("dict", "md_dict")] },
+  // --tasks: a module's C state (`_asyncio`'s), apart (reading `module` reads up to its last field).
+  { name: "module_state", types: ["PyModuleObject"], fields: [f("state", "md_state")] },
   {
     name: "heaptype",
     types: ["PyHeapTypeObject"],

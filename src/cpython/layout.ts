@@ -67,6 +67,7 @@ export type StructName =
   | "gc" // struct _gc_runtime_state
   | "debug_offsets" // _Py_DebugOffsets (3.13+): its own layout
   | "function_closure" // PyFunctionObject's func_closure, apart from `function`
+  | "module_state" // PyModuleObject's md_state, apart from `module`
   | "gen" // PyGenObject (coroutines too: same head)
   | "weakref" // PyWeakReference
   | "method" // PyMethodObject (bound methods)

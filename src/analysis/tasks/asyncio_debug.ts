@@ -103,8 +103,8 @@ export function findAsyncioDebug(
   module: bigint | undefined,
 ): AsyncioDebug | string {
   if (module === undefined) return "the _asyncio module is not loaded";
-  const layout = rt.layout.structs.module;
-  if (layout === undefined || layout.fields.state === undefined) return "no module layout";
+  const layout = rt.layout.structs.module_state;
+  if (layout === undefined) return "no module layout";
   const state = readStruct(mem, module, layout).ptr("state");
   if (state === 0n) return "the _asyncio module has no state";
   const bytes = mem.read(state, STATE_WORDS * 8);

@@ -400,7 +400,7 @@ class TaskReader {
     const module = this.#module("_asyncio");
     const state = module === undefined
       ? 0n
-      : readStruct(this.#mem, module, this.#rt.layout.structs.module!).ptr("state");
+      : readStruct(this.#mem, module, this.#rt.layout.structs.module_state!).ptr("state");
     if (state !== 0n) {
       const words = this.#mem.read(state, STATE_WORDS * 8);
       const view = new DataView(words.buffer, words.byteOffset, words.byteLength);

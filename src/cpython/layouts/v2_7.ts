@@ -173,6 +173,11 @@ export const v2_7: Layout = {
         dict: { offset: 16, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+    module_state: {
+      size: 24,
+      fields: {},
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 872,

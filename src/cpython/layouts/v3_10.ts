@@ -211,6 +211,12 @@ export const v3_10: Layout = {
       size: 56,
       fields: {
         dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyModuleObject
+    module_state: {
+      size: 56,
+      fields: {
         state: { offset: 32, kind: "ptr" }, // md_state
       },
     },

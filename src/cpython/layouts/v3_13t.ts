@@ -243,6 +243,12 @@ export const v3_13t: Layout = {
       size: 80,
       fields: {
         dict: { offset: 32, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyModuleObject
+    module_state: {
+      size: 80,
+      fields: {
         state: { offset: 48, kind: "ptr" }, // md_state
       },
     },

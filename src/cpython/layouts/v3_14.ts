@@ -239,6 +239,12 @@ export const v3_14: Layout = {
       size: 56,
       fields: {
         dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyModuleObject
+    module_state: {
+      size: 56,
+      fields: {
         state: { offset: 32, kind: "ptr" }, // md_state
       },
     },

@@ -239,6 +239,12 @@ export const v3_15: Layout = {
       size: 104,
       fields: {
         dict: { offset: 16, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyModuleObject
+    module_state: {
+      size: 104,
+      fields: {
         state: { offset: 24, kind: "ptr" }, // md_state
       },
     },

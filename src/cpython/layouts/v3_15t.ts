@@ -246,6 +246,12 @@ export const v3_15t: Layout = {
       size: 120,
       fields: {
         dict: { offset: 32, kind: "ptr" }, // md_dict
+      },
+    },
+    // PyModuleObject
+    module_state: {
+      size: 120,
+      fields: {
         state: { offset: 40, kind: "ptr" }, // md_state
       },
     },

@@ -193,6 +193,11 @@ export const v3_6: Layout = {
         dict: { offset: 16, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+    module_state: {
+      size: 24,
+      fields: {},
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 864,
