@@ -114,7 +114,7 @@ export function taskTreeLines(tasks: readonly AsyncTask[]): string[] {
     const key = root.thread === undefined ? "" : String(root.thread);
     const out = sections.get(key) ?? [];
     sections.set(key, out);
-    render(nodes.get(root.id)!, "", true, [], out, drawn);
+    render(nodes.get(root.id)!, "", true, new Set(), out, drawn);
   };
   for (const t of tasks) if (!isChild.has(t.id)) draw(t);
   for (const t of tasks) if (!drawn.has(t.id)) draw(t);
@@ -134,24 +134,57 @@ export function taskTreeLines(tasks: readonly AsyncTask[]): string[] {
   return lines;
 }
 
-/** Draws `node` and its subtree; a task already on the path is a cycle: marked, not followed. */
+/** Deepest level of a tree drawn (a chain of tasks awaiting each other may be longer). */
+export const MAX_TREE_DEPTH = 256;
+
+/**
+ * Draws `node` and its subtree; a task already on the path is a cycle: marked, not followed.
+ * Below {@linkcode MAX_TREE_DEPTH} levels one line says how many tasks are left out.
+ */
 function render(
   node: Node,
   prefix: string,
   last: boolean,
-  path: Node[],
+  path: Set<Node>,
   out: string[],
   drawn: Set<bigint>,
 ): void {
   const branch = last ? "└── " : "├── ";
-  if (path.includes(node)) {
+  if (path.has(node)) {
     out.push(`${prefix}${branch}${node.label} (cycle: it awaits a task that awaits it)`);
+    return;
+  }
+  if (path.size >= MAX_TREE_DEPTH) {
+    const below = countTasks(node, drawn);
+    out.push(
+      `${prefix}${branch}... (${below} more task${below === 1 ? "" : "s"} deeper, not drawn)`,
+    );
     return;
   }
   out.push(`${prefix}${branch}${node.label}`);
   if (node.task !== undefined) drawn.add(node.task.id);
   const childPrefix = prefix + (last ? "    " : "│   ");
+  path.add(node);
   node.children.forEach((child, i) => {
-    render(child, childPrefix, i === node.children.length - 1, [...path, node], out, drawn);
+    render(child, childPrefix, i === node.children.length - 1, path, out, drawn);
   });
+  path.delete(node);
+}
+
+/** Tasks in the subtree of `node` not drawn yet (each counted once; marked as drawn). */
+function countTasks(node: Node, drawn: Set<bigint>): number {
+  let count = 0;
+  const stack = [node];
+  const seen = new Set<Node>();
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    if (n.task !== undefined && !drawn.has(n.task.id)) {
+      drawn.add(n.task.id);
+      count++;
+    }
+    stack.push(...n.children);
+  }
+  return count;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { taskTreeLines } from "./tasks_text.ts";
+import { MAX_TREE_DEPTH, taskTreeLines } from "./tasks_text.ts";
 import type { AsyncTask } from "../model.ts";
 
 function task(id: bigint, name: string, awaitedBy: bigint[], more: Partial<AsyncTask> = {}) {
@@ -52,4 +52,20 @@ Deno.test("taskTreeLines() says when there are no tasks, and marks incomplete on
   assert.deepEqual(taskTreeLines([]), ["", "No asyncio tasks."]);
   const lines = taskTreeLines([task(1n, "???", [], { partial: "its name is unreadable" })]);
   assert.equal(lines[2], "└── (T) ??? [(!) incomplete: its name is unreadable]");
+});
+
+Deno.test("taskTreeLines() stops a very long chain of awaits, and says how much it left out", () => {
+  const count = 100_000;
+  const tasks = Array.from(
+    { length: count },
+    (_, i) => task(BigInt(i + 1), `T${i + 1}`, i === 0 ? [] : [BigInt(i)]),
+  );
+  const lines = taskTreeLines(tasks);
+  // Each level is a task and its coroutine: half of the drawn levels are tasks.
+  const drawnTasks = lines.filter((line) => line.includes("(T) ")).length;
+  assert.equal(drawnTasks, MAX_TREE_DEPTH / 2);
+  assert.match(
+    lines.at(-1)!,
+    new RegExp(`\\.\\.\\. \\(${count - drawnTasks} more tasks deeper, not drawn\\)$`),
+  );
 });
