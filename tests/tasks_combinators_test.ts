@@ -1,5 +1,5 @@
 /**
- * `--tasks` on `fixtures/asyncio_combinators.py`, live and from a kernel core, on every
+ * `--tasks` on `fixtures/asyncio_combinators.py`, live and from a kernel core and a gcore, on every
  * interpreter from 3.8: who awaits whom through `asyncio.wait`, `wait_for`, `shield`, a
  * `TaskGroup` (3.11+), `gather`, an eager task (3.12+), a cycle of two tasks awaiting each other
  * (drawn once, marked), a task left behind by a thread that ended (under no thread; 3.14+
@@ -144,15 +144,20 @@ for (const python of await findPythons()) {
     const truth = JSON.parse(await Deno.readTextFile(`${target.dir}/tasks.json`)) as TruthTask[];
     await checkRuns(["remote", String(target.pid)], truth, minor);
   });
-  registerTest(
-    `tasks combinators core python=${python.id} maker=kernel-abrt`,
-    skipFor(python) ?? makerSkip("kernel-abrt"),
-    async () => {
-      await using core = await fixtureCore(python, FIXTURE, "kernel-abrt");
-      const truth = JSON.parse(
-        await Deno.readTextFile(`${core.target.dir}/tasks.json`),
-      ) as TruthTask[];
-      await checkRuns(["core", core.path], truth, minor);
-    },
-  );
+  for (const maker of ["kernel-abrt", "gcore"] as const) {
+    const gcore = maker === "gcore" && python.gcoreSkip !== undefined
+      ? { reason: python.gcoreSkip }
+      : undefined;
+    registerTest(
+      `tasks combinators core python=${python.id} maker=${maker}`,
+      skipFor(python) ?? gcore ?? makerSkip(maker),
+      async () => {
+        await using core = await fixtureCore(python, FIXTURE, maker);
+        const truth = JSON.parse(
+          await Deno.readTextFile(`${core.target.dir}/tasks.json`),
+        ) as TruthTask[];
+        await checkRuns(["core", core.path], truth, minor);
+      },
+    );
+  }
 }
