@@ -190,7 +190,12 @@ export async function inspectCore(
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
     const tasks = options.tasks && located !== undefined
-      ? readTasks({ ...located, mem: memory, threads: walk.threads })
+      ? readTasks({
+        ...located,
+        mem: memory,
+        threads: walk.threads,
+        interpreters: walk.interpreters,
+      })
       : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);

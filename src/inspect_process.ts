@@ -221,7 +221,14 @@ function* inspectSteps(
             : {}),
         });
         if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
-        if (options.tasks) tasks = readTasks({ ...located, mem, threads: walk.threads });
+        if (options.tasks) {
+          tasks = readTasks({
+            ...located,
+            mem,
+            threads: walk.threads,
+            interpreters: walk.interpreters,
+          });
+        }
         if (!block) markChangedStacks(walk, located, mem);
       }
       native?.unwindLive(

@@ -209,6 +209,8 @@ export interface AsyncTask {
   awaiting?: TaskAwaiting;
   /** Why what is shown of it may be incomplete (corrupt memory, limits). */
   partial?: string;
+  /** The subinterpreter whose asyncio it belongs to (absent: the main interpreter). */
+  interpreterId?: number;
 }
 
 /** The result of inspecting one process or core. */

@@ -23,6 +23,7 @@ export interface JsonTask {
   awaitedBy: string[];
   awaiting: { type: string; address: string; sleepUntil?: number } | null;
   partial: string | null;
+  interpreterId: number;
 }
 
 /**
@@ -58,5 +59,6 @@ export function tasksJson(tasks: readonly AsyncTask[]): JsonTask[] {
       ...(t.awaiting.sleepUntil === undefined ? {} : { sleepUntil: t.awaiting.sleepUntil }),
     },
     partial: t.partial ?? null,
+    interpreterId: t.interpreterId ?? 0,
   }));
 }

@@ -111,23 +111,31 @@ export function taskTreeLines(tasks: readonly AsyncTask[]): string[] {
   const drawn = new Set<bigint>();
   const sections = new Map<string, string[]>();
   const draw = (root: AsyncTask) => {
-    const key = root.thread === undefined ? "" : String(root.thread);
+    const key = `${root.thread ?? ""}/${root.interpreterId ?? 0}`;
     const out = sections.get(key) ?? [];
     sections.set(key, out);
     render(nodes.get(root.id)!, "", true, new Set(), out, drawn);
   };
   for (const t of tasks) if (!isChild.has(t.id)) draw(t);
   for (const t of tasks) if (!drawn.has(t.id)) draw(t);
-  const keys = [...sections.keys()].sort((a, b) =>
-    a === "" ? 1 : b === "" ? -1 : Number(a) - Number(b)
-  );
+  const order = (key: string) => {
+    const [thread, interpreter] = key.split("/");
+    return [thread === "" ? Infinity : Number(thread), Number(interpreter)] as const;
+  };
+  const keys = [...sections.keys()].sort((a, b) => {
+    const [ta, ia] = order(a);
+    const [tb, ib] = order(b);
+    return ta === tb ? ia - ib : ta < tb ? -1 : 1;
+  });
   const lines: string[] = [];
   for (const key of keys) {
+    const [thread, interpreter] = key.split("/");
+    const of = interpreter === "0" ? "" : ` (interpreter ${interpreter})`;
     lines.push(
       "",
-      key === ""
-        ? "Asyncio tasks of event loops no thread is running:"
-        : `Asyncio tasks of the event loop in thread ${key}:`,
+      thread === ""
+        ? `Asyncio tasks of event loops no thread is running${of}:`
+        : `Asyncio tasks of the event loop in thread ${thread}${of}:`,
       ...sections.get(key)!,
     );
   }

@@ -40,10 +40,24 @@ const MAX_NAME = 256;
 export interface TasksContext {
   mem: MemoryReader;
   rt: PythonRuntime;
-  /** The interpreter state whose `sys.modules` holds asyncio. */
+  /** The interpreter state whose `sys.modules` holds asyncio (when `interpreters` is empty). */
   interp: bigint;
-  /** The walked threads (thread state address → OS thread id). */
+  /** Every interpreter of the process (each has its own asyncio; the main one is id 0). */
+  interpreters?: readonly { id: number; address: bigint }[];
+  /** The walked thread states, of every interpreter (address → OS thread id). */
   threads: readonly PyThread[];
+}
+
+/** One interpreter's part of {@linkcode TasksContext}. */
+interface InterpreterContext {
+  mem: MemoryReader;
+  rt: PythonRuntime;
+  interp: bigint;
+  interpreterId: number;
+  /** This interpreter's thread states. */
+  threads: readonly PyThread[];
+  /** Every thread state of the process (a loop may run in any of them). */
+  allThreads: readonly PyThread[];
 }
 
 /** The tasks found (undefined when this interpreter's tasks are not read), and why some may be missing. */
@@ -77,19 +91,45 @@ export function readTasks(ctx: TasksContext): TasksResult {
       : `it reads Python 3.8 and later (this is Python ${version})`;
     return { warnings: [`--tasks shows no tasks: ${why}`] };
   }
-  try {
-    return new TaskReader(ctx, rules).read();
-  } catch (e) {
-    rethrowFatal(e);
-    return { tasks: [], warnings: [`asyncio tasks unreadable: ${(e as Error).message}`] };
+  const interpreters = ctx.interpreters !== undefined && ctx.interpreters.length > 0
+    ? [...ctx.interpreters].sort((a, b) => a.id - b.id)
+    : [{ id: 0, address: ctx.interp }];
+  const tasks: AsyncTask[] = [];
+  const warnings: string[] = [];
+  const seen = new Set<bigint>();
+  for (const { id, address } of interpreters) {
+    const where = interpreters.length > 1 ? ` (interpreter ${id})` : "";
+    const one: InterpreterContext = {
+      mem: ctx.mem,
+      rt: ctx.rt,
+      interp: address,
+      interpreterId: id,
+      threads: ctx.threads.filter((t) => interpreters.length === 1 || t.interpreterId === id),
+      allThreads: ctx.threads,
+    };
+    try {
+      const result = new TaskReader(one, rules).read();
+      // Up to 3.11 the registry is one object that every interpreter's asyncio shares.
+      for (const t of result.tasks ?? []) {
+        if (seen.has(t.id)) continue;
+        seen.add(t.id);
+        if (id !== 0) t.interpreterId = id;
+        tasks.push(t);
+      }
+      warnings.push(...result.warnings.map((w) => w + where));
+    } catch (e) {
+      rethrowFatal(e);
+      warnings.push(`asyncio tasks unreadable${where}: ${(e as Error).message}`);
+    }
   }
+  return { tasks, warnings };
 }
 
 class TaskReader {
   readonly #mem: MemoryReader;
   readonly #rt: PythonRuntime;
   readonly #rules: TaskRules;
-  readonly #ctx: TasksContext;
+  readonly #ctx: InterpreterContext;
   readonly #types: TypeNames;
   readonly #dicts: DictReader;
   readonly #values: ValueRenderer;
@@ -98,7 +138,7 @@ class TaskReader {
   #debug: AsyncioDebug | undefined;
   readonly #warnings: string[] = [];
 
-  constructor(ctx: TasksContext, rules: TaskRules) {
+  constructor(ctx: InterpreterContext, rules: TaskRules) {
     this.#ctx = ctx;
     this.#mem = ctx.mem;
     this.#rt = ctx.rt;
@@ -204,7 +244,7 @@ class TaskReader {
     return dict === 0n ? undefined : this.#dicts.lookup(dict, name, this.#types);
   }
 
-  read(): TasksResult {
+  read(): { tasks: AsyncTask[]; warnings: string[] } {
     const tasksModule = this.#module("asyncio.tasks");
     if (tasksModule === undefined) return { tasks: [], warnings: [] };
     const raw = this.#rules.registry === "thread_lists"
@@ -305,7 +345,7 @@ class TaskReader {
   #runningLoops(): Map<bigint, number> {
     const loops = new Map<bigint, number>();
     const threadLayout = this.#rt.layout.structs.thread!;
-    for (const t of this.#ctx.threads) {
+    for (const t of this.#ctx.allThreads) {
       try {
         let loop: bigint | undefined;
         if (this.#rules.runningLoop === "after_thread_state") {
@@ -424,7 +464,7 @@ class TaskReader {
     if (found.size === 0) return [];
     const loops = new Map<bigint, number>();
     const current = new Set<bigint>();
-    for (const t of this.#ctx.threads) {
+    for (const t of this.#ctx.allThreads) {
       try {
         const loop = this.#word(t.threadStateAddress + BigInt(debug.thread.runningLoop));
         if (loop !== 0n && t.tid !== 0) loops.set(loop, t.tid);
