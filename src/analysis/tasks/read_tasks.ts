@@ -13,7 +13,7 @@
 
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import { formatVersion, type PythonRuntime, type TaskRules } from "../../cpython/runtime.ts";
-import type { AsyncTask, PyFrame, PyThread, TaskAwaiting, TaskFrame } from "../../model.ts";
+import type { AsyncTask, PyFrame, PyThread, TaskFrame } from "../../model.ts";
 import { readStruct } from "../../cpython/struct_view.ts";
 import { readCString, TypeNames } from "../../cpython/objects.ts";
 import { DictReader } from "../../cpython/dicts.ts";
@@ -73,14 +73,17 @@ function hex(a: bigint): string {
 /** A task before its chain and edges are read. */
 interface RawTask {
   id: bigint;
+  /** OS thread id of the thread running its loop, when known. */
   thread?: number;
-  /** 3.14+: the thread state the task's list belongs to. */
+  /** The task its thread runs now. */
   current: boolean;
 }
 
 /**
- * Reads every pending task of the interpreter. Returns no tasks (and no warning) when asyncio
- * was never imported; a warning when the registry could not be read.
+ * Reads every pending task of every interpreter (each has its own asyncio from 3.12). Returns
+ * no tasks (and no warning) when asyncio was never imported; a warning when a registry could
+ * not be read; no `tasks` at all, with a warning saying why, for an interpreter whose tasks
+ * are not read (before 3.8, free-threaded from 3.14).
  */
 export function readTasks(ctx: TasksContext): TasksResult {
   const rules = ctx.rt.tasks;
@@ -485,7 +488,7 @@ class TaskReader {
     const task: AsyncTask = {
       id: raw.id,
       name: "???",
-      state: this.#rules.registry === "thread_lists" ? "pending" : "pending",
+      state: "pending", // only pending tasks are listed (3.14+ lists hold no other)
       current: raw.current,
       coroutineStack: [],
       awaitedBy: [],
@@ -783,5 +786,3 @@ class TaskReader {
     return [];
   }
 }
-
-export type { TaskAwaiting };
