@@ -190,6 +190,8 @@ export interface TaskAwaiting {
   address: bigint;
   /** `asyncio.sleep`: when it ends, in the loop's time (`loop.time()`, monotonic seconds). */
   sleepUntil?: number;
+  /** The asyncio primitive waited on (`asyncio.Event`, `asyncio.Lock`, `asyncio.Queue`, …). */
+  on?: { what: string; address: bigint };
 }
 
 /** One pending asyncio task (`--tasks`). */

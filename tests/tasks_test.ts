@@ -28,6 +28,8 @@ interface TruthTask {
   stack: Frame[];
   /** When its `asyncio.sleep` ends (its `TimerHandle`'s `when()`), or null. */
   sleepUntil: number | null;
+  /** The address of the `asyncio.Event` it waits on, or null. */
+  event: number | null;
 }
 interface JsonTask {
   id: string;
@@ -36,7 +38,12 @@ interface JsonTask {
   current: boolean;
   coroutineStack: Frame[];
   awaitedBy: string[];
-  awaiting: { type: string; address: string; sleepUntil?: number } | null;
+  awaiting: {
+    type: string;
+    address: string;
+    sleepUntil?: number;
+    on?: { what: string; address: string };
+  } | null;
   partial: string | null;
 }
 
@@ -95,6 +102,13 @@ function checkTasks(
       task.awaiting?.sleepUntil ?? null,
       expected.sleepUntil,
       `when the sleep of ${task.name} ends`,
+    );
+    assert.deepEqual(
+      task.awaiting?.on ?? null,
+      expected.event === null
+        ? null
+        : { what: "asyncio.Event", address: `0x${expected.event.toString(16)}` },
+      `the Event ${task.name} waits on`,
     );
     assert.equal(task.current, false, `${task.name} is not running`);
     assert.equal(task.partial, null, `${task.name} is whole`);

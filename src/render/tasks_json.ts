@@ -21,7 +21,12 @@ export interface JsonTask {
   current: boolean;
   coroutineStack: { function: string; file: string; line: number }[];
   awaitedBy: string[];
-  awaiting: { type: string; address: string; sleepUntil?: number } | null;
+  awaiting: {
+    type: string;
+    address: string;
+    sleepUntil?: number;
+    on?: { what: string; address: string };
+  } | null;
   partial: string | null;
   interpreterId: number;
 }
@@ -57,6 +62,9 @@ export function tasksJson(tasks: readonly AsyncTask[]): JsonTask[] {
       type: t.awaiting.type,
       address: hex(t.awaiting.address),
       ...(t.awaiting.sleepUntil === undefined ? {} : { sleepUntil: t.awaiting.sleepUntil }),
+      ...(t.awaiting.on === undefined
+        ? {}
+        : { on: { what: t.awaiting.on.what, address: hex(t.awaiting.on.address) } }),
     },
     partial: t.partial ?? null,
     interpreterId: t.interpreterId ?? 0,

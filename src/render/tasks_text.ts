@@ -102,6 +102,10 @@ export function taskTreeLines(tasks: readonly AsyncTask[]): string[] {
           t.awaiting.sleepUntil === undefined
             ? ""
             : `: asyncio.sleep until loop time ${t.awaiting.sleepUntil}`
+        }${
+          t.awaiting.on === undefined
+            ? ""
+            : `: ${t.awaiting.on.what} at ${hex(t.awaiting.on.address)}`
         })`
         : "";
       cur = coroutineNode(cur, frameLabel(f) + waits);

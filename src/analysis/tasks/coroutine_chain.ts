@@ -21,6 +21,7 @@ export function readChain(o: TaskObjects, task: AsyncTask, coro: bigint): void {
   const seen = new Set<bigint>();
   let obj = coro;
   let last: PyFrame | undefined;
+  let lastName = "";
   while (obj !== 0n) {
     if (seen.has(obj) || seen.size >= MAX_CHAIN) {
       task.partial = `its coroutine chain loops back to ${hex(obj)}`;
@@ -33,6 +34,8 @@ export function readChain(o: TaskObjects, task: AsyncTask, coro: bigint): void {
       task.awaiting = { type: o.typeName(future), address: future };
       const until = last === undefined ? undefined : sleepDeadline(o, last);
       if (until !== undefined) task.awaiting.sleepUntil = until;
+      const on = last === undefined ? undefined : primitive(o, lastName, last);
+      if (on !== undefined) task.awaiting.on = on;
       return;
     }
     if (type !== "coroutine" && type !== "generator") {
@@ -50,6 +53,7 @@ export function readChain(o: TaskObjects, task: AsyncTask, coro: bigint): void {
     // A suspended coroutine's frame links to nothing; a running one to its caller's.
     const own = walked.at(-1);
     last = own;
+    lastName = name;
     task.coroutineStack.push(
       {
         function: name,
@@ -62,6 +66,43 @@ export function readChain(o: TaskObjects, task: AsyncTask, coro: bigint): void {
       : walked.length > 1 || task.current;
     if (running) return; // its awaitee is not on its stack: it is running
     obj = awaitee(o, frame);
+  }
+}
+
+/** asyncio's primitives, by the qualified name of the coroutine a task waits in. */
+const PRIMITIVES: Readonly<Record<string, string>> = {
+  "Event.wait": "asyncio.Event",
+  "Lock.acquire": "asyncio.Lock",
+  "Condition.wait": "asyncio.Condition",
+  "Semaphore.acquire": "asyncio.Semaphore",
+  "Barrier.wait": "asyncio.Barrier",
+  "Barrier._block": "asyncio.Barrier",
+  "Barrier._wait": "asyncio.Barrier",
+  "Queue.get": "asyncio.Queue",
+  "Queue.put": "asyncio.Queue",
+  "Queue.join": "asyncio.Queue",
+  "StreamReader._wait_for_data": "asyncio.StreamReader",
+};
+
+/**
+ * The asyncio primitive a task waits on, when its innermost coroutine is one of its methods (in
+ * asyncio's own `locks.py`, `queues.py`, `streams.py`): which one (the method's `self`).
+ */
+function primitive(
+  o: TaskObjects,
+  qualname: string,
+  frame: PyFrame,
+): { what: string; address: bigint } | undefined {
+  const what = PRIMITIVES[qualname];
+  if (what === undefined || !/[/\\]asyncio[/\\](locks|queues|streams)\.py$/.test(frame.file)) {
+    return undefined;
+  }
+  try {
+    const self = o.variables.local(frame, "self");
+    return self === undefined ? undefined : { what, address: self };
+  } catch (e) {
+    rethrowFatal(e);
+    return undefined;
   }
 }
 
