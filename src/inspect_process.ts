@@ -227,6 +227,7 @@ function* inspectSteps(
             mem,
             threads: walk.threads,
             interpreters: walk.interpreters,
+            nonBlocking: !block,
           });
         }
         if (!block) markChangedStacks(walk, located, mem);

@@ -100,7 +100,9 @@ export function fromThreadLists(o: TaskObjects): RawTask[] {
         return;
       }
       if (count++ >= MAX_TASKS || seen.has(node)) {
-        o.warnings.push(`the task list of ${where} does not end: stopped after ${count}`);
+        o.warnings.push(
+          `the task list of ${where} does not end: stopped after ${count}`,
+        );
         return;
       }
       seen.add(node);

@@ -36,6 +36,8 @@ export interface TasksContext {
   interpreters?: readonly { id: number; address: bigint }[];
   /** The walked thread states, of every interpreter (address → OS thread id). */
   threads: readonly PyThread[];
+  /** Read while the target runs (`--no-block`): a list may change under the reader. */
+  nonBlocking?: boolean;
 }
 
 /** The tasks found (undefined when the interpreter's tasks are not read), and what went wrong. */
@@ -66,7 +68,8 @@ export function readTasks(ctx: TasksContext): TasksResult {
   const warnings: string[] = [];
   const seen = new Set<bigint>();
   for (const { id, address } of interpreters) {
-    const where = interpreters.length > 1 ? ` (interpreter ${id})` : "";
+    const where = (interpreters.length > 1 ? ` (interpreter ${id})` : "") +
+      (ctx.nonBlocking === true ? " (read while the target ran: --no-block)" : "");
     const one: InterpreterContext = {
       mem: ctx.mem,
       rt: ctx.rt,
@@ -74,6 +77,7 @@ export function readTasks(ctx: TasksContext): TasksResult {
       interpreterId: id,
       threads: ctx.threads.filter((t) => interpreters.length === 1 || t.interpreterId === id),
       allThreads: ctx.threads,
+      ...(ctx.nonBlocking === true ? { nonBlocking: true } : {}),
     };
     try {
       const result = readInterpreter(new TaskObjects(one, rules));

@@ -34,6 +34,8 @@ export interface InterpreterContext {
   threads: readonly PyThread[];
   /** Every thread state of the process (a loop may run in any of them). */
   allThreads: readonly PyThread[];
+  /** Read while the target runs (`--no-block`). */
+  nonBlocking?: boolean;
 }
 
 /** A task before its chain and edges are read. */
