@@ -152,6 +152,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("curexc_value", { c: "curexc_value", until: "3.11" }),
       f("curexc_traceback", { c: "curexc_traceback", until: "3.11" }),
       f("current_exception", { c: "current_exception", since: "3.12" }),
+      // --tasks: the running event loop is kept in the thread's dict (up to 3.12).
+      f("dict"),
     ],
   },
   {
@@ -186,6 +188,10 @@ const STRUCTS: readonly StructSpec[] = [
       f("globals", "f_globals"),
       f("locals", "f_locals"),
       f("frame_obj"),
+      // --tasks: the value stack of a suspended coroutine (<= 3.10; 3.11+ use `stacktop`).
+      f("value_stack", "f_valuestack"),
+      f("stack_top", "f_stacktop"),
+      f("stack_depth", "f_stackdepth"),
     ],
   },
   {
@@ -328,6 +334,8 @@ const STRUCTS: readonly StructSpec[] = [
   // For --locals: cells (closure variables), modules (`threading`), instance attributes, functions.
   { name: "cell", types: ["PyCellObject"], fields: [f("ref", "ob_ref")] },
   { name: "module", types: ["PyModuleObject"], fields: [f("dict", "md_dict")] },
+  // --tasks: a module's C state (`_asyncio`'s), apart (reading `module` reads up to its last field).
+  { name: "module_state", types: ["PyModuleObject"], fields: [f("state", "md_state")] },
   {
     name: "heaptype",
     types: ["PyHeapTypeObject"],
@@ -338,6 +346,35 @@ const STRUCTS: readonly StructSpec[] = [
     types: ["PyFunctionObject"],
     fields: [f("name", "func_name"), f("qualname", "func_qualname")],
   },
+  // --tasks: a function's closure cells, apart (reading `function` reads up to its last field).
+  { name: "function_closure", types: ["PyFunctionObject"], fields: [f("closure", "func_closure")] },
+  // For --tasks: coroutines and generators, weak references, bound methods, builtin functions.
+  {
+    name: "gen",
+    types: ["PyGenObject"],
+    fields: [
+      f("frame", "gi_frame"),
+      { name: "iframe", members: ["gi_iframe"], aggregateKind: "u8" },
+      f("frame_state", "gi_frame_state"),
+      f("name", "gi_name"),
+      f("qualname", "gi_qualname"),
+    ],
+  },
+  { name: "weakref", types: ["PyWeakReference"], fields: [f("object", "wr_object")] },
+  {
+    name: "method",
+    types: ["PyMethodObject"],
+    fields: [f("func", "im_func"), f("self", "im_self")],
+  },
+  {
+    name: "cfunction",
+    types: ["PyCFunctionObject"],
+    fields: [f("ml", "m_ml"), f("self", "m_self")],
+  },
+  { name: "methoddef", types: ["PyMethodDef"], fields: [f("name", "ml_name")] },
+  // For --tasks: a `__slots__` attribute (`TimerHandle._when`) through its member descriptor.
+  { name: "memberdescr", types: ["PyMemberDescrObject"], fields: [f("member", "d_member")] },
+  { name: "memberdef", types: ["PyMemberDef"], fields: [f("type"), f("offset")] },
   // 2.7's old-style classes and their instances, for --locals.
   {
     name: "classobj",
@@ -410,6 +447,8 @@ const HEADERS: readonly string[] = [
   "code.h",
   "longintrepr.h",
   "setobject.h",
+  // PyMemberDef (in Python.h's descrobject.h from 3.12)
+  "structmember.h",
   // 3.7
   "internal/pystate.h",
   "internal/mem.h",

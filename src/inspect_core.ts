@@ -18,6 +18,7 @@ import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { addExceptions, readLastException } from "./analysis/exceptions/thread_exceptions.ts";
 import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { addLocals } from "./walk/locals.ts";
+import { readTasks } from "./analysis/tasks/read_tasks.ts";
 import {
   attachOptionsFor,
   debugImagesAhead,
@@ -48,6 +49,8 @@ export interface InspectCoreOptions {
   log?: (message: string) => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
+  /** Also read the asyncio tasks (`--tasks`). */
+  tasks?: boolean;
   /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`). */
   native?: NativeMode;
   /**
@@ -204,6 +207,14 @@ export async function inspectCore(
         registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
       })
       : undefined;
+    const tasks = options.tasks && located !== undefined
+      ? readTasks({
+        ...located,
+        mem: memory,
+        threads: walk.threads,
+        interpreters: walk.interpreters,
+      })
+      : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
     const greenlets = located === undefined ? undefined : suspendedGreenlets({
@@ -309,6 +320,7 @@ export async function inspectCore(
       ...walk.warnings,
       ...localsWarnings,
       ...(greenlets?.warnings ?? []),
+      ...(tasks?.warnings ?? []),
       ...nativeWarnings,
       ...(locks?.warnings ?? []),
     ];
@@ -336,6 +348,7 @@ export async function inspectCore(
       ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
       core: details,
       ...(locks === undefined ? {} : { locks: attachLocks(walk.threads, locks.perThread) }),
+      ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

@@ -32,6 +32,7 @@ import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import type { ThreadWalk } from "./walk/threads.ts";
 import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import { addLocals } from "./walk/locals.ts";
+import { readTasks } from "./analysis/tasks/read_tasks.ts";
 import {
   attachOptionsFor,
   debugImagesAhead,
@@ -70,6 +71,8 @@ export interface InspectProcessOptions {
   onPaused?: () => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
+  /** Also read the asyncio tasks (`--tasks`). */
+  tasks?: boolean;
   /** Also unwind native stacks (`--native`, `--native-all`, `--native-last`); needs `block`. */
   native?: NativeMode;
   /**
@@ -222,6 +225,7 @@ function* inspectSteps(
     let localsWarnings: string[] = [];
     let greenlets: GreenletWalk | undefined;
     let locks: (ReturnType<typeof analyzeLocks> & { snapshots: number }) | undefined;
+    let tasks: ReturnType<typeof readTasks> | undefined;
     try {
       options.onPaused?.();
       mem.clearCache();
@@ -277,6 +281,15 @@ function* inspectSteps(
             `--locks: ${registers.size} threads' registers read and their locks found in ` +
               `${(performance.now() - started).toFixed(2)} ms (snapshot 1)`,
           );
+        }
+        if (options.tasks) {
+          tasks = readTasks({
+            ...located,
+            mem,
+            threads: walk.threads,
+            interpreters: walk.interpreters,
+            nonBlocking: !block,
+          });
         }
       }
       native?.unwindLive(
@@ -336,11 +349,13 @@ function* inspectSteps(
         ...walk.warnings,
         ...localsWarnings,
         ...(greenlets?.warnings ?? []),
+        ...(tasks?.warnings ?? []),
         ...nativeWarnings,
         ...(locks?.warnings ?? []),
       ],
     };
     if (greenlets !== undefined) report.greenlets = greenlets.greenlets;
+    if (tasks?.tasks !== undefined) report.tasks = tasks.tasks;
     if (exe !== undefined) report.executable = exe;
     if (lockSummary !== undefined) report.locks = lockSummary;
     return report;

@@ -286,6 +286,46 @@ export interface GreenletStack extends GreenletInfo {
   partial?: string;
 }
 
+/** One coroutine of a task's chain (`--tasks`). */
+export interface TaskFrame {
+  /** The coroutine's qualified name (`gi_qualname`). */
+  function: string;
+  file: string;
+  line: number;
+}
+
+/** What a task's innermost coroutine waits on (`--tasks`). */
+export interface TaskAwaiting {
+  /** The awaited object's type (`_asyncio.Future`, `_asyncio.Task`, `_GatheringFuture`, …). */
+  type: string;
+  address: bigint;
+  /** `asyncio.sleep`: when it ends, in the loop's time (`loop.time()`, monotonic seconds). */
+  sleepUntil?: number;
+  /** The asyncio primitive waited on (`asyncio.Event`, `asyncio.Lock`, `asyncio.Queue`, …). */
+  on?: { what: string; address: bigint };
+}
+
+/** One pending asyncio task (`--tasks`). */
+export interface AsyncTask {
+  /** The task object's address. */
+  id: bigint;
+  name: string;
+  state: "pending" | "cancelled" | "finished" | "unknown";
+  /** OS thread id of the thread running its event loop; undefined when none is known. */
+  thread?: number;
+  /** The task its thread is running right now. */
+  current: boolean;
+  /** Its coroutines, outermost first. */
+  coroutineStack: TaskFrame[];
+  /** Ids of the tasks awaiting it. */
+  awaitedBy: bigint[];
+  awaiting?: TaskAwaiting;
+  /** Why what is shown of it may be incomplete (corrupt memory, limits). */
+  partial?: string;
+  /** The subinterpreter whose asyncio it belongs to (absent: the main interpreter). */
+  interpreterId?: number;
+}
+
 /** The result of inspecting one process or core. */
 export interface StackReport {
   pid: number;
@@ -303,6 +343,8 @@ export interface StackReport {
   greenlets?: GreenletStack[];
   /** Present for cores. */
   core?: CoreDetails;
+  /** With `--tasks`: the pending asyncio tasks. */
+  tasks?: AsyncTask[];
   /** With `--locks`: the deadlocks and findings over all threads. */
   locks?: LockSummary;
 }

@@ -32,6 +32,8 @@ export type Command =
       json: boolean;
       /** `--locals`: present (true) only when given. */
       locals?: boolean;
+      /** `--tasks`: present (true) only when given. */
+      tasks?: boolean;
       /** `--native`, `--native-all`, `--native-last` (the last one given). */
       native?: NativeMode;
       /** `--group`: threads with identical Python stacks printed once. */
@@ -53,6 +55,7 @@ export type Command =
     exhaustive: boolean;
     json: boolean;
     locals?: boolean;
+    tasks?: boolean;
     native?: NativeMode;
     group?: boolean;
     locks?: boolean;
@@ -68,6 +71,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   locals: { type: "boolean" },
   locks: { type: "boolean" },
+  tasks: { type: "boolean" },
   "lib-search-path": { type: "string" },
   "lib-search-root": { type: "string" },
   ...NATIVE_OPTIONS,
@@ -116,6 +120,7 @@ export function parseCommand(argv: string[]): Command {
         "json",
         "locals",
         "locks",
+        "tasks",
         ...NATIVE_FLAGS,
       ],
       "demo",
@@ -159,6 +164,7 @@ export function parseCommand(argv: string[]): Command {
     ...(values.group ? { group: true } : {}),
     ...(values.subprocesses ? { subprocesses: true } : {}),
     ...(values.locks ? { locks: true } : {}),
+    ...(values.tasks ? { tasks: true } : {}),
     ...common,
   };
 }
@@ -196,6 +202,7 @@ function parseCore(
     ...(values.locals ? { locals: true } : {}),
     ...(values.group ? { group: true } : {}),
     ...(values.locks ? { locks: true } : {}),
+    ...(values.tasks ? { tasks: true } : {}),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];
@@ -239,10 +246,10 @@ export const HELP = {
   main: `pystack: print the Python stack of every thread of a running Python process
 
 Usage:
-  pystack remote PID [--no-block] [--locals] [--locks] [--exhaustive] [--json] [-v] [--no-color]
+  pystack remote PID [--no-block] [--locals] [--locks] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
                      [--native | --native-all | --native-last] [--group] [--subprocesses]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
-               [--locals] [--locks] [--exhaustive] [--json] [-v] [--no-color]
+               [--locals] [--locks] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
                [--native | --native-all | --native-last] [--group]
   pystack watch PID [--duration 5s | --samples N] [--interval 100ms] [--no-block]
                     [--native] [--json | --format text|json|collapsed|speedscope]
@@ -270,6 +277,7 @@ Options:
   --no-block      read without pausing the target (stacks may be inconsistent; marked)
   --locals        also show each frame's arguments and local variables, and Python thread names
   --locks         also show what each thread waits for, who holds it, and the deadlocks
+  --tasks         also show the asyncio tasks, as a tree of who awaits whom (3.8+)
   --exhaustive    also scan anonymous mappings and the heap for the interpreter
   --group         threads with identical Python stacks printed once: 'N threads: TID (name), …'
   --subprocesses  also every descendant process that runs Python, each under 'Process PID: …'
@@ -293,6 +301,7 @@ Options:
   --lib-search-root DIR     a directory searched recursively for libraries that moved
   --locals                  also show arguments, local variables and Python thread names
   --locks                   also show what each thread waits for, who holds it, and the deadlocks
+  --tasks                   also show the asyncio tasks, as a tree of who awaits whom (3.8+)
   --exhaustive              also scan anonymous mappings and the heap for the interpreter
   --group                   threads with identical Python stacks printed once
   --json                    print one JSON document (schema/pystack-report.schema.json)

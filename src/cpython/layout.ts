@@ -70,7 +70,16 @@ export type StructName =
   | "exception" // PyBaseExceptionObject
   | "oserror" // PyOSErrorObject (2.7: PyEnvironmentErrorObject)
   | "traceback" // PyTracebackObject
-  | "frame_object"; // PyFrameObject (3.11+, beside _PyInterpreterFrame)
+  | "frame_object" // PyFrameObject (3.11+, beside _PyInterpreterFrame)
+  | "function_closure" // PyFunctionObject's func_closure, apart from `function`
+  | "module_state" // PyModuleObject's md_state, apart from `module`
+  | "gen" // PyGenObject (coroutines too: same head)
+  | "weakref" // PyWeakReference
+  | "method" // PyMethodObject (bound methods)
+  | "cfunction" // PyCFunctionObject (builtin functions and methods)
+  | "methoddef" // PyMethodDef
+  | "memberdescr" // PyMemberDescrObject (a `__slots__` attribute's descriptor)
+  | "memberdef"; // PyMemberDef
 
 /** A whole CPython layout for one minor version on x86-64 Linux. */
 export interface Layout {

@@ -12,6 +12,8 @@ import type { PythonVersion } from "./version.ts";
 import { LAYOUTS } from "./layouts/all.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "./layouts/debug_offsets.ts";
 import { UnsupportedVersionError } from "../errors.ts";
+import type { TaskLayout } from "../analysis/tasks/task_layout.ts";
+import { TASK_LAYOUTS } from "../analysis/tasks/task_layouts.ts";
 
 /** How a thread state leads to its newest frame. */
 export type FrameChain =
@@ -158,6 +160,39 @@ export interface LockRules {
   readonly withExit: "bound_method" | "descriptor";
 }
 
+/** How `--tasks` finds asyncio's tasks and reads them (3.8+; see `src/analysis/tasks/`). */
+export interface TaskRules {
+  /**
+   * Where pending tasks are registered: `asyncio.tasks._all_tasks`, a WeakSet (3.8 to 3.11);
+   * `_scheduled_tasks` (a WeakSet) and `_eager_tasks` (a set) (3.12, 3.13); per-thread lists
+   * described by the `AsyncioDebug` section (3.14+).
+   */
+  readonly registry: "all_tasks" | "scheduled_and_eager" | "thread_lists";
+  /** `_asyncio`'s private structs (3.8 to 3.13; 3.14+ from `AsyncioDebug`). */
+  readonly layout?: TaskLayout;
+  /**
+   * Where a suspended coroutine keeps what it awaits, the top of its value stack:
+   * `f_stacktop[-1]` (<= 3.9), `f_valuestack[f_stackdepth - 1]` (3.10),
+   * `localsplus[stacktop - 1]` (3.11 to 3.13), `stackpointer[-1]`, a tagged reference (3.14+;
+   * 3.15 leaves a null reference above it, then it is `stackpointer[-2]`).
+   */
+  readonly awaitee: "stack_top" | "value_stack" | "stacktop_index" | "stackpointer";
+  /** `gi_frame_state` of a running coroutine (3.11+; 3.15 renumbered the states). */
+  readonly executingState?: number;
+  /**
+   * A thread's running loop: `tstate->dict["__asyncio_running_event_loop__"]`, a holder
+   * (<= 3.11) or the loop (3.12); `_PyThreadStateImpl.asyncio_running_loop`, the first field
+   * after the `PyThreadState` it starts with (3.13: at the thread state's size, which the
+   * target's `_Py_DebugOffsets` give; it grew in a patch release); from `AsyncioDebug` (3.14+).
+   */
+  readonly runningLoop: "dict_holder" | "dict_loop" | "after_thread_state" | "asyncio_debug";
+  /**
+   * Who awaits a task: rebuilt from the done-callbacks of what it is awaited through
+   * (<= 3.13), or stored in the task (`task_awaited_by`, 3.14+).
+   */
+  readonly awaitedBy: "callbacks" | "stored";
+}
+
 /** Everything version-dependent, chosen once. */
 export interface PythonRuntime {
   readonly version: PythonVersion;
@@ -223,6 +258,8 @@ export interface PythonRuntime {
   readonly exceptions?: ExceptionRules;
   /** With `--locks`: how lock objects and value stacks are read. */
   readonly locks?: LockRules;
+  /** `--tasks` (3.8+ GIL builds). */
+  readonly tasks?: TaskRules;
 }
 
 /** How the target told its version, for {@linkcode selectRuntime}. */
@@ -317,7 +354,32 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
   const m = readAs.minor;
   const freeThreaded = options.freeThreaded === true;
   const debugOffsets = debugOffsetsLayout(version);
+  const taskLayout = TASK_LAYOUTS[freeThreaded ? `${key}t` : key];
+  // Free-threaded builds: 3.13t (its `_asyncio` read from its DWARF); 3.14t+ not yet (no build
+  // to test them on).
+  const tasks: TaskRules | undefined = m < 8 || freeThreaded && m !== 13 ? undefined : {
+    registry: m <= 11 ? "all_tasks" : m <= 13 ? "scheduled_and_eager" : "thread_lists",
+    ...(taskLayout === undefined ? {} : { layout: taskLayout }),
+    awaitee: m <= 9
+      ? "stack_top"
+      : m === 10
+      ? "value_stack"
+      : m <= 13
+      ? "stacktop_index"
+      : "stackpointer",
+    // FRAME_EXECUTING: 0 from 3.11 to 3.14, 4 from 3.15.
+    ...(m >= 11 ? { executingState: m >= 15 ? 4 : 0 } : {}),
+    runningLoop: m <= 11
+      ? "dict_holder"
+      : m === 12
+      ? "dict_loop"
+      : m === 13
+      ? "after_thread_state"
+      : "asyncio_debug",
+    awaitedBy: m <= 13 ? "callbacks" : "stored",
+  };
   return {
+    ...(tasks === undefined ? {} : { tasks }),
     version,
     layout,
     ...(debugOffsets === undefined ? {} : { debugOffsets }),

@@ -44,6 +44,7 @@ import {
   WrongArchitectureError,
 } from "../core/core_errors.ts";
 import { VERSION } from "../version.ts";
+import { tasksJson } from "./tasks_json.ts";
 
 /** The version of the document's shape; bumped when a promised field changes or goes. */
 export const SCHEMA_VERSION = 1;
@@ -331,6 +332,7 @@ export function toJsonReport(report: StackReport): JsonReport {
     warnings: [...report.warnings],
   };
   if (report.greenlets !== undefined) doc.greenlets = report.greenlets.map(greenletJson);
+  if (report.tasks !== undefined) doc.tasks = tasksJson(report.tasks) as unknown as Json;
   return withExtras(doc, report, [
     "pid",
     "pythonVersion",

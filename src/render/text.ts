@@ -12,6 +12,7 @@ import { gilActivity } from "../native/classify.ts";
 import { nativeStackLines } from "./native_text.ts";
 import { greenletLines, greenletsAfter } from "./greenlet_text.ts";
 import { exceptionLines } from "./exception_text.ts";
+import { taskTreeLines } from "./tasks_text.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -308,5 +309,6 @@ export function renderText(report: StackReport, options: TextOptions): string[] 
   });
   greenlets(undefined);
   lines.push(...lockSummaryLines(report));
+  if (report.tasks !== undefined) lines.push(...taskTreeLines(report.tasks));
   return lines;
 }

@@ -105,6 +105,20 @@ export class VariableReader {
     return variables;
   }
 
+  /**
+   * The object a plain (non-cell) local variable `name` of `frame` holds, or undefined when
+   * the frame has no such variable or it is unbound (`--tasks`: a sleep's timer handle).
+   */
+  local(frame: Pick<PyFrame, "frameAddress" | "codeAddress">, name: string): bigint | undefined {
+    const s = this.#slots(frame.codeAddress)?.slots.find((slot) => slot.name === name);
+    const offset = this.#rt.layout.structs.frame?.fields.localsplus?.offset;
+    if (s === undefined || s.cell || offset === undefined) return undefined;
+    const address = frame.frameAddress + BigInt(offset + s.index * 8);
+    const value = new DataView(this.#mem.read(address, 8).buffer).getBigUint64(0, true) &
+      this.#rt.stackRefMask;
+    return value === 0n ? undefined : value;
+  }
+
   /** The rendered value of a slot, undefined when unbound. */
   #value(address: bigint, cell: boolean): string | undefined {
     if (address === 0n) return undefined;

@@ -32,6 +32,7 @@ export const v2_7: Layout = {
         curexc_type: { offset: 72, kind: "ptr" },
         curexc_value: { offset: 80, kind: "ptr" },
         curexc_traceback: { offset: 88, kind: "ptr" },
+        dict: { offset: 120, kind: "ptr" },
       },
     },
     // PyFrameObject
@@ -45,6 +46,8 @@ export const v2_7: Layout = {
         localsplus: { offset: 376, kind: "ptr" }, // f_localsplus
         globals: { offset: 48, kind: "ptr" }, // f_globals
         locals: { offset: 56, kind: "ptr" }, // f_locals
+        value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
+        stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
       },
     },
     // PyCodeObject
@@ -176,6 +179,11 @@ export const v2_7: Layout = {
         dict: { offset: 16, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+    module_state: {
+      size: 24,
+      fields: {},
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 872,
@@ -186,6 +194,65 @@ export const v2_7: Layout = {
       size: 88,
       fields: {
         name: { offset: 56, kind: "ptr" }, // func_name
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 88,
+      fields: {
+        closure: { offset: 40, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 48,
+      fields: {
+        frame: { offset: 16, kind: "ptr" }, // gi_frame
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 56,
+      fields: {
+        object: { offset: 16, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 48,
+      fields: {
+        func: { offset: 16, kind: "ptr" }, // im_func
+        self: { offset: 24, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 40,
+      fields: {
+        ml: { offset: 16, kind: "ptr" }, // m_ml
+        self: { offset: 24, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
+      },
+    },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 40,
+      fields: {
+        member: { offset: 32, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
       },
     },
     // PyClassObject

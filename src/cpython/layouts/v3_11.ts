@@ -53,6 +53,7 @@ export const v3_11: Layout = {
         curexc_type: { offset: 96, kind: "ptr" },
         curexc_value: { offset: 104, kind: "ptr" },
         curexc_traceback: { offset: 112, kind: "ptr" },
+        dict: { offset: 128, kind: "ptr" },
       },
     },
     // _PyCFrame
@@ -241,6 +242,13 @@ export const v3_11: Layout = {
         dict: { offset: 16, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject
+    module_state: {
+      size: 56,
+      fields: {
+        state: { offset: 32, kind: "ptr" }, // md_state
+      },
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 904,
@@ -255,6 +263,68 @@ export const v3_11: Layout = {
       fields: {
         name: { offset: 32, kind: "ptr" }, // func_name
         qualname: { offset: 40, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 136,
+      fields: {
+        closure: { offset: 72, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 88,
+      fields: {
+        iframe: { offset: 80, kind: "ptr" }, // gi_iframe
+        frame_state: { offset: 75, kind: "i8" }, // gi_frame_state
+        name: { offset: 32, kind: "ptr" }, // gi_name
+        qualname: { offset: 40, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 64,
+      fields: {
+        object: { offset: 16, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 48,
+      fields: {
+        func: { offset: 16, kind: "ptr" }, // im_func
+        self: { offset: 24, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 56,
+      fields: {
+        ml: { offset: 16, kind: "ptr" }, // m_ml
+        self: { offset: 24, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
+      },
+    },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 48,
+      fields: {
+        member: { offset: 40, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
       },
     },
     // _PyErr_StackItem

@@ -62,6 +62,7 @@ export const v3_13t: Layout = {
         state: { offset: 40, kind: "i32" },
         exc_info: { offset: 120, kind: "ptr" },
         current_exception: { offset: 112, kind: "ptr" },
+        dict: { offset: 128, kind: "ptr" },
       },
     },
     // _PyInterpreterFrame
@@ -249,6 +250,13 @@ export const v3_13t: Layout = {
         dict: { offset: 32, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject
+    module_state: {
+      size: 80,
+      fields: {
+        state: { offset: 48, kind: "ptr" }, // md_state
+      },
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 944,
@@ -263,6 +271,68 @@ export const v3_13t: Layout = {
       fields: {
         name: { offset: 48, kind: "ptr" }, // func_name
         qualname: { offset: 56, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 160,
+      fields: {
+        closure: { offset: 88, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 96,
+      fields: {
+        iframe: { offset: 88, kind: "ptr" }, // gi_iframe
+        frame_state: { offset: 83, kind: "i8" }, // gi_frame_state
+        name: { offset: 40, kind: "ptr" }, // gi_name
+        qualname: { offset: 48, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 88,
+      fields: {
+        object: { offset: 32, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 64,
+      fields: {
+        func: { offset: 32, kind: "ptr" }, // im_func
+        self: { offset: 40, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 72,
+      fields: {
+        ml: { offset: 32, kind: "ptr" }, // m_ml
+        self: { offset: 40, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
+      },
+    },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 64,
+      fields: {
+        member: { offset: 56, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
       },
     },
     // _PyErr_StackItem

@@ -63,6 +63,7 @@ export const v3_15t: Layout = {
         state: { offset: 48, kind: "i32" },
         exc_info: { offset: 144, kind: "ptr" },
         current_exception: { offset: 136, kind: "ptr" },
+        dict: { offset: 152, kind: "ptr" },
       },
     },
     // _PyInterpreterFrame
@@ -252,6 +253,13 @@ export const v3_15t: Layout = {
         dict: { offset: 32, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject
+    module_state: {
+      size: 120,
+      fields: {
+        state: { offset: 40, kind: "ptr" }, // md_state
+      },
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 968,
@@ -266,6 +274,68 @@ export const v3_15t: Layout = {
       fields: {
         name: { offset: 48, kind: "ptr" }, // func_name
         qualname: { offset: 56, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 168,
+      fields: {
+        closure: { offset: 88, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 176,
+      fields: {
+        iframe: { offset: 88, kind: "u8" }, // gi_iframe
+        frame_state: { offset: 83, kind: "i8" }, // gi_frame_state
+        name: { offset: 40, kind: "ptr" }, // gi_name
+        qualname: { offset: 48, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 88,
+      fields: {
+        object: { offset: 32, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 64,
+      fields: {
+        func: { offset: 32, kind: "ptr" }, // im_func
+        self: { offset: 40, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 72,
+      fields: {
+        ml: { offset: 32, kind: "ptr" }, // m_ml
+        self: { offset: 40, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
+      },
+    },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 64,
+      fields: {
+        member: { offset: 56, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
       },
     },
     // _PyErr_StackItem

@@ -51,6 +51,7 @@ export const v3_8: Layout = {
         curexc_type: { offset: 88, kind: "ptr" },
         curexc_value: { offset: 96, kind: "ptr" },
         curexc_traceback: { offset: 104, kind: "ptr" },
+        dict: { offset: 152, kind: "ptr" },
       },
     },
     // PyFrameObject
@@ -64,6 +65,8 @@ export const v3_8: Layout = {
         localsplus: { offset: 360, kind: "ptr" }, // f_localsplus
         globals: { offset: 48, kind: "ptr" }, // f_globals
         locals: { offset: 56, kind: "ptr" }, // f_locals
+        value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
+        stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
       },
     },
     // PyCodeObject
@@ -215,6 +218,11 @@ export const v3_8: Layout = {
         dict: { offset: 16, kind: "ptr" }, // md_dict
       },
     },
+    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+    module_state: {
+      size: 24,
+      fields: {},
+    },
     // PyHeapTypeObject
     heaptype: {
       size: 880,
@@ -229,6 +237,67 @@ export const v3_8: Layout = {
       fields: {
         name: { offset: 64, kind: "ptr" }, // func_name
         qualname: { offset: 104, kind: "ptr" }, // func_qualname
+      },
+    },
+    // PyFunctionObject
+    function_closure: {
+      size: 120,
+      fields: {
+        closure: { offset: 48, kind: "ptr" }, // func_closure
+      },
+    },
+    // PyGenObject
+    gen: {
+      size: 96,
+      fields: {
+        frame: { offset: 16, kind: "ptr" }, // gi_frame
+        name: { offset: 48, kind: "ptr" }, // gi_name
+        qualname: { offset: 56, kind: "ptr" }, // gi_qualname
+      },
+    },
+    // PyWeakReference
+    weakref: {
+      size: 56,
+      fields: {
+        object: { offset: 16, kind: "ptr" }, // wr_object
+      },
+    },
+    // PyMethodObject
+    method: {
+      size: 48,
+      fields: {
+        func: { offset: 16, kind: "ptr" }, // im_func
+        self: { offset: 24, kind: "ptr" }, // im_self
+      },
+    },
+    // PyCFunctionObject
+    cfunction: {
+      size: 56,
+      fields: {
+        ml: { offset: 16, kind: "ptr" }, // m_ml
+        self: { offset: 24, kind: "ptr" }, // m_self
+      },
+    },
+    // PyMethodDef
+    methoddef: {
+      size: 32,
+      fields: {
+        name: { offset: 0, kind: "ptr" }, // ml_name
+      },
+    },
+    // PyMemberDescrObject
+    memberdescr: {
+      size: 48,
+      fields: {
+        member: { offset: 40, kind: "ptr" }, // d_member
+      },
+    },
+    // PyMemberDef
+    memberdef: {
+      size: 40,
+      fields: {
+        type: { offset: 8, kind: "i32" },
+        offset: { offset: 16, kind: "i64" },
       },
     },
     // _PyErr_StackItem
