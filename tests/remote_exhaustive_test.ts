@@ -11,8 +11,9 @@
  * - 2.7: "scanning the heap". Its `PyMem_Malloc` is `malloc`: the bootstates, like the thread
  *   states, are in the heap, and no anonymous mapping holds the interpreter's address.
  *
- * The test checks both facts itself in the target's memory (`/proc/PID/mem`): no word of the
- * default methods' mappings points at the interpreter, and which mappings do.
+ * The test checks these facts itself in the target's memory (`/proc/PID/mem`): no word of the
+ * default methods' mappings points at the interpreter, and which mappings do (on 3.6 to 3.10,
+ * exactly two bootstates, recognised by their shape, among the anonymous words).
  *
  * Not run from 3.11 on: the main interpreter is a static part of `_PyRuntime`, inside libpython's
  * data, so the scan of writable data always finds it (its own thread state, inside it too, points
@@ -191,13 +192,32 @@ function wordsEqualTo(pid: number, maps: Mapping[], value: bigint): bigint[] {
   return found;
 }
 
+/** Reads little-endian words and C strings of a live process through `/proc/PID/mem`. */
+function wordReader(pid: number) {
+  const mem = Deno.openSync(`/proc/${pid}/mem`);
+  const read = (address: bigint, length: number) => {
+    const bytes = new Uint8Array(length);
+    mem.seekSync(address, Deno.SeekMode.Start);
+    if (mem.readSync(bytes) !== length) throw new Error(`short read at 0x${address.toString(16)}`);
+    return bytes;
+  };
+  const word = (address: bigint) => new DataView(read(address, 8).buffer).getBigUint64(0, true);
+  /** `tp_name` of the type of the object at `address` (`ob_type` at +8, `tp_name` at +24). */
+  const typeName = (address: bigint) => {
+    const name = read(word(word(address + 8n) + 24n), 32);
+    return new TextDecoder().decode(name.subarray(0, name.indexOf(0)));
+  };
+  return { word, typeName, [Symbol.dispose]: () => mem.close() };
+}
+
 /**
- * The default methods' mappings hold no pointer to the interpreter; the anonymous ones do on
- * 3.6 to 3.10 and not on 2.7 (so the heap scan is the one that finds it there).
+ * The default methods' mappings hold no pointer to the interpreter. On 3.6 to 3.10 the anonymous
+ * mappings hold, among others, `_thread`'s `struct bootstate` of each sleeper (`interp`, `func`
+ * the bound method `Thread._bootstrap`, `args` a tuple, `keyw` NULL, `tstate` a thread state of
+ * that interpreter); on 2.7 they hold no pointer to it and the heap does.
  */
 function checkMemory(pid: number, report: HiddenReport, python: Python): void {
   const interp = BigInt(report.interp);
-  const maps = readMaps(pid).filter((m) => m.perms.startsWith("rw"));
   const exe = Deno.realPathSync(`/proc/${pid}/exe`);
   const all = readMaps(pid);
   const data: Mapping[] = [];
@@ -217,13 +237,31 @@ function checkMemory(pid: number, report: HiddenReport, python: Python): void {
     [],
     "no word of libpython's and the executable's writable data points at the interpreter",
   );
-  const anonymous = maps.filter((m) => m.path === "" && !data.includes(m));
+  const anonymous = all.filter((m) => m.path === "" && m.perms.startsWith("rw"))
+    .filter((m) => !data.includes(m));
   const inAnonymous = wordsEqualTo(pid, anonymous, interp);
   if (expectedScan(python) === "scanning anonymous maps") {
-    assert.ok(inAnonymous.length > 0, "an anonymous mapping points at the interpreter");
+    const threadInterp = LAYOUTS[`${python.version[0]}.${python.version[1]}`]!.structs.thread!
+      .fields["interp"]!.offset;
+    using mem = wordReader(pid);
+    const bootstates = inAnonymous.filter((at) => {
+      try {
+        return mem.typeName(mem.word(at + 8n)) === "method" &&
+          mem.typeName(mem.word(at + 16n)) === "tuple" && mem.word(at + 24n) === 0n &&
+          mem.word(mem.word(at + 32n) + BigInt(threadInterp)) === interp;
+      } catch {
+        return false; // not a bootstate (a thread's stack, …)
+      }
+    });
+    assert.equal(
+      bootstates.length,
+      2,
+      `one _thread bootstate per sleeper among the ${inAnonymous.length} anonymous words ` +
+        "that point at the interpreter",
+    );
   } else {
     assert.deepEqual(inAnonymous, [], "no anonymous mapping points at the interpreter");
-    const heap = maps.filter((m) => m.path === "[heap]");
+    const heap = all.filter((m) => m.path === "[heap]");
     assert.ok(wordsEqualTo(pid, heap, interp).length > 0, "the heap points at the interpreter");
   }
 }
