@@ -22,7 +22,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { checkStacks } from "./_check_stacks.ts";
+import { checkStacks, type StackExpectations } from "./_check_stacks.ts";
+import { checkCoreJson, checkJsonRun } from "./_check_json.ts";
+import { assertValidReport } from "./_json_schema.ts";
 import {
   checkCoreRun,
   checkNoStackTrace,
@@ -135,6 +137,21 @@ function checkNotFound(result: PystackResult, subject: RegExp, python: Python): 
     );
   } catch (error) {
     throw withRun(error, result);
+  }
+}
+
+/** The same run with `--json`: the `not_python` error document, with the text run's message. */
+async function checkNotFoundJson(args: string[], text: PystackResult): Promise<void> {
+  const json = await runPystack([...args, "--json"]);
+  try {
+    assert.equal(json.code, 5, "--json exit code");
+    const doc = JSON.parse(json.stdout);
+    assertValidReport(doc, "the error document");
+    assert.equal(doc.error.code, "not_python");
+    assert.equal(doc.error.exitCode, 5);
+    assert.equal(`pystack: ${doc.error.message}; ${doc.error.hint}\n`, text.stderr);
+  } catch (error) {
+    throw withRun(error, json);
   }
 }
 
@@ -284,23 +301,33 @@ for (const python of pythons) {
       checkMemory(target.pid, report, python);
       const comm = Deno.readTextFileSync(`/proc/${target.pid}/comm`).trimEnd();
       const subject = new RegExp(`process ${target.pid} \\(${comm.replaceAll(".", "\\.")}\\)`);
-      checkNotFound(await runPystack(["remote", String(target.pid)]), subject, python);
+      const notFound = await runPystack(["remote", String(target.pid)]);
+      checkNotFound(notFound, subject, python);
+      await checkNotFoundJson(["remote", String(target.pid)], notFound);
 
-      const result = await runPystack(["-v", "remote", String(target.pid), "--exhaustive"]);
+      const args = ["remote", String(target.pid), "--exhaustive"];
+      const result = await runPystack(["-v", ...args]);
+      const expect: StackExpectations = {
+        pid: target.pid,
+        scriptPath: target.scriptPath,
+        threads: FIXTURE.threads(python.version),
+        frames,
+        osThreads: threadSnapshot(target.pid),
+      };
       try {
         assert.equal(result.code, 0, "exit code");
         checkNoStackTrace(result.stderr);
         checkFoundBy(result.stderr, report, python);
-        checkStacks(parseTraceback(result.stdout), {
-          pid: target.pid,
-          scriptPath: target.scriptPath,
-          threads: FIXTURE.threads(python.version),
-          frames,
-          osThreads: threadSnapshot(target.pid),
-        });
+        checkStacks(parseTraceback(result.stdout), expect);
       } catch (error) {
         throw withRun(error, result);
       }
+      const doc = await checkJsonRun(args, result, { expect });
+      assert.equal(
+        (doc.target as { foundBy?: string }).foundBy,
+        expectedScan(python),
+        "--json: target.foundBy",
+      );
     },
   );
 }
@@ -366,7 +393,9 @@ for (const python of pythons) {
           [Symbol.asyncDispose]: target.stop,
         };
         const escaped = made.path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-        checkNotFound(await runPystack(["core", made.path]), new RegExp(`core ${escaped}`), python);
+        const notFound = await runPystack(["core", made.path]);
+        checkNotFound(notFound, new RegExp(`core ${escaped}`), python);
+        await checkNotFoundJson(["core", made.path], notFound);
 
         const result = await runPystack(["-v", "core", made.path, "--exhaustive"]);
         checkCoreRun(result, core, FIXTURE, python.version, {
@@ -376,6 +405,12 @@ for (const python of pythons) {
             checkFoundBy(stderr, report, python);
           },
         });
+        const doc = await checkCoreJson(["core", made.path, "--exhaustive"], result);
+        assert.equal(
+          (doc.target as { foundBy?: string }).foundBy,
+          expectedScan(python),
+          "--json: target.foundBy",
+        );
       } finally {
         await target.stop();
       }
