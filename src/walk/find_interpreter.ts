@@ -216,7 +216,11 @@ export class InterpreterValidator {
     this.#types = new TypeNames(mem, rt);
   }
 
-  /** True when `address` is a `PyInterpreterState` whose first thread points back at it. */
+  /**
+   * True when `address` is a `PyInterpreterState` whose first thread points back at it, and
+   * two of its `modules`, `sysdict` and `builtins` are `dict`s (the third may be unset, or a
+   * subclass).
+   */
   isValid(address: bigint): boolean {
     const { interp, thread } = this.#rt.layout.structs;
     if (address === 0n || (address & 7n) !== 0n || interp === undefined || thread === undefined) {
@@ -227,12 +231,15 @@ export class InterpreterValidator {
       const tstate = is.ptr("tstate_head");
       if (tstate === 0n || (tstate & 7n) !== 0n) return false;
       if (readStruct(this.#mem, tstate, thread).ptr("interp") !== address) return false;
+      // The tp_flags bit alone is not enough: glibc's arena header (its bins point at each
+      // other, and an arena's addresses have bit 29 set) passes it from a scan of anonymous maps.
       let dicts = 0;
       for (const name of ["modules", "sysdict", "builtins"]) {
         const obj = is.ptr(name);
         if (obj === 0n) continue;
-        if ((this.#types.ofObject(obj).flags & TypeFlags.DICT_SUBCLASS) === 0n) return false;
-        dicts++;
+        const type = this.#types.ofObject(obj);
+        if ((type.flags & TypeFlags.DICT_SUBCLASS) === 0n) return false;
+        if (type.name === "dict") dicts++;
       }
       return dicts >= 2;
     } catch (e) {
