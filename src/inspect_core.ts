@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CoreDetails, StackReport } from "./model.ts";
+import type { StackReport } from "./model.ts";
 import { type CoreFile, openCore } from "./core/core_file.ts";
 import { CoreMemory } from "./memory/core_memory.ts";
 import { ElfFile, fileSource } from "./elf/elf_file.ts";
@@ -20,17 +20,14 @@ import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { addLocals } from "./walk/locals.ts";
 import { readTasks } from "./analysis/tasks/read_tasks.ts";
 import {
-  attachOptionsFor,
   debugImagesAhead,
   libcPath,
-  logInflated,
-  NativeStacks,
   NO_INTERPRETER_RULES,
   noInterpreterWarning,
-  relocations,
 } from "./native/native_stacks.ts";
+import { attachCoreNative } from "./core/core_native.ts";
+import { coreDetails } from "./core/core_details.ts";
 import type { NativeMode } from "./native/merge.ts";
-import { signalName } from "./signals.ts";
 import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
 import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
 import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
@@ -229,88 +226,39 @@ export async function inspectCore(
     });
     const nativeWarnings: string[] = [];
     if (options.native !== undefined) {
-      const moved = relocations(core.files.map((f) => f.path), (p) => memory.fileFor(p));
-      using native = NativeStacks.forCore({
-        core: core.tempPath ?? path,
+      const attached = await attachCoreNative(walk.threads, {
+        mode: options.native,
+        core,
+        corePath: core.tempPath ?? path,
+        memory,
         executable: exeOnDisk,
-        relocate: (name) => moved.get(name),
+        rules: located?.rt.native ?? NO_INTERPRETER_RULES,
+        main: objects.main,
         ...(images === undefined ? {} : { images }),
+        ...(options.nativeLines === undefined ? {} : { nativeLines: options.nativeLines }),
+        log,
       });
-      native.unwindCore();
-      log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
-      // A module opened from another file (an image's blob) is named as the core names it.
-      const baseName = (p: string) => p.slice(p.lastIndexOf("/") + 1);
-      const recordedOf = new Map<string, string>();
-      for (const f of core.files) {
-        const onDisk = memory.fileFor(f.path);
-        if (onDisk === undefined || onDisk === f.path) continue;
-        recordedOf.set(onDisk, f.path);
-        if (!recordedOf.has(baseName(onDisk))) recordedOf.set(baseName(onDisk), f.path);
-      }
-      const libraryName = (name: string) => baseName(recordedOf.get(name) ?? name);
-      await native.resolve(libraryName);
-      walk.threads = native.attach(
-        walk.threads,
-        attachOptionsFor(options.native, located?.rt.native ?? NO_INTERPRETER_RULES, objects.main, {
-          libraryName,
-          log,
-          ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
-        }),
-        nativeWarnings,
-      );
+      walk.threads = attached.threads;
+      nativeWarnings.push(...attached.warnings);
       if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
-      logInflated(native.inflateStats, log);
     }
     const crash = findCrash({ ...core, maps, open, mem: memory });
     if (crash !== undefined) walk.threads = crashedFirst(walk.threads, crash);
-    const details: CoreDetails = {
+    const details = coreDetails({
       path,
+      core,
+      maps,
       executable: objects.executable?.path ?? `${exeOnDisk} (not found on this machine)`,
       executableSource: options.executable !== undefined
         ? "given on the command line"
         : `found in the core (${recorded.source ?? "unknown"})`,
-      truncated: core.truncated,
-      missingFiles: [...memory.missing],
-    };
-    if (core.compression !== undefined) details.compression = core.compression;
+      missingFiles: memory.missing,
+    });
     if (crash !== undefined) details.crash = crash;
     const last = located === undefined ? undefined : readLastException({ ...located, mem: memory });
     if (last !== undefined) {
       details.lastException = last.exception;
       details.lastExceptionKey = last.key;
-    }
-    const ps = core.psinfo;
-    if (ps !== undefined) {
-      details.process = {
-        state: ps.state,
-        zombie: ps.zombie,
-        nice: ps.nice,
-        pid: ps.pid,
-        ppid: ps.ppid,
-        sid: ps.sid,
-        uid: ps.uid,
-        gid: ps.gid,
-        pgrp: ps.pgrp,
-        fname: ps.fname,
-        psargs: ps.psargs,
-      };
-    }
-    const si = core.siginfo;
-    if (si !== undefined && si.signo !== 0) {
-      const signal: NonNullable<CoreDetails["signal"]> = {
-        number: si.signo,
-        name: signalName(si.signo),
-        code: si.code,
-      };
-      if (si.senderPid !== undefined) signal.senderPid = si.senderPid;
-      if (si.senderUid !== undefined) signal.senderUid = si.senderUid;
-      if (si.faultAddress !== undefined) {
-        signal.faultAddress = si.faultAddress;
-        const fault = si.faultAddress;
-        const m = maps.find((e) => e.start <= fault && fault < e.end && e.path !== "");
-        if (m !== undefined) signal.faultMapping = m.recordedPath ?? m.path;
-      }
-      details.signal = signal;
     }
     const warnings = [
       ...(noInterpreter === undefined ? [] : [noInterpreter]),
