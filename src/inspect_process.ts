@@ -477,7 +477,10 @@ function secondLockSnapshot(
   );
   const dropped = keepStable(first.perThread, second.perThread);
   if (dropped.length > 0) {
-    log(`--locks: waits of threads ${dropped.join(", ")} changed between snapshots: not shown`);
+    first.warnings.push(
+      `--locks: the waits of threads ${dropped.join(", ")} changed between the two snapshots ` +
+        "and are not shown",
+    );
   }
   return 2;
 }

@@ -90,8 +90,12 @@ export interface LockScenario {
   checkNoBlock?(doc: LockDoc, python: Python): void;
 }
 
-const python3 = (python: Python): Skip | undefined =>
-  python.version[0] < 3 ? { reason: "the scenario needs Python 3" } : undefined;
+/** Skips the scenario on Python 2.7, saying why (`reason`). */
+const python3 = (reason: string) => (python: Python): Skip | undefined =>
+  python.version[0] < 3 ? { reason } : undefined;
+const PY2_IMPORT =
+  "2.7 has one global import lock, no per-module lock for two imports to deadlock on";
+const PY2_FUTURES = "concurrent.futures is not in Python 2.7's standard library";
 
 /** Every scenario of `fixtures/locks.py` but `io` (checked apart: it names descriptors). */
 export const SCENARIOS: LockScenario[] = [
@@ -241,7 +245,7 @@ export const SCENARIOS: LockScenario[] = [
   {
     name: "import",
     settleMs: 100,
-    skip: python3,
+    skip: python3(PY2_IMPORT),
     check(doc) {
       const a = threadWith(doc, "import_a");
       const b = threadWith(doc, "import_b");
@@ -253,7 +257,7 @@ export const SCENARIOS: LockScenario[] = [
   {
     name: "pool",
     settleMs: 100,
-    skip: python3,
+    skip: python3(PY2_FUTURES),
     check(doc) {
       const worker = threadWith(doc, "outer");
       waits(
@@ -269,7 +273,7 @@ export const SCENARIOS: LockScenario[] = [
   {
     name: "future",
     settleMs: 100,
-    skip: python3,
+    skip: python3(PY2_FUTURES),
     check(doc) {
       const main = mainThread(doc);
       const worker = threadWith(doc, "task");

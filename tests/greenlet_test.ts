@@ -155,7 +155,7 @@ function checkText(text: string, doc: JsonDoc): void {
         : `${g.typeName} spawned for ${g.spawnFunction}`;
       assert.equal(
         block[0],
-        `Greenlet ${g.address} (suspended) in thread ${g.tid}, ${what} (most recent call last):`,
+        `Greenlet ${g.address} (suspended) in thread ${g.tid} (inferred), ${what} (most recent call last):`,
       );
       assert.deepEqual(frameLines(block), described(g.frames), `frames of greenlet ${g.address}`);
       if (g.partial !== null) {

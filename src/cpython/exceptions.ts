@@ -21,7 +21,7 @@ import type { ExceptionValue } from "../model.ts";
 import type { PythonRuntime } from "./runtime.ts";
 import type { StructLayout, StructName } from "./layout.ts";
 import { readStruct, type StructView } from "./struct_view.ts";
-import { hasReferences, readCString, TypeFlags } from "./objects.ts";
+import { hasReferences, TypeFlags, type TypeInfo, TypeNames } from "./objects.ts";
 import { ValueRenderer } from "./values.ts";
 import { printable } from "./repr_format.ts";
 import { rethrowFatal } from "../errors.ts";
@@ -64,7 +64,9 @@ export class ExceptionReader {
   readonly #rt: PythonRuntime;
   readonly #values: ValueRenderer;
   readonly #codes: CodeReader;
-  readonly #types = new Map<bigint, { name: string; flags: bigint; base: bigint } | undefined>();
+  /** Types as shown (2.7's `exceptions.` prefix dropped), undefined for what is not a type. */
+  readonly #shown = new Map<bigint, TypeInfo | undefined>();
+  readonly #typeNames: TypeNames;
 
   constructor(
     mem: MemoryReader,
@@ -75,6 +77,7 @@ export class ExceptionReader {
     this.#rt = rt;
     this.#values = options.values ?? new ValueRenderer(mem, rt);
     this.#codes = options.codes ?? new CodeReader(mem, rt);
+    this.#typeNames = new TypeNames(mem, rt);
   }
 
   /** Whether `address` is `None` (or NULL): no exception. */
@@ -168,7 +171,7 @@ export class ExceptionReader {
   /** `str(exc)`, or undefined when it would need the target's code. */
   #message(
     address: bigint,
-    type: { name: string; flags: bigint; base: bigint },
+    type: TypeInfo,
     fields: StructView,
   ): string | undefined {
     if ((type.flags & HEAPTYPE) !== 0n || OWN_STR.has(type.name)) return undefined;
@@ -276,7 +279,7 @@ export class ExceptionReader {
   }
 
   /** The type of the object at `address`, undefined when it cannot be read. */
-  #objectType(address: bigint): { name: string; flags: bigint; base: bigint } | undefined {
+  #objectType(address: bigint): TypeInfo | undefined {
     if (address === 0n || (address & 7n) !== 0n) return undefined;
     try {
       const head = readStruct(this.#mem, address, this.#struct("object"));
@@ -289,31 +292,30 @@ export class ExceptionReader {
   }
 
   /** Name, flags and base of the type at `address`; undefined when it is not a type. */
-  #typeAt(address: bigint): { name: string; flags: bigint; base: bigint } | undefined {
-    if (this.#types.has(address)) return this.#types.get(address);
-    let info: { name: string; flags: bigint; base: bigint } | undefined;
+  #typeAt(address: bigint): TypeInfo | undefined {
+    if (this.#shown.has(address)) return this.#shown.get(address);
+    let info: TypeInfo | undefined;
     try {
       if (address !== 0n && (address & 7n) === 0n) {
-        const t = readStruct(this.#mem, address, this.#struct("type"));
-        const flags = t.ptr("flags");
-        const name = readCString(this.#mem, t.ptr("name"));
-        if ((flags & READY) !== 0n && name.length > 0) {
+        const t = this.#typeNames.of(address);
+        if ((t.flags & READY) !== 0n && t.name.length > 0) {
           const prefix = this.#rt.exceptions?.builtinPrefix;
-          const shown = prefix !== undefined && name.startsWith(prefix) && (flags & HEAPTYPE) === 0n
-            ? name.slice(prefix.length)
-            : name;
-          info = { name: printable(shown), flags, base: t.ptr("base") };
+          const shown = prefix !== undefined && t.name.startsWith(prefix) &&
+              (t.flags & HEAPTYPE) === 0n
+            ? t.name.slice(prefix.length)
+            : t.name;
+          info = { ...t, name: printable(shown) };
         }
       }
     } catch (e) {
       rethrowFatal(e);
     }
-    this.#types.set(address, info);
+    this.#shown.set(address, info);
     return info;
   }
 
   /** Whether `type` is the builtin exception `name` or derives from it. */
-  #derivesFrom(type: { name: string; flags: bigint; base: bigint }, name: string): boolean {
+  #derivesFrom(type: TypeInfo, name: string): boolean {
     let t: typeof type | undefined = type;
     for (let i = 0; i < MAX_BASES && t !== undefined; i++) {
       if (t.name === name && (t.flags & HEAPTYPE) === 0n) return true;

@@ -130,9 +130,17 @@ export function typeOf(mem: MemoryReader, rt: PythonRuntime, address: bigint): b
   return readStruct(mem, address, struct(rt, "object")).ptr("type");
 }
 
-/** Reads `tp_name` and `tp_flags` of a type object, cached per type address. */
+/** What {@linkcode TypeNames} reads of a type object. */
+export interface TypeInfo {
+  name: string;
+  flags: bigint;
+  /** `tp_base` (0n for `object`, and where the layout does not name it). */
+  base: bigint;
+}
+
+/** Reads `tp_name`, `tp_flags` and `tp_base` of a type object, cached per type address. */
 export class TypeNames {
-  #cache = new Map<bigint, { name: string; flags: bigint }>();
+  #cache = new Map<bigint, TypeInfo>();
   readonly #mem: MemoryReader;
   readonly #rt: PythonRuntime;
   constructor(mem: MemoryReader, rt: PythonRuntime) {
@@ -140,19 +148,23 @@ export class TypeNames {
     this.#rt = rt;
   }
 
-  /** Name and flags of the type at `type`. */
-  of(type: bigint): { name: string; flags: bigint } {
+  /** Name, flags and base of the type at `type`. */
+  of(type: bigint): TypeInfo {
     let entry = this.#cache.get(type);
     if (entry === undefined) {
       const t = readStruct(this.#mem, type, struct(this.#rt, "type"));
-      entry = { name: readCString(this.#mem, t.ptr("name")), flags: t.ptr("flags") };
+      entry = {
+        name: readCString(this.#mem, t.ptr("name")),
+        flags: t.ptr("flags"),
+        base: t.has("base") ? t.ptr("base") : 0n,
+      };
       this.#cache.set(type, entry);
     }
     return entry;
   }
 
-  /** Name and flags of the type of the object at `address`. */
-  ofObject(address: bigint): { name: string; flags: bigint } {
+  /** Name, flags and base of the type of the object at `address`. */
+  ofObject(address: bigint): TypeInfo {
     return this.of(typeOf(this.#mem, this.#rt, address));
   }
 }

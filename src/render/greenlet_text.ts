@@ -19,7 +19,8 @@ export function greenletHeader(stack: GreenletStack): string {
     : stack.spawnFunction === undefined
     ? stack.typeName
     : `${stack.typeName} spawned for ${stack.spawnFunction}`;
-  const where = stack.tid === 0 ? "in an unknown thread" : `in thread ${stack.tid}`;
+  // The thread is inferred from the stack addresses the greenlet saved (greenlets.ts).
+  const where = stack.tid === 0 ? "in an unknown thread" : `in thread ${stack.tid} (inferred)`;
   return `Greenlet 0x${stack.address.toString(16)} (suspended) ${where}, ${what} ` +
     "(most recent call last):";
 }

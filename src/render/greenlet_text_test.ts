@@ -14,15 +14,15 @@ Deno.test("greenletHeader() names the main greenlet, the hub, the spawn function
   const tail = "(most recent call last):";
   assert.equal(
     greenletHeader(stack({ role: "main", typeName: "greenlet.greenlet" })),
-    `Greenlet 0x7f00 (suspended) in thread 7, the main greenlet ${tail}`,
+    `Greenlet 0x7f00 (suspended) in thread 7 (inferred), the main greenlet ${tail}`,
   );
   assert.equal(
     greenletHeader(stack({ role: "hub", typeName: "Hub" })),
-    `Greenlet 0x7f00 (suspended) in thread 7, gevent's hub ${tail}`,
+    `Greenlet 0x7f00 (suspended) in thread 7 (inferred), gevent's hub ${tail}`,
   );
   assert.equal(
     greenletHeader(stack({ spawnFunction: "Server.serve" })),
-    `Greenlet 0x7f00 (suspended) in thread 7, gevent._gevent_cgreenlet.Greenlet spawned for ` +
+    `Greenlet 0x7f00 (suspended) in thread 7 (inferred), gevent._gevent_cgreenlet.Greenlet spawned for ` +
       `Server.serve ${tail}`,
   );
   assert.equal(

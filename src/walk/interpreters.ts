@@ -70,7 +70,10 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
       id = interp.has("id") ? interp.int("id") : 0;
     } catch (e) {
       rethrowFatal(e);
-      out.warnings.push(`interpreter state at ${hex(address)} is unreadable; it was skipped`);
+      out.warnings.push(
+        `interpreter state at ${hex(address)} is unreadable: it and the interpreters after it ` +
+          "in the list are not shown",
+      );
       out.interpreters.push({ id, address, threadStates: 0, problem: "unreadable" });
       return 0n;
     }

@@ -143,7 +143,7 @@ function parentsThrough(
     const parents: bigint[] = [];
     for (let i = 0; i < size; i++) {
       const cell = o.word(t.addressOf("item") + BigInt(i * 8));
-      const value = cell === 0n ? 0n : readStruct(o.mem, cell, structs.cell!).ptr("ref");
+      const value = cell === 0n ? 0n : o.values.cellContents(cell);
       parents.push(...(waitingOn.get(value) ?? []));
     }
     return parents;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { typeOf } from "../../cpython/objects.ts";
 import type { AsyncTask, PyFrame, TaskFrame } from "../../model.ts";
 import { readStruct } from "../../cpython/struct_view.ts";
 import { rethrowFatal } from "../../errors.ts";
@@ -114,7 +115,7 @@ function sleepDeadline(o: TaskObjects, frame: PyFrame): number | undefined {
     const structs = o.rt.layout.structs;
     const handle = o.variables.local(frame, "h");
     if (handle === undefined || o.typeName(handle) !== "TimerHandle") return undefined;
-    const type = o.word(handle + BigInt(structs.object!.fields.type!.offset));
+    const type = typeOf(o.mem, o.rt, handle);
     let offset = o.whenOffsets.get(type);
     if (offset === undefined) {
       offset = 0;

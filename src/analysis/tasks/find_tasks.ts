@@ -42,6 +42,7 @@ export function fromRegistry(o: TaskObjects, module: bigint): RawTask[] {
     }
   }
   const loops = runningLoops(o);
+  if (pending.length > MAX_TASKS) o.warnings.push(`stopped after ${MAX_TASKS} tasks`);
   return pending.slice(0, MAX_TASKS).map((id) => {
     const raw: RawTask = { id, current: current.has(id) };
     try {
@@ -186,6 +187,7 @@ function otherTasks(o: TaskObjects, debug: AsyncioDebug): RawTask[] {
       rethrowFatal(e);
     }
   }
+  if (found.size > MAX_TASKS) o.warnings.push(`stopped after ${MAX_TASKS} tasks`);
   return [...found].slice(0, MAX_TASKS).map((id) => {
     const thread = loops.get(o.taskField(id, "loop"));
     return { id, current: current.has(id), ...(thread === undefined ? {} : { thread }) };

@@ -145,8 +145,7 @@ export class TaskObjects {
   }
 
   typeName(obj: bigint): string {
-    const offset = this.rt.layout.structs.object!.fields.type!.offset;
-    return this.types.of(this.word(obj + BigInt(offset))).name;
+    return this.types.ofObject(obj).name;
   }
 
   /** Coroutine names (`gi_qualname`), by the address of the str. */
