@@ -128,6 +128,35 @@ function fromJson(result: PystackResult): RunThreads {
   return doc as RunThreads;
 }
 
+/** `futex`, in `/proc/PID/task/TID/syscall` on x86-64. */
+const SYS_FUTEX = 202;
+
+/**
+ * Start the fixture and wait until its main thread sleeps: in a system call
+ * that is not `futex` (Python 2.7's spinning threads can keep the GIL from
+ * it for a long while after it signalled ready; waiting for the GIL is a
+ * `futex` wait, which the harness's settling cannot tell from a sleep).
+ */
+async function startChurning(python: Python) {
+  const target = await startFixture(python, FIXTURE);
+  const deadline = Date.now() + 15_000;
+  let same = 0;
+  let last = "";
+  for (;;) {
+    const call = Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/syscall`);
+    const number = Number(call.split(" ", 1)[0]);
+    same = call === last ? same + 1 : 0;
+    last = call;
+    // The same call three polls in a row: a sleep, not a passing system call.
+    if (Number.isInteger(number) && number !== SYS_FUTEX && same >= 2) return target;
+    if (Date.now() > deadline) {
+      await target.stop();
+      throw new Error(`the main thread of ${FIXTURE} never went to sleep (syscall ${call.trim()})`);
+    }
+    await sleep(5);
+  }
+}
+
 /** Check one run; returns whether a churn thread was marked. */
 function checkRun(
   result: PystackResult,
@@ -170,7 +199,7 @@ function checkRun(
 
 async function checkMarkers(python: Python): Promise<void> {
   const lines = fixtureLines();
-  await using target = await startFixture(python, FIXTURE);
+  await using target = await startChurning(python);
   const marked = { text: 0, json: 0 };
   let runs = 0;
   while (runs < MAX_RUNS && (runs < MIN_RUNS || marked.text === 0 || marked.json === 0)) {
@@ -218,7 +247,7 @@ async function statesDuringRun(
 }
 
 async function checkNeverStopped(python: Python): Promise<void> {
-  await using target = await startFixture(python, FIXTURE);
+  await using target = await startChurning(python);
   const blocking = await statesDuringRun(target.pid, ["remote", String(target.pid)]);
   assert.equal(blocking.result.code, 0, describeRun(blocking.result));
   assert.ok(
@@ -239,7 +268,7 @@ async function checkNeverStopped(python: Python): Promise<void> {
 
 async function checkTracedElsewhere(python: Python): Promise<void> {
   const lines = fixtureLines();
-  await using target = await startFixture(python, FIXTURE);
+  await using target = await startChurning(python);
   const strace = new Deno.Command("strace", {
     args: ["-f", "-e", "trace=none", "-o", "/dev/null", "-p", String(target.pid)],
     stdin: "null",
