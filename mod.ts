@@ -25,7 +25,8 @@
  * @module
  */
 
-export { inspectProcess, type InspectProcessOptions } from "./src/inspect_process.ts";
+export { inspectProcess } from "./src/inspect_process_sync.ts";
+export type { InspectProcessOptions } from "./src/inspect_process.ts";
 export { inspectCore, type InspectCoreOptions } from "./src/inspect_core.ts";
 export type { Method } from "./src/walk/find_interpreter.ts";
 export * from "./src/model.ts";

@@ -1,9 +1,15 @@
 #!/usr/bin/env -S deno run -A
 /**
- * Builds `dist/pystack.js`: the whole CLI as one JavaScript file (`deno
- * bundle`), runnable with `deno run -A dist/pystack.js` or directly (it starts
- * with a `deno run -A` shebang). It reads nothing from the source tree at run
- * time (the demo program is embedded). Checks the result with `--version`.
+ * Builds `dist/pystack.js`: the CLI as JavaScript (`deno bundle
+ * --code-splitting`), runnable with `deno run -A dist/pystack.js` or directly
+ * (it starts with a `deno run -A` shebang). The entry holds the command line
+ * parser; each command's modules, and each optional part of an inspection
+ * (native frames, locals, locks, tasks, greenlets), are chunks beside it in
+ * `dist/pystack-chunks/`, loaded only by the runs that need them: start-up is
+ * paid per run, so `--version` compiles only the entry and a Python-only
+ * `remote` only the walk. Copy both to run it elsewhere. It reads nothing
+ * from the source tree at run time (the demo program is embedded). Checks the
+ * result with `--version` from outside the tree.
  *
  * Usage: `deno task bundle`
  *
@@ -14,26 +20,55 @@ import $ from "dax";
 import { VERSION } from "../src/version.ts";
 
 const ROOT = $.path(import.meta.dirname!).parent()!;
-const OUT = ROOT.join("dist", "pystack.js");
+const DIST = ROOT.join("dist");
+const OUT = DIST.join("pystack.js");
+const CHUNKS = "pystack-chunks";
 const SHEBANG = "#!/usr/bin/env -S deno run --allow-all\n";
 
-await OUT.parentOrThrow().mkdir({ recursive: true });
-const tmp = ROOT.join("dist", `.pystack.js.${Deno.pid}`);
-try {
-  await $`deno bundle --quiet --platform deno --output ${tmp} ${ROOT.join("src", "main.ts")}`
-    .cwd(ROOT);
-  const code = await tmp.readText();
-  await OUT.writeText(code.startsWith("#!") ? code : SHEBANG + code);
-  await OUT.chmod(0o755);
-} finally {
-  await tmp.remove().catch(() => {});
+/**
+ * The entry's relative imports (`from "./x.js"`, `import "./x.js"`,
+ * `import("./x.js")`) pointed into `dir`.
+ */
+export function intoChunkDir(code: string, dir: string): string {
+  return code.replace(
+    /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"\.\/([^"/]+\.js)"/g,
+    (_, lead: string, file: string) => `${lead}"./${dir}/${file}"`,
+  );
 }
 
-// The bundle must run from anywhere: check it from a directory outside the tree.
-const printed = (await $`deno run --allow-all ${OUT} --version`.cwd("/").text()).trim();
-if (printed !== VERSION) {
-  $.logError("bundle:", `dist/pystack.js --version printed '${printed}', not '${VERSION}'`);
-  Deno.exit(1);
+if (import.meta.main) {
+  await DIST.mkdir({ recursive: true });
+  const tmp = DIST.join(`.bundle.${Deno.pid}`);
+  try {
+    await $`deno bundle --quiet --platform deno --code-splitting --outdir ${tmp} ${
+      ROOT.join("src", "main.ts")
+    }`.cwd(ROOT);
+    const entry = tmp.join("main.js");
+    const code = intoChunkDir(await entry.readText(), CHUNKS);
+    await entry.remove();
+    await DIST.join(CHUNKS).remove({ recursive: true }).catch(() => {});
+    await tmp.rename(DIST.join(CHUNKS));
+    await OUT.writeText(code.startsWith("#!") ? code : SHEBANG + code);
+    await OUT.chmod(0o755);
+  } finally {
+    await tmp.remove({ recursive: true }).catch(() => {});
+  }
+
+  // The bundle must run from anywhere: check it from a directory outside the tree.
+  const printed = (await $`deno run --allow-all ${OUT} --version`.cwd("/").text()).trim();
+  if (printed !== VERSION) {
+    $.logError("bundle:", `dist/pystack.js --version printed '${printed}', not '${VERSION}'`);
+    Deno.exit(1);
+  }
+  let chunkBytes = 0;
+  let chunkCount = 0;
+  for (const chunk of DIST.join(CHUNKS).readDirSync()) {
+    chunkBytes += chunk.path.statSync()!.size;
+    chunkCount++;
+  }
+  const size = OUT.statSync()!.size;
+  console.error(
+    `dist/pystack.js: ${(size / 1024).toFixed(0)} KiB, and ${chunkCount} chunks in ` +
+      `dist/${CHUNKS}/ (${(chunkBytes / 1024).toFixed(0)} KiB), pystack ${printed}`,
+  );
 }
-const size = (await OUT.stat())!.size;
-console.error(`dist/pystack.js: ${(size / 1024).toFixed(0)} KiB, pystack ${printed}`);

@@ -17,21 +17,9 @@ import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { addExceptions, readLastException } from "./analysis/exceptions/thread_exceptions.ts";
 import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
-import { addLocals } from "./walk/locals.ts";
-import { readTasks } from "./analysis/tasks/read_tasks.ts";
-import {
-  debugImagesAhead,
-  libcPath,
-  NO_INTERPRETER_RULES,
-  noInterpreterWarning,
-} from "./native/native_stacks.ts";
-import { attachCoreNative } from "./core/core_native.ts";
 import { coreDetails } from "./core/core_details.ts";
 import type { NativeMode } from "./native/merge.ts";
-import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
-import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
-import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
-import { attachLocks } from "./analysis/locks/attach_locks.ts";
+import { loadParts, part } from "./parts/parts.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -125,6 +113,8 @@ export async function inspectCore(
     ...(options.libSearchRoot === undefined ? {} : { libSearchRoot: options.libSearchRoot }),
   });
   const maps = memory.maps();
+  const parts = await loadParts(options, maps);
+  const nativePart = options.native === undefined ? undefined : part(parts, "native");
   const opened: Disposable[] = [];
   const open: ElfOpener = (p) => {
     try {
@@ -141,9 +131,9 @@ export async function inspectCore(
     const objects = findPythonObjects(maps, exeOnDisk, open);
     const subject = `core ${path}`;
     // Debug information the native frames will need, decompressed on worker threads from now.
-    using images = options.native === undefined ? undefined : debugImagesAhead([
+    using images = nativePart?.debugImagesAhead([
       objects.main?.elf,
-      openMaybe(libcPath(maps.map((m) => m.path)), open),
+      openMaybe(nativePart.libcPath(maps.map((m) => m.path)), open),
     ]);
     // With --native-all a core without an interpreter still has native stacks to show.
     let located: PythonLocation | undefined;
@@ -178,7 +168,7 @@ export async function inspectCore(
       );
     } catch (e) {
       if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
-      noInterpreter = noInterpreterWarning(e, subject);
+      noInterpreter = part(parts, "native").noInterpreterWarning(e, subject);
     }
     const tids = core.threads.map((t) => t.tid);
     const walk: InterpretersWalk = located === undefined
@@ -193,10 +183,10 @@ export async function inspectCore(
       });
     if (located !== undefined) addExceptions({ ...located, mem: memory }, walk.threads);
     const localsWarnings = options.locals && located !== undefined
-      ? addLocals({ ...located, mem: memory }, walk.threads)
+      ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads)
       : [];
     const locks = options.locks && located !== undefined
-      ? analyzeLocks({
+      ? part(parts, "locks").analyzeLocks({
         ...located,
         mem: memory,
         interpreters: walk.interpreters,
@@ -205,7 +195,7 @@ export async function inspectCore(
       })
       : undefined;
     const tasks = options.tasks && located !== undefined
-      ? readTasks({
+      ? part(parts, "tasks").readTasks({
         ...located,
         mem: memory,
         threads: walk.threads,
@@ -214,7 +204,7 @@ export async function inspectCore(
       : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
-    const greenlets = located === undefined ? undefined : suspendedGreenlets({
+    const greenlets = located === undefined ? undefined : parts.greenlets?.suspendedGreenlets({
       ...located,
       mem: memory,
       maps,
@@ -225,14 +215,14 @@ export async function inspectCore(
       log,
     });
     const nativeWarnings: string[] = [];
-    if (options.native !== undefined) {
-      const attached = await attachCoreNative(walk.threads, {
+    if (options.native !== undefined && nativePart !== undefined) {
+      const attached = await nativePart.attachCoreNative(walk.threads, {
         mode: options.native,
         core,
         corePath: core.tempPath ?? path,
         memory,
         executable: exeOnDisk,
-        rules: located?.rt.native ?? NO_INTERPRETER_RULES,
+        rules: located?.rt.native ?? nativePart.NO_INTERPRETER_RULES,
         main: objects.main,
         ...(images === undefined ? {} : { images }),
         ...(options.nativeLines === undefined ? {} : { nativeLines: options.nativeLines }),
@@ -240,7 +230,9 @@ export async function inspectCore(
       });
       walk.threads = attached.threads;
       nativeWarnings.push(...attached.warnings);
-      if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
+      if (greenlets !== undefined) {
+        part(parts, "greenlets").sliceRunningGreenlets(walk.threads, options.native);
+      }
     }
     const crash = findCrash({ ...core, maps, open, mem: memory });
     if (crash !== undefined) walk.threads = crashedFirst(walk.threads, crash);
@@ -295,7 +287,9 @@ export async function inspectCore(
       warnings,
       ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
       core: details,
-      ...(locks === undefined ? {} : { locks: attachLocks(walk.threads, locks.perThread) }),
+      ...(locks === undefined
+        ? {}
+        : { locks: part(parts, "locks").attachLocks(walk.threads, locks.perThread) }),
       ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
     };
   } finally {

@@ -31,29 +31,14 @@ import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import type { ThreadWalk } from "./walk/threads.ts";
 import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
-import { addLocals } from "./walk/locals.ts";
-import { readTasks } from "./analysis/tasks/read_tasks.ts";
-import {
-  attachOptionsFor,
-  debugImagesAhead,
-  libcPath,
-  logInflated,
-  NativeStacks,
-  NO_INTERPRETER_RULES,
-  noInterpreterWarning,
-} from "./native/native_stacks.ts";
+import type { NativeStacks } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
-import {
-  type GreenletWalk,
-  prescanSuspendedGreenlets,
-  suspendedGreenlets,
-} from "./analysis/greenlets/suspended.ts";
-import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
+import type { GreenletWalk } from "./analysis/greenlets/suspended.ts";
 import { liveStackPointers } from "./process/stack_pointers.ts";
 import type { X86_64Registers } from "./elf/core_notes.ts";
-import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
-import { attachLocks, keepStable, procSyscallRegisters } from "./analysis/locks/attach_locks.ts";
-import { describeFd } from "./analysis/locks/descriptors.ts";
+import type { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
+import type { readTasks } from "./analysis/tasks/read_tasks.ts";
+import { loadParts, part, type Parts } from "./parts/parts.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -85,35 +70,6 @@ export interface InspectProcessOptions {
 }
 
 /**
- * Reads the Python stacks of every thread of the live process `pid`.
- *
- * By default the target is paused (ptrace) for the few milliseconds of the
- * walk and always resumed; `block: false` reads it running. Throws
- * {@linkcode ProcessNotFoundError}, `PermissionDeniedError`,
- * {@linkcode NotPythonError}, `UnsupportedVersionError` or
- * {@linkcode TargetExitedError}.
- *
- * @example The stacks of a running program
- * ```ts
- * import { inspectProcess, startDemoProcess } from "@pystack/pystack";
- * import assert from "node:assert/strict";
- *
- * await using demo = await startDemoProcess();
- * const report = inspectProcess(demo.pid);
- * const main = report.threads.find((thread) => thread.tid === demo.pid)!;
- * assert.deepEqual(main.frames.map((frame) => frame.function).slice(0, 3), [
- *   "<module>",
- *   "main",
- *   "join",
- * ]);
- * ```
- */
-export function inspectProcess(pid: number, options: InspectProcessOptions = {}): StackReport {
-  const steps = inspectSteps(pid, options, false);
-  for (let step = steps.next();; step = steps.next()) if (step.done) return step.value;
-}
-
-/**
  * {@linkcode inspectProcess}, faster with a native mode: the debug
  * information the native frames need is decompressed on worker threads,
  * from the moment the objects are known (one thread while the target is
@@ -123,7 +79,7 @@ export async function inspectProcessAsync(
   pid: number,
   options: InspectProcessOptions = {},
 ): Promise<StackReport> {
-  const steps = inspectSteps(pid, options, true);
+  const steps = inspectSteps(pid, options, undefined);
   let step = steps.next();
   while (!step.done) {
     try {
@@ -138,16 +94,19 @@ export async function inspectProcessAsync(
 }
 
 /**
- * The body of {@linkcode inspectProcess}. With `ahead` (an async caller),
- * debug information for native frames is decompressed on worker threads
- * from early on, and the promise of their symbolisation is yielded for the
- * caller to await before they are attached.
+ * The body of `inspectProcess` and {@linkcode inspectProcessAsync}. Given
+ * `parts` (a synchronous caller), it uses them. Without (an async caller),
+ * it loads the parts the options ask for and yields the promise of them;
+ * debug information for native frames is then decompressed on worker
+ * threads from early on, and the promise of their symbolisation is yielded
+ * for the caller to await before they are attached.
  */
-function* inspectSteps(
+export function* inspectSteps(
   pid: number,
   options: InspectProcessOptions,
-  ahead: boolean,
+  given: Parts | undefined,
 ): Generator<Promise<void>, StackReport, void> {
+  const ahead = given === undefined;
   const log = options.log ?? (() => {});
   const block = options.block ?? true;
   if (!Number.isInteger(pid) || pid <= 0) throw new ProcessNotFoundError(pid);
@@ -157,6 +116,8 @@ function* inspectSteps(
     throw new ProcessNotFoundError(pid);
   }
   const maps = parseMaps(readMapsText(pid));
+  let parts = given ?? {};
+  if (given === undefined) yield loadParts(options, maps).then((loaded) => void (parts = loaded));
   const exe = executablePath(pid);
   const opened: Disposable[] = [];
   const open: ElfOpener = (path) => {
@@ -189,7 +150,7 @@ function* inspectSteps(
       located = locatePython({ mem, objects, maps, methods, log, subject });
     } catch (e) {
       if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
-      noInterpreter = noInterpreterWarning(e, subject);
+      noInterpreter = part(parts, "native").noInterpreterWarning(e, subject);
     }
 
     if (options.native !== undefined && !block) {
@@ -201,18 +162,19 @@ function* inspectSteps(
     // Before pausing: libdw reports the objects and loads their unwind tables, and the debug
     // files the native frames will need are prepared (decompressed only after the target runs
     // again: no worker thread competes with the paused target for the CPU).
-    using images = options.native === undefined || !ahead ? undefined : debugImagesAhead(
-      [objects.main?.elf, openMaybe(libcPath(maps.map((m) => m.path)), open)],
+    const nativePart = options.native === undefined ? undefined : part(parts, "native");
+    using images = nativePart === undefined || !ahead ? undefined : nativePart.debugImagesAhead(
+      [objects.main?.elf, openMaybe(nativePart.libcPath(maps.map((m) => m.path)), open)],
       { start: false },
     );
     const nativeWarnings: string[] = [];
-    using native = options.native === undefined
+    using native = nativePart === undefined
       ? undefined
-      : nativeOrWarning(pid, images, nativeWarnings);
+      : nativeOrWarning(nativePart.NativeStacks, pid, images, nativeWarnings);
     const nested = inOtherPidNamespace(pid, log);
-    const greenletPrescan = located === undefined || !block
+    const greenletPrescan = located === undefined || !block || parts.greenlets === undefined
       ? undefined
-      : prescanSuspendedGreenlets({ ...located, mem, maps, log });
+      : parts.greenlets.prescanSuspendedGreenlets({ ...located, mem, maps, log });
     const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
     let walk: InterpretersWalk = {
       threads: [],
@@ -242,12 +204,14 @@ function* inspectSteps(
         };
         walk = walkInterpreters(threadCtx);
         addExceptions({ ...located, mem }, walk.threads);
-        if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
+        if (options.locals) {
+          localsWarnings = part(parts, "locals").addLocals({ ...located, mem }, walk.threads);
+        }
         if (!block) {
           mem.clearCache();
           markChangedStacks(walk, walkInterpreters(threadCtx));
         }
-        greenlets = suspendedGreenlets({
+        greenlets = parts.greenlets?.suspendedGreenlets({
           ...located,
           mem,
           maps,
@@ -258,6 +222,7 @@ function* inspectSteps(
           log,
         }, greenletPrescan);
         if (options.locks) {
+          const { analyzeLocks, describeFd, procSyscallRegisters } = part(parts, "locks");
           const registers = new Map<number, X86_64Registers>();
           // --no-block: threads found outside a call are read again for at most this long.
           const deadline = performance.now() + NO_BLOCK_SYSCALL_RETRY_MS;
@@ -283,7 +248,7 @@ function* inspectSteps(
           );
         }
         if (options.tasks) {
-          tasks = readTasks({
+          tasks = part(parts, "tasks").readTasks({
             ...located,
             mem,
             threads: walk.threads,
@@ -305,7 +270,14 @@ function* inspectSteps(
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
     }
     if (locks !== undefined && located !== undefined && block) {
-      locks.snapshots = secondLockSnapshot(pid, { ...located, mem }, walk, locks, log);
+      locks.snapshots = secondLockSnapshot(
+        part(parts, "locks"),
+        pid,
+        { ...located, mem },
+        walk,
+        locks,
+        log,
+      );
     }
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
@@ -318,24 +290,31 @@ function* inspectSteps(
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
     }
-    if (native !== undefined && options.native !== undefined) {
+    if (native !== undefined && nativePart !== undefined && options.native !== undefined) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
       if (ahead) yield native.resolve();
       walk.threads = native.attach(
         walk.threads,
-        attachOptionsFor(options.native, located?.rt.native ?? NO_INTERPRETER_RULES, objects.main, {
-          threadName: (tid) => threadName(pid, tid),
-          log,
-          ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
-        }),
+        nativePart.attachOptionsFor(
+          options.native,
+          located?.rt.native ?? nativePart.NO_INTERPRETER_RULES,
+          objects.main,
+          {
+            threadName: (tid) => threadName(pid, tid),
+            log,
+            ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
+          },
+        ),
         nativeWarnings,
       );
-      if (greenlets !== undefined) sliceRunningGreenlets(walk.threads, options.native);
-      logInflated(native.inflateStats, log);
+      if (greenlets !== undefined) {
+        part(parts, "greenlets").sliceRunningGreenlets(walk.threads, options.native);
+      }
+      nativePart.logInflated(native.inflateStats, log);
     }
     const lockSummary = locks === undefined
       ? undefined
-      : attachLocks(walk.threads, locks.perThread);
+      : part(parts, "locks").attachLocks(walk.threads, locks.perThread);
     const report: StackReport = {
       pid,
       pythonVersion: located?.versionText ?? "unknown",
@@ -414,12 +393,13 @@ function inOtherPidNamespace(pid: number, log: (message: string) => void): boole
  * the run still ends (`NativeUnavailableError`, exit 9).
  */
 function nativeOrWarning(
+  stacks: typeof NativeStacks,
   pid: number,
   images: Parameters<typeof NativeStacks.forProcess>[1],
   warnings: string[],
 ): NativeStacks | undefined {
   try {
-    return NativeStacks.forProcess(pid, images);
+    return stacks.forProcess(pid, images);
   } catch (e) {
     if (!(e instanceof PystackError) || e instanceof NativeUnavailableError) throw e;
     warnings.push(`native frames are not shown: ${e.message}`);
@@ -439,6 +419,7 @@ const LOCK_SNAPSHOT_GAP_MS = 30;
  * number of snapshots compared (1 when the second could not be taken).
  */
 function secondLockSnapshot(
+  { analyzeLocks, keepStable }: NonNullable<Parts["locks"]>,
   pid: number,
   located: PythonLocation & { mem: ProcessMemory },
   walk: InterpretersWalk,

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { expectedFrames, registerTest, runPystack, type Skip, startFixture } from "./_harness.ts";
 import { withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
-import { inspectProcess } from "../src/inspect_process.ts";
+import { inspectProcess } from "../src/inspect_process_sync.ts";
 
 const FIXTURE = "asyncio_many.py";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
+import { type OptionValues, parseOptions } from "./parse_options.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { NATIVE_FLAGS, NATIVE_OPTIONS, nativeModeOf } from "./native_flags.ts";
 import { parseWatch, WATCH_OPTIONS, type WatchCommand } from "./watch_args.ts";
@@ -89,9 +89,9 @@ const ONLY_CORE = ["lib-search-path", "lib-search-root"] as const;
 export function parseCommand(argv: string[]): Command {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseOptions(argv, OPTIONS);
   } catch (e) {
-    throw new UsageError(usageMessage(e), "see 'pystack --help'");
+    throw new UsageError(e instanceof Error ? e.message : String(e), "see 'pystack --help'");
   }
   const { values, positionals } = parsed;
   const [sub, ...rest] = positionals;
@@ -179,7 +179,7 @@ function parsePid(text: string, usage: string): number {
 }
 
 function parseCore(
-  values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"],
+  values: OptionValues<typeof OPTIONS>,
   rest: string[],
   { native, ...common }: CommonOptions & { native: NativeMode | undefined },
 ): Command {
@@ -233,12 +233,6 @@ function rejectOptions(
       throw new UsageError(`Option --${name} does not apply to '${sub}'`, "see 'pystack --help'");
     }
   }
-}
-
-function usageMessage(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  // node:util's messages are multi-line and mention "parseArgs"; keep the first line.
-  return text.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
 }
 
 /** Help texts. */

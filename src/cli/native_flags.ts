@@ -8,7 +8,7 @@
 
 import type { NativeMode } from "../native/merge.ts";
 
-/** The flags, for `node:util` `parseArgs`. */
+/** The flags, for `parseOptions`. */
 export const NATIVE_OPTIONS = {
   native: { type: "boolean" },
   "native-all": { type: "boolean" },

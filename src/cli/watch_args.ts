@@ -31,7 +31,7 @@ export interface WatchCommand {
   noColor: boolean;
 }
 
-/** The options only `watch` takes (`node:util` `parseArgs` form). */
+/** The options only `watch` takes (`parseOptions` form). */
 export const WATCH_OPTIONS = {
   duration: { type: "string" },
   samples: { type: "string" },

@@ -28,6 +28,7 @@
 
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { PythonRuntime } from "../../cpython/runtime.ts";
+export { greenletModuleMapped } from "./greenlet_mapped.ts";
 import type { GreenletInfo, GreenletStack } from "../../model.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 import { rethrowFatal } from "../../errors.ts";
@@ -68,14 +69,6 @@ export interface GreenletWalk {
   /** The greenlet each thread runs, by OS thread id (where its thread could be told). */
   running: Map<number, GreenletInfo>;
   warnings: string[];
-}
-
-/**
- * True when greenlet's extension (`greenlet/_greenlet….so`) is mapped: only
- * then are greenlets looked for.
- */
-export function greenletModuleMapped(maps: readonly MapEntry[]): boolean {
-  return maps.some((m) => /(^|\/)_greenlet(\.[^/]*)?\.so$/.test(m.path));
 }
 
 function hex(a: bigint): string {

@@ -1,0 +1,123 @@
+/**
+ * `pystack remote` and `pystack core`: inspect, then print text or JSON.
+ * Loaded by `run.ts` only for these commands.
+ *
+ * @module
+ */
+
+import type { Command } from "./args.ts";
+import { printError, printLines } from "./output.ts";
+import { sourceReader } from "./source_lines.ts";
+import { ExitCode, PystackError } from "../errors.ts";
+import { inspectProcessAsync } from "../inspect_process.ts";
+import { inspectCore } from "../inspect_core.ts";
+import { coreHeaderLines } from "../render/core_header.ts";
+import { renderText } from "../render/text.ts";
+import { renderJson } from "../render/json.ts";
+import { targetPath } from "../process/tasks.ts";
+import { type Method, METHODS } from "../walk/find_interpreter.ts";
+import { remoteTree } from "./tree.ts";
+import { groupedJson, renderGroupedText } from "../render/group_text.ts";
+import { useColor } from "./use_color.ts";
+
+export async function core(command: Extract<Command, { kind: "core" }>): Promise<number> {
+  const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
+  const methods = methodsFromEnv();
+  const report = await inspectCore(command.core, {
+    exhaustive: command.exhaustive,
+    ...(command.locals ? { locals: true } : {}),
+    ...(command.locks ? { locks: true } : {}),
+    ...(command.tasks ? { tasks: true } : {}),
+    ...(command.native === undefined ? {} : { native: command.native }),
+    ...(command.json ? {} : { nativeLines: "shown" as const }),
+    ...(command.executable === undefined ? {} : { executable: command.executable }),
+    ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
+    ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
+    ...(methods === undefined ? {} : { methods }),
+    ...(log === undefined ? {} : { log }),
+  });
+  for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+  if (command.json) {
+    printLines(command.group ? groupedJson(report) : renderJson(report));
+    return ExitCode.ok;
+  }
+  // Source files are read from this machine: a core has no mount namespace to look into.
+  const sourceLine = sourceReader((file) => file);
+  const lines = report.core === undefined ? [] : coreHeaderLines(report.core);
+  lines.push(
+    ...(command.group ? renderGroupedText : renderText)(report, {
+      color: useColor(command.noColor),
+      sourceLine,
+      ...(command.native === undefined ? {} : { native: command.native }),
+    }),
+  );
+  printLines(lines);
+  return ExitCode.ok;
+}
+
+export async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
+  if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
+  const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
+  const debug = command.verbose > 1 ? log : undefined;
+  const methods = methodsFromEnv();
+  const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
+  const heldFile = Deno.env.get("_PYSTACK_TEST_HELD_FILE");
+  // SIGINT and SIGTERM keep their default action on purpose: pystack dies at once, and the
+  // kernel detaches every thread it holds as the tracer exits (each resumes, and a signal
+  // caught in a signal-delivery stop is still delivered). Catching them instead could only
+  // act once the synchronous walk is over, and Deno delivers a caught signal to JavaScript
+  // late enough that a run could finish as if it had never been interrupted.
+  const report = await inspectProcessAsync(command.pid, {
+    block: command.block,
+    exhaustive: command.exhaustive,
+    ...(command.locals ? { locals: true } : {}),
+    ...(command.locks ? { locks: true } : {}),
+    ...(command.tasks ? { tasks: true } : {}),
+    ...(command.native === undefined ? {} : { native: command.native }),
+    ...(command.json ? {} : { nativeLines: "shown" as const }),
+    ...(methods === undefined ? {} : { methods }),
+    ...(log === undefined ? {} : { log }),
+    ...(debug === undefined ? {} : { debug }),
+    ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
+  });
+  for (const w of report.warnings) printError(`pystack: warning: ${w}`);
+  if (command.json) {
+    printLines(command.group ? groupedJson(report) : renderJson(report));
+    return ExitCode.ok;
+  }
+  const sourceLine = sourceReader((file) => targetPath(command.pid, file));
+  printLines(
+    (command.group ? renderGroupedText : renderText)(report, {
+      color: useColor(command.noColor),
+      sourceLine,
+      ...(command.native === undefined ? {} : { native: command.native }),
+    }),
+  );
+  return ExitCode.ok;
+}
+
+/** `_PYSTACK_METHODS=bss,...` restricts how the interpreter is found (a testing aid). */
+function methodsFromEnv(): Method[] | undefined {
+  const text = Deno.env.get("_PYSTACK_METHODS");
+  if (text === undefined || text === "") return undefined;
+  const names = text.split(",").map((s) => s.trim());
+  for (const n of names) {
+    if (!(METHODS as readonly string[]).includes(n)) {
+      throw new PystackError(
+        `Unknown method '${n}' in _PYSTACK_METHODS`,
+        `use ${METHODS.join(",")}`,
+      );
+    }
+  }
+  return names as Method[];
+}
+
+/** The test switches' hold: create `heldFile` (when given), then sleep `ms`. */
+function holdForTest(ms: number, heldFile: string | undefined): void {
+  if (heldFile !== undefined) Deno.writeTextFileSync(heldFile, "held");
+  sleepSync(ms);
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
