@@ -14,6 +14,8 @@
  * @module
  */
 
+import { lazySymbols } from "./lazy_symbols.ts";
+
 import { openLibc } from "./libc.ts";
 
 /** The libdw/libdwfl functions we bind, with their C prototypes. */
@@ -186,9 +188,12 @@ export type Libelf = Deno.DynamicLibrary<typeof LIBELF_SYMBOLS>["symbols"];
 let libdw: Libdw | undefined;
 let libelf: Libelf | undefined;
 
-/** Opens libdw (`libdw.so.1`, or `path`) on first use; throws when it is not installed. */
+/**
+ * Opens libdw (`libdw.so.1`, or `path`) on first use; throws when it is not
+ * installed. Each symbol is bound when first called.
+ */
 export function openLibdw(path = "libdw.so.1"): Libdw {
-  libdw ??= Deno.dlopen(path, LIBDW_SYMBOLS).symbols;
+  libdw ??= lazySymbols(path, LIBDW_SYMBOLS, "dwfl_begin");
   return libdw;
 }
 

@@ -304,7 +304,7 @@ export function parseNotes(bytes: Uint8Array, align: 4 | 8 = 4): ElfNote[] {
 }
 
 const DECODER = new TextDecoder();
-const ENCODER = new TextEncoder();
+const LATIN1 = new TextDecoder("latin1");
 
 /** A NUL-terminated string at `offset` of a string table. */
 function stringAt(table: Uint8Array, offset: number, what: string): string {
@@ -319,7 +319,6 @@ function stringAt(table: Uint8Array, offset: number, what: string): string {
 
 interface WantedName {
   name: string;
-  bytes: Uint8Array;
   global: bigint | undefined;
   local: bigint | undefined;
 }
@@ -523,8 +522,8 @@ export class ElfFile {
    * searched first, then `.dynsym` for names still missing. Only defined
    * symbols count (`st_shndx` ≠ `SHN_UNDEF`); within one table a global or weak
    * definition wins over a local one, else the first match wins. Each table is
-   * read once and scanned in one pass; a name is decoded only when its first
-   * byte and length match a wanted name, so pass all names in one call.
+   * read once and scanned in one pass (names are found in the string table
+   * first, then symbols by their name's offset), so pass all names in one call.
    *
    * @param names the symbol names to look up
    * @returns a map from each name found to its value
@@ -546,7 +545,6 @@ export class ElfFile {
     for (const type of [SHT_SYMTAB, SHT_DYNSYM]) {
       const wanted: WantedName[] = unique.filter((n) => !result.has(n)).map((name) => ({
         name,
-        bytes: ENCODER.encode(name),
         global: undefined,
         local: undefined,
       }));
@@ -575,27 +573,30 @@ export class ElfFile {
       );
     }
     const syms = this.readSection(table);
-    const strtab = this.readSection(strings);
-    const byFirstByte = new Map<number, WantedName[]>();
+    // The string table as text, one character per byte (symbol names are ASCII), to find
+    // where each wanted name is with native searches: a symbol is then matched by its name's
+    // offset alone. Every occurrence counts, a name may also end a longer string
+    // (linkers share tails), and any symbol may point there.
+    const text = LATIN1.decode(this.readSection(strings));
+    const byOffset = new Map<number, WantedName[]>();
     for (const w of wanted) {
-      const list = byFirstByte.get(w.bytes[0]!);
-      if (list === undefined) byFirstByte.set(w.bytes[0]!, [w]);
-      else list.push(w);
+      const needle = `${w.name}\0`;
+      for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
+        const list = byOffset.get(at);
+        if (list === undefined) byOffset.set(at, [w]);
+        else list.push(w);
+      }
     }
+    if (byOffset.size === 0) return;
+    const view = dataView(syms);
     const count = Math.floor(syms.length / SYM_SIZE);
-    for (let i = 0; i < count; i++) {
-      const o = i * SYM_SIZE;
-      const shndx = syms[o + 6]! | (syms[o + 7]! << 8);
-      if (shndx === 0) continue;
-      const nameOffset = (syms[o]! | (syms[o + 1]! << 8) | (syms[o + 2]! << 16) |
-        (syms[o + 3]! << 24)) >>> 0;
-      const candidates = byFirstByte.get(strtab[nameOffset] ?? -1);
-      if (candidates === undefined) continue;
-      for (const w of candidates) {
-        const len = w.bytes.length;
-        if (strtab[nameOffset + len] !== 0 || !sameBytes(strtab, nameOffset, w.bytes)) continue;
-        const value = u64(dataView(syms), o + 8);
-        if (syms[o + 4]! >> 4 === STB_LOCAL) w.local ??= value;
+    for (let i = 0, o = 0; i < count; i++, o += SYM_SIZE) {
+      const found = byOffset.get(view.getUint32(o, true));
+      if (found === undefined || view.getUint16(o + 6, true) === 0) continue; // SHN_UNDEF
+      const value = u64(view, o + 8);
+      const local = syms[o + 4]! >> 4 === STB_LOCAL;
+      for (const w of found) {
+        if (local) w.local ??= value;
         else w.global ??= value;
       }
     }
@@ -652,11 +653,6 @@ export class ElfFile {
     const align = BigInt(lowest.align);
     return align > 1n ? lowest.vaddr - lowest.vaddr % align : lowest.vaddr;
   }
-}
-
-function sameBytes(table: Uint8Array, offset: number, name: Uint8Array): boolean {
-  for (let j = 1; j < name.length; j++) if (table[offset + j] !== name[j]) return false;
-  return true;
 }
 
 function buildIdOf(notes: ElfNote[]): string | undefined {
