@@ -13,53 +13,27 @@ import { inspectProcessAsync } from "../inspect_process.ts";
 import { inspectCore } from "../inspect_core.ts";
 import { coreHeaderLines } from "../render/core_header.ts";
 import { renderText } from "../render/text.ts";
-import { renderJson } from "../render/json.ts";
 import { targetPath } from "../process/tasks.ts";
 import { type Method, METHODS } from "../walk/find_interpreter.ts";
 import { remoteTree } from "./tree.ts";
-import { groupedJson, renderGroupedText } from "../render/group_text.ts";
+import type { StackReport } from "../model.ts";
+import type { NativeMode } from "../native/merge.ts";
 import { useColor } from "./use_color.ts";
 
 export async function core(command: Extract<Command, { kind: "core" }>): Promise<number> {
-  const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
-  const methods = methodsFromEnv();
   const report = await inspectCore(command.core, {
-    exhaustive: command.exhaustive,
-    ...(command.locals ? { locals: true } : {}),
-    ...(command.locks ? { locks: true } : {}),
-    ...(command.tasks ? { tasks: true } : {}),
-    ...(command.native === undefined ? {} : { native: command.native }),
-    ...(command.json ? {} : { nativeLines: "shown" as const }),
+    ...inspectOptions(command),
     ...(command.executable === undefined ? {} : { executable: command.executable }),
     ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
     ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
-    ...(methods === undefined ? {} : { methods }),
-    ...(log === undefined ? {} : { log }),
   });
-  for (const w of report.warnings) printError(`pystack: warning: ${w}`);
-  if (command.json) {
-    printLines(command.group ? groupedJson(report) : renderJson(report));
-    return ExitCode.ok;
-  }
   // Source files are read from this machine: a core has no mount namespace to look into.
-  const sourceLine = sourceReader((file) => file);
-  const lines = report.core === undefined ? [] : coreHeaderLines(report.core);
-  lines.push(
-    ...(command.group ? renderGroupedText : renderText)(report, {
-      color: useColor(command.noColor),
-      sourceLine,
-      ...(command.native === undefined ? {} : { native: command.native }),
-    }),
-  );
-  printLines(lines);
-  return ExitCode.ok;
+  const header = report.core === undefined ? [] : coreHeaderLines(report.core);
+  return await print(report, command, sourceReader((file) => file), header);
 }
 
 export async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
   if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
-  const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
-  const debug = command.verbose > 1 ? log : undefined;
-  const methods = methodsFromEnv();
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
   const heldFile = Deno.env.get("_PYSTACK_TEST_HELD_FILE");
   // SIGINT and SIGTERM keep their default action on purpose: pystack dies at once, and the
@@ -68,7 +42,29 @@ export async function remote(command: Extract<Command, { kind: "remote" }>): Pro
   // act once the synchronous walk is over, and Deno delivers a caught signal to JavaScript
   // late enough that a run could finish as if it had never been interrupted.
   const report = await inspectProcessAsync(command.pid, {
+    ...inspectOptions(command),
     block: command.block,
+    ...(command.verbose > 1 ? { debug: logLine } : {}),
+    ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
+  });
+  return await print(report, command, sourceReader((file) => targetPath(command.pid, file)), []);
+}
+
+/** What `remote` and `core` ask of an inspection alike. */
+interface InspectFlags {
+  exhaustive: boolean;
+  json: boolean;
+  locals?: boolean;
+  locks?: boolean;
+  tasks?: boolean;
+  native?: NativeMode;
+  verbose: number;
+}
+
+/** The options `remote` and `core` pass alike. */
+function inspectOptions(command: InspectFlags) {
+  const methods = methodsFromEnv();
+  return {
     exhaustive: command.exhaustive,
     ...(command.locals ? { locals: true } : {}),
     ...(command.locks ? { locks: true } : {}),
@@ -76,23 +72,41 @@ export async function remote(command: Extract<Command, { kind: "remote" }>): Pro
     ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(methods === undefined ? {} : { methods }),
-    ...(log === undefined ? {} : { log }),
-    ...(debug === undefined ? {} : { debug }),
-    ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
-  });
+    ...(command.verbose > 0 ? { log: logLine } : {}),
+  };
+}
+
+function logLine(message: string): void {
+  printError(`pystack: ${message}`);
+}
+
+/**
+ * Prints the warnings, then the report as JSON or as text under `header`;
+ * the JSON and grouped renderers are loaded only by the runs that use them.
+ */
+async function print(
+  report: StackReport,
+  command: InspectFlags & { group?: boolean; noColor: boolean },
+  sourceLine: (file: string, line: number) => string | undefined,
+  header: string[],
+): Promise<number> {
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
-    printLines(command.group ? groupedJson(report) : renderJson(report));
+    if (command.group) printLines((await import("../render/group_text.ts")).groupedJson(report));
+    else printLines((await import("../render/json.ts")).renderJson(report));
     return ExitCode.ok;
   }
-  const sourceLine = sourceReader((file) => targetPath(command.pid, file));
-  printLines(
-    (command.group ? renderGroupedText : renderText)(report, {
+  const render = command.group
+    ? (await import("../render/group_text.ts")).renderGroupedText
+    : renderText;
+  printLines([
+    ...header,
+    ...render(report, {
       color: useColor(command.noColor),
       sourceLine,
       ...(command.native === undefined ? {} : { native: command.native }),
     }),
-  );
+  ]);
   return ExitCode.ok;
 }
 
