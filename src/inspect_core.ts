@@ -32,6 +32,7 @@ import { suspendedGreenlets } from "./analysis/greenlets/suspended.ts";
 import { sliceRunningGreenlets } from "./analysis/greenlets/native_slice.ts";
 import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
 import { attachLocks } from "./analysis/locks/attach_locks.ts";
+import { type Deadline, timedOutOf } from "./deadline.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -57,6 +58,11 @@ export interface InspectCoreOptions {
   nativeLines?: "all" | "shown";
   /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
   locks?: boolean;
+  /**
+   * `--timeout`: once it has passed, reading stops at the next thread or step, and the
+   * report says what is missing (`timedOut`).
+   */
+  deadline?: Deadline;
 }
 
 function isElfFile(path: string): boolean {
@@ -103,6 +109,7 @@ export async function inspectCore(
   options: InspectCoreOptions = {},
 ): Promise<StackReport> {
   const log = options.log ?? (() => {});
+  const deadline = options.deadline;
   if (options.executable !== undefined && !isElfFile(options.executable)) {
     throw new UsageError(
       `Cannot use executable ${options.executable}: it does not exist or is not an ELF file`,
@@ -190,12 +197,16 @@ export async function inspectCore(
         // fs_base is each thread's pthread_t: the core's own ids, even where the process's
         // memory holds those of its container's PID namespace (a gcore from the host).
         byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
+        ...(deadline === undefined ? {} : { deadline }),
       });
-    if (located !== undefined) addExceptions({ ...located, mem: memory }, walk.threads);
-    const localsWarnings = options.locals && located !== undefined
+    const more = (stage: string) => !deadline?.passed(stage);
+    if (located !== undefined && more("exceptions")) {
+      addExceptions({ ...located, mem: memory }, walk.threads);
+    }
+    const localsWarnings = options.locals && located !== undefined && more("locals")
       ? addLocals({ ...located, mem: memory }, walk.threads)
       : [];
-    const locks = options.locks && located !== undefined
+    const locks = options.locks && located !== undefined && more("locks")
       ? analyzeLocks({
         ...located,
         mem: memory,
@@ -204,7 +215,7 @@ export async function inspectCore(
         registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
       })
       : undefined;
-    const tasks = options.tasks && located !== undefined
+    const tasks = options.tasks && located !== undefined && more("tasks")
       ? readTasks({
         ...located,
         mem: memory,
@@ -214,7 +225,7 @@ export async function inspectCore(
       : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
-    const greenlets = located === undefined ? undefined : suspendedGreenlets({
+    const greenlets = located === undefined || !more("greenlets") ? undefined : suspendedGreenlets({
       ...located,
       mem: memory,
       maps,
@@ -225,7 +236,7 @@ export async function inspectCore(
       log,
     });
     const nativeWarnings: string[] = [];
-    if (options.native !== undefined) {
+    if (options.native !== undefined && !deadline?.passed("native frames")) {
       const attached = await attachCoreNative(walk.threads, {
         mode: options.native,
         core,
@@ -284,6 +295,7 @@ export async function inspectCore(
           "pass --lib-search-path or --lib-search-root",
       );
     }
+    const timedOut = timedOutOf(deadline, walk, walk.threads.length);
     return {
       pid: core.pid,
       pythonVersion: located?.versionText ?? "unknown",
@@ -297,6 +309,7 @@ export async function inspectCore(
       core: details,
       ...(locks === undefined ? {} : { locks: attachLocks(walk.threads, locks.perThread) }),
       ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
+      ...(timedOut === undefined ? {} : { timedOut }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

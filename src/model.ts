@@ -347,6 +347,22 @@ export interface StackReport {
   tasks?: AsyncTask[];
   /** With `--locks`: the deadlocks and findings over all threads. */
   locks?: LockSummary;
+  /** With `--timeout`, when the time ran out: what is missing (the report is partial). */
+  timedOut?: TimedOut;
+}
+
+/** A run cut by `--timeout` (`StackReport.timedOut`). */
+export interface TimedOut {
+  /** The bound, in seconds. */
+  seconds: number;
+  /** What was being read when the time ran out: `threads`, `locals`, `native frames`, … */
+  stage: string;
+  /** Threads in the report. */
+  threadsShown: number;
+  /** Thread states found in the interpreters read (a lower bound when `interpretersSkipped`). */
+  threadsFound: number;
+  /** Whether interpreters were left unread (their threads are not counted in `threadsFound`). */
+  interpretersSkipped: boolean;
 }
 
 /** With `--locks`: a resource a thread is blocked on. */

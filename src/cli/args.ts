@@ -11,6 +11,7 @@ import type { NativeMode } from "../native/merge.ts";
 import { NATIVE_FLAGS, NATIVE_OPTIONS, nativeModeOf } from "./native_flags.ts";
 import { parseWatch, WATCH_OPTIONS, type WatchCommand } from "./watch_args.ts";
 import { MAX_SAMPLES, STUCK_RULE } from "../analysis/watch/watch_model.ts";
+import { TIMEOUT_OPTIONS, timeoutOf } from "./timeout_args.ts";
 
 /** Options every sub-command accepts. */
 export interface CommonOptions {
@@ -42,6 +43,8 @@ export type Command =
       subprocesses?: boolean;
       /** `--locks`: present (true) only when given. */
       locks?: boolean;
+      /** `--timeout`, in seconds: present only when given. */
+      timeout?: number;
     }
     & CommonOptions
   )
@@ -59,6 +62,7 @@ export type Command =
     native?: NativeMode;
     group?: boolean;
     locks?: boolean;
+    timeout?: number;
   } & CommonOptions);
 
 const OPTIONS = {
@@ -78,6 +82,7 @@ const OPTIONS = {
   group: { type: "boolean" },
   subprocesses: { type: "boolean" },
   ...WATCH_OPTIONS,
+  ...TIMEOUT_OPTIONS,
 } as const;
 
 const SUBCOMMANDS = ["remote", "core", "demo", "watch"] as const;
@@ -121,6 +126,7 @@ export function parseCommand(argv: string[]): Command {
         "locals",
         "locks",
         "tasks",
+        "timeout",
         ...NATIVE_FLAGS,
       ],
       "demo",
@@ -135,7 +141,10 @@ export function parseCommand(argv: string[]): Command {
   if (sub === "watch") {
     if (values.help) return { kind: "help", topic: "watch" };
     rejectOptions(values, [...ONLY_CORE, "exhaustive", "locals"], "watch");
-    return parseWatch(values, rest, { ...common, native, pid: parsePid });
+    return {
+      ...parseWatch(values, rest, { ...common, native, pid: parsePid }),
+      ...timeoutOf(values),
+    };
   }
   if (values.help) return { kind: "help", topic: "remote" };
   rejectOptions(values, [...ONLY_CORE, ...ONLY_WATCH], "remote");
@@ -165,6 +174,7 @@ export function parseCommand(argv: string[]): Command {
     ...(values.subprocesses ? { subprocesses: true } : {}),
     ...(values.locks ? { locks: true } : {}),
     ...(values.tasks ? { tasks: true } : {}),
+    ...timeoutOf(values),
     ...common,
   };
 }
@@ -203,6 +213,7 @@ function parseCore(
     ...(values.group ? { group: true } : {}),
     ...(values.locks ? { locks: true } : {}),
     ...(values.tasks ? { tasks: true } : {}),
+    ...timeoutOf(values),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];

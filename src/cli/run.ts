@@ -13,7 +13,10 @@ import { inspectCore } from "../inspect_core.ts";
 import { coreHeaderLines } from "../render/core_header.ts";
 import { renderText } from "../render/text.ts";
 import { renderJson } from "../render/json.ts";
+import { timedOutLine } from "../render/timed_out_text.ts";
+import type { StackReport } from "../model.ts";
 import { printJsonError } from "./json_output.ts";
+import { type TimeoutGuard, timeoutGuard } from "./timeout_guard.ts";
 import { targetPath } from "../process/tasks.ts";
 import { type Method, METHODS } from "../walk/find_interpreter.ts";
 import { VERSION } from "../version.ts";
@@ -26,7 +29,10 @@ import { groupedJson, renderGroupedText } from "../render/group_text.ts";
 export async function run(argv: string[]): Promise<number> {
   try {
     const command = parseCommand(argv);
-    return await execute(command);
+    using guard = "timeout" in command && command.timeout !== undefined
+      ? timeoutGuard(command.timeout, argv)
+      : undefined;
+    return await execute(command, guard);
   } catch (e) {
     if (e instanceof ClosedPipe) return ExitCode.ok;
     printJsonError(argv, e);
@@ -44,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function execute(command: Command): Promise<number> {
+async function execute(command: Command, guard: TimeoutGuard | undefined): Promise<number> {
   switch (command.kind) {
     case "version":
       printLines([VERSION]);
@@ -62,18 +68,21 @@ async function execute(command: Command): Promise<number> {
           exhaustive: false,
           json: false,
           locks: true,
-        })
+        }, undefined)
       );
     case "remote":
-      return await remote(command);
+      return await remote(command, guard);
     case "core":
-      return await core(command);
+      return await core(command, guard);
     case "watch":
-      return await runWatch(command, useColor(command.noColor));
+      return await runWatch(command, useColor(command.noColor), guard?.deadline);
   }
 }
 
-async function core(command: Extract<Command, { kind: "core" }>): Promise<number> {
+async function core(
+  command: Extract<Command, { kind: "core" }>,
+  guard: TimeoutGuard | undefined,
+): Promise<number> {
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const methods = methodsFromEnv();
   const report = await inspectCore(command.core, {
@@ -88,11 +97,12 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
     ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
     ...(methods === undefined ? {} : { methods }),
     ...(log === undefined ? {} : { log }),
+    ...(guard === undefined ? {} : { deadline: guard.deadline }),
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
     printLines(command.group ? groupedJson(report) : renderJson(report));
-    return ExitCode.ok;
+    return guard?.finish(report) ?? ExitCode.ok;
   }
   // Source files are read from this machine: a core has no mount namespace to look into.
   const sourceLine = sourceReader((file) => file);
@@ -104,8 +114,8 @@ async function core(command: Extract<Command, { kind: "core" }>): Promise<number
       ...(command.native === undefined ? {} : { native: command.native }),
     }),
   );
-  printLines(lines);
-  return ExitCode.ok;
+  printLines([...lines, ...timedOutLines(report)]);
+  return guard?.finish(report) ?? ExitCode.ok;
 }
 
 /** Whether to colour stdout. */
@@ -113,7 +123,10 @@ export function useColor(noColor: boolean): boolean {
   return !noColor && Deno.env.get("NO_COLOR") === undefined && Deno.stdout.isTerminal();
 }
 
-async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
+async function remote(
+  command: Extract<Command, { kind: "remote" }>,
+  guard: TimeoutGuard | undefined,
+): Promise<number> {
   if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const debug = command.verbose > 1 ? log : undefined;
@@ -137,21 +150,28 @@ async function remote(command: Extract<Command, { kind: "remote" }>): Promise<nu
     ...(log === undefined ? {} : { log }),
     ...(debug === undefined ? {} : { debug }),
     ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
+    ...(guard === undefined ? {} : { deadline: guard.deadline }),
   });
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
     printLines(command.group ? groupedJson(report) : renderJson(report));
-    return ExitCode.ok;
+    return guard?.finish(report) ?? ExitCode.ok;
   }
   const sourceLine = sourceReader((file) => targetPath(command.pid, file));
-  printLines(
-    (command.group ? renderGroupedText : renderText)(report, {
+  printLines([
+    ...(command.group ? renderGroupedText : renderText)(report, {
       color: useColor(command.noColor),
       sourceLine,
       ...(command.native === undefined ? {} : { native: command.native }),
     }),
-  );
-  return ExitCode.ok;
+    ...timedOutLines(report),
+  ]);
+  return guard?.finish(report) ?? ExitCode.ok;
+}
+
+/** `--timeout`: the marker line of a cut report (none when it was read in time). */
+function timedOutLines(report: StackReport): string[] {
+  return report.timedOut === undefined ? [] : [timedOutLine(report.timedOut)];
 }
 
 /** `_PYSTACK_METHODS=bss,...` restricts how the interpreter is found (a testing aid). */
