@@ -258,13 +258,13 @@ export const HELP = {
 
 Usage:
   pystack remote PID [--no-block] [--locals] [--locks] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
-                     [--native | --native-all | --native-last] [--group] [--subprocesses]
+                     [--native | --native-all | --native-last] [--group] [--subprocesses] [--timeout S]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
                [--locals] [--locks] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
-               [--native | --native-all | --native-last] [--group]
+               [--native | --native-all | --native-last] [--group] [--timeout S]
   pystack watch PID [--duration 5s | --samples N] [--interval 100ms] [--no-block]
                     [--native] [--json | --format text|json|collapsed|speedscope]
-                    [--group] [--subprocesses]
+                    [--group] [--subprocesses] [--timeout S]
   pystack demo       start a deadlocked sample program and show its stacks (the default)
   pystack --version
   pystack --help | pystack remote --help | pystack core --help | pystack watch --help
@@ -272,12 +272,16 @@ Usage:
 Options:
   -v, --verbose   say how the interpreter was found and how long the target was paused (repeatable)
   --no-color      no colours (also when NO_COLOR is set or output is not a terminal)
+  --timeout S     remote, core, watch: stop after S seconds (decimals allowed), print what was
+                  read with a marker, exit 10; the target is released and runs on
   -h, --help      this help
   --version       print the version
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
 5 not a Python process, 6 unsupported Python version, 7 target exited while being read,
-8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing; killed by SIGINT/SIGTERM: 130/143 (the target runs on).`,
+8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing,
+10 --timeout ran out (what was read is printed, with a marker); killed by SIGINT/SIGTERM:
+130/143 (the target runs on).`,
   remote: `Usage: pystack remote PID [options]
 
 Prints the Python stack of every thread of the live process PID (CPython 2.7 and 3.6 to 3.15).
@@ -298,6 +302,8 @@ Options:
   --native-last   --native, but only the native frames after the last Python frame
                   (the three may be combined: the last one given wins; not with --no-block;
                   they need elfutils' libdw, package libdw1)
+  --timeout S     stop after S seconds (e.g. 2, 0.5): the target is released, the threads read
+                  so far are printed with a '(!) Timed out' marker, and the exit code is 10
   -v, --verbose   say how the interpreter was found and how long the target was paused
   --no-color      no colours`,
   core: `Usage: pystack core CORE [EXECUTABLE] [options]
@@ -320,6 +326,8 @@ Options:
   --native-all              --native, plus the threads that never ran Python
   --native-last             --native, but only the native frames after the last Python frame
                             (the last of the three given wins; they need libdw, package libdw1)
+  --timeout S               stop after S seconds (e.g. 2, 0.5): the threads read so far are
+                            printed with a '(!) Timed out' marker, and the exit code is 10
   -v, --verbose             say how the executable and interpreter were found
   --no-color                no colours`,
   watch: `Usage: pystack watch PID [options]
@@ -344,6 +352,7 @@ Options:
   --json          one JSON document (schema/pystack-watch.schema.json), = --format json
   --format F      text (default), json, collapsed (flame graph input: 'a;b;c COUNT' lines)
                   or speedscope (a file https://www.speedscope.app opens)
+  --timeout S     stop sampling after S seconds (e.g. 2, 0.5), print the summary, exit 10
   -v, --verbose   say how long each snapshot paused the target
   --no-color      no colours`,
   demo: `Usage: pystack demo
