@@ -38,16 +38,21 @@ export interface TimeoutGuard extends Disposable {
 
 /**
  * Starts the bound of a run given `--timeout seconds`. The test switch
- * `_PYSTACK_TEST_STEP_DELAY_MS` makes every thread read take that much longer.
+ * `_PYSTACK_TEST_SLOW_AFTER_THREADS=N` makes every thread after the first N
+ * wait for the bound before it is read: the run is cut there whatever the
+ * machine's speed.
  */
 export function timeoutGuard(seconds: number, argv: readonly string[]): TimeoutGuard {
-  const stepDelayMs = Number(Deno.env.get("_PYSTACK_TEST_STEP_DELAY_MS") ?? 0);
-  const deadline = new Deadline(seconds, {
+  const fastThreads = Number(Deno.env.get("_PYSTACK_TEST_SLOW_AFTER_THREADS") ?? NaN);
+  let threadChecks = 0;
+  const deadline: Deadline = new Deadline(seconds, {
     startMs: 0,
-    ...(stepDelayMs > 0
+    ...(Number.isInteger(fastThreads) && fastThreads >= 0
       ? {
         beforeCheck: (stage: string) => {
-          if (stage === "threads") sleepSync(stepDelayMs);
+          if (stage === "threads" && threadChecks++ >= fastThreads) {
+            sleepSync(deadline.remainingMs() + 1);
+          }
         },
       }
       : {}),
