@@ -204,7 +204,7 @@ export async function inspectCore(
       addExceptions({ ...located, mem: memory }, walk.threads);
     }
     const localsWarnings = options.locals && located !== undefined && more("locals")
-      ? addLocals({ ...located, mem: memory }, walk.threads)
+      ? addLocals({ ...located, mem: memory }, walk.threads, deadline)
       : [];
     const locks = options.locks && located !== undefined && more("locks")
       ? analyzeLocks({

@@ -252,7 +252,7 @@ function* inspectSteps(
         const more = (stage: string) => !deadline?.passed(stage);
         if (more("exceptions")) addExceptions({ ...located, mem }, walk.threads);
         if (options.locals && more("locals")) {
-          localsWarnings = addLocals({ ...located, mem }, walk.threads);
+          localsWarnings = addLocals({ ...located, mem }, walk.threads, deadline);
         }
         if (!block && more("threads")) {
           mem.clearCache();

@@ -134,6 +134,38 @@ registerTest(
   },
 );
 
+for (
+  const [option, stage, unread] of [
+    ["--locals", "locals", /^ {6}(Arguments|Locals):$/m],
+    ["--native", "native frames", /^ {4}\(C\) /m],
+  ] as const
+) {
+  registerTest(
+    `timeout python=${python.id} remote ${option} cut at ${stage}: every thread, without them`,
+    skip,
+    async () => {
+      await using target = await startFixture(python, "named_threads.py");
+      const run = await timedRun(["remote", String(target.pid), option, "--timeout", "1.5"], {
+        _PYSTACK_TEST_SLOW_STAGE: stage,
+      });
+      assert.equal(run.code, 10, describeRun(run));
+      checkBound(run, 1.5, BACKSTOP_GRACE_MS);
+      assert.equal(
+        run.stdout.trimEnd().split("\n").at(-1),
+        `(!) Timed out after 1.5 s (--timeout) while reading ${stage}: 4 of 4 threads shown; ` +
+          `${stage} and what comes after it are incomplete`,
+      );
+      assert.deepEqual(
+        parseTraceback(run.stdout).map((t) => t.tid === target.pid ? "main" : t.name),
+        ["worker-3", "worker-2", "worker-1", "main"],
+        describeRun(run),
+      );
+      assert.doesNotMatch(run.stdout, unread, `no ${stage} read after the bound`);
+      await checkRunsOn(target.pid);
+    },
+  );
+}
+
 registerTest(
   `timeout python=${python.id} remote --json cut after two threads: timedOut, schema-valid`,
   skip,

@@ -37,22 +37,24 @@ export interface TimeoutGuard extends Disposable {
 }
 
 /**
- * Starts the bound of a run given `--timeout seconds`. The test switch
- * `_PYSTACK_TEST_SLOW_AFTER_THREADS=N` makes every thread after the first N
- * wait for the bound before it is read: the run is cut there whatever the
- * machine's speed.
+ * Starts the bound of a run given `--timeout seconds`. Test switches: with
+ * `_PYSTACK_TEST_SLOW_AFTER_THREADS=N`, every thread after the first N waits
+ * for the bound before it is read; with `_PYSTACK_TEST_SLOW_STAGE=NAME`
+ * (`locals`, `native frames`, …), that step waits for it. The run is then cut
+ * there, whatever the machine's speed.
  */
 export function timeoutGuard(seconds: number, argv: readonly string[]): TimeoutGuard {
   const fastThreads = Number(Deno.env.get("_PYSTACK_TEST_SLOW_AFTER_THREADS") ?? NaN);
+  const slowStage = Deno.env.get("_PYSTACK_TEST_SLOW_STAGE");
   let threadChecks = 0;
+  const slow = (stage: string) =>
+    stage === slowStage || (stage === "threads" && threadChecks++ >= fastThreads);
   const deadline: Deadline = new Deadline(seconds, {
     startMs: 0,
-    ...(Number.isInteger(fastThreads) && fastThreads >= 0
+    ...((Number.isInteger(fastThreads) && fastThreads >= 0) || slowStage !== undefined
       ? {
         beforeCheck: (stage: string) => {
-          if (stage === "threads" && threadChecks++ >= fastThreads) {
-            sleepSync(deadline.remainingMs() + 1);
-          }
+          if (slow(stage)) sleepSync(deadline.remainingMs() + 1);
         },
       }
       : {}),
