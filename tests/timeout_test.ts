@@ -25,8 +25,11 @@ import { findPythons } from "./_pythons.ts";
 import { remoteSkip } from "./_remote_cases.ts";
 import { fixtureCore, gcoreSkip } from "./_cores.ts";
 import { assertValidReport } from "./_json_schema.ts";
+import { REPO_ROOT } from "./_harness.ts";
 import { assertValidWatch } from "./_watch_json.ts";
 import { BACKSTOP_GRACE_MS } from "../src/cli/timeout_guard.ts";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { REPORT_SCHEMA } from "./_json_schema.ts";
 
 const pythons = await findPythons();
 const python = pythons.find((p) => p.id === "3.12-pyenv" && !p.missing) ??
@@ -320,6 +323,80 @@ registerTest(
     assertValidWatch(doc);
     assert.equal(doc.watch.endedEarly, "timed out after 1.0 s (--timeout)");
     assert.equal(doc.watch.samples, 1, "one sample, then the wait ended at the bound");
+  },
+);
+
+/** `pystack-processes.schema.json` (it refers to the report and watch schemas). */
+const validateProcesses = new Ajv2020({
+  strict: true,
+  strictRequired: false,
+  allowUnionTypes: true,
+})
+  .addSchema(REPORT_SCHEMA)
+  .addSchema(JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-watch.schema.json`)))
+  .compile(
+    JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-processes.schema.json`)),
+  );
+
+registerTest(
+  `timeout python=${python.id} remote --subprocesses cut in the third process: the rest skipped`,
+  skip,
+  async () => {
+    await using fixture = await startFixture(python, "mp_parent.py");
+    const children = Deno.readTextFileSync(`${fixture.readyPath}.pids`).split(" ").map(Number);
+    try {
+      const [worker1, worker2, sleeper] = children as [number, number, number];
+      // Each process has one thread: the parent and worker-1 are read, worker-2 is cut.
+      const env = { _PYSTACK_TEST_SLOW_AFTER_THREADS: "2" };
+      const summary = `Timed out after 1.5 s (--timeout) while reading threads: 0 of 1 threads ` +
+        `shown in process ${worker2}; 2 of 4 processes read in full`;
+      const text = await timedRun(
+        ["remote", String(fixture.pid), "--subprocesses", "--timeout", "1.5"],
+        env,
+      );
+      assert.equal(text.code, 10, describeRun(text));
+      checkBound(text, 1.5, BACKSTOP_GRACE_MS);
+      assert.equal(text.stdout.trimEnd().split("\n").at(-1), `(!) ${summary}`, describeRun(text));
+      assert.match(text.stdout, /^ {4}skipped: not read: the time was up \(--timeout\)$/m);
+      assert.equal(text.stderr, `pystack: ${summary}\n`);
+      const json = await timedRun(
+        ["remote", String(fixture.pid), "--subprocesses", "--json", "--timeout", "1.5"],
+        env,
+      );
+      assert.equal(json.code, 10, describeRun(json));
+      type Outcome = {
+        pid: number;
+        status: string;
+        reason: string | null;
+        report: { threads: unknown[]; timedOut?: { threadsShown: number } } | null;
+      };
+      const doc: { processes: Outcome[] } = JSON.parse(json.stdout);
+      assert.ok(validateProcesses(doc), JSON.stringify(validateProcesses.errors));
+      assert.deepEqual(
+        doc.processes.map((p) => [
+          p.pid,
+          p.status,
+          p.reason,
+          p.report?.threads.length ?? null,
+          p.report?.timedOut?.threadsShown ?? null,
+        ]),
+        [
+          [fixture.pid, "read", null, 1, null],
+          [worker1, "read", null, 1, null],
+          [worker2, "read", null, 0, 0],
+          [sleeper, "skipped", "not read: the time was up (--timeout)", null, null],
+        ],
+      );
+      for (const pid of [fixture.pid, worker1, worker2]) await checkRunsOn(pid);
+    } finally {
+      for (const pid of children) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
   },
 );
 

@@ -127,7 +127,9 @@ async function remote(
   command: Extract<Command, { kind: "remote" }>,
   guard: TimeoutGuard | undefined,
 ): Promise<number> {
-  if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
+  if (command.subprocesses) {
+    return await remoteTree(command, useColor(command.noColor), guard?.deadline);
+  }
   const log = command.verbose > 0 ? (m: string) => printError(`pystack: ${m}`) : undefined;
   const debug = command.verbose > 1 ? log : undefined;
   const methods = methodsFromEnv();
