@@ -28,6 +28,7 @@ import { assertValidReport } from "./_json_schema.ts";
 import { REPO_ROOT } from "./_harness.ts";
 import { assertValidWatch } from "./_watch_json.ts";
 import { BACKSTOP_GRACE_MS } from "../src/cli/timeout_guard.ts";
+import { FRAME_BATCH } from "../src/walk/frames.ts";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { REPORT_SCHEMA } from "./_json_schema.ts";
 
@@ -168,6 +169,38 @@ for (
     },
   );
 }
+
+registerTest(
+  `timeout python=${python.id} remote cut inside a deep stack: its newest frames, marked`,
+  skip,
+  async () => {
+    await using target = await startFixture(python, "deep_recursion.py");
+    const run = await timedRun(["remote", String(target.pid), "--timeout", "1.5"], {
+      _PYSTACK_TEST_SLOW_STAGE: "frames",
+    });
+    assert.equal(run.code, 10, describeRun(run));
+    checkBound(run, 1.5, BACKSTOP_GRACE_MS);
+    const [thread, ...others] = parseTraceback(run.stdout);
+    assert.deepEqual(others, []);
+    assert.equal(thread!.tid, target.pid);
+    // The walk runs from the newest frame: the first 256 read are kept, <module> is not.
+    assert.equal(thread!.frames.length, FRAME_BATCH, describeRun(run));
+    assert.ok(thread!.frames.every((f) => f.func === "recurse" && f.file === target.scriptPath));
+    const lines = thread!.frames.map((f) => f.line);
+    const sleepLine = lines.at(-1)!;
+    assert.ok(lines.slice(0, -1).every((l) => l === sleepLine - 3), "recurse() calls above");
+    assert.equal(
+      thread!.extra.find((l) => l.includes("(!)"))?.trim(),
+      `(!) Stack may be incomplete: stopped after ${FRAME_BATCH} frames: the time was up ` +
+        "(--timeout); the oldest frames are missing",
+    );
+    assert.equal(
+      run.stdout.trimEnd().split("\n").at(-1),
+      "(!) Timed out after 1.5 s (--timeout) while reading frames: 1 of 1 threads shown",
+    );
+    await checkRunsOn(target.pid);
+  },
+);
 
 registerTest(
   `timeout python=${python.id} remote --json cut after two threads: timedOut, schema-valid`,

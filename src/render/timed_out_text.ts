@@ -33,7 +33,7 @@ export function timedOutLine(t: TimedOut): string {
 /** {@linkcode timedOutLine} without its `(!)` (what stderr says after `pystack: `). */
 export function timedOutText(t: TimedOut): string {
   const found = `${t.interpretersSkipped ? "at least " : ""}${t.threadsFound}`;
-  const rest = t.stage === "threads" || t.stage === "interpreters"
+  const rest = ["interpreters", "threads", "frames"].includes(t.stage)
     ? ""
     : `; ${t.stage} and what comes after it are incomplete`;
   return `Timed out after ${formatSeconds(t.seconds)} s (--timeout) while reading ` +

@@ -97,6 +97,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     rt,
     codes: new CodeReader(mem, rt),
     types: new TypeNames(mem, rt),
+    ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }),
   };
   const newest: bigint[] = [];
   const anchors: bigint[] = [];
