@@ -339,6 +339,11 @@ function* inspectSteps(
     ) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
       if (ahead) yield native.resolve();
+    }
+    // `--timeout`: the symbolisation may have used up the time; the frames are not attached.
+    if (
+      native !== undefined && options.native !== undefined && !deadline?.passed("native frames")
+    ) {
       walk.threads = native.attach(
         walk.threads,
         attachOptionsFor(options.native, located?.rt.native ?? NO_INTERPRETER_RULES, objects.main, {
