@@ -78,7 +78,7 @@ export interface InterpreterPart {
 export interface InterpreterInfo {
   id: number;
   address: bigint;
-  /** Thread states read from it. */
+  /** Thread states found in it (when `--timeout` ran out, some may not have been read). */
   threadStates: number;
   /** Why it could not be read whole (corrupt thread list, unreadable state). */
   problem?: string;
