@@ -21,6 +21,8 @@ export interface BackstopOptions {
   stderrLine: string;
   /** Lines written on stdout first (`--json`: the error document). */
   stdoutLines?: readonly string[];
+  /** Called when the backstop cannot work (libc's `_exit` cannot be loaded), with why. */
+  onUnavailable?: (reason: string) => void;
 }
 
 /**
@@ -31,7 +33,13 @@ export interface BackstopOptions {
 const WORKER_SOURCE = `
 self.onmessage = (event) => {
   const { atEpochMs, code, stderrText, stdoutText } = event.data;
-  const libc = Deno.dlopen("libc.so.6", { _exit: { parameters: ["i32"], result: "void" } });
+  let libc;
+  try {
+    libc = Deno.dlopen("libc.so.6", { _exit: { parameters: ["i32"], result: "void" } });
+  } catch (e) {
+    self.postMessage({ unavailable: e instanceof Error ? e.message : String(e) });
+    return;
+  }
   const encoder = new TextEncoder();
   const writeAll = (file, text) => {
     try {
@@ -63,6 +71,14 @@ export function startBackstop(options: BackstopOptions): Disposable {
     new Blob([WORKER_SOURCE], { type: "application/javascript" }),
   );
   const worker = new Worker(url, { type: "module" });
+  worker.onmessage = (event: MessageEvent<{ unavailable: string }>) => {
+    options.onUnavailable?.(event.data.unavailable);
+  };
+  // Whatever goes wrong in the worker must not end the run it guards.
+  worker.onerror = (event) => {
+    event.preventDefault();
+    options.onUnavailable?.(event.message);
+  };
   const stdout = options.stdoutLines ?? [];
   worker.postMessage({
     atEpochMs: options.atEpochMs,

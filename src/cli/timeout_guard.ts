@@ -65,6 +65,11 @@ export function timeoutGuard(seconds: number, argv: readonly string[]): TimeoutG
     code: error.exitCode,
     stderrLine: `pystack: ${error.message}; ${error.hint}`,
     ...(wantsJson(argv) ? { stdoutLines: renderJsonError(error) } : {}),
+    onUnavailable: (reason) =>
+      printError(
+        `pystack: warning: --timeout cannot end a run stuck inside one read (${reason}); ` +
+          "the bound holds between reads only",
+      ),
   });
   return {
     deadline,
