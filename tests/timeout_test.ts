@@ -203,6 +203,36 @@ registerTest(
 );
 
 registerTest(
+  `timeout python=${python.id} remote --no-block cut after two threads: read once, marked`,
+  skip,
+  async () => {
+    await using target = await startFixture(python, "named_threads.py");
+    const run = await timedRun(
+      ["remote", String(target.pid), "--no-block", "--timeout", "1.5"],
+      SLOW,
+    );
+    assert.equal(run.code, 10, describeRun(run));
+    checkBound(run, 1.5, BACKSTOP_GRACE_MS);
+    const threads = parseTraceback(run.stdout);
+    await checkFirstTwoThreads(threads, target.pid);
+    for (const thread of threads) {
+      assert.deepEqual(
+        thread.extra.filter((l) => l.includes("(!) Stack")).map((l) => l.trim()),
+        [
+          "(!) Stack may be incomplete: read once only (--no-block, --timeout): the stack may " +
+          "be inconsistent",
+        ],
+        `${thread.name}: not read a second time`,
+      );
+    }
+    assert.equal(
+      run.stdout.trimEnd().split("\n").at(-1),
+      "(!) Timed out after 1.5 s (--timeout) while reading threads: 2 of 4 threads shown",
+    );
+  },
+);
+
+registerTest(
   `timeout python=${python.id} remote --json cut after two threads: timedOut, schema-valid`,
   skip,
   async () => {
