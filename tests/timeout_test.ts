@@ -110,33 +110,36 @@ async function checkFirstTwoThreads(
 
 const SLOW = { _PYSTACK_TEST_SLOW_AFTER_THREADS: "2" };
 
-registerTest(
-  `timeout python=${python.id} remote cut after two threads: those threads, the marker, exit 10`,
-  skip,
-  async () => {
-    await using target = await startFixture(python, "named_threads.py");
-    const run = await timedRun(["remote", String(target.pid), "--timeout", "2"], SLOW);
-    try {
-      assert.equal(run.code, 10);
-      checkBound(run, 2, BACKSTOP_GRACE_MS);
-      const lines = run.stdout.trimEnd().split("\n");
-      assert.equal(
-        lines.at(-1),
-        "(!) Timed out after 2.0 s (--timeout) while reading threads: 2 of 4 threads shown",
-      );
-      await checkFirstTwoThreads(parseTraceback(run.stdout), target.pid);
-      assert.equal(
-        run.stderr,
-        "pystack: Timed out after 2.0 s (--timeout) while reading threads: 2 of 4 threads " +
-          "shown\n",
-      );
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${describeRun(run)}`, { cause: error });
-    }
-    await checkRunsOn(target.pid);
-    await checkResponds(target.pid);
-  },
-);
+for (const candidate of pythons) {
+  registerTest(
+    `timeout python=${candidate.id} remote cut after two threads: those threads, the marker, ` +
+      "exit 10",
+    remoteSkip(candidate),
+    async () => {
+      await using target = await startFixture(candidate, "named_threads.py");
+      const run = await timedRun(["remote", String(target.pid), "--timeout", "1.5"], SLOW);
+      try {
+        assert.equal(run.code, 10);
+        checkBound(run, 1.5, BACKSTOP_GRACE_MS);
+        const lines = run.stdout.trimEnd().split("\n");
+        assert.equal(
+          lines.at(-1),
+          "(!) Timed out after 1.5 s (--timeout) while reading threads: 2 of 4 threads shown",
+        );
+        await checkFirstTwoThreads(parseTraceback(run.stdout), target.pid);
+        assert.equal(
+          run.stderr,
+          "pystack: Timed out after 1.5 s (--timeout) while reading threads: 2 of 4 threads " +
+            "shown\n",
+        );
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n${describeRun(run)}`, { cause: error });
+      }
+      await checkRunsOn(target.pid);
+      await checkResponds(target.pid);
+    },
+  );
+}
 
 for (
   const [option, stage, unread] of [
