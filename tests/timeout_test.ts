@@ -264,30 +264,35 @@ registerTest(
   },
 );
 
-registerTest(
-  `timeout python=${python.id} remote held past the bound: the watchdog ends it, target runs on`,
-  skip,
-  async () => {
-    await using target = await startFixture(python, "named_threads.py");
-    const heldFile = `${target.dir}/held`;
-    const run = await timedRun(["remote", String(target.pid), "--timeout", "1"], {
-      _PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS: String(HOLD_MS),
-      _PYSTACK_TEST_HELD_FILE: heldFile,
-    });
-    assert.equal(Deno.readTextFileSync(heldFile), "held", "pystack held the target");
-    assert.equal(run.code, 10, describeRun(run));
-    checkBound(run, 1, BACKSTOP_GRACE_MS);
-    assert.equal(run.stdout, "", "no stacks printed");
-    assert.equal(
-      run.stderr,
-      "pystack: Timed out after 1.0 s (--timeout) inside one step that could not be cut short: " +
-        "no stacks printed; pystack exits, which releases the target; try again with a longer " +
-        "--timeout, or run with -v to see where the time goes\n",
-    );
-    await checkRunsOn(target.pid);
-    await checkResponds(target.pid);
-  },
-);
+for (const options of [[], ["--native"]]) {
+  registerTest(
+    `timeout python=${python.id} remote ${
+      options.map((o) => `${o} `).join("")
+    }held past the bound: the watchdog ` +
+      "ends it, target runs on",
+    skip,
+    async () => {
+      await using target = await startFixture(python, "named_threads.py");
+      const heldFile = `${target.dir}/held`;
+      const run = await timedRun(["remote", String(target.pid), ...options, "--timeout", "1"], {
+        _PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS: String(HOLD_MS),
+        _PYSTACK_TEST_HELD_FILE: heldFile,
+      });
+      assert.equal(Deno.readTextFileSync(heldFile), "held", "pystack held the target");
+      assert.equal(run.code, 10, describeRun(run));
+      checkBound(run, 1, BACKSTOP_GRACE_MS);
+      assert.equal(run.stdout, "", "no stacks printed");
+      assert.equal(
+        run.stderr,
+        "pystack: Timed out after 1.0 s (--timeout) inside one step that could not be cut short: " +
+          "no stacks printed; pystack exits, which releases the target; try again with a longer " +
+          "--timeout, or run with -v to see where the time goes\n",
+      );
+      await checkRunsOn(target.pid);
+      await checkResponds(target.pid);
+    },
+  );
+}
 
 registerTest(
   `timeout python=${python.id} remote --json held past the bound: the timed_out error document`,
