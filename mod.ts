@@ -29,6 +29,7 @@ export { inspectProcess } from "./src/inspect_process_sync.ts";
 export type { InspectProcessOptions } from "./src/inspect_process.ts";
 export { inspectCore, type InspectCoreOptions } from "./src/inspect_core.ts";
 export type { Method } from "./src/walk/find_interpreter.ts";
+export { Deadline, type DeadlineOptions } from "./src/deadline.ts";
 export * from "./src/model.ts";
 export * from "./src/render/text.ts";
 export { coreHeaderLines, failureLine } from "./src/render/core_header.ts";

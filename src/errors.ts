@@ -19,6 +19,7 @@ export const ExitCode = {
   targetExited: 7,
   badCore: 8,
   nativeUnavailable: 9,
+  timedOut: 10,
   interrupted: 130,
 } as const;
 
@@ -110,6 +111,23 @@ export class NativeUnavailableError extends PystackError {
       `Cannot show native frames: elfutils' libdw cannot be loaded (${reason})`,
       "install libdw1 (Debian/Ubuntu: apt-get install libdw1; Fedora: dnf install elfutils-libs), " +
         "or run without --native, --native-all or --native-last",
+    );
+  }
+}
+
+/**
+ * `--timeout` ran out while pystack was stuck inside one read: nothing could be printed. (A
+ * run cut between two reads prints what it read, with a marker, and exits with the same code.)
+ */
+export class TimedOutError extends PystackError {
+  override readonly exitCode: number = ExitCode.timedOut;
+  constructor(seconds: number) {
+    super(
+      `Timed out after ${
+        Number.isInteger(seconds) ? seconds.toFixed(1) : seconds
+      } s (--timeout) inside one step that could ` +
+        "not be cut short: no stacks printed; pystack exits, which releases the target",
+      "try again with a longer --timeout, or run with -v to see where the time goes",
     );
   }
 }

@@ -20,6 +20,7 @@ import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { coreDetails } from "./core/core_details.ts";
 import type { NativeMode } from "./native/merge.ts";
 import { loadParts, part } from "./parts/parts.ts";
+import { type Deadline, timedOutOf } from "./deadline.ts";
 
 /** Options of {@linkcode inspectCore}. */
 export interface InspectCoreOptions {
@@ -45,6 +46,11 @@ export interface InspectCoreOptions {
   nativeLines?: "all" | "shown";
   /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
   locks?: boolean;
+  /**
+   * `--timeout`: once it has passed, reading stops at the next thread or step, and the
+   * report says what is missing (`timedOut`).
+   */
+  deadline?: Deadline;
 }
 
 function isElfFile(path: string): boolean {
@@ -91,6 +97,7 @@ export async function inspectCore(
   options: InspectCoreOptions = {},
 ): Promise<StackReport> {
   const log = options.log ?? (() => {});
+  const deadline = options.deadline;
   if (options.executable !== undefined && !isElfFile(options.executable)) {
     throw new UsageError(
       `Cannot use executable ${options.executable}: it does not exist or is not an ELF file`,
@@ -180,12 +187,16 @@ export async function inspectCore(
         // fs_base is each thread's pthread_t: the core's own ids, even where the process's
         // memory holds those of its container's PID namespace (a gcore from the host).
         byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
+        ...(deadline === undefined ? {} : { deadline }),
       });
-    if (located !== undefined) addExceptions({ ...located, mem: memory }, walk.threads);
-    const localsWarnings = options.locals && located !== undefined
-      ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads)
+    const more = (stage: string) => !deadline?.passed(stage);
+    if (located !== undefined && more("exceptions")) {
+      addExceptions({ ...located, mem: memory }, walk.threads);
+    }
+    const localsWarnings = options.locals && located !== undefined && more("locals")
+      ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads, deadline)
       : [];
-    const locks = options.locks && located !== undefined
+    const locks = options.locks && located !== undefined && more("locks")
       ? part(parts, "locks").analyzeLocks({
         ...located,
         mem: memory,
@@ -194,7 +205,7 @@ export async function inspectCore(
         registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
       })
       : undefined;
-    const tasks = options.tasks && located !== undefined
+    const tasks = options.tasks && located !== undefined && more("tasks")
       ? part(parts, "tasks").readTasks({
         ...located,
         mem: memory,
@@ -204,18 +215,23 @@ export async function inspectCore(
       : undefined;
     if (located !== undefined) logInterpreters(walk.interpreters, log);
     walk.threads = combineInterpreters(walk.threads, walk.anchors);
-    const greenlets = located === undefined ? undefined : parts.greenlets?.suspendedGreenlets({
-      ...located,
-      mem: memory,
-      maps,
-      stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
-      locals: options.locals === true,
-      threads: walk.threads,
-      interpreters: walk.interpreters,
-      log,
-    });
+    const greenlets = located === undefined || !more("greenlets")
+      ? undefined
+      : parts.greenlets?.suspendedGreenlets({
+        ...located,
+        mem: memory,
+        maps,
+        stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
+        locals: options.locals === true,
+        threads: walk.threads,
+        interpreters: walk.interpreters,
+        log,
+      });
     const nativeWarnings: string[] = [];
-    if (options.native !== undefined && nativePart !== undefined) {
+    if (
+      options.native !== undefined && nativePart !== undefined &&
+      !deadline?.passed("native frames")
+    ) {
       const attached = await nativePart.attachCoreNative(walk.threads, {
         mode: options.native,
         core,
@@ -276,6 +292,7 @@ export async function inspectCore(
           "pass --lib-search-path or --lib-search-root",
       );
     }
+    const timedOut = timedOutOf(deadline, walk, walk.threads.length);
     return {
       pid: core.pid,
       pythonVersion: located?.versionText ?? "unknown",
@@ -291,6 +308,7 @@ export async function inspectCore(
         ? {}
         : { locks: part(parts, "locks").attachLocks(walk.threads, locks.perThread) }),
       ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
+      ...(timedOut === undefined ? {} : { timedOut }),
     };
   } finally {
     for (const d of opened) d[Symbol.dispose]();

@@ -39,6 +39,7 @@ import type { X86_64Registers } from "./elf/core_notes.ts";
 import type { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
 import type { readTasks } from "./analysis/tasks/read_tasks.ts";
 import { loadParts, part, type Parts } from "./parts/parts.ts";
+import { type Deadline, timedOutOf } from "./deadline.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -67,6 +68,11 @@ export interface InspectProcessOptions {
   nativeLines?: "all" | "shown";
   /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
   locks?: boolean;
+  /**
+   * `--timeout`: once it has passed, reading stops at the next thread or step, the target
+   * is released as always, and the report says what is missing (`timedOut`).
+   */
+  deadline?: Deadline;
 }
 
 /**
@@ -109,6 +115,7 @@ export function* inspectSteps(
   const ahead = given === undefined;
   const log = options.log ?? (() => {});
   const block = options.block ?? true;
+  const deadline = options.deadline;
   if (!Number.isInteger(pid) || pid <= 0) throw new ProcessNotFoundError(pid);
   try {
     Deno.statSync(`/proc/${pid}`);
@@ -201,17 +208,27 @@ export function* inspectSteps(
           ...(tracer !== undefined && located.rt.tidFromPthread
             ? { byPthread: pthreadsOf(tracer) }
             : {}),
+          ...(deadline === undefined ? {} : { deadline }),
         };
         walk = walkInterpreters(threadCtx);
-        addExceptions({ ...located, mem }, walk.threads);
-        if (options.locals) {
-          localsWarnings = part(parts, "locals").addLocals({ ...located, mem }, walk.threads);
+        const more = (stage: string) => !deadline?.passed(stage);
+        if (more("exceptions")) addExceptions({ ...located, mem }, walk.threads);
+        if (options.locals && more("locals")) {
+          localsWarnings = part(parts, "locals").addLocals(
+            { ...located, mem },
+            walk.threads,
+            deadline,
+          );
         }
-        if (!block) {
+        if (!block && more("threads")) {
           mem.clearCache();
           markChangedStacks(walk, walkInterpreters(threadCtx));
+        } else if (!block) {
+          for (const t of walk.threads) {
+            t.partial ??= "read once only (--no-block, --timeout): the stack may be inconsistent";
+          }
         }
-        greenlets = parts.greenlets?.suspendedGreenlets({
+        greenlets = !more("greenlets") ? undefined : parts.greenlets?.suspendedGreenlets({
           ...located,
           mem,
           maps,
@@ -221,13 +238,13 @@ export function* inspectSteps(
           interpreters: walk.interpreters,
           log,
         }, greenletPrescan);
-        if (options.locks) {
+        if (options.locks && more("locks")) {
           const { analyzeLocks, describeFd, procSyscallRegisters } = part(parts, "locks");
           const registers = new Map<number, X86_64Registers>();
           // --no-block: threads found outside a call are read again for at most this long.
-          const deadline = performance.now() + NO_BLOCK_SYSCALL_RETRY_MS;
+          const retryUntil = performance.now() + NO_BLOCK_SYSCALL_RETRY_MS;
           for (const tid of tids) {
-            const regs = tracer?.registers(tid) ?? procSyscallRegisters(pid, tid, deadline);
+            const regs = tracer?.registers(tid) ?? procSyscallRegisters(pid, tid, retryUntil);
             if (regs !== undefined) registers.set(tid, regs);
           }
           const started = performance.now();
@@ -247,7 +264,7 @@ export function* inspectSteps(
               `${(performance.now() - started).toFixed(2)} ms (snapshot 1)`,
           );
         }
-        if (options.tasks) {
+        if (options.tasks && more("tasks")) {
           tasks = part(parts, "tasks").readTasks({
             ...located,
             mem,
@@ -262,6 +279,7 @@ export function* inspectSteps(
           ? tids
           : [...new Set(walk.threads.map((t) => t.tid).filter((t) => t !== 0))],
         new Set(tids),
+        deadline,
       );
     } finally {
       tracer?.release();
@@ -269,7 +287,7 @@ export function* inspectSteps(
     if (tracer !== undefined) {
       log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
     }
-    if (locks !== undefined && located !== undefined && block) {
+    if (locks !== undefined && located !== undefined && block && !deadline?.passed("locks")) {
       locks.snapshots = secondLockSnapshot(
         part(parts, "locks"),
         pid,
@@ -290,9 +308,18 @@ export function* inspectSteps(
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
     }
-    if (native !== undefined && nativePart !== undefined && options.native !== undefined) {
+    if (
+      native !== undefined && nativePart !== undefined && options.native !== undefined &&
+      !deadline?.passed("native frames")
+    ) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
       if (ahead) yield native.resolve();
+    }
+    // `--timeout`: the symbolisation may have used up the time; the frames are not attached.
+    if (
+      native !== undefined && nativePart !== undefined && options.native !== undefined &&
+      !deadline?.passed("native frames")
+    ) {
       walk.threads = native.attach(
         walk.threads,
         nativePart.attachOptionsFor(
@@ -337,6 +364,8 @@ export function* inspectSteps(
     if (tasks?.tasks !== undefined) report.tasks = tasks.tasks;
     if (exe !== undefined) report.executable = exe;
     if (lockSummary !== undefined) report.locks = lockSummary;
+    const timedOut = timedOutOf(deadline, walk, walk.threads.length);
+    if (timedOut !== undefined) report.timedOut = timedOut;
     return report;
   } catch (e) {
     // Gone after its mappings were read: it exited while being read.

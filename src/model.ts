@@ -78,7 +78,7 @@ export interface InterpreterPart {
 export interface InterpreterInfo {
   id: number;
   address: bigint;
-  /** Thread states read from it. */
+  /** Thread states found in it (when `--timeout` ran out, some may not have been read). */
   threadStates: number;
   /** Why it could not be read whole (corrupt thread list, unreadable state). */
   problem?: string;
@@ -347,6 +347,22 @@ export interface StackReport {
   tasks?: AsyncTask[];
   /** With `--locks`: the deadlocks and findings over all threads. */
   locks?: LockSummary;
+  /** With `--timeout`, when the time ran out: what is missing (the report is partial). */
+  timedOut?: TimedOut;
+}
+
+/** A run cut by `--timeout` (`StackReport.timedOut`). */
+export interface TimedOut {
+  /** The bound, in seconds. */
+  seconds: number;
+  /** What was being read when the time ran out: `threads`, `locals`, `native frames`, … */
+  stage: string;
+  /** Threads in the report. */
+  threadsShown: number;
+  /** Thread states found in the interpreters read (a lower bound when `interpretersSkipped`). */
+  threadsFound: number;
+  /** Whether interpreters were left unread (their threads are not counted in `threadsFound`). */
+  interpretersSkipped: boolean;
 }
 
 /** With `--locks`: a resource a thread is blocked on. */

@@ -11,6 +11,7 @@ import type { NativeMode } from "../native/merge.ts";
 import { NATIVE_FLAGS, NATIVE_OPTIONS, nativeModeOf } from "./native_flags.ts";
 import { parseWatch, WATCH_OPTIONS, type WatchCommand } from "./watch_args.ts";
 import { MAX_SAMPLES, STUCK_RULE } from "../analysis/watch/watch_model.ts";
+import { TIMEOUT_OPTIONS, timeoutOf } from "./timeout_args.ts";
 
 /** Options every sub-command accepts. */
 export interface CommonOptions {
@@ -42,6 +43,8 @@ export type Command =
       subprocesses?: boolean;
       /** `--locks`: present (true) only when given. */
       locks?: boolean;
+      /** `--timeout`, in seconds: present only when given. */
+      timeout?: number;
     }
     & CommonOptions
   )
@@ -59,6 +62,7 @@ export type Command =
     native?: NativeMode;
     group?: boolean;
     locks?: boolean;
+    timeout?: number;
   } & CommonOptions);
 
 const OPTIONS = {
@@ -78,6 +82,7 @@ const OPTIONS = {
   group: { type: "boolean" },
   subprocesses: { type: "boolean" },
   ...WATCH_OPTIONS,
+  ...TIMEOUT_OPTIONS,
 } as const;
 
 const SUBCOMMANDS = ["remote", "core", "demo", "watch"] as const;
@@ -121,6 +126,7 @@ export function parseCommand(argv: string[]): Command {
         "locals",
         "locks",
         "tasks",
+        "timeout",
         ...NATIVE_FLAGS,
       ],
       "demo",
@@ -135,7 +141,10 @@ export function parseCommand(argv: string[]): Command {
   if (sub === "watch") {
     if (values.help) return { kind: "help", topic: "watch" };
     rejectOptions(values, [...ONLY_CORE, "exhaustive", "locals"], "watch");
-    return parseWatch(values, rest, { ...common, native, pid: parsePid });
+    return {
+      ...parseWatch(values, rest, { ...common, native, pid: parsePid }),
+      ...timeoutOf(values),
+    };
   }
   if (values.help) return { kind: "help", topic: "remote" };
   rejectOptions(values, [...ONLY_CORE, ...ONLY_WATCH], "remote");
@@ -165,6 +174,7 @@ export function parseCommand(argv: string[]): Command {
     ...(values.subprocesses ? { subprocesses: true } : {}),
     ...(values.locks ? { locks: true } : {}),
     ...(values.tasks ? { tasks: true } : {}),
+    ...timeoutOf(values),
     ...common,
   };
 }
@@ -203,6 +213,7 @@ function parseCore(
     ...(values.group ? { group: true } : {}),
     ...(values.locks ? { locks: true } : {}),
     ...(values.tasks ? { tasks: true } : {}),
+    ...timeoutOf(values),
     ...common,
   };
   if (rest[1] !== undefined) command.executable = rest[1];
@@ -241,13 +252,13 @@ export const HELP = {
 
 Usage:
   pystack remote PID [--no-block] [--locals] [--locks] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
-                     [--native | --native-all | --native-last] [--group] [--subprocesses]
+                     [--native | --native-all | --native-last] [--group] [--subprocesses] [--timeout S]
   pystack core CORE [EXECUTABLE] [--lib-search-path P1:P2 | --lib-search-root DIR]
                [--locals] [--locks] [--tasks] [--exhaustive] [--json] [-v] [--no-color]
-               [--native | --native-all | --native-last] [--group]
+               [--native | --native-all | --native-last] [--group] [--timeout S]
   pystack watch PID [--duration 5s | --samples N] [--interval 100ms] [--no-block]
                     [--native] [--json | --format text|json|collapsed|speedscope]
-                    [--group] [--subprocesses]
+                    [--group] [--subprocesses] [--timeout S]
   pystack demo       start a deadlocked sample program and show its stacks (the default)
   pystack --version
   pystack --help | pystack remote --help | pystack core --help | pystack watch --help
@@ -255,12 +266,16 @@ Usage:
 Options:
   -v, --verbose   say how the interpreter was found and how long the target was paused (repeatable)
   --no-color      no colours (also when NO_COLOR is set or output is not a terminal)
+  --timeout S     remote, core, watch: stop after S seconds (decimals allowed), print what was
+                  read with a marker, exit 10; the target is released and runs on
   -h, --help      this help
   --version       print the version
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 no such process, 4 not permitted,
 5 not a Python process, 6 unsupported Python version, 7 target exited while being read,
-8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing; killed by SIGINT/SIGTERM: 130/143 (the target runs on).`,
+8 unreadable core file, 9 native frames asked for but libdw (elfutils) missing,
+10 --timeout ran out (what was read is printed, with a marker); killed by SIGINT/SIGTERM:
+130/143 (the target runs on).`,
   remote: `Usage: pystack remote PID [options]
 
 Prints the Python stack of every thread of the live process PID (CPython 2.7 and 3.6 to 3.15).
@@ -281,6 +296,8 @@ Options:
   --native-last   --native, but only the native frames after the last Python frame
                   (the three may be combined: the last one given wins; not with --no-block;
                   they need elfutils' libdw, package libdw1)
+  --timeout S     stop after S seconds (e.g. 2, 0.5): the target is released, the threads read
+                  so far are printed with a '(!) Timed out' marker, and the exit code is 10
   -v, --verbose   say how the interpreter was found and how long the target was paused
   --no-color      no colours`,
   core: `Usage: pystack core CORE [EXECUTABLE] [options]
@@ -303,6 +320,8 @@ Options:
   --native-all              --native, plus the threads that never ran Python
   --native-last             --native, but only the native frames after the last Python frame
                             (the last of the three given wins; they need libdw, package libdw1)
+  --timeout S               stop after S seconds (e.g. 2, 0.5): the threads read so far are
+                            printed with a '(!) Timed out' marker, and the exit code is 10
   -v, --verbose             say how the executable and interpreter were found
   --no-color                no colours`,
   watch: `Usage: pystack watch PID [options]
@@ -327,6 +346,7 @@ Options:
   --json          one JSON document (schema/pystack-watch.schema.json), = --format json
   --format F      text (default), json, collapsed (flame graph input: 'a;b;c COUNT' lines)
                   or speedscope (a file https://www.speedscope.app opens)
+  --timeout S     stop sampling after S seconds (e.g. 2, 0.5), print the summary, exit 10
   -v, --verbose   say how long each snapshot paused the target
   --no-color      no colours`,
   demo: `Usage: pystack demo

@@ -19,21 +19,31 @@ import { remoteTree } from "./tree.ts";
 import type { StackReport } from "../model.ts";
 import type { NativeMode } from "../native/merge.ts";
 import { useColor } from "./use_color.ts";
+import type { TimeoutGuard } from "./timeout_guard.ts";
+import { timedOutLine } from "../render/timed_out_text.ts";
 
-export async function core(command: Extract<Command, { kind: "core" }>): Promise<number> {
+export async function core(
+  command: Extract<Command, { kind: "core" }>,
+  guard: TimeoutGuard | undefined,
+): Promise<number> {
   const report = await inspectCore(command.core, {
-    ...inspectOptions(command),
+    ...inspectOptions(command, guard),
     ...(command.executable === undefined ? {} : { executable: command.executable }),
     ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
     ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
   });
   // Source files are read from this machine: a core has no mount namespace to look into.
   const header = report.core === undefined ? [] : coreHeaderLines(report.core);
-  return await print(report, command, sourceReader((file) => file), header);
+  return await print(report, command, sourceReader((file) => file), header, guard);
 }
 
-export async function remote(command: Extract<Command, { kind: "remote" }>): Promise<number> {
-  if (command.subprocesses) return await remoteTree(command, useColor(command.noColor));
+export async function remote(
+  command: Extract<Command, { kind: "remote" }>,
+  guard: TimeoutGuard | undefined,
+): Promise<number> {
+  if (command.subprocesses) {
+    return await remoteTree(command, useColor(command.noColor), guard?.deadline);
+  }
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
   const heldFile = Deno.env.get("_PYSTACK_TEST_HELD_FILE");
   // SIGINT and SIGTERM keep their default action on purpose: pystack dies at once, and the
@@ -42,12 +52,13 @@ export async function remote(command: Extract<Command, { kind: "remote" }>): Pro
   // act once the synchronous walk is over, and Deno delivers a caught signal to JavaScript
   // late enough that a run could finish as if it had never been interrupted.
   const report = await inspectProcessAsync(command.pid, {
-    ...inspectOptions(command),
+    ...inspectOptions(command, guard),
     block: command.block,
     ...(command.verbose > 1 ? { debug: logLine } : {}),
     ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
   });
-  return await print(report, command, sourceReader((file) => targetPath(command.pid, file)), []);
+  const sourceLine = sourceReader((file) => targetPath(command.pid, file));
+  return await print(report, command, sourceLine, [], guard);
 }
 
 /** What `remote` and `core` ask of an inspection alike. */
@@ -62,7 +73,7 @@ interface InspectFlags {
 }
 
 /** The options `remote` and `core` pass alike. */
-function inspectOptions(command: InspectFlags) {
+function inspectOptions(command: InspectFlags, guard: TimeoutGuard | undefined) {
   const methods = methodsFromEnv();
   return {
     exhaustive: command.exhaustive,
@@ -73,6 +84,7 @@ function inspectOptions(command: InspectFlags) {
     ...(command.json ? {} : { nativeLines: "shown" as const }),
     ...(methods === undefined ? {} : { methods }),
     ...(command.verbose > 0 ? { log: logLine } : {}),
+    ...(guard === undefined ? {} : { deadline: guard.deadline }),
   };
 }
 
@@ -81,20 +93,22 @@ function logLine(message: string): void {
 }
 
 /**
- * Prints the warnings, then the report as JSON or as text under `header`;
- * the JSON and grouped renderers are loaded only by the runs that use them.
+ * Prints the warnings, then the report as JSON or as text under `header`
+ * (and the `--timeout` marker of a cut report); returns the exit code. The
+ * JSON and grouped renderers are loaded only by the runs that use them.
  */
 async function print(
   report: StackReport,
   command: InspectFlags & { group?: boolean; noColor: boolean },
   sourceLine: (file: string, line: number) => string | undefined,
   header: string[],
+  guard: TimeoutGuard | undefined,
 ): Promise<number> {
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
     if (command.group) printLines((await import("../render/group_text.ts")).groupedJson(report));
     else printLines((await import("../render/json.ts")).renderJson(report));
-    return ExitCode.ok;
+    return guard?.finish(report) ?? ExitCode.ok;
   }
   const render = command.group
     ? (await import("../render/group_text.ts")).renderGroupedText
@@ -106,8 +120,9 @@ async function print(
       sourceLine,
       ...(command.native === undefined ? {} : { native: command.native }),
     }),
+    ...(report.timedOut === undefined ? [] : [timedOutLine(report.timedOut)]),
   ]);
-  return ExitCode.ok;
+  return guard?.finish(report) ?? ExitCode.ok;
 }
 
 /** `_PYSTACK_METHODS=bss,...` restricts how the interpreter is found (a testing aid). */

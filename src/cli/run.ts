@@ -11,12 +11,17 @@ import { ClosedPipe, printError, printLines } from "./output.ts";
 import { ExitCode, PystackError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { wantsJson } from "./wants_json.ts";
+import type { TimeoutGuard } from "./timeout_guard.ts";
 
 /** Runs pystack with `argv`; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
   try {
     const command = parseCommand(argv);
-    return await execute(command);
+    // --timeout: its guard (and the backstop's worker) only when asked for.
+    using guard = "timeout" in command && command.timeout !== undefined
+      ? (await import("./timeout_guard.ts")).timeoutGuard(command.timeout, argv)
+      : undefined;
+    return await execute(command, guard);
   } catch (e) {
     if (e instanceof ClosedPipe) return ExitCode.ok;
     if (wantsJson(argv)) (await import("./json_output.ts")).printJsonError(argv, e);
@@ -34,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function execute(command: Command): Promise<number> {
+async function execute(command: Command, guard: TimeoutGuard | undefined): Promise<number> {
   switch (command.kind) {
     case "version":
       printLines([VERSION]);
@@ -56,19 +61,19 @@ async function execute(command: Command): Promise<number> {
           exhaustive: false,
           json: false,
           locks: true,
-        })
+        }, undefined)
       );
     }
     case "remote":
-      return await (await import("./inspect_commands.ts")).remote(command);
+      return await (await import("./inspect_commands.ts")).remote(command, guard);
     case "core":
-      return await (await import("./inspect_commands.ts")).core(command);
+      return await (await import("./inspect_commands.ts")).core(command, guard);
     case "watch": {
       const [{ runWatch }, { useColor }] = await Promise.all([
         import("./watch.ts"),
         import("./use_color.ts"),
       ]);
-      return await runWatch(command, useColor(command.noColor));
+      return await runWatch(command, useColor(command.noColor), guard?.deadline);
     }
   }
 }

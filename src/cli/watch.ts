@@ -28,11 +28,35 @@ import { inspectProcessAsync } from "../inspect_process.ts";
 import { processTitle } from "../render/tree_text.ts";
 import { type Json, SCHEMA_VERSION } from "../render/json.ts";
 import { VERSION } from "../version.ts";
+import type { Deadline } from "../deadline.ts";
+import { formatSeconds } from "../render/timed_out_text.ts";
 
-/** Runs `command`; returns the exit code. Errors are thrown for the caller to report. */
-export async function runWatch(command: WatchCommand, color: boolean): Promise<number> {
+/**
+ * Runs `command`; returns the exit code. Errors are thrown for the caller to report. With
+ * `deadline` (`--timeout`), sampling ends when it passes: the summary of the samples taken is
+ * printed, and the exit code says the time ran out.
+ */
+export async function runWatch(
+  command: WatchCommand,
+  color: boolean,
+  deadline?: Deadline,
+): Promise<number> {
+  const code = await watchBody(command, color, deadline);
+  if (deadline?.stage === undefined) return code;
+  printError(
+    `pystack: Timed out after ${formatSeconds(deadline.seconds)} s (--timeout): sampling ended ` +
+      "early; the summary covers the samples taken",
+  );
+  return ExitCode.timedOut;
+}
+
+async function watchBody(
+  command: WatchCommand,
+  color: boolean,
+  deadline: Deadline | undefined,
+): Promise<number> {
   if (!command.subprocesses) {
-    const [summary] = await watchWithProgress(command, [command.pid]);
+    const [summary] = await watchWithProgress(command, [command.pid], deadline);
     if (summary instanceof Error) throw summary;
     printLines(watchLines([summary!], command, color));
     return ExitCode.ok;
@@ -43,7 +67,7 @@ export async function runWatch(command: WatchCommand, color: boolean): Promise<n
     (pid) => inspectProcessAsync(pid, { block: false }).then(() => pid),
   );
   const pids = outcomes.filter((o) => o.status === "read").map((o) => o.pid);
-  const results = await watchWithProgress(command, pids);
+  const results = await watchWithProgress(command, pids, deadline);
   const watched: TreeOutcome<WatchSummary>[] = outcomes.map((o) => {
     const { report: _, ...rest } = o;
     if (o.status !== "read") return rest;
@@ -127,6 +151,7 @@ export async function runWatch(command: WatchCommand, color: boolean): Promise<n
 async function watchWithProgress(
   command: WatchCommand,
   pids: number[],
+  deadline: Deadline | undefined,
 ): Promise<(WatchSummary | Error)[]> {
   let interrupted = false;
   const onInterrupt = () => {
@@ -143,7 +168,13 @@ async function watchWithProgress(
       ...(command.durationMs === undefined ? {} : { durationMs: command.durationMs }),
       ...(command.samples === undefined ? {} : { samples: command.samples }),
       ...(command.native === undefined ? {} : { native: command.native }),
-      stopRequested: () => interrupted ? "interrupted (Ctrl-C)" : undefined,
+      stopRequested: () =>
+        interrupted
+          ? "interrupted (Ctrl-C)"
+          : deadline?.passed("samples")
+          ? `timed out after ${formatSeconds(deadline.seconds)} s (--timeout)`
+          : undefined,
+      ...(deadline === undefined ? {} : { waitAtMostMs: () => deadline.remainingMs() }),
       onSample: ({ samples, elapsedMs, threads }) => {
         if (!progress) return;
         const who = pids.length === 1 ? `process ${pids[0]}` : `${pids.length} processes`;

@@ -27,6 +27,8 @@ export interface WatchCommand {
   json: boolean;
   group?: boolean;
   subprocesses?: boolean;
+  /** `--timeout`, in seconds: sampling ends when it runs out. */
+  timeout?: number;
   verbose: number;
   noColor: boolean;
 }

@@ -20,6 +20,7 @@ import type { InflateStats } from "./debug_inflate.ts";
 import { DebugImages } from "./debug_images.ts";
 import { moduleBuildId, ownDebugLookup } from "./find_debuginfo.ts";
 import { openLibdw } from "../../ffi/libdw.ts";
+import type { Deadline } from "../deadline.ts";
 
 /** What {@linkcode NativeStacks.attach} needs to know about the target. */
 export interface AttachOptions {
@@ -77,12 +78,16 @@ export class NativeStacks implements Disposable {
    * Unwinds the live threads `tids` (raw addresses only). Only threads in
    * `held` (stopped by pystack's tracer) are handed to libdw, whose unwinder
    * asserts on a thread it cannot read the registers of; after a thread
-   * whose unwinding could not start, the others are left alone.
+   * whose unwinding could not start, the others are left alone, as they are
+   * once `deadline` (`--timeout`) has passed.
    */
-  unwindLive(tids: readonly number[], held: ReadonlySet<number>): void {
+  unwindLive(tids: readonly number[], held: ReadonlySet<number>, deadline?: Deadline): void {
     const start = performance.now();
     let stopped: string | undefined;
     this.#stacks = tids.map((tid): RawStack => {
+      if (stopped === undefined && deadline?.passed("native frames")) {
+        stopped = "not unwound: the time was up (--timeout)";
+      }
       if (!held.has(tid)) {
         return { tid, frames: [], error: `thread ${tid} is not one pystack holds stopped` };
       }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Deadline } from "../deadline.ts";
 import { rethrowFatal } from "../errors.ts";
 import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { PythonRuntime } from "../cpython/runtime.ts";
@@ -34,7 +35,12 @@ export interface FrameContext {
   rt: PythonRuntime;
   codes: CodeReader;
   types: TypeNames;
+  /** `--timeout`: checked every {@linkcode FRAME_BATCH} frames; once passed, the walk stops. */
+  deadline?: Deadline;
 }
+
+/** Frames read between two checks of the deadline. */
+export const FRAME_BATCH = 256;
 
 function hex(a: bigint): string {
   return `0x${a.toString(16)}`;
@@ -77,6 +83,11 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
     }
     if (seen.size >= MAX_FRAMES) {
       partial = `stopped after ${MAX_FRAMES} frames`;
+      break;
+    }
+    if (seen.size > 0 && seen.size % FRAME_BATCH === 0 && ctx.deadline?.passed("frames")) {
+      partial = `stopped after ${newestFirst.length} frames: the time was up (--timeout); ` +
+        "the oldest frames are missing";
       break;
     }
     seen.add(address);

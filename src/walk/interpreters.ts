@@ -17,6 +17,8 @@ export const MAX_INTERPRETERS = 4096;
 /** Threads of every interpreter (see {@linkcode ThreadWalk}) and the interpreters found. */
 export interface InterpretersWalk extends ThreadWalk {
   interpreters: InterpreterInfo[];
+  /** `--timeout`: interpreters left unread, the time being up. */
+  interpretersSkipped?: boolean;
 }
 
 function hex(a: bigint): string {
@@ -80,7 +82,8 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
     const info: InterpreterInfo = { id, address, threadStates: 0 };
     try {
       const walk = walkThreads({ ...ctx, interp: address });
-      info.threadStates = walk.threads.length;
+      info.threadStates = walk.threads.length + (walk.unread ?? 0);
+      if (walk.unread !== undefined) out.unread = (out.unread ?? 0) + walk.unread;
       const state = lifecycle(interp, new Set(walk.threads.map((t) => t.threadStateAddress)));
       if (state !== undefined) info.state = state;
       if (walk.warnings.length > 0) info.problem = walk.warnings.join("; ");
@@ -98,6 +101,10 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
     return next;
   };
   for (let address = listHead(ctx); address !== 0n;) {
+    if (ctx.deadline?.passed("interpreters")) {
+      out.interpretersSkipped = true;
+      return out;
+    }
     if (seen.has(address)) {
       out.warnings.push(`the interpreter list loops back to ${hex(address)}`);
       break;
@@ -109,6 +116,10 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
     address = visit(address);
   }
   if (!seen.has(ctx.interp)) {
+    if (ctx.deadline?.passed("interpreters")) {
+      out.interpretersSkipped = true;
+      return out;
+    }
     if (seen.size > 0) {
       out.warnings.push(
         `the interpreter list does not reach the interpreter found at ${hex(ctx.interp)}`,

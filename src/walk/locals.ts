@@ -13,6 +13,7 @@ import { ValueRenderer } from "../cpython/values.ts";
 import { formatVersion } from "../cpython/runtime.ts";
 import { VariableReader } from "./variables.ts";
 import { addThreadNames } from "./thread_names.ts";
+import type { Deadline } from "../deadline.ts";
 
 /** What {@linkcode addLocals} reads with. */
 export interface LocalsContext {
@@ -26,13 +27,22 @@ export interface LocalsContext {
  * Sets `variables` on every frame and `pythonName` on every thread that has
  * one. Returns warnings (a version whose objects are not read, unreadable
  * thread names); corrupt objects never throw, they render as `<invalid …>`.
+ * Once `deadline` (`--timeout`) has passed, the threads left get no variables.
  */
-export function addLocals(ctx: LocalsContext, threads: PyThread[]): string[] {
+export function addLocals(
+  ctx: LocalsContext,
+  threads: PyThread[],
+  deadline?: Deadline,
+): string[] {
   if (ctx.rt.values === undefined) {
     return [`--locals is not supported for Python ${formatVersion(ctx.rt.version)}`];
   }
   const values = new ValueRenderer(ctx.mem, ctx.rt);
-  new VariableReader(ctx.mem, ctx.rt, values).addTo(threads);
+  const reader = new VariableReader(ctx.mem, ctx.rt, values);
+  for (const thread of threads) {
+    if (deadline?.passed("locals")) return [];
+    reader.addTo([thread]);
+  }
   const warning = addThreadNames({ ...ctx, values }, threads);
   return warning === undefined ? [] : [warning];
 }

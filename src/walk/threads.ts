@@ -14,6 +14,7 @@ import { TypeNames } from "../cpython/objects.ts";
 import { CodeReader } from "./code_objects.ts";
 import { type FrameContext, type FrameWalk, newestFrame, walkFrames } from "./frames.ts";
 import { resolveThreadIds, type TidSources } from "./thread_ids.ts";
+import type { Deadline } from "../deadline.ts";
 
 /** Most thread states read from one interpreter. */
 export const MAX_THREADS = 100_000;
@@ -31,6 +32,8 @@ export interface ThreadContext {
   namespace?: TidSources["namespace"];
   /** `pthread_t` (`fs_base`) → thread id, from registers (`thread_ids.ts`). */
   byPthread?: TidSources["byPthread"];
+  /** `--timeout`: threads are read while it has not passed; the others are counted unread. */
+  deadline?: Deadline;
 }
 
 /** Threads of one interpreter (newest first, as CPython links them) plus warnings. */
@@ -44,6 +47,8 @@ export interface ThreadWalk {
    */
   anchors: bigint[];
   warnings: string[];
+  /** `--timeout`: thread states found but not read, the time being up (absent: none). */
+  unread?: number;
 }
 
 function hex(a: bigint): string {
@@ -92,10 +97,15 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     rt,
     codes: new CodeReader(mem, rt),
     types: new TypeNames(mem, rt),
+    ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }),
   };
   const newest: bigint[] = [];
   const anchors: bigint[] = [];
-  const threads = states.map((ts, index): PyThread => {
+  const threads: PyThread[] = [];
+  for (const [index, ts] of states.entries()) {
+    if (ctx.deadline?.passed("threads")) {
+      return { threads, newest, anchors, warnings, unread: states.length - index };
+    }
     let walk: FrameWalk;
     let top = 0n;
     try {
@@ -121,8 +131,8 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     };
     if (threadState !== undefined) thread.threadState = threadState;
     if (walk.partial !== undefined) thread.partial = walk.partial;
-    return thread;
-  });
+    threads.push(thread);
+  }
   return { threads, newest, anchors, warnings };
 }
 

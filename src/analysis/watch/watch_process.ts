@@ -25,8 +25,10 @@ export interface WatchOptions {
   /** Pause the target for each sample (default true). */
   block?: boolean;
   native?: NativeMode;
-  /** Polled between samples: a reason ends sampling early (Ctrl-C). */
+  /** Polled between samples: a reason ends sampling early (Ctrl-C, `--timeout`). */
   stopRequested?: () => string | undefined;
+  /** `--timeout`: the wait between samples ends no later than this many ms from now. */
+  waitAtMostMs?: () => number;
   /** Called after every round. */
   onSample?: (progress: { samples: number; elapsedMs: number; threads: number }) => void;
 }
@@ -97,7 +99,11 @@ export async function watchProcesses(
     });
     stopped = options.stopRequested?.();
     if (stopped !== undefined || rounds >= maxSamples) break;
-    const wait = Math.min(options.intervalMs, durationMs - now());
+    const wait = Math.min(
+      options.intervalMs,
+      durationMs - now(),
+      options.waitAtMostMs?.() ?? Infinity,
+    );
     // Always yield to the event loop, so that a Ctrl-C listener runs even at --interval 0.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
     stopped = options.stopRequested?.();
