@@ -9,6 +9,7 @@ import { errno, openLibc } from "../../ffi/libc.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
 import { PermissionDeniedError, TargetExitedError } from "../errors.ts";
+import { readPagesBatched } from "./batched_pages.ts";
 
 const PAGE = 4096;
 const PAGE_MASK = ~BigInt(PAGE - 1);
@@ -94,6 +95,64 @@ export class ProcessMemory implements MemoryReader, Disposable {
     }
     if (data === null) throw new MemoryReadError(address, length);
     return data;
+  }
+
+  /**
+   * Reads many pages (page-aligned addresses) in as few calls as it can: one
+   * `process_vm_readv` takes up to 1024 pages. Each call counts as one read.
+   *
+   * @returns each page's bytes, or `null` for a page that cannot be read
+   */
+  readPages(pages: Iterable<bigint>): Map<bigint, Uint8Array | null> {
+    return readPagesBatched(pages, (want, size, into) => this.#readVector(want, size, into), {
+      pageSize: PAGE,
+    });
+  }
+
+  /**
+   * Reads many pages and keeps them in the page cache, for reads that follow
+   * before the next {@linkcode clearCache}.
+   */
+  prefetch(pages: Iterable<bigint>): void {
+    const fresh = [...pages].filter((p) => !this.#pages.has(p));
+    if (this.#pages.size + fresh.length > MAX_PAGES) return;
+    for (const [page, bytes] of this.readPages(fresh)) this.#pages.set(page, bytes);
+  }
+
+  /** {@linkcode VectorRead} over the target: one `process_vm_readv` with an iovec per page. */
+  #readVector(pages: readonly bigint[], size: number, into: Uint8Array): number {
+    if (!this.#useProcMem && pages.length > 1) {
+      this.syscalls++;
+      const remote = new BigUint64Array(pages.length * 2);
+      pages.forEach((page, i) => {
+        remote[2 * i] = page;
+        remote[2 * i + 1] = BigInt(size);
+      });
+      const local = new BigUint64Array(2);
+      local[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into)));
+      local[1] = BigInt(pages.length * size);
+      const n = openLibc().process_vm_readv(
+        this.pid,
+        local,
+        1n,
+        remote,
+        BigInt(pages.length),
+        0n,
+      );
+      if (n >= 0n) return Number(n);
+      const code = errno();
+      if (code === Errno.EFAULT || code === Errno.EIO) return 0;
+      if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
+      if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
+      // Anything else: page by page below, where #readRaw decides about /proc/PID/mem.
+    }
+    let total = 0;
+    for (const page of pages) {
+      const got = this.#readRaw(page, into.subarray(total, total + size));
+      total += got;
+      if (got < size) break;
+    }
+    return total;
   }
 
   /** Reads into `out`; returns how many bytes were read. Throws for gone/forbidden targets. */
