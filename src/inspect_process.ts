@@ -29,7 +29,7 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import type { ThreadWalk } from "./walk/threads.ts";
+import type { ThreadContext, ThreadWalk } from "./walk/threads.ts";
 import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import { addLocals } from "./walk/locals.ts";
 import { readTasks } from "./analysis/tasks/read_tasks.ts";
@@ -54,6 +54,9 @@ import type { X86_64Registers } from "./elf/core_notes.ts";
 import { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
 import { attachLocks, keepStable, procSyscallRegisters } from "./analysis/locks/attach_locks.ts";
 import { describeFd } from "./analysis/locks/descriptors.ts";
+import { greenletModuleMapped } from "./analysis/greenlets/greenlets.ts";
+import type { MemoryReader } from "./memory/memory_reader.ts";
+import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -213,7 +216,27 @@ function* inspectSteps(
     const greenletPrescan = located === undefined || !block
       ? undefined
       : prescanSuspendedGreenlets({ ...located, mem, maps, log });
-    const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
+    // The Python stacks alone (no native frames, locks, tasks, greenlets or namespace ids to
+    // take from the stopped threads): read from memory copied in a short pause.
+    const snapshot = located !== undefined && block && options.native === undefined &&
+        !options.locks && !options.tasks && !nested && !greenletModuleMapped(maps)
+      ? readInSnapshot(pid, mem, {
+        running: () => ({ tids: listTids(pid), byPthread: undefined }),
+        paused: (tracer) => {
+          options.onPaused?.();
+          return {
+            tids: [...tracer.tids],
+            byPthread: located.rt.tidFromPthread ? pthreadsOf(tracer) : undefined,
+          };
+        },
+        walk: (reader, { tids, byPthread }) =>
+          readPython(located, reader, options, {
+            tids: new Set(tids),
+            ...(byPthread === undefined ? {} : { byPthread }),
+          }),
+      })
+      : undefined;
+    const tracer = block && snapshot?.result === undefined ? ProcessTracer.stopAll(pid) : undefined;
     let walk: InterpretersWalk = {
       threads: [],
       newest: [],
@@ -227,26 +250,28 @@ function* inspectSteps(
     let locks: (ReturnType<typeof analyzeLocks> & { snapshots: number }) | undefined;
     let tasks: ReturnType<typeof readTasks> | undefined;
     try {
-      options.onPaused?.();
+      if (snapshot?.result === undefined) options.onPaused?.();
       mem.clearCache();
-      tids = tracer?.tids ?? listTids(pid);
-      if (located !== undefined) {
+      // What the snapshots learnt saves reads one by one in this pause.
+      if (tracer !== undefined && snapshot !== undefined) mem.prefetch(snapshot.plan);
+      tids = snapshot?.result?.context.tids ?? tracer?.tids ?? listTids(pid);
+      if (snapshot?.result !== undefined) {
+        ({ walk, localsWarnings } = snapshot.result.value);
+      } else if (located !== undefined) {
         const threadCtx = {
-          ...located,
-          mem,
           tids: new Set(tids),
           ...(nested ? { namespace: NamespaceTids.read(pid, tids) } : {}),
           ...(tracer !== undefined && located.rt.tidFromPthread
             ? { byPthread: pthreadsOf(tracer) }
             : {}),
         };
-        walk = walkInterpreters(threadCtx);
-        addExceptions({ ...located, mem }, walk.threads);
-        if (options.locals) localsWarnings = addLocals({ ...located, mem }, walk.threads);
+        ({ walk, localsWarnings } = readPython(located, mem, options, threadCtx));
         if (!block) {
           mem.clearCache();
-          markChangedStacks(walk, walkInterpreters(threadCtx));
+          markChangedStacks(walk, walkInterpreters({ ...located, mem, ...threadCtx }));
         }
+      }
+      if (located !== undefined) {
         greenlets = suspendedGreenlets({
           ...located,
           mem,
@@ -301,9 +326,14 @@ function* inspectSteps(
     } finally {
       tracer?.release();
     }
-    if (tracer !== undefined) {
-      log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
+    const pausesMs = [
+      ...(snapshot?.pausesMs ?? []),
+      ...(tracer === undefined ? [] : [performance.now() - tracer.stoppedAt]),
+    ];
+    if (pausesMs.length > 0) {
+      log(`target paused for ${pausesMs.reduce((a, b) => a + b).toFixed(2)} ms`);
     }
+    if (snapshot !== undefined) logSnapshot(snapshot, log);
     if (locks !== undefined && located !== undefined && block) {
       locks.snapshots = secondLockSnapshot(pid, { ...located, mem }, walk, locks, log);
     }
@@ -483,6 +513,39 @@ function secondLockSnapshot(
     );
   }
   return 2;
+}
+
+/** The Python stacks of every thread: frames, exceptions, and with `--locals` the variables. */
+function readPython(
+  located: PythonLocation,
+  mem: MemoryReader,
+  options: InspectProcessOptions,
+  threads: Pick<ThreadContext, "tids" | "namespace" | "byPthread">,
+): { walk: InterpretersWalk; localsWarnings: string[] } {
+  const walk = walkInterpreters({ ...located, mem, ...threads });
+  addExceptions({ ...located, mem }, walk.threads);
+  const localsWarnings = options.locals ? addLocals({ ...located, mem }, walk.threads) : [];
+  return { walk, localsWarnings };
+}
+
+/** `-v`: how the stacks were read in short pauses, or why they were not. */
+function logSnapshot(snapshot: Snapshot<unknown, unknown>, log: (message: string) => void): void {
+  const pauses = snapshot.pausesMs.map((ms) => ms.toFixed(2)).join(", ");
+  if (snapshot.result === undefined) {
+    log(
+      snapshot.pausesMs.length === 0
+        ? `stacks read while paused: the walk needs more pages than one copy takes ` +
+          `(${snapshot.plan.size})`
+        : `stacks read while paused once more: memory copied in pauses of ${pauses} ms ` +
+          `lacked pages the walk needed`,
+    );
+    return;
+  }
+  log(
+    `stacks read from ${snapshot.pages} pages copied in ${snapshot.reads} ` +
+      `read${snapshot.reads === 1 ? "" : "s"} while the ` +
+      `target was paused (${snapshot.pausesMs.length === 1 ? "pause" : "pauses"}: ${pauses} ms)`,
+  );
 }
 
 /** `pthread_t` (= `fs_base`) → thread id of every held thread. */

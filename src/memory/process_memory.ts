@@ -9,7 +9,7 @@ import { errno, openLibc } from "../../ffi/libc.ts";
 import { Errno } from "../../ffi/errno.ts";
 import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
 import { PermissionDeniedError, TargetExitedError } from "../errors.ts";
-import { readPagesBatched } from "./batched_pages.ts";
+import { readBatched } from "./batched_pages.ts";
 
 const PAGE = 4096;
 const PAGE_MASK = ~BigInt(PAGE - 1);
@@ -17,6 +17,16 @@ const PAGE_MASK = ~BigInt(PAGE - 1);
 const DIRECT_READ = 64 * 1024;
 /** At most this many cached pages (16 MiB). */
 const MAX_PAGES = 4096;
+
+/** Pages made ready to read (see {@linkcode ProcessMemory.preparePages}). */
+export interface PreparedPages {
+  /** How many distinct pages. */
+  readonly size: number;
+  /** Reads them (the system calls alone). */
+  read(): void;
+  /** After {@linkcode read}: each page's bytes, or `null` for a page that cannot be read. */
+  pages(): Map<bigint, Uint8Array | null>;
+}
 
 /** Options for {@linkcode ProcessMemory}. */
 export interface ProcessMemoryOptions {
@@ -104,9 +114,70 @@ export class ProcessMemory implements MemoryReader, Disposable {
    * @returns each page's bytes, or `null` for a page that cannot be read
    */
   readPages(pages: Iterable<bigint>): Map<bigint, Uint8Array | null> {
-    return readPagesBatched(pages, (want, size, into) => this.#readVector(want, size, into), {
-      pageSize: PAGE,
+    const prepared = this.preparePages(pages);
+    prepared.read();
+    return prepared.pages();
+  }
+
+  /**
+   * Makes ready to read `pages` (see {@linkcode readPages}): the buffer and the
+   * iovecs are made and the buffer's memory touched now, so that reading
+   * costs only the system calls (prepared before a pause, read in it).
+   */
+  preparePages(pages: Iterable<bigint>): PreparedPages {
+    const list = [...new Set(pages)];
+    const buffer = new Uint8Array(list.length * PAGE);
+    for (let i = 0; i < buffer.length; i += PAGE) buffer[i] = 0xff; // fault it in now
+    const remote = new BigUint64Array(list.length * 2);
+    list.forEach((page, i) => {
+      remote[2 * i] = page;
+      remote[2 * i + 1] = BigInt(PAGE);
     });
+    const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
+    const local = new BigUint64Array(2);
+    const readv = (start: number, count: number): number => {
+      if (this.#useProcMem || count === 1) {
+        let total = 0;
+        for (let i = start; i < start + count; i++) {
+          const got = this.#readRaw(list[i]!, buffer.subarray(i * PAGE, (i + 1) * PAGE));
+          total += got;
+          if (got < PAGE) break;
+        }
+        return total;
+      }
+      this.syscalls++;
+      local[0] = base + BigInt(start * PAGE);
+      local[1] = BigInt(count * PAGE);
+      const n = openLibc().process_vm_readv(
+        this.pid,
+        local,
+        1n,
+        remote.subarray(2 * start),
+        BigInt(count),
+        0n,
+      );
+      if (n >= 0n) return Number(n);
+      const code = errno();
+      if (code === Errno.EFAULT || code === Errno.EIO) return 0;
+      if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
+      if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
+      // Anything else: the first page alone, where #readRaw decides about /proc/PID/mem.
+      return this.#readRaw(list[start]!, buffer.subarray(start * PAGE, (start + 1) * PAGE));
+    };
+    let read: boolean[] | undefined;
+    return {
+      size: list.length,
+      read: () => {
+        read = readBatched(list.length, readv, { pageSize: PAGE });
+      },
+      pages: () => {
+        if (read === undefined) throw new TypeError("Pages read before read()");
+        return new Map(list.map((page, i) => [
+          page,
+          read![i] ? buffer.subarray(i * PAGE, (i + 1) * PAGE) : null,
+        ]));
+      },
+    };
   }
 
   /**
@@ -117,42 +188,6 @@ export class ProcessMemory implements MemoryReader, Disposable {
     const fresh = [...pages].filter((p) => !this.#pages.has(p));
     if (this.#pages.size + fresh.length > MAX_PAGES) return;
     for (const [page, bytes] of this.readPages(fresh)) this.#pages.set(page, bytes);
-  }
-
-  /** {@linkcode VectorRead} over the target: one `process_vm_readv` with an iovec per page. */
-  #readVector(pages: readonly bigint[], size: number, into: Uint8Array): number {
-    if (!this.#useProcMem && pages.length > 1) {
-      this.syscalls++;
-      const remote = new BigUint64Array(pages.length * 2);
-      pages.forEach((page, i) => {
-        remote[2 * i] = page;
-        remote[2 * i + 1] = BigInt(size);
-      });
-      const local = new BigUint64Array(2);
-      local[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into)));
-      local[1] = BigInt(pages.length * size);
-      const n = openLibc().process_vm_readv(
-        this.pid,
-        local,
-        1n,
-        remote,
-        BigInt(pages.length),
-        0n,
-      );
-      if (n >= 0n) return Number(n);
-      const code = errno();
-      if (code === Errno.EFAULT || code === Errno.EIO) return 0;
-      if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
-      if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
-      // Anything else: page by page below, where #readRaw decides about /proc/PID/mem.
-    }
-    let total = 0;
-    for (const page of pages) {
-      const got = this.#readRaw(page, into.subarray(total, total + size));
-      total += got;
-      if (got < size) break;
-    }
-    return total;
   }
 
   /** Reads into `out`; returns how many bytes were read. Throws for gone/forbidden targets. */
