@@ -12,9 +12,10 @@ import { PermissionDeniedError, TargetExitedError } from "../errors.ts";
 import { readBatched } from "./batched_pages.ts";
 
 const PAGE = 4096;
-const PAGE_MASK = ~BigInt(PAGE - 1);
 /** Reads at least this large bypass the page cache (scans, big blobs). */
 const DIRECT_READ = 64 * 1024;
+/** Reads above this address (never seen on x86-64 without 5-level paging) are not cached. */
+const MAX_CACHED_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER - DIRECT_READ);
 /** At most this many cached pages (16 MiB). */
 const MAX_PAGES = 4096;
 
@@ -39,7 +40,8 @@ export class ProcessMemory implements MemoryReader, Disposable {
   readonly pid: number;
   #useProcMem: boolean;
   #memFile: Deno.FsFile | undefined;
-  #pages = new Map<bigint, Uint8Array | null>();
+  /** Cached pages by address (a number: exact up to {@linkcode MAX_CACHED_ADDRESS}). */
+  #pages = new Map<number, Uint8Array | null>();
   #iov = new BigUint64Array(2);
   #remoteIov = new BigUint64Array(2);
   #procMemWhy: string | undefined;
@@ -70,24 +72,24 @@ export class ProcessMemory implements MemoryReader, Disposable {
   read(address: bigint, length: number): Uint8Array {
     if (length <= 0) return new Uint8Array(0);
     if (address <= 0n) throw new MemoryReadError(address, length, "null address");
-    if (length >= DIRECT_READ) {
+    if (length >= DIRECT_READ || address > MAX_CACHED_ADDRESS) {
       const out = new Uint8Array(length);
       const got = this.#readRaw(address, out);
       if (got < length) throw new MemoryReadError(address, length);
       return out;
     }
-    const first = address & PAGE_MASK;
-    const last = (address + BigInt(length - 1)) & PAGE_MASK;
-    if (first === last) {
-      const page = this.#page(first, address, length);
-      const start = Number(address - first);
-      return page.slice(start, start + length);
+    // Page arithmetic in numbers (exact below 2^53): bigint keys and sums cost far more.
+    const at = Number(address);
+    const first = at - (at % PAGE);
+    const start = at - first;
+    if (start + length <= PAGE) {
+      return this.#page(first, address, length).slice(start, start + length);
     }
     const out = new Uint8Array(length);
     let filled = 0;
-    for (let p = first; p <= last; p += BigInt(PAGE)) {
+    for (let p = first; filled < length; p += PAGE) {
       const page = this.#page(p, address, length);
-      const from = p < address ? Number(address - p) : 0;
+      const from = p < at ? at - p : 0;
       const to = Math.min(PAGE, from + (length - filled));
       out.set(page.subarray(from, to), filled);
       filled += to - from;
@@ -95,11 +97,11 @@ export class ProcessMemory implements MemoryReader, Disposable {
     return out;
   }
 
-  #page(page: bigint, address: bigint, length: number): Uint8Array {
+  #page(page: number, address: bigint, length: number): Uint8Array {
     let data = this.#pages.get(page);
     if (data === undefined) {
       const buf = new Uint8Array(PAGE);
-      data = this.#readRaw(page, buf) === PAGE ? buf : null;
+      data = this.#readRaw(BigInt(page), buf) === PAGE ? buf : null;
       if (this.#pages.size >= MAX_PAGES) this.#pages.clear();
       this.#pages.set(page, data);
     }
@@ -185,9 +187,9 @@ export class ProcessMemory implements MemoryReader, Disposable {
    * before the next {@linkcode clearCache}.
    */
   prefetch(pages: Iterable<bigint>): void {
-    const fresh = [...pages].filter((p) => !this.#pages.has(p));
+    const fresh = [...pages].filter((p) => p <= MAX_CACHED_ADDRESS && !this.#pages.has(Number(p)));
     if (this.#pages.size + fresh.length > MAX_PAGES) return;
-    for (const [page, bytes] of this.readPages(fresh)) this.#pages.set(page, bytes);
+    for (const [page, bytes] of this.readPages(fresh)) this.#pages.set(Number(page), bytes);
   }
 
   /** Reads into `out`; returns how many bytes were read. Throws for gone/forbidden targets. */

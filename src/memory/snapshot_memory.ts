@@ -8,25 +8,12 @@
 
 import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
 
-const PAGE = 4096n;
-const PAGE_MASK = ~(PAGE - 1n);
-
-/** Most pages one read is split into (a larger read is refused, not noted page by page). */
+/** Most pages one read may span (a larger read is refused, or not noted page by page). */
 export const MAX_PAGES_PER_READ = 16 * 1024;
 
-/**
- * The page-aligned addresses `length` bytes at `address` lie on, or undefined
- * when there are more than {@linkcode MAX_PAGES_PER_READ}.
- */
-export function pagesOf(address: bigint, length: number): bigint[] | undefined {
-  if (length <= 0) return [];
-  const first = address & PAGE_MASK;
-  const last = (address + BigInt(length - 1)) & PAGE_MASK;
-  if ((last - first) / PAGE >= BigInt(MAX_PAGES_PER_READ)) return undefined;
-  const pages: bigint[] = [];
-  for (let p = first; p <= last; p += PAGE) pages.push(p);
-  return pages;
-}
+/** Page arithmetic is done in numbers (exact up to here): bigint keys and sums cost far more. */
+const MAX_ADDRESS = Number.MAX_SAFE_INTEGER - MAX_PAGES_PER_READ * 4096;
+const PAGE_SIZE = 4096;
 
 /**
  * Passes reads to another reader and notes every page they touch, read or
@@ -34,19 +21,27 @@ export function pagesOf(address: bigint, length: number): bigint[] | undefined {
  */
 export class RecordingMemory implements MemoryReader {
   readonly #inner: MemoryReader;
-  /** Pages the reads touched. */
-  readonly pages = new Set<bigint>();
-  /** Whether a read was too large to note (the pages are then not all known). */
+  readonly #pages = new Set<number>();
+  /** Whether a read could not be noted (too large, or too high an address). */
   overflow = false;
 
   constructor(inner: MemoryReader) {
     this.#inner = inner;
   }
 
+  /** Pages the reads touched. */
+  get pages(): Set<bigint> {
+    return new Set([...this.#pages].map(BigInt));
+  }
+
   read(address: bigint, length: number): Uint8Array {
-    const pages = address > 0n ? pagesOf(address, length) : [];
-    if (pages === undefined) this.overflow = true;
-    else for (const p of pages) this.pages.add(p);
+    if (address > 0n && length > 0) {
+      const at = Number(address);
+      if (at > MAX_ADDRESS || length > MAX_PAGES_PER_READ * PAGE_SIZE) this.overflow = true;
+      else {
+        for (let p = at - (at % PAGE_SIZE); p < at + length; p += PAGE_SIZE) this.#pages.add(p);
+      }
+    }
     return this.#inner.read(address, length);
   }
 }
@@ -55,40 +50,51 @@ export class RecordingMemory implements MemoryReader {
  * A {@linkcode MemoryReader} over pages copied earlier (`null`: the page
  * could not be read then). A read that needs a page it was not given fails
  * like an unreadable one, and the page is noted in `missing`: a walk over the
- * snapshot is only whole when nothing is missing.
+ * snapshot is only whole when nothing is missing. (A walk cannot touch a page
+ * beyond one it lacks, so the pages it touched are those copied and those
+ * missing.)
  */
 export class SnapshotMemory implements MemoryReader {
-  readonly #pages: ReadonlyMap<bigint, Uint8Array | null>;
+  readonly #pages = new Map<number, Uint8Array | null>();
   /** Pages reads needed that the snapshot lacks. */
   readonly missing = new Set<bigint>();
-  /** Every page reads touched (those missing included). */
-  readonly touched = new Set<bigint>();
 
   constructor(pages: ReadonlyMap<bigint, Uint8Array | null>) {
-    this.#pages = pages;
+    for (const [page, bytes] of pages) this.#pages.set(Number(page), bytes);
   }
 
   read(address: bigint, length: number): Uint8Array {
     if (length <= 0) return new Uint8Array(0);
     if (address <= 0n) throw new MemoryReadError(address, length, "null address");
-    const pages = pagesOf(address, length);
-    if (pages === undefined) throw new MemoryReadError(address, length, "too large");
+    if (length > MAX_PAGES_PER_READ * PAGE_SIZE) {
+      throw new MemoryReadError(address, length, "too large");
+    }
+    const at = Number(address);
+    if (at > MAX_ADDRESS) {
+      // Never copied (see RecordingMemory): missing, so that the walk is not used.
+      this.missing.add(address & ~BigInt(PAGE_SIZE - 1));
+      throw new MemoryReadError(address, length);
+    }
+    const first = at - (at % PAGE_SIZE);
+    const start = at - first;
+    if (start + length <= PAGE_SIZE) {
+      const bytes = this.#pages.get(first);
+      if (bytes) return bytes.slice(start, start + length);
+      if (bytes === undefined) this.missing.add(BigInt(first));
+      throw new MemoryReadError(address, length);
+    }
     const out = new Uint8Array(length);
     let unreadable = false;
-    for (const page of pages) {
-      this.touched.add(page);
-      const bytes = this.#pages.get(page);
-      if (bytes === undefined) {
-        this.missing.add(page);
+    for (let p = first; p < at + length; p += PAGE_SIZE) {
+      const bytes = this.#pages.get(p);
+      if (bytes === undefined) this.missing.add(BigInt(p));
+      if (!bytes) {
         unreadable = true;
-      } else if (bytes === null) {
-        unreadable = true;
-      } else if (!unreadable) {
-        const from = page < address ? Number(address - page) : 0;
-        const at = Number(page + BigInt(from) - address);
-        const n = Math.min(bytes.length - from, length - at);
-        out.set(bytes.subarray(from, from + n), at);
+        continue;
       }
+      const from = p < at ? at - p : 0;
+      const n = Math.min(PAGE_SIZE - from, at + length - (p + from));
+      out.set(bytes.subarray(from, from + n), p + from - at);
     }
     if (unreadable) throw new MemoryReadError(address, length);
     return out;

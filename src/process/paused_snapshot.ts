@@ -96,7 +96,7 @@ export function readInSnapshot<C, T>(
       out.result = { value: value!, context };
       return out;
     }
-    for (const page of copy.touched) out.plan.add(page);
+    for (const page of copy.missing) out.plan.add(page);
   }
   return out;
 }
