@@ -2,8 +2,10 @@
  * `pystack remote`: everything about one live process, as a {@linkcode StackReport}.
  *
  * Everything that cannot change while the target runs (mappings, symbols,
- * version, the interpreter's address) is found before the target is paused;
- * the pause covers only the walk over threads and frames.
+ * version, the interpreter's address) is found before the target is paused.
+ * The Python stacks alone are read from memory copied in a short pause
+ * (`process/paused_snapshot.ts`); with native frames, locks, tasks or
+ * greenlets the pause covers the walk over threads and frames.
  *
  * @module
  */
@@ -90,8 +92,8 @@ export interface InspectProcessOptions {
 /**
  * Reads the Python stacks of every thread of the live process `pid`.
  *
- * By default the target is paused (ptrace) for the few milliseconds of the
- * walk and always resumed; `block: false` reads it running. Throws
+ * By default the target is paused (ptrace) for a consistent snapshot, a
+ * millisecond or a few, and always resumed; `block: false` reads it running. Throws
  * {@linkcode ProcessNotFoundError}, `PermissionDeniedError`,
  * {@linkcode NotPythonError}, `UnsupportedVersionError` or
  * {@linkcode TargetExitedError}.
