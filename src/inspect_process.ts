@@ -74,6 +74,8 @@ export interface InspectProcessOptions {
   debug?: (message: string) => void;
   /** Called while the target is paused (testing aid). */
   onPaused?: () => void;
+  /** Receives how long each pause lasted (ms; one or a few), once the target runs again. */
+  onPauses?: (pausesMs: readonly number[]) => void;
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
   /** Also read the asyncio tasks (`--tasks`). */
@@ -334,6 +336,7 @@ function* inspectSteps(
     ];
     if (pausesMs.length > 0) {
       log(`target paused for ${pausesMs.reduce((a, b) => a + b).toFixed(2)} ms`);
+      options.onPauses?.(pausesMs);
     }
     if (snapshot !== undefined) logSnapshot(snapshot, log);
     if (locks !== undefined && located !== undefined && block) {

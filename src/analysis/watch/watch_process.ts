@@ -127,14 +127,15 @@ async function sampleOnce(
 ): Promise<void> {
   const atMs = options.now();
   let pausedMs = 0;
+  let pauses = 0;
   let report;
   try {
     report = await inspectProcessAsync(w.pid, {
       block: options.block,
       ...(options.native === undefined ? {} : { native: options.native, nativeLines: "shown" }),
-      log: (message) => {
-        const paused = /^target paused for ([\d.]+) ms$/.exec(message);
-        if (paused !== null) pausedMs = Number(paused[1]);
+      onPauses: (each) => {
+        pausedMs = each.reduce((a, b) => a + b, 0);
+        pauses = each.length;
       },
     });
   } catch (e) {
@@ -155,6 +156,7 @@ async function sampleOnce(
   w.samples.push({
     atMs,
     pausedMs,
+    pauses,
     threads: report.threads.map(({ tid, name, frames, native, partial }) => ({
       tid,
       frames,
