@@ -14,15 +14,15 @@
  */
 
 import type { MemoryReader } from "../memory/memory_reader.ts";
-import type { ProcessMemory } from "./../memory/process_memory.ts";
+import type { ProcessMemory } from "../memory/process_memory.ts";
 import { RecordingMemory, SnapshotMemory } from "../memory/snapshot_memory.ts";
 import { ProcessTracer } from "./tracer.ts";
 import { rethrowFatal } from "../errors.ts";
 
 /** Most pauses for one snapshot before the caller reads the usual way. */
 export const MAX_SNAPSHOTS = 3;
-/** Most pages copied in one pause (64 MiB); a walk that needs more reads the usual way. */
-export const MAX_SNAPSHOT_PAGES = 16 * 1024;
+/** Most pages copied in one pause (16 MiB); a walk that needs more reads the usual way. */
+export const MAX_SNAPSHOT_PAGES = 4096;
 
 /** What {@linkcode readInSnapshot} runs. */
 export interface SnapshotSteps<C, T> {
