@@ -76,6 +76,13 @@ export interface InspectProcessOptions {
   onPaused?: () => void;
   /** Receives how long each pause lasted (ms; one or a few), once the target runs again. */
   onPauses?: (pausesMs: readonly number[]) => void;
+  /**
+   * Carries from one call to the next on the same process (`watch`) the pages its stacks
+   * were read from: given, they are copied in the pause without first walking the running
+   * target (pages the walk then lacks cost another short pause); the pages needed are stored
+   * back.
+   */
+  snapshotPages?: { pages?: ReadonlySet<bigint> };
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
   /** Also read the asyncio tasks (`--tasks`). */
@@ -238,8 +245,12 @@ function* inspectSteps(
             tids: new Set(tids),
             ...(byPthread === undefined ? {} : { byPthread }),
           }),
-      })
+      }, options.snapshotPages?.pages)
       : undefined;
+    if (options.snapshotPages !== undefined) {
+      if (snapshot?.result !== undefined) options.snapshotPages.pages = snapshot.plan;
+      else delete options.snapshotPages.pages;
+    }
     const tracer = block && snapshot?.result === undefined ? ProcessTracer.stopAll(pid) : undefined;
     let walk: InterpretersWalk = {
       threads: [],

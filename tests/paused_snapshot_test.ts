@@ -2,7 +2,8 @@
  * `readInSnapshot()` on a real process (`sleep`), with walks that read pages
  * of its stack mapping: a page the first copy lacks is copied in a second
  * pause; a walk that always lacks one gives up after `MAX_SNAPSHOTS` pauses;
- * an error of a walk over a whole copy is the caller's.
+ * an error of a walk over a whole copy is the caller's; the pages of an
+ * earlier call are copied without a walk over the running target.
  *
  * @module
  */
@@ -98,4 +99,23 @@ Deno.test("readInSnapshot() throws what a walk over a whole copy throws, once", 
   );
   assert.equal(walks, 2, "the walk over the running target, then over one copy");
   assert.equal(tracerPid(target.child.pid), 0, "not traced after");
+});
+
+Deno.test("readInSnapshot() with the pages of an earlier call copies them without a first walk", async () => {
+  await using target = await sleeper();
+  using mem = new ProcessMemory(target.child.pid);
+  const [a, b, c] = target.pages;
+  const contexts: string[] = [];
+  const result = readInSnapshot(target.child.pid, mem, {
+    running: () => "running",
+    paused: () => "paused",
+    walk: (reader, context) => {
+      contexts.push(context);
+      return firstBytes(reader, [a!, c!]);
+    },
+  }, new Set([a!, b!]));
+  assert.deepEqual(contexts, ["paused", "paused"], "no walk over the running target");
+  assert.equal(result.pausesMs.length, 2, "a second pause for page c, which the pages lacked");
+  assert.deepEqual(result.result?.value, firstBytes(mem, [a!, c!]));
+  assert.deepEqual([...result.plan].sort(), [a!, c!], "next time: the pages this walk read");
 });

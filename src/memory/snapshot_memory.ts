@@ -58,9 +58,15 @@ export class SnapshotMemory implements MemoryReader {
   readonly #pages = new Map<number, Uint8Array | null>();
   /** Pages reads needed that the snapshot lacks. */
   readonly missing = new Set<bigint>();
+  readonly #touched = new Set<number>();
 
   constructor(pages: ReadonlyMap<bigint, Uint8Array | null>) {
     for (const [page, bytes] of pages) this.#pages.set(Number(page), bytes);
+  }
+
+  /** Every page reads touched, those missing included. */
+  get touched(): Set<bigint> {
+    return new Set([...this.#touched].map(BigInt));
   }
 
   read(address: bigint, length: number): Uint8Array {
@@ -78,6 +84,7 @@ export class SnapshotMemory implements MemoryReader {
     const first = at - (at % PAGE_SIZE);
     const start = at - first;
     if (start + length <= PAGE_SIZE) {
+      this.#touched.add(first);
       const bytes = this.#pages.get(first);
       if (bytes) return bytes.slice(start, start + length);
       if (bytes === undefined) this.missing.add(BigInt(first));
@@ -86,6 +93,7 @@ export class SnapshotMemory implements MemoryReader {
     const out = new Uint8Array(length);
     let unreadable = false;
     for (let p = first; p < at + length; p += PAGE_SIZE) {
+      this.#touched.add(p);
       const bytes = this.#pages.get(p);
       if (bytes === undefined) this.missing.add(BigInt(p));
       if (!bytes) {

@@ -15,6 +15,7 @@ Deno.test("SnapshotMemory reads within and across pages as they were copied", ()
   assert.deepEqual([...mem.read(0x1ffen, 4)], [0xfe, 0xff, 7, 8]);
   assert.equal(mem.read(0x1000n, 8192).length, 8192);
   assert.equal(mem.missing.size, 0);
+  assert.deepEqual([...mem.touched], [0x1000n, 0x2000n]);
 });
 
 Deno.test("SnapshotMemory fails a read of a page it lacks, and notes the page as missing", () => {
@@ -28,6 +29,7 @@ Deno.test("SnapshotMemory fails a read of a page it lacks, and notes the page as
   // Across several pages: each page it lacks is noted.
   assert.throws(() => mem.read(0x4ff8n, 0x1010), MemoryReadError);
   assert.deepEqual([...mem.missing], [0x2000n, 0x4000n, 0x5000n, 0x6000n]);
+  assert.deepEqual([...mem.touched], [0x1000n, 0x2000n, 0x3000n, 0x4000n, 0x5000n, 0x6000n]);
 });
 
 Deno.test("RecordingMemory notes the pages of every read, the failed ones too", () => {

@@ -8,7 +8,9 @@
  * Everything it shows was read while the target was stopped: a walk that
  * needs a page the copy lacks (a thread went deeper meanwhile) is not used;
  * the target is paused again for a fresh copy of every page it touched, at
- * most {@linkcode MAX_SNAPSHOTS} times.
+ * most {@linkcode MAX_SNAPSHOTS} times. A caller that reads the same process
+ * again (`watch`) passes the pages of the last copy, and the first walk is
+ * skipped.
  *
  * @module
  */
@@ -43,7 +45,11 @@ export interface Snapshot<C, T> {
   result?: { value: T; context: C };
   /** How long each pause lasted (ms), in order. */
   pausesMs: number[];
-  /** Every page the walks touched: what a pause of the caller's own should copy. */
+  /**
+   * The pages to copy next time: those the walk over the copy touched when it was whole (pass
+   * them to the next call on the same process), else every page the walks touched (for a
+   * pause of the caller's own).
+   */
   plan: Set<bigint>;
   /** Pages copied in the last pause, and the reads that copied them. */
   pages: number;
@@ -53,23 +59,28 @@ export interface Snapshot<C, T> {
 /**
  * Walks the target over memory copied in short pauses (see the module
  * comment). Without a `result` the walk needs too many pages, or still lacked
- * some after {@linkcode MAX_SNAPSHOTS} pauses.
+ * some after {@linkcode MAX_SNAPSHOTS} pauses. With `pages` (the `plan` of an
+ * earlier call on the same process), those are copied first, without a walk
+ * over the running target.
  */
 export function readInSnapshot<C, T>(
   pid: number,
   mem: ProcessMemory,
   steps: SnapshotSteps<C, T>,
+  pages?: ReadonlySet<bigint>,
 ): Snapshot<C, T> {
-  const out: Snapshot<C, T> = { pausesMs: [], plan: new Set(), pages: 0, reads: 0 };
-  const recorder = new RecordingMemory(mem);
-  try {
-    steps.walk(recorder, steps.running());
-  } catch (e) {
-    rethrowFatal(e); // a running target may be caught mid-change: the pages read so far do
+  const out: Snapshot<C, T> = { pausesMs: [], plan: new Set(pages), pages: 0, reads: 0 };
+  if (out.plan.size === 0) {
+    const recorder = new RecordingMemory(mem);
+    try {
+      steps.walk(recorder, steps.running());
+    } catch (e) {
+      rethrowFatal(e); // a running target may be caught mid-change: the pages read so far do
+    }
+    mem.clearCache();
+    out.plan = recorder.pages;
+    if (recorder.overflow) return out;
   }
-  mem.clearCache();
-  for (const page of recorder.pages) out.plan.add(page);
-  if (recorder.overflow) return out;
   for (let round = 0; round < MAX_SNAPSHOTS && out.plan.size <= MAX_SNAPSHOT_PAGES; round++) {
     const prepared = mem.preparePages(out.plan);
     const before = mem.syscalls;
@@ -94,6 +105,7 @@ export function readInSnapshot<C, T>(
     }
     if (copy.missing.size === 0) {
       out.result = { value: value!, context };
+      out.plan = copy.touched;
       return out;
     }
     for (const page of copy.missing) out.plan.add(page);

@@ -48,6 +48,8 @@ export async function watchProcess(pid: number, options: WatchOptions): Promise<
 class Watched {
   readonly samples: WatchSample[] = [];
   readonly seen = new Set<number>();
+  /** The pages the last sample's stacks were read from, copied first in the next. */
+  readonly snapshotPages: { pages?: ReadonlySet<bigint> } = {};
   readonly baseline;
   pythonVersion = "unknown";
   endedEarly: string | undefined;
@@ -132,6 +134,7 @@ async function sampleOnce(
   try {
     report = await inspectProcessAsync(w.pid, {
       block: options.block,
+      snapshotPages: w.snapshotPages,
       ...(options.native === undefined ? {} : { native: options.native, nativeLines: "shown" }),
       onPauses: (each) => {
         pausedMs = each.reduce((a, b) => a + b, 0);
