@@ -1,9 +1,13 @@
 /**
  * Benchmarks `pystack remote` against baselines measured in the same run.
  *
- * Usage: `deno task bench [--json] [--runs N]`
+ * Usage: `deno task bench [--json] [--runs N] [--only stopped] [--baseline PYSTACK_JS]`
  *
  * - `--runs N`: timed runs per command (default 15, after 2 warm-ups).
+ * - `--only stopped`: only the target-stopped time and wall time of blocking
+ *   `pystack remote` (items 1 and 3 below), for every pystack build.
+ * - `--baseline PYSTACK_JS`: also measure that bundle (say, `main`'s), as the
+ *   build `baseline`, in the same run.
  * - `--json`: the table goes to stderr and one JSON line of the figures to stdout.
  *
  * What it measures, all against `fixtures/bench_threads.py` run under Debian's
@@ -476,6 +480,8 @@ interface Stopped {
   noBlockExcess: Summary;
   /** What pystack -v says: "target paused for X ms". */
   selfReported: Summary;
+  /** Wall time of the blocking runs. */
+  wall: Summary;
 }
 
 /** Measures {@linkcode Stopped} on `fixture` with the pystack command `pystack`. */
@@ -489,6 +495,7 @@ async function measureStopped(
   const baseline: number[] = [];
   const noBlock: number[] = [];
   const selfReported: number[] = [];
+  const walls: number[] = [];
   const block = [...pystack, "remote", "-v", String(fixture.pid)];
   const nonBlocking = [...pystack, "remote", "--no-block", String(fixture.pid)];
   for (let round = 0; round < WARMUPS + runs; round++) {
@@ -507,6 +514,7 @@ async function measureStopped(
     if (round < WARMUPS) continue;
 
     gaps.push(gap);
+    walls.push(out.wallMs);
     baseline.push(idle);
     noBlock.push(nbGap);
     const paused = out.stderr.match(/target paused for ([\d.]+) ms/)?.[1];
@@ -517,6 +525,7 @@ async function measureStopped(
     baselineGap: summarize(baseline),
     noBlockExcess: summarize(noBlock.map((g) => g - median(baseline))),
     selfReported: summarize(selfReported.length > 0 ? selfReported : [NaN]),
+    wall: summarize(walls),
   };
 }
 
@@ -555,16 +564,24 @@ async function main(): Promise<number> {
       runs: { type: "string" },
       help: { type: "boolean" },
       "no-core": { type: "boolean" },
+      only: { type: "string" },
+      baseline: { type: "string" },
     },
     strict: true,
   });
   if (values.help) {
-    console.log("usage: deno task bench [--json] [--runs N] [--no-core]");
+    console.log(
+      "usage: deno task bench [--json] [--runs N] [--no-core] [--only stopped] " +
+        "[--baseline PYSTACK_JS]",
+    );
     return 0;
   }
   const runs = values.runs === undefined ? 15 : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new RangeError(`Invalid --runs '${values.runs}'`);
   if (runs < 15) log(`only ${runs} runs per command (15 or more are recommended)`);
+  if (values.only !== undefined && values.only !== "stopped") {
+    throw new RangeError(`Invalid --only '${values.only}' (only 'stopped' is known)`);
+  }
   const out = values.json ? (s: string) => console.error(s) : (s: string) => console.log(s);
 
   if (!(await exists(PYTHON))) throw new Error(`Cannot run the fixture: ${PYTHON} is missing`);
@@ -604,6 +621,17 @@ async function main(): Promise<number> {
         cmd: [DENO, "run", "-A", "dist/pystack.js"],
         source: "deno run -A dist/pystack.js",
       });
+    }
+    if (values.baseline !== undefined) {
+      builds.push({
+        key: "baseline",
+        cmd: [DENO, "run", "-A", values.baseline],
+        source: `deno run -A ${values.baseline}`,
+      });
+    }
+    if (values.only === "stopped") {
+      out(await onlyStopped(builds, small, large, runs));
+      return 0;
     }
     if (await exists(`${ROOT}dist/pystack`)) {
       builds.push({
@@ -902,6 +930,61 @@ async function main(): Promise<number> {
     for (const child of live) killQuietly(child);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** `--only stopped`: target-stopped and wall time of each build, both fixtures, round-robin. */
+async function onlyStopped(
+  builds: readonly { key: string; cmd: string[]; source: string }[],
+  small: Fixture,
+  large: Fixture,
+  runs: number,
+): Promise<string> {
+  const loadBefore = await loadAverage();
+  const figures = new Map<string, Stopped>();
+  // One run of each build in turn, so that drift in the machine's load hits them alike.
+  for (let run = 0; run < runs; run++) {
+    for (const build of builds) {
+      for (const fixture of [small, large]) {
+        log(`run ${run + 1}/${runs}: ${build.key}, ${fixture.threads} threads`);
+        const one = await measureStopped(fixture, build.cmd, 1);
+        const key = `${build.key} ${fixture.threads}`;
+        const all = figures.get(key);
+        figures.set(key, all === undefined ? one : mergeStopped(all, one));
+      }
+    }
+  }
+  const rows = [["build, threads", "stopped med", "min", "max", "self-reported med", "wall med"]];
+  for (const [key, f] of figures) {
+    rows.push([
+      key,
+      ms(f.stopped.median),
+      ms(f.stopped.min),
+      ms(f.stopped.max),
+      ms(f.selfReported.median),
+      ms(f.wall.median),
+    ]);
+  }
+  return [
+    `target stopped (ms; gap(pystack) - median idle gap, per run) and wall (ms), ${runs} runs, ` +
+    `load ${loadBefore} before, ${await loadAverage()} after`,
+    table(rows),
+    ...builds.map((b) => `  ${b.key}: ${b.source}`),
+  ].join("\n");
+}
+
+/** Two samples of {@linkcode Stopped} as one (their runs pooled; medians of the pooled runs). */
+function mergeStopped(a: Stopped, b: Stopped): Stopped {
+  const pooled = (x: Summary & { runs?: number[] }, y: Summary & { runs?: number[] }) => {
+    const values = [...(x.runs ?? [x.median]), ...(y.runs ?? [y.median])];
+    return Object.assign(summarize(values), { runs: values });
+  };
+  return {
+    stopped: pooled(a.stopped, b.stopped),
+    baselineGap: pooled(a.baselineGap, b.baselineGap),
+    noBlockExcess: pooled(a.noBlockExcess, b.noBlockExcess),
+    selfReported: pooled(a.selfReported, b.selfReported),
+    wall: pooled(a.wall, b.wall),
+  };
 }
 
 /** The 1-minute load average. */

@@ -2,8 +2,10 @@
  * `pystack remote`: everything about one live process, as a {@linkcode StackReport}.
  *
  * Everything that cannot change while the target runs (mappings, symbols,
- * version, the interpreter's address) is found before the target is paused;
- * the pause covers only the walk over threads and frames.
+ * version, the interpreter's address) is found before the target is paused.
+ * The Python stacks alone are read from memory copied in a short pause
+ * (`process/paused_snapshot.ts`); with native frames, locks, tasks or
+ * greenlets the pause covers the walk over threads and frames.
  *
  * @module
  */
@@ -29,7 +31,7 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import type { ThreadWalk } from "./walk/threads.ts";
+import type { ThreadContext, ThreadWalk } from "./walk/threads.ts";
 import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import type { NativeStacks } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
@@ -40,6 +42,9 @@ import type { analyzeLocks } from "./analysis/locks/analyze_locks.ts";
 import type { readTasks } from "./analysis/tasks/read_tasks.ts";
 import { loadParts, part, type Parts } from "./parts/parts.ts";
 import { type Deadline, timedOutOf } from "./deadline.ts";
+import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
+import type { MemoryReader } from "./memory/memory_reader.ts";
+import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -55,6 +60,15 @@ export interface InspectProcessOptions {
   debug?: (message: string) => void;
   /** Called while the target is paused (testing aid). */
   onPaused?: () => void;
+  /** Receives how long each pause lasted (ms; one or a few), once the target runs again. */
+  onPauses?: (pausesMs: readonly number[]) => void;
+  /**
+   * Carries from one call to the next on the same process (`watch`) the pages its stacks
+   * were read from: given, they are copied in the pause without first walking the running
+   * target (pages the walk then lacks cost another short pause); the pages needed are stored
+   * back.
+   */
+  snapshotPages?: { pages?: ReadonlySet<bigint> };
   /** Also read arguments, local variables and Python thread names (`--locals`). */
   locals?: boolean;
   /** Also read the asyncio tasks (`--tasks`). */
@@ -116,6 +130,7 @@ export function* inspectSteps(
   const log = options.log ?? (() => {});
   const block = options.block ?? true;
   const deadline = options.deadline;
+  const more = (stage: string) => !deadline?.passed(stage);
   if (!Number.isInteger(pid) || pid <= 0) throw new ProcessNotFoundError(pid);
   try {
     Deno.statSync(`/proc/${pid}`);
@@ -182,7 +197,34 @@ export function* inspectSteps(
     const greenletPrescan = located === undefined || !block || parts.greenlets === undefined
       ? undefined
       : parts.greenlets.prescanSuspendedGreenlets({ ...located, mem, maps, log });
-    const tracer = block ? ProcessTracer.stopAll(pid) : undefined;
+    // The Python stacks alone (no native frames, locks, tasks, greenlets or namespace ids to
+    // take from the stopped threads): read from memory copied in a short pause.
+    // Not with --timeout: a walk cut by the deadline over the running target would leave
+    // nothing consistent to read from the copy; the usual pause is cut thread by thread.
+    const snapshot = located !== undefined && block && options.native === undefined &&
+        !options.locks && !options.tasks && !nested && !greenletModuleMapped(maps) &&
+        deadline === undefined
+      ? readInSnapshot(pid, mem, {
+        running: () => ({ tids: listTids(pid), byPthread: undefined }),
+        paused: (tracer) => {
+          options.onPaused?.();
+          return {
+            tids: [...tracer.tids],
+            byPthread: located.rt.tidFromPthread ? pthreadsOf(tracer) : undefined,
+          };
+        },
+        walk: (reader, { tids, byPthread }) =>
+          readPython(located, reader, options, parts, {
+            tids: new Set(tids),
+            ...(byPthread === undefined ? {} : { byPthread }),
+          }),
+      }, options.snapshotPages?.pages)
+      : undefined;
+    if (options.snapshotPages !== undefined) {
+      if (snapshot?.result !== undefined) options.snapshotPages.pages = snapshot.plan;
+      else delete options.snapshotPages.pages;
+    }
+    const tracer = block && snapshot?.result === undefined ? ProcessTracer.stopAll(pid) : undefined;
     let walk: InterpretersWalk = {
       threads: [],
       newest: [],
@@ -196,13 +238,15 @@ export function* inspectSteps(
     let locks: (ReturnType<typeof analyzeLocks> & { snapshots: number }) | undefined;
     let tasks: ReturnType<typeof readTasks> | undefined;
     try {
-      options.onPaused?.();
+      if (snapshot?.result === undefined) options.onPaused?.();
       mem.clearCache();
-      tids = tracer?.tids ?? listTids(pid);
-      if (located !== undefined) {
+      // What the snapshots learnt saves reads one by one in this pause.
+      if (tracer !== undefined && snapshot !== undefined) mem.prefetch(snapshot.plan);
+      tids = snapshot?.result?.context.tids ?? tracer?.tids ?? listTids(pid);
+      if (snapshot?.result !== undefined) {
+        ({ walk, localsWarnings } = snapshot.result.value);
+      } else if (located !== undefined) {
         const threadCtx = {
-          ...located,
-          mem,
           tids: new Set(tids),
           ...(nested ? { namespace: NamespaceTids.read(pid, tids) } : {}),
           ...(tracer !== undefined && located.rt.tidFromPthread
@@ -210,24 +254,25 @@ export function* inspectSteps(
             : {}),
           ...(deadline === undefined ? {} : { deadline }),
         };
-        walk = walkInterpreters(threadCtx);
-        const more = (stage: string) => !deadline?.passed(stage);
-        if (more("exceptions")) addExceptions({ ...located, mem }, walk.threads);
-        if (options.locals && more("locals")) {
-          localsWarnings = part(parts, "locals").addLocals(
-            { ...located, mem },
-            walk.threads,
-            deadline,
-          );
-        }
+        ({ walk, localsWarnings } = readPython(located, mem, options, parts, threadCtx));
         if (!block && more("threads")) {
           mem.clearCache();
-          markChangedStacks(walk, walkInterpreters(threadCtx));
+          markChangedStacks(
+            walk,
+            walkInterpreters({
+              ...located,
+              mem,
+              ...threadCtx,
+              ...(deadline === undefined ? {} : { deadline }),
+            }),
+          );
         } else if (!block) {
           for (const t of walk.threads) {
             t.partial ??= "read once only (--no-block, --timeout): the stack may be inconsistent";
           }
         }
+      }
+      if (located !== undefined) {
         greenlets = !more("greenlets") ? undefined : parts.greenlets?.suspendedGreenlets({
           ...located,
           mem,
@@ -284,9 +329,15 @@ export function* inspectSteps(
     } finally {
       tracer?.release();
     }
-    if (tracer !== undefined) {
-      log(`target paused for ${(performance.now() - tracer.stoppedAt).toFixed(2)} ms`);
+    const pausesMs = [
+      ...(snapshot?.pausesMs ?? []),
+      ...(tracer === undefined ? [] : [performance.now() - tracer.stoppedAt]),
+    ];
+    if (pausesMs.length > 0) {
+      log(`target paused for ${pausesMs.reduce((a, b) => a + b).toFixed(2)} ms`);
+      options.onPauses?.(pausesMs);
     }
+    if (snapshot !== undefined) logSnapshot(snapshot, log);
     if (locks !== undefined && located !== undefined && block && !deadline?.passed("locks")) {
       locks.snapshots = secondLockSnapshot(
         part(parts, "locks"),
@@ -493,6 +544,48 @@ function secondLockSnapshot(
     );
   }
   return 2;
+}
+
+/** The Python stacks of every thread: frames, exceptions, and with `--locals` the variables. */
+function readPython(
+  located: PythonLocation,
+  mem: MemoryReader,
+  options: InspectProcessOptions,
+  parts: Parts,
+  threads: Pick<ThreadContext, "tids" | "namespace" | "byPthread">,
+): { walk: InterpretersWalk; localsWarnings: string[] } {
+  const deadline = options.deadline;
+  const walk = walkInterpreters({
+    ...located,
+    mem,
+    ...threads,
+    ...(deadline === undefined ? {} : { deadline }),
+  });
+  if (!deadline?.passed("exceptions")) addExceptions({ ...located, mem }, walk.threads);
+  const localsWarnings = options.locals && !deadline?.passed("locals")
+    ? part(parts, "locals").addLocals({ ...located, mem }, walk.threads, deadline)
+    : [];
+  return { walk, localsWarnings };
+}
+
+/** `-v`: how the stacks were read in short pauses, or why they were not. */
+function logSnapshot(snapshot: Snapshot<unknown, unknown>, log: (message: string) => void): void {
+  const pauses = snapshot.pausesMs.map((ms) => ms.toFixed(2)).join(", ");
+  if (snapshot.result === undefined) {
+    log(
+      snapshot.pausesMs.length === 0
+        ? `stacks read while paused: the walk needs more pages than one copy takes ` +
+          `(${snapshot.plan.size})`
+        : `stacks read while paused once more: memory copied in pauses of ${pauses} ms ` +
+          `lacked pages the walk needed`,
+    );
+    return;
+  }
+  log(
+    `stacks read from ${snapshot.pages} pages copied in ${snapshot.reads} ` +
+      `read${snapshot.reads === 1 ? "" : "s"} while the ` +
+      `target was paused (${snapshot.pausesMs.length === 1 ? "pause" : "pauses"}: ${pauses} ms)`,
+  );
 }
 
 /** `pthread_t` (= `fs_base`) → thread id of every held thread. */

@@ -13,8 +13,8 @@ import { ALL_PARTS } from "./parts/all_parts.ts";
 /**
  * Reads the Python stacks of every thread of the live process `pid`.
  *
- * By default the target is paused (ptrace) for the few milliseconds of the
- * walk and always resumed; `block: false` reads it running. Throws
+ * By default the target is paused (ptrace) for a consistent snapshot, a
+ * millisecond or a few, and always resumed; `block: false` reads it running. Throws
  * {@linkcode ProcessNotFoundError}, `PermissionDeniedError`,
  * {@linkcode NotPythonError}, `UnsupportedVersionError` or
  * {@linkcode TargetExitedError}.

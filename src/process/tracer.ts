@@ -27,7 +27,28 @@ const MAX_ROUNDS = 50;
 /** How long one thread may take to reach its stop. */
 const STOP_TIMEOUT_MS = 2000;
 
+/** How long {@linkcode detachRunning} waits for a thread to stop before it gives up. */
+const DETACH_STOP_TIMEOUT_MS = 200;
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Detaches a thread that is seized but running: interrupts it, waits for its stop (at most
+ * {@linkcode DETACH_STOP_TIMEOUT_MS}) and detaches it. A thread that is gone needs nothing.
+ */
+function detachRunning(tid: number, signal: bigint): void {
+  const libc = openLibc();
+  if (libc.ptrace(PTRACE_INTERRUPT, tid, 0n, 0n) < 0n) return; // gone, or not ours
+  const status = new Uint8Array(4);
+  const deadline = performance.now() + DETACH_STOP_TIMEOUT_MS;
+  for (;;) {
+    const r = libc.waitpid(tid, status, WALL | WNOHANG);
+    if (r === tid) break;
+    if (r < 0 || performance.now() > deadline) return;
+    Atomics.wait(sleeper, 0, 0, 0.1);
+  }
+  libc.ptrace(PTRACE_DETACH, tid, 0n, signal);
+}
 
 /** Every thread of a process, held stopped until disposed. */
 export class ProcessTracer implements Disposable {
@@ -37,15 +58,17 @@ export class ProcessTracer implements Disposable {
   /** Signals that arrived while a thread was held, to hand back on detach. */
   #pending = new Map<number, number>();
   #released = false;
-  /** Nanosecond timestamp when the first thread was stopped. */
-  readonly stoppedAt: number;
+  /** `performance.now()` when the first thread was asked to stop (set by {@linkcode stopAll}). */
+  stoppedAt = 0;
 
   private constructor(pid: number) {
     this.pid = pid;
-    this.stoppedAt = performance.now();
   }
 
-  /** Seizes and stops every thread of `pid`, re-listing until no new thread appears. */
+  /**
+   * Seizes and stops every thread of `pid`, re-listing until no new thread appears. On an
+   * error every thread already seized runs again before it is thrown.
+   */
   static stopAll(pid: number): ProcessTracer {
     const tracer = new ProcessTracer(pid);
     try {
@@ -57,6 +80,12 @@ export class ProcessTracer implements Disposable {
     return tracer;
   }
 
+  /**
+   * Each round seizes every thread not held yet (a seized thread runs on), then interrupts
+   * them one after the other and only then waits for their stops: the target is stopped
+   * from the first interrupt, so seizing stays outside its pause, and the threads reach
+   * their stops while the later ones are being interrupted.
+   */
   #attachAll(): void {
     const libc = openLibc();
     const held = new Set<number>();
@@ -77,46 +106,62 @@ export class ProcessTracer implements Disposable {
         held.add(tid);
         this.tids.push(tid);
         seized.push(tid);
+      }
+      if (this.stoppedAt === 0) this.stoppedAt = performance.now();
+      for (const tid of seized) {
         if (libc.ptrace(PTRACE_INTERRUPT, tid, 0n, 0n) < 0n && errno() !== Errno.ESRCH) {
           throw new SyscallError(`ptrace(PTRACE_INTERRUPT, ${tid})`, errno());
         }
       }
-      for (const tid of seized) this.#waitStopped(tid);
+      this.#waitStopped(seized);
     }
   }
 
-  #waitStopped(tid: number): void {
+  /**
+   * Waits until every thread of `tids` is stopped (or gone), taking them in whatever order
+   * they stop; fails when none of those left stops for {@linkcode STOP_TIMEOUT_MS}.
+   */
+  #waitStopped(tids: readonly number[]): void {
     const libc = openLibc();
     const status = new Int32Array(1);
     const statusBytes = new Uint8Array(status.buffer);
-    const deadline = performance.now() + STOP_TIMEOUT_MS;
-    for (;;) {
-      const r = libc.waitpid(tid, statusBytes, WALL | WNOHANG);
-      if (r === tid) {
-        const s = status[0]!;
-        if ((s & 0xff) !== 0x7f) {
-          // Exited or killed: the thread is gone.
-          if (tid === this.pid) throw new TargetExitedError(this.pid);
-          this.#forget(tid);
-          return;
+    let waiting = [...tids];
+    let deadline = performance.now() + STOP_TIMEOUT_MS;
+    while (waiting.length > 0) {
+      const still: number[] = [];
+      for (const tid of waiting) {
+        const r = libc.waitpid(tid, statusBytes, WALL | WNOHANG);
+        if (r === 0) still.push(tid);
+        else this.#stopped(tid, r === tid ? status[0]! : undefined);
+      }
+      if (still.length === waiting.length) {
+        if (performance.now() > deadline) {
+          throw new SyscallError(
+            `waitpid(${still[0]}) timed out; the thread did not stop`,
+            Errno.EBUSY,
+          );
         }
-        const sig = (s >> 8) & 0xff;
-        const event = (s >> 16) & 0xff;
-        if (event === PTRACE_EVENT_STOP || event !== 0) return;
-        if (sig !== SIGTRAP) this.#pending.set(tid, sig);
-        // A signal-delivery stop came first: the thread is stopped all the same.
-        return;
+        Atomics.wait(sleeper, 0, 0, 0.1);
+      } else {
+        deadline = performance.now() + STOP_TIMEOUT_MS;
       }
-      if (r < 0) {
-        if (tid === this.pid) throw new TargetExitedError(this.pid);
-        this.#forget(tid);
-        return;
-      }
-      if (performance.now() > deadline) {
-        throw new SyscallError(`waitpid(${tid}) timed out; the thread did not stop`, Errno.EBUSY);
-      }
-      Atomics.wait(sleeper, 0, 0, 0.1);
+      waiting = still;
     }
+  }
+
+  /** Notes what `waitpid` said of a held thread: its wait status, or undefined for an error. */
+  #stopped(tid: number, s: number | undefined): void {
+    if (s === undefined || (s & 0xff) !== 0x7f) {
+      // Exited or killed (or no longer ours): the thread is gone.
+      if (tid === this.pid) throw new TargetExitedError(this.pid);
+      this.#forget(tid);
+      return;
+    }
+    const sig = (s >> 8) & 0xff;
+    const event = (s >> 16) & 0xff;
+    if (event === PTRACE_EVENT_STOP || event !== 0) return;
+    // A signal-delivery stop came first: the thread is stopped all the same.
+    if (sig !== SIGTRAP) this.#pending.set(tid, sig);
   }
 
   /**
@@ -149,7 +194,12 @@ export class ProcessTracer implements Disposable {
     this.#released = true;
     const libc = openLibc();
     for (const tid of this.tids) {
-      libc.ptrace(PTRACE_DETACH, tid, 0n, BigInt(this.#pending.get(tid) ?? 0));
+      const signal = BigInt(this.#pending.get(tid) ?? 0);
+      if (libc.ptrace(PTRACE_DETACH, tid, 0n, signal) < 0n && errno() === Errno.ESRCH) {
+        // Seized but not stopped (an error came between seizing and its stop): ptrace only
+        // detaches a stopped thread, so stop it first, for a moment at most.
+        detachRunning(tid, signal);
+      }
     }
   }
 

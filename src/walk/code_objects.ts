@@ -36,12 +36,19 @@ const MAX_BYTECODE_COPIES = 1 << 20;
 /** Longest line table read (a huge generated function may exceed it: lines then stop early). */
 const MAX_LINE_TABLE = 4 * 1024 * 1024;
 const MAX_CACHED = 10_000;
+/** Most locations remembered per code object (a deep recursion asks for the same few). */
+const MAX_LOCATIONS_PER_CODE = 256;
 
 /** Reads and caches code objects of one target. */
 export class CodeReader {
   readonly #mem: MemoryReader;
   readonly #rt: PythonRuntime;
   #cache = new Map<bigint, CodeInfo>();
+  /**
+   * Locations already decoded, per code object and position: a line table is decoded from
+   * its start, and the frames of a recursion or of many alike threads ask for the same ones.
+   */
+  #locations = new WeakMap<CodeInfo, Map<string, Location>>();
 
   constructor(mem: MemoryReader, rt: PythonRuntime) {
     this.#mem = mem;
@@ -81,6 +88,21 @@ export class CodeReader {
    * 3.14+, the index of the thread's copy of the bytecode it runs, `tlbc_index`).
    */
   locate(
+    code: CodeInfo,
+    position: { lasti?: number; instr?: bigint; copy?: number },
+  ): Location {
+    const key = `${position.lasti}:${position.instr}:${position.copy}`;
+    let known = this.#locations.get(code);
+    const hit = known?.get(key);
+    if (hit !== undefined) return { ...hit };
+    const location = this.#locate(code, position);
+    if (known === undefined) this.#locations.set(code, known = new Map());
+    if (known.size >= MAX_LOCATIONS_PER_CODE) known.clear();
+    known.set(key, { ...location });
+    return location;
+  }
+
+  #locate(
     code: CodeInfo,
     position: { lasti?: number; instr?: bigint; copy?: number },
   ): Location {

@@ -58,3 +58,33 @@ Deno.test("CodeReader gives the first line, not 0, at an instruction without a l
   assert.equal(reader.locate(info, { instr: 0x2000n }).line, 4);
   assert.equal(reader.locate(info, { instr: 0x2004n }).line, 5);
 });
+
+Deno.test("CodeReader.locate() remembers locations per position and hands out copies", () => {
+  const rt311 = selectRuntime({ major: 3, minor: 11, micro: 7, releaseLevel: "final", serial: 0 });
+  const reader = new CodeReader(new FakeMemory(), rt311);
+  // The `simple` function of 3.11 (`x = a + b` on line 2): RESUME on line 1, then columns 8-9.
+  const info = {
+    address: 0x1000n,
+    file: "f.py",
+    name: "simple",
+    firstLineNo: 1,
+    lineTable: fromHex("8000d80809884189" + "05"),
+    codeStart: 0x2000n,
+  };
+  const first = reader.locate(info, { instr: 0x2002n });
+  assert.deepEqual(first, { line: 2, endLine: 2, column: 8, endColumn: 9 });
+  first.line = 99; // a caller's change does not reach the next frame at the same position
+  assert.deepEqual(reader.locate(info, { instr: 0x2002n }), {
+    line: 2,
+    endLine: 2,
+    column: 8,
+    endColumn: 9,
+  });
+  assert.deepEqual(reader.locate(info, { instr: 0x2006n }), {
+    line: 2,
+    endLine: 2,
+    column: 8,
+    endColumn: 13,
+  });
+  assert.equal(reader.locate(info, { instr: 0x2000n }).line, 1);
+});

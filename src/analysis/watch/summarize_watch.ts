@@ -84,12 +84,14 @@ function watchThread(record: WatchRecord, tid: number): WatchedThread {
   const readings: Reading[] = [];
   const base = record.baseline.get(tid);
   if (base !== undefined) readings.push({ counters: base, atMs: 0, pausesBefore: 0 });
-  samples.forEach((sample, i) => {
+  let pausesBefore = 0;
+  samples.forEach((sample) => {
+    pausesBefore += sample.pauses ?? 1;
     const thread = sample.threads.find((t) => t.tid === tid);
     if (thread !== undefined) seenIn.push(thread);
     const counters = sample.counters.get(tid);
     if (counters !== undefined) {
-      readings.push({ counters, atMs: sample.countersAtMs, pausesBefore: i + 1 });
+      readings.push({ counters, atMs: sample.countersAtMs, pausesBefore });
     }
   });
   const stacks = distinctStacks(seenIn);

@@ -68,6 +68,24 @@ Deno.test("summarizeWatch() flags a thread that never moved, woke or ran as stuc
   assert.equal(summary.pausedMs, 20);
 });
 
+Deno.test("summarizeWatch() discounts the switches of every pause a sample took", () => {
+  // Samples alternately took 1 and 3 short pauses (a snapshot taken again): 2 switches each.
+  const blocked = (r: number) =>
+    [16, {
+      state: "S",
+      cpuTicks: 50,
+      voluntarySwitches: 7 + 2 * (r + 2 * Math.floor(r / 2)),
+    }] as const;
+  const rec = record(10, () => [{ tid: 16, frames: WAIT }], (r) => new Map([blocked(r)]));
+  rec.samples.forEach((s, i) => s.pauses = i % 2 === 0 ? 1 : 3);
+  const t = summarizeWatch(rec).threads[0]!;
+  assert.equal(t.wakeups, 0);
+  assert.equal(t.verdict, "stuck");
+  // Counted as one pause a sample, the extra pauses' switches would be wake-ups.
+  rec.samples.forEach((s) => delete s.pauses);
+  assert.equal(summarizeWatch(rec).threads[0]!.wakeups, 20);
+});
+
 Deno.test("summarizeWatch() sees a thread that sleeps in a loop waking up", () => {
   // Two pause switches per sample, plus two naps of 50 ms per 100 ms.
   const napper = grow(12, 0, 4);

@@ -17,6 +17,11 @@ export interface WatchSample {
   atMs: number;
   /** How long the target was paused for it (0 with `--no-block`). */
   pausedMs: number;
+  /**
+   * How many times the target was paused for it (a snapshot may take a few short pauses; 1
+   * when unset, 0 with `--no-block`).
+   */
+  pauses?: number;
   threads: SampledThread[];
   /** Every thread's counters, read right after the snapshot (the target running again). */
   counters: ReadonlyMap<number, TaskCounters>;

@@ -50,6 +50,8 @@ export async function watchProcess(pid: number, options: WatchOptions): Promise<
 class Watched {
   readonly samples: WatchSample[] = [];
   readonly seen = new Set<number>();
+  /** The pages the last sample's stacks were read from, copied first in the next. */
+  readonly snapshotPages: { pages?: ReadonlySet<bigint> } = {};
   readonly baseline;
   pythonVersion = "unknown";
   endedEarly: string | undefined;
@@ -133,14 +135,16 @@ async function sampleOnce(
 ): Promise<void> {
   const atMs = options.now();
   let pausedMs = 0;
+  let pauses = 0;
   let report;
   try {
     report = await inspectProcessAsync(w.pid, {
       block: options.block,
+      snapshotPages: w.snapshotPages,
       ...(options.native === undefined ? {} : { native: options.native, nativeLines: "shown" }),
-      log: (message) => {
-        const paused = /^target paused for ([\d.]+) ms$/.exec(message);
-        if (paused !== null) pausedMs = Number(paused[1]);
+      onPauses: (each) => {
+        pausedMs = each.reduce((a, b) => a + b, 0);
+        pauses = each.length;
       },
     });
   } catch (e) {
@@ -161,6 +165,7 @@ async function sampleOnce(
   w.samples.push({
     atMs,
     pausedMs,
+    pauses,
     threads: report.threads.map(({ tid, name, frames, native, partial }) => ({
       tid,
       frames,
