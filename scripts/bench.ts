@@ -1,7 +1,7 @@
 /**
  * Benchmarks `pystack remote` against baselines measured in the same run.
  *
- * Usage: `deno task bench [--json] [--runs N]`
+ * Usage: `deno task bench [--json] [--runs N] [--table-only] [--baseline DIR]`
  *
  * - `--runs N`: timed runs per command (default 15, after 2 warm-ups).
  * - `--json`: the table goes to stderr and one JSON line of the figures to stdout.
@@ -28,6 +28,11 @@
  *    `gdb -batch -ex 'thread apply all py-bt' PYTHON CORE`; and the peak RSS
  *    of `pystack core` on the kernel core of a process holding 1 GiB of heap.
  *    (`--no-core` leaves these out.)
+ * 6. Issue 15's side-by-side table (`scripts/bench_table.ts`): the floor,
+ *    `--version`, `remote`, `core`, `remote --native` and `core --native` of
+ *    pystack (source, bundle, executable), gdb, eu-stack, Bloomberg PyStack
+ *    (`PYSTACK_PEER`) and py-spy (on `PATH`). `--table-only` prints only it;
+ *    `--baseline DIR` adds the builds of another checkout as columns.
  *
  * It installs the `time` package, and `python3.11-dbg` for gdb's py-bt, with
  * apt-get when they are missing, and says so. Every command has a timeout and
@@ -38,6 +43,7 @@
 
 import $ from "dax";
 import { parseArgs } from "node:util";
+import { sideBySideTable } from "./bench_table.ts";
 
 // ---------------------------------------------------------------------------
 // Configuration.
@@ -555,11 +561,15 @@ async function main(): Promise<number> {
       runs: { type: "string" },
       help: { type: "boolean" },
       "no-core": { type: "boolean" },
+      "table-only": { type: "boolean" },
+      baseline: { type: "string" },
     },
     strict: true,
   });
   if (values.help) {
-    console.log("usage: deno task bench [--json] [--runs N] [--no-core]");
+    console.log(
+      "usage: deno task bench [--json] [--runs N] [--no-core] [--table-only] [--baseline DIR]",
+    );
     return 0;
   }
   const runs = values.runs === undefined ? 15 : Number(values.runs);
@@ -578,6 +588,17 @@ async function main(): Promise<number> {
 
     const gdbMissing = await prepareGdb(dir);
     if (gdbMissing) log(`gdb baseline unavailable: ${gdbMissing}`);
+
+    // Issue 15's side-by-side table (scripts/bench_table.ts): its own fixture and rounds.
+    const sideBySide = await sideBySideTable({
+      runs,
+      ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
+      log,
+    });
+    if (values["table-only"]) {
+      out(sideBySide.join("\n"));
+      return 0;
+    }
 
     const small = new Fixture(SMALL.threads, SMALL.depth, `${dir}/ready-small`);
     fixtures.push(small);
@@ -864,6 +885,9 @@ async function main(): Promise<number> {
         } MiB; one run took ${Math.round(bigCore.wallMs)} ms`,
       );
     }
+    out("");
+    out(sideBySide.join("\n"));
+    out("");
     out(
       "  wall: performance.now() around Deno.Command spawn..exit in this script (includes ~1 ms spawn cost);\n" +
         `  peak RSS: median of ${RSS_RUNS} separate runs under '${GNU_TIME} -f %M' (max resident set, KiB);\n` +
