@@ -199,11 +199,11 @@ function* inspectSteps(
       );
     }
     // Before pausing: libdw reports the objects and loads their unwind tables, and the debug
-    // files the native frames will need are prepared, the largest section decompressing on one
-    // worker thread from now (the others once the target runs again).
+    // files the native frames will need are prepared (decompressed only after the target runs
+    // again: no worker thread competes with the paused target for the CPU).
     using images = options.native === undefined || !ahead ? undefined : debugImagesAhead(
       [objects.main?.elf, openMaybe(libcPath(maps.map((m) => m.path)), open)],
-      { start: "largest" },
+      { start: false },
     );
     const nativeWarnings: string[] = [];
     using native = options.native === undefined

@@ -381,14 +381,13 @@ export function logInflated(stats: InflateStats, log: (message: string) => void)
  * Prepares (and with `start`, the default, starts decompressing on worker
  * threads) the debug files nearly every native stack needs, as soon as their
  * objects are known: `elfs` are the interpreter's object and libc. For a live
- * process (`start: "largest"`) only the largest section (the interpreter's
- * `.debug_info`, which bounds the wait) starts before the target is paused,
- * on one worker thread, so that the pause keeps a CPU of its own on a
- * two-core machine; {@linkcode NativeStacks.resolve} starts the others.
+ * process only the preparation runs before the target is paused: no worker
+ * thread then competes with the pause for the CPU;
+ * {@linkcode NativeStacks.resolve} starts them.
  */
 export function debugImagesAhead(
   elfs: readonly (ElfFile | undefined)[],
-  options: { start?: boolean | "largest" } = {},
+  options: { start?: boolean } = {},
 ): DebugImages {
   const images = new DebugImages();
   for (const elf of elfs) {
@@ -400,8 +399,7 @@ export function debugImagesAhead(
     }
     if (buildId !== undefined) images.request(buildId);
   }
-  const start = options.start ?? true;
-  if (start !== false) images.start({ largestOnly: start === "largest" });
+  if (options.start ?? true) images.start();
   return images;
 }
 
