@@ -115,17 +115,6 @@ export class DebugImages implements Disposable {
     }
   }
 
-  /**
-   * Cuts the symbol table of the image of `buildId`, not handed over yet, to
-   * the symbols that may name `addresses` (the object's own addresses): for a
-   * session that looks up only those ({@linkcode DebugImage.narrowSymbols}).
-   */
-  narrowSymbols(buildId: string, addresses: readonly bigint[]): boolean {
-    const entry = this.#entries.get(buildId);
-    if (entry === undefined || entry.taken || entry.disposed) return false;
-    return entry.image.narrowSymbols(addresses);
-  }
-
   /** Whether an image of `buildId` was requested and has not failed. */
   has(buildId: string): boolean {
     const entry = this.#entries.get(buildId);

@@ -19,7 +19,6 @@ import { INFLATE_OK, openLibdeflate, openLibz } from "../../ffi/inflate.ts";
 import { MEM, openLibcMemory } from "../../ffi/libc.ts";
 import { type DebugImagePlan, planDebugImage, writeDebugImage } from "../elf/debug_image.ts";
 import { bytesSource, ElfFile } from "../elf/elf_file.ts";
-import { narrowSymbolTable } from "../elf/symbol_subset.ts";
 
 /** What was decompressed, for `-v`. */
 export interface InflateStats {
@@ -246,17 +245,6 @@ export class DebugImage implements Disposable {
     } finally {
       if (image === undefined) input[Symbol.dispose]();
     }
-  }
-
-  /**
-   * Cuts the image's symbol table down to the symbols libdwfl may name
-   * `addresses` with (the object's own addresses; `src/elf/symbol_subset.ts`),
-   * before it is handed over: each lookup then scans a few symbols, not all.
-   * Returns whether it did.
-   */
-  narrowSymbols(addresses: readonly bigint[]): boolean {
-    if (this.#handedOver || this.#unmapped) return false;
-    return narrowSymbolTable(this.#output.bytes, addresses) !== undefined;
   }
 
   /** Inflates `job` (one of {@linkcode jobs}) on a worker thread; resolves to whether it worked. */

@@ -109,9 +109,7 @@ export class NativeStacks implements Disposable {
    * the other). The debug files of the objects with frames are decompressed
    * in parallel on worker threads (`debug_images.ts`); meanwhile the ELF
    * symbols are looked up, then each object's DWARF once its file is ready.
-   * `libraryName` must be the one given to `attach`. The symbol tables handed
-   * to libdw hold only the symbols that may name the unwound addresses: the
-   * session looks up no other address afterwards.
+   * `libraryName` must be the one given to `attach`.
    */
   async resolve(libraryName?: (moduleName: string) => string): Promise<void> {
     const images = this.#session.images;
@@ -136,17 +134,9 @@ export class NativeStacks implements Disposable {
       }
     }
     const groups = [...byModule.values()].map((g) => {
-      const bias = new BigUint64Array(1);
-      // Its build id, when only the core had it.
-      const elf = dw.dwfl_module_getelf(g.mod, new Uint8Array(bias.buffer));
+      dw.dwfl_module_getelf(g.mod, new Uint8Array(8)); // its build id, when only the core had it
       const pending = ownDebugLookup(dw, g.mod);
-      if (pending !== undefined && images.request(pending) && elf !== null) {
-        // Only these addresses are looked up: libdwfl scans a few symbols for each, not all.
-        images.narrowSymbols(
-          pending,
-          g.raws.map((raw) => (raw.activation ? raw.pc : raw.pc - 1n) - bias[0]!),
-        );
-      }
+      if (pending !== undefined) images.request(pending);
       const buildId = moduleBuildId(dw, g.mod);
       return { ...g, buildId };
     });
