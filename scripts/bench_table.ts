@@ -60,12 +60,12 @@ interface Outcome {
 }
 
 /** One cell: a command to time, or why there is none. */
-type Cell =
+export type Cell =
   | { cmd: string[]; check: (out: Outcome) => string | undefined }
   | { note: string };
 
 /** One column: a tool (or a build of pystack) and its cell for each row. */
-interface Column {
+export interface Column {
   name: string;
   cells: Partial<Record<Row, Cell>>;
 }
@@ -325,7 +325,7 @@ async function startFixture(dir: string): Promise<Deno.ChildProcess> {
 }
 
 /** A measured cell: the median and range of its runs, or why there is no figure. */
-type Figure = { medianMs: number; minMs: number; maxMs: number; runs: number } | {
+export type Figure = { medianMs: number; minMs: number; maxMs: number; runs: number } | {
   problem: string;
 };
 
@@ -390,7 +390,7 @@ export async function sideBySideTable(options: TableOptions): Promise<string[]> 
       return { medianMs: median(w), minMs: Math.min(...w), maxMs: Math.max(...w), runs: w.length };
     };
     const figures = new Map(timed.map((t) => [`${t.column.name}\0${t.row}`, figure(t)]));
-    return render(table, figures, options.runs, coreProblem);
+    return renderTable(table, figures, { runs: options.runs, coreProblem });
   } finally {
     if (fixture !== undefined) {
       kill(fixture);
@@ -402,11 +402,16 @@ export async function sideBySideTable(options: TableOptions): Promise<string[]> 
   }
 }
 
-function render(
+/**
+ * The table as Markdown lines, then a line on how it was measured and one
+ * note per column or cell without a figure. `figures` are keyed by column
+ * name and row, joined by a NUL character; a column whose cells are all
+ * notes is left out of the table and named in a note.
+ */
+export function renderTable(
   table: readonly Column[],
   figures: ReadonlyMap<string, Figure>,
-  runs: number,
-  coreProblem: string | undefined,
+  { runs, coreProblem }: { runs: number; coreProblem?: string | undefined },
 ): string[] {
   const notes: string[] = [];
   const shown = table.filter((c) =>
