@@ -38,6 +38,9 @@ const PY_FRAMES = SHAPE.threads * SHAPE.depth;
 const TIMEOUT_MS = 60_000;
 const READY_MS = 30_000;
 
+/** The column of Bloomberg PyStack (`PYSTACK_PEER`). */
+const PEER_COLUMN = "Bloomberg PyStack";
+
 /** The rows, in the issue's order. */
 export const ROWS = ["floor", "version", "remote", "core", "remote-native", "core-native"] as const;
 type Row = typeof ROWS[number];
@@ -255,17 +258,17 @@ function columns(pid: number, core: string, options: TableOptions, empty: string
   const peer = Deno.env.get("PYSTACK_PEER");
   if (peer === undefined || peer === "") {
     out.push({
-      name: "Bloomberg PyStack",
+      name: PEER_COLUMN,
       cells: { remote: { note: "PYSTACK_PEER does not name its executable" } },
     });
   } else if (!exists(peer) && which(peer) === undefined) {
     out.push({
-      name: "Bloomberg PyStack",
+      name: PEER_COLUMN,
       cells: { remote: { note: `PYSTACK_PEER=${peer} is not an executable here` } },
     });
   } else {
     out.push({
-      name: "Bloomberg PyStack",
+      name: PEER_COLUMN,
       cells: {
         version: { cmd: [peer, "--version"], check: VERSION_CHECK },
         remote: { cmd: [peer, "remote", String(pid)], check: pystackCheck(false) },
@@ -453,9 +456,40 @@ export function renderTable(
       "every command in turn (round-robin) in the same run; native rows of gdb are " +
       "`thread apply all bt`, of eu-stack `eu-stack -p PID` / `--core CORE -e PYTHON`.",
   );
+  lines.push(...goalLines(shown, figures));
   if (coreProblem !== undefined) notes.push(`core rows: ${coreProblem}`);
   for (const n of notes) lines.push(`- ${n}`);
   return lines;
+}
+
+/** Issue 15's goal: `--native`, live and core, at most this share of Bloomberg PyStack's time. */
+const PEER_GOAL = 0.4;
+
+/**
+ * pystack's share of Bloomberg PyStack's time on the native rows (the bundle's
+ * figure, else the source's), against the goal; nothing without PyStack's figures.
+ */
+function goalLines(shown: readonly Column[], figures: ReadonlyMap<string, Figure>): string[] {
+  const median = (column: string, row: Row) => {
+    const f = figures.get(`${column}\0${row}`);
+    return f === undefined || "problem" in f ? undefined : f.medianMs;
+  };
+  const ours = ["pystack (bundle)", "pystack (source)"].find((name) =>
+    shown.some((c) => c.name === name)
+  );
+  const out: string[] = [];
+  for (const row of ["remote-native", "core-native"] as const) {
+    const mine = ours === undefined ? undefined : median(ours, row);
+    const theirs = median(PEER_COLUMN, row);
+    if (mine === undefined || theirs === undefined) continue;
+    const share = mine / theirs;
+    out.push(
+      `${ROW_LABELS[row]}: ${ours} / ${PEER_COLUMN} = ${share.toFixed(2)} (goal <= ${PEER_GOAL}: ${
+        share <= PEER_GOAL ? "met" : "MISSED"
+      })`,
+    );
+  }
+  return out;
 }
 
 if (import.meta.main) {

@@ -40,3 +40,30 @@ Deno.test("renderTable() puts medians in cells and says why the others are empty
     "- core rows: gcore failed: no",
   ]);
 });
+
+Deno.test("renderTable() says how pystack's native rows compare with Bloomberg PyStack's", () => {
+  const timed = (name: string): Column => ({
+    name,
+    cells: {
+      "remote-native": { cmd: [name], check: ok },
+      "core-native": { cmd: [name], check: ok },
+    },
+  });
+  const figure = (medianMs: number): Figure => ({ medianMs, minMs: 1, maxMs: 1, runs: 1 });
+  const lines = renderTable(
+    [timed("pystack (source)"), timed("pystack (bundle)"), timed("Bloomberg PyStack")],
+    new Map([
+      ["pystack (source)\0remote-native", figure(150)],
+      ["pystack (source)\0core-native", figure(150)],
+      ["pystack (bundle)\0remote-native", figure(100)],
+      ["pystack (bundle)\0core-native", figure(140)],
+      ["Bloomberg PyStack\0remote-native", figure(500)],
+      ["Bloomberg PyStack\0core-native", figure(300)],
+    ]),
+    { runs: 1 },
+  );
+  assert.deepEqual(lines.filter((l) => l.includes("Bloomberg PyStack =")), [
+    "`remote --native`: pystack (bundle) / Bloomberg PyStack = 0.20 (goal <= 0.4: met)",
+    "`core --native`: pystack (bundle) / Bloomberg PyStack = 0.47 (goal <= 0.4: MISSED)",
+  ]);
+});
