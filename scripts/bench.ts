@@ -1,13 +1,14 @@
 /**
  * Benchmarks `pystack remote` against baselines measured in the same run.
  *
- * Usage: `deno task bench [--json] [--runs N] [--only stopped] [--baseline PYSTACK_JS]`
+ * Usage: `deno task bench [--json] [--runs N] [--table-only] [--baseline DIR]
+ *   [--only stopped] [--baseline-bundle PYSTACK_JS]`
  *
  * - `--runs N`: timed runs per command (default 15, after 2 warm-ups).
  * - `--only stopped`: only the target-stopped time and wall time of blocking
  *   `pystack remote` (items 1 and 3 below), for every pystack build.
- * - `--baseline PYSTACK_JS`: also measure that bundle (say, `main`'s), as the
- *   build `baseline`, in the same run.
+ * - `--baseline-bundle PYSTACK_JS`: also measure that bundle (say, `main`'s),
+ *   as the build `baseline`, in the same run (with `--only stopped`).
  * - `--json`: the table goes to stderr and one JSON line of the figures to stdout.
  *
  * What it measures, all against `fixtures/bench_threads.py` run under Debian's
@@ -32,6 +33,11 @@
  *    `gdb -batch -ex 'thread apply all py-bt' PYTHON CORE`; and the peak RSS
  *    of `pystack core` on the kernel core of a process holding 1 GiB of heap.
  *    (`--no-core` leaves these out.)
+ * 6. Issue 15's side-by-side table (`scripts/bench_table.ts`): the floor,
+ *    `--version`, `remote`, `core`, `remote --native` and `core --native` of
+ *    pystack (source, bundle, executable), gdb, eu-stack, Bloomberg PyStack
+ *    (`PYSTACK_PEER`) and py-spy (on `PATH`). `--table-only` prints only it;
+ *    `--baseline DIR` adds the builds of another checkout as columns.
  *
  * It installs the `time` package, and `python3.11-dbg` for gdb's py-bt, with
  * apt-get when they are missing, and says so. Every command has a timeout and
@@ -42,6 +48,7 @@
 
 import $ from "dax";
 import { parseArgs } from "node:util";
+import { sideBySideTable } from "./bench_table.ts";
 
 // ---------------------------------------------------------------------------
 // Configuration.
@@ -564,15 +571,17 @@ async function main(): Promise<number> {
       runs: { type: "string" },
       help: { type: "boolean" },
       "no-core": { type: "boolean" },
+      "table-only": { type: "boolean" },
       only: { type: "string" },
+      "baseline-bundle": { type: "string" },
       baseline: { type: "string" },
     },
     strict: true,
   });
   if (values.help) {
     console.log(
-      "usage: deno task bench [--json] [--runs N] [--no-core] [--only stopped] " +
-        "[--baseline PYSTACK_JS]",
+      "usage: deno task bench [--json] [--runs N] [--no-core] [--table-only] [--baseline DIR] " +
+        "[--only stopped] [--baseline-bundle PYSTACK_JS]",
     );
     return 0;
   }
@@ -595,6 +604,17 @@ async function main(): Promise<number> {
 
     const gdbMissing = await prepareGdb(dir);
     if (gdbMissing) log(`gdb baseline unavailable: ${gdbMissing}`);
+
+    // Issue 15's side-by-side table (scripts/bench_table.ts): its own fixture and rounds.
+    const sideBySide = values.only === "stopped" ? [] : await sideBySideTable({
+      runs,
+      ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
+      log,
+    });
+    if (values["table-only"]) {
+      out(sideBySide.join("\n"));
+      return 0;
+    }
 
     const small = new Fixture(SMALL.threads, SMALL.depth, `${dir}/ready-small`);
     fixtures.push(small);
@@ -622,11 +642,12 @@ async function main(): Promise<number> {
         source: "deno run -A dist/pystack.js",
       });
     }
-    if (values.baseline !== undefined) {
+    const baselineBundle = values["baseline-bundle"];
+    if (baselineBundle !== undefined) {
       builds.push({
         key: "baseline",
-        cmd: [DENO, "run", "-A", values.baseline],
-        source: `deno run -A ${values.baseline}`,
+        cmd: [DENO, "run", "-A", baselineBundle],
+        source: `deno run -A ${baselineBundle}`,
       });
     }
     if (values.only === "stopped") {
@@ -892,6 +913,9 @@ async function main(): Promise<number> {
         } MiB; one run took ${Math.round(bigCore.wallMs)} ms`,
       );
     }
+    out("");
+    out(sideBySide.join("\n"));
+    out("");
     out(
       "  wall: performance.now() around Deno.Command spawn..exit in this script (includes ~1 ms spawn cost);\n" +
         `  peak RSS: median of ${RSS_RUNS} separate runs under '${GNU_TIME} -f %M' (max resident set, KiB);\n` +
