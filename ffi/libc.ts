@@ -4,8 +4,6 @@
  * @module
  */
 
-import { lazySymbols } from "./lazy_symbols.ts";
-
 /** The libc functions we bind, with their C prototypes. */
 export const LIBC_SYMBOLS = {
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) — variadic in glibc; 4 fixed args work */
@@ -38,9 +36,9 @@ export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 let libc: Libc | undefined;
 
-/** Opens libc on first use (never at import time); each symbol is bound when first called. */
+/** Opens libc on first use (never at import time). */
 export function openLibc(): Libc {
-  libc ??= lazySymbols("libc.so.6", LIBC_SYMBOLS, "__errno_location");
+  libc ??= Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
   return libc;
 }
 

@@ -14,8 +14,6 @@
  * @module
  */
 
-import { lazySymbols } from "./lazy_symbols.ts";
-
 import { openLibc } from "./libc.ts";
 
 /** The libdw/libdwfl functions we bind, with their C prototypes. */
@@ -188,12 +186,9 @@ export type Libelf = Deno.DynamicLibrary<typeof LIBELF_SYMBOLS>["symbols"];
 let libdw: Libdw | undefined;
 let libelf: Libelf | undefined;
 
-/**
- * Opens libdw (`libdw.so.1`, or `path`) on first use; throws when it is not
- * installed. Each symbol is bound when first called.
- */
+/** Opens libdw (`libdw.so.1`, or `path`) on first use; throws when it is not installed. */
 export function openLibdw(path = "libdw.so.1"): Libdw {
-  libdw ??= lazySymbols(path, LIBDW_SYMBOLS, "dwfl_begin");
+  libdw ??= Deno.dlopen(path, LIBDW_SYMBOLS).symbols;
   return libdw;
 }
 
