@@ -447,16 +447,17 @@ export function selectRuntime(version: PythonVersion, options: SelectOptions = {
 export function debugOffsetsLayout(
   version: PythonVersion,
 ): { release: string; layout: StructLayout } | undefined {
-  const known = Object.entries(DEBUG_OFFSETS_LAYOUTS).map(([release, layout]) => {
+  // By key: each layout is built only when picked (see `lazyRecord`).
+  const known = Object.keys(DEBUG_OFFSETS_LAYOUTS).map((release) => {
     const [major, minor, micro] = release.split(".").map(Number) as [number, number, number];
-    return { release, layout, major, minor, micro };
+    return { release, major, minor, micro };
   }).sort((a, b) => a.major - b.major || a.minor - b.minor || a.micro - b.micro);
   const sameMinor = known.filter((k) => k.major === version.major && k.minor === version.minor);
   const pick = sameMinor.length > 0
     ? sameMinor.filter((k) => k.micro <= version.micro).pop() ?? sameMinor[0]
     : known.filter((k) => k.major === version.major && k.minor < version.minor).pop();
   if (pick === undefined || pick !== known.at(-1) && sameMinor.length === 0) return undefined;
-  return { release: pick.release, layout: pick.layout };
+  return { release: pick.release, layout: DEBUG_OFFSETS_LAYOUTS[pick.release]! };
 }
 
 const LEVEL_SUFFIX = { alpha: "a", beta: "b", candidate: "rc", final: "" } as const;

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { layoutFromDebugOffsets, SIZE_MAP } from "./debug_offsets.ts";
-import { v3_15 } from "../cpython/layouts/v3_15.ts";
+import { v3_15 as buildV3_15 } from "../cpython/layouts/v3_15.ts";
 import type { StructName } from "../cpython/layout.ts";
+
+const v3_15 = buildV3_15();
 
 /** The sizes a 3.15 target declares (from the table), plus `extra`. */
 function declared(extra: [string, number][]): Map<string, number> {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { layoutFromDebugOffsets } from "./debug_offsets.ts";
-import { v3_13 } from "../cpython/layouts/v3_13.ts";
+import { v3_13 as buildV3_13 } from "../cpython/layouts/v3_13.ts";
+
+const v3_13 = buildV3_13();
 
 /** The values a 3.13 target would declare, derived from the generated table itself. */
 function declared(): Map<string, number> {

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { FakeMemory } from "../memory/fake_memory.ts";
 import type { FieldKind, StructName } from "../cpython/layout.ts";
-import { v3_14 } from "../cpython/layouts/v3_14.ts";
-import { v3_14t } from "../cpython/layouts/v3_14t.ts";
+import { v3_14 as buildV3_14 } from "../cpython/layouts/v3_14.ts";
+import { v3_14t as buildV3_14T } from "../cpython/layouts/v3_14t.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "../cpython/layouts/debug_offsets.ts";
 import { ValueRenderer } from "../cpython/values.ts";
 import { fieldWidth } from "../cpython/struct_view.ts";
@@ -17,6 +17,9 @@ import { detectVersion } from "./detect_version.ts";
 import { FIELD_MAP, runtimeForTarget, SIZE_MAP } from "./debug_offsets.ts";
 import { walkThreads } from "./threads.ts";
 import { VariableReader } from "./variables.ts";
+
+const v3_14 = buildV3_14();
+const v3_14t = buildV3_14T();
 
 const RUNTIME = 0x100000n;
 const INTERP = 0x200000n;

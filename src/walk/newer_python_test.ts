@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { FakeMemory } from "../memory/fake_memory.ts";
 import type { FieldKind, StructName } from "../cpython/layout.ts";
-import { v3_15 } from "../cpython/layouts/v3_15.ts";
+import { v3_15 as buildV3_15 } from "../cpython/layouts/v3_15.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "../cpython/layouts/debug_offsets.ts";
 import { selectRuntime, SUPPORTED } from "../cpython/runtime.ts";
 import { UnsupportedVersionError } from "../errors.ts";
@@ -14,6 +14,8 @@ import { fieldWidth } from "../cpython/struct_view.ts";
 import { detectVersion } from "./detect_version.ts";
 import { FIELD_MAP, runtimeForTarget, SIZE_MAP } from "./debug_offsets.ts";
 import { walkThreads } from "./threads.ts";
+
+const v3_15 = buildV3_15();
 
 const RUNTIME = 0x100000n;
 const INTERP = 0x200000n;

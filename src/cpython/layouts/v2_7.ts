@@ -2,300 +2,305 @@
 
 import type { Layout } from "../layout.ts";
 
-/** CPython 2.7 memory layout (x86-64 Linux), from the 2.7.18 headers. */
-export const v2_7: Layout = {
-  version: "2.7",
-  source: "2.7.18",
-  structs: {
-    // PyInterpreterState
-    interp: {
-      size: 80,
-      fields: {
-        next: { offset: 0, kind: "ptr" },
-        tstate_head: { offset: 8, kind: "ptr" },
-        modules: { offset: 16, kind: "ptr" },
-        sysdict: { offset: 24, kind: "ptr" },
-        builtins: { offset: 32, kind: "ptr" },
+/**
+ * CPython 2.7 memory layout (x86-64 Linux), from the 2.7.18 headers.
+ * Built when first asked for (`LAYOUTS` in `all.ts`): a run reads one version.
+ */
+export function v2_7(): Layout {
+  return {
+    version: "2.7",
+    source: "2.7.18",
+    structs: {
+      // PyInterpreterState
+      interp: {
+        size: 80,
+        fields: {
+          next: { offset: 0, kind: "ptr" },
+          tstate_head: { offset: 8, kind: "ptr" },
+          modules: { offset: 16, kind: "ptr" },
+          sysdict: { offset: 24, kind: "ptr" },
+          builtins: { offset: 32, kind: "ptr" },
+        },
+      },
+      // PyThreadState
+      thread: {
+        size: 168,
+        fields: {
+          next: { offset: 0, kind: "ptr" },
+          interp: { offset: 8, kind: "ptr" },
+          frame: { offset: 16, kind: "ptr" },
+          thread_id: { offset: 144, kind: "i64" },
+          exc_type: { offset: 96, kind: "ptr" },
+          exc_value: { offset: 104, kind: "ptr" },
+          exc_traceback: { offset: 112, kind: "ptr" },
+          curexc_type: { offset: 72, kind: "ptr" },
+          curexc_value: { offset: 80, kind: "ptr" },
+          curexc_traceback: { offset: 88, kind: "ptr" },
+          dict: { offset: 120, kind: "ptr" },
+        },
+      },
+      // PyFrameObject
+      frame: {
+        size: 384,
+        fields: {
+          back: { offset: 24, kind: "ptr" }, // f_back
+          code: { offset: 32, kind: "ptr" }, // f_code
+          lasti: { offset: 120, kind: "i32" }, // f_lasti
+          lineno: { offset: 124, kind: "i32" }, // f_lineno
+          localsplus: { offset: 376, kind: "ptr" }, // f_localsplus
+          globals: { offset: 48, kind: "ptr" }, // f_globals
+          locals: { offset: 56, kind: "ptr" }, // f_locals
+          value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
+          stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
+        },
+      },
+      // PyCodeObject
+      code: {
+        size: 128,
+        fields: {
+          argcount: { offset: 16, kind: "i32" }, // co_argcount
+          nlocals: { offset: 20, kind: "i32" }, // co_nlocals
+          flags: { offset: 28, kind: "i32" }, // co_flags
+          firstlineno: { offset: 96, kind: "i32" }, // co_firstlineno
+          code: { offset: 32, kind: "ptr" }, // co_code
+          varnames: { offset: 56, kind: "ptr" }, // co_varnames
+          cellvars: { offset: 72, kind: "ptr" }, // co_cellvars
+          freevars: { offset: 64, kind: "ptr" }, // co_freevars
+          filename: { offset: 80, kind: "ptr" }, // co_filename
+          name: { offset: 88, kind: "ptr" }, // co_name
+          linetable: { offset: 104, kind: "ptr" }, // co_lnotab
+        },
+      },
+      // PyObject
+      object: {
+        size: 16,
+        fields: {
+          refcnt: { offset: 0, kind: "i64" }, // ob_refcnt
+          type: { offset: 8, kind: "ptr" }, // ob_type
+          size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
+        },
+      },
+      // PyTypeObject
+      type: {
+        size: 392,
+        fields: {
+          name: { offset: 24, kind: "ptr" }, // tp_name
+          basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
+          itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
+          flags: { offset: 168, kind: "i64" }, // tp_flags
+          repr: { offset: 88, kind: "ptr" }, // tp_repr
+          dict: { offset: 264, kind: "ptr" }, // tp_dict
+          base: { offset: 256, kind: "ptr" }, // tp_base
+          dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
+        },
+      },
+      // PyUnicodeObject
+      legacy_unicode: {
+        size: 48,
+        fields: {
+          length: { offset: 16, kind: "i64" },
+          str: { offset: 24, kind: "ptr" },
+        },
+      },
+      // PyBytesObject
+      bytes: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_size
+          sval: { offset: 36, kind: "u8" }, // ob_sval
+        },
+      },
+      // PyTupleObject
+      tuple: {
+        size: 32,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+        },
+      },
+      // PyListObject
+      list: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+          allocated: { offset: 32, kind: "i64" },
+        },
+      },
+      // PyDictObject
+      dict: {
+        size: 248,
+        fields: {
+          used: { offset: 24, kind: "i64" }, // ma_used
+          fill: { offset: 16, kind: "i64" }, // ma_fill
+          mask: { offset: 32, kind: "i64" }, // ma_mask
+          table: { offset: 40, kind: "ptr" }, // ma_table
+        },
+      },
+      // PyFloatObject
+      float: {
+        size: 24,
+        fields: {
+          value: { offset: 16, kind: "f64" }, // ob_fval
+        },
+      },
+      // PyLongObject
+      long: {
+        size: 32,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_size
+          digit: { offset: 24, kind: "u32" }, // ob_digit
+        },
+      },
+      // PyIntObject
+      int: {
+        size: 24,
+        fields: {
+          value: { offset: 16, kind: "i64" }, // ob_ival
+        },
+      },
+      // PySetObject
+      set: {
+        size: 200,
+        fields: {
+          fill: { offset: 16, kind: "i64" },
+          used: { offset: 24, kind: "i64" },
+          mask: { offset: 32, kind: "i64" },
+          table: { offset: 40, kind: "ptr" },
+        },
+      },
+      // PyCellObject
+      cell: {
+        size: 24,
+        fields: {
+          ref: { offset: 16, kind: "ptr" }, // ob_ref
+        },
+      },
+      // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+      module: {
+        size: 24,
+        fields: {
+          dict: { offset: 16, kind: "ptr" }, // md_dict
+        },
+      },
+      // PyModuleObject (copied from CPython's Objects/moduleobject.c)
+      module_state: {
+        size: 24,
+        fields: {},
+      },
+      // PyHeapTypeObject
+      heaptype: {
+        size: 872,
+        fields: {},
+      },
+      // PyFunctionObject
+      function: {
+        size: 88,
+        fields: {
+          name: { offset: 56, kind: "ptr" }, // func_name
+        },
+      },
+      // PyFunctionObject
+      function_closure: {
+        size: 88,
+        fields: {
+          closure: { offset: 40, kind: "ptr" }, // func_closure
+        },
+      },
+      // PyGenObject
+      gen: {
+        size: 48,
+        fields: {
+          frame: { offset: 16, kind: "ptr" }, // gi_frame
+        },
+      },
+      // PyWeakReference
+      weakref: {
+        size: 56,
+        fields: {
+          object: { offset: 16, kind: "ptr" }, // wr_object
+        },
+      },
+      // PyMethodObject
+      method: {
+        size: 48,
+        fields: {
+          func: { offset: 16, kind: "ptr" }, // im_func
+          self: { offset: 24, kind: "ptr" }, // im_self
+        },
+      },
+      // PyCFunctionObject
+      cfunction: {
+        size: 40,
+        fields: {
+          ml: { offset: 16, kind: "ptr" }, // m_ml
+          self: { offset: 24, kind: "ptr" }, // m_self
+        },
+      },
+      // PyMethodDef
+      methoddef: {
+        size: 32,
+        fields: {
+          name: { offset: 0, kind: "ptr" }, // ml_name
+        },
+      },
+      // PyMemberDescrObject
+      memberdescr: {
+        size: 40,
+        fields: {
+          member: { offset: 32, kind: "ptr" }, // d_member
+        },
+      },
+      // PyMemberDef
+      memberdef: {
+        size: 40,
+        fields: {
+          type: { offset: 8, kind: "i32" },
+          offset: { offset: 16, kind: "i64" },
+        },
+      },
+      // PyClassObject
+      classobj: {
+        size: 72,
+        fields: {
+          dict: { offset: 24, kind: "ptr" }, // cl_dict
+          name: { offset: 32, kind: "ptr" }, // cl_name
+        },
+      },
+      // PyInstanceObject
+      instance: {
+        size: 40,
+        fields: {
+          class: { offset: 16, kind: "ptr" }, // in_class
+        },
+      },
+      // PyBaseExceptionObject
+      exception: {
+        size: 40,
+        fields: {
+          dict: { offset: 16, kind: "ptr" },
+          args: { offset: 24, kind: "ptr" },
+        },
+      },
+      // PyEnvironmentErrorObject
+      oserror: {
+        size: 64,
+        fields: {
+          errno: { offset: 40, kind: "ptr" }, // myerrno
+          strerror: { offset: 48, kind: "ptr" },
+          filename: { offset: 56, kind: "ptr" },
+        },
+      },
+      // PyTracebackObject
+      traceback: {
+        size: 40,
+        fields: {
+          next: { offset: 16, kind: "ptr" }, // tb_next
+          frame: { offset: 24, kind: "ptr" }, // tb_frame
+          lasti: { offset: 32, kind: "i32" }, // tb_lasti
+          lineno: { offset: 36, kind: "i32" }, // tb_lineno
+        },
       },
     },
-    // PyThreadState
-    thread: {
-      size: 168,
-      fields: {
-        next: { offset: 0, kind: "ptr" },
-        interp: { offset: 8, kind: "ptr" },
-        frame: { offset: 16, kind: "ptr" },
-        thread_id: { offset: 144, kind: "i64" },
-        exc_type: { offset: 96, kind: "ptr" },
-        exc_value: { offset: 104, kind: "ptr" },
-        exc_traceback: { offset: 112, kind: "ptr" },
-        curexc_type: { offset: 72, kind: "ptr" },
-        curexc_value: { offset: 80, kind: "ptr" },
-        curexc_traceback: { offset: 88, kind: "ptr" },
-        dict: { offset: 120, kind: "ptr" },
-      },
-    },
-    // PyFrameObject
-    frame: {
-      size: 384,
-      fields: {
-        back: { offset: 24, kind: "ptr" }, // f_back
-        code: { offset: 32, kind: "ptr" }, // f_code
-        lasti: { offset: 120, kind: "i32" }, // f_lasti
-        lineno: { offset: 124, kind: "i32" }, // f_lineno
-        localsplus: { offset: 376, kind: "ptr" }, // f_localsplus
-        globals: { offset: 48, kind: "ptr" }, // f_globals
-        locals: { offset: 56, kind: "ptr" }, // f_locals
-        value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
-        stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
-      },
-    },
-    // PyCodeObject
-    code: {
-      size: 128,
-      fields: {
-        argcount: { offset: 16, kind: "i32" }, // co_argcount
-        nlocals: { offset: 20, kind: "i32" }, // co_nlocals
-        flags: { offset: 28, kind: "i32" }, // co_flags
-        firstlineno: { offset: 96, kind: "i32" }, // co_firstlineno
-        code: { offset: 32, kind: "ptr" }, // co_code
-        varnames: { offset: 56, kind: "ptr" }, // co_varnames
-        cellvars: { offset: 72, kind: "ptr" }, // co_cellvars
-        freevars: { offset: 64, kind: "ptr" }, // co_freevars
-        filename: { offset: 80, kind: "ptr" }, // co_filename
-        name: { offset: 88, kind: "ptr" }, // co_name
-        linetable: { offset: 104, kind: "ptr" }, // co_lnotab
-      },
-    },
-    // PyObject
-    object: {
-      size: 16,
-      fields: {
-        refcnt: { offset: 0, kind: "i64" }, // ob_refcnt
-        type: { offset: 8, kind: "ptr" }, // ob_type
-        size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
-      },
-    },
-    // PyTypeObject
-    type: {
-      size: 392,
-      fields: {
-        name: { offset: 24, kind: "ptr" }, // tp_name
-        basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
-        itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
-        flags: { offset: 168, kind: "i64" }, // tp_flags
-        repr: { offset: 88, kind: "ptr" }, // tp_repr
-        dict: { offset: 264, kind: "ptr" }, // tp_dict
-        base: { offset: 256, kind: "ptr" }, // tp_base
-        dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
-      },
-    },
-    // PyUnicodeObject
-    legacy_unicode: {
-      size: 48,
-      fields: {
-        length: { offset: 16, kind: "i64" },
-        str: { offset: 24, kind: "ptr" },
-      },
-    },
-    // PyBytesObject
-    bytes: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_size
-        sval: { offset: 36, kind: "u8" }, // ob_sval
-      },
-    },
-    // PyTupleObject
-    tuple: {
-      size: 32,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-      },
-    },
-    // PyListObject
-    list: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-        allocated: { offset: 32, kind: "i64" },
-      },
-    },
-    // PyDictObject
-    dict: {
-      size: 248,
-      fields: {
-        used: { offset: 24, kind: "i64" }, // ma_used
-        fill: { offset: 16, kind: "i64" }, // ma_fill
-        mask: { offset: 32, kind: "i64" }, // ma_mask
-        table: { offset: 40, kind: "ptr" }, // ma_table
-      },
-    },
-    // PyFloatObject
-    float: {
-      size: 24,
-      fields: {
-        value: { offset: 16, kind: "f64" }, // ob_fval
-      },
-    },
-    // PyLongObject
-    long: {
-      size: 32,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_size
-        digit: { offset: 24, kind: "u32" }, // ob_digit
-      },
-    },
-    // PyIntObject
-    int: {
-      size: 24,
-      fields: {
-        value: { offset: 16, kind: "i64" }, // ob_ival
-      },
-    },
-    // PySetObject
-    set: {
-      size: 200,
-      fields: {
-        fill: { offset: 16, kind: "i64" },
-        used: { offset: 24, kind: "i64" },
-        mask: { offset: 32, kind: "i64" },
-        table: { offset: 40, kind: "ptr" },
-      },
-    },
-    // PyCellObject
-    cell: {
-      size: 24,
-      fields: {
-        ref: { offset: 16, kind: "ptr" }, // ob_ref
-      },
-    },
-    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
-    module: {
-      size: 24,
-      fields: {
-        dict: { offset: 16, kind: "ptr" }, // md_dict
-      },
-    },
-    // PyModuleObject (copied from CPython's Objects/moduleobject.c)
-    module_state: {
-      size: 24,
-      fields: {},
-    },
-    // PyHeapTypeObject
-    heaptype: {
-      size: 872,
-      fields: {},
-    },
-    // PyFunctionObject
-    function: {
-      size: 88,
-      fields: {
-        name: { offset: 56, kind: "ptr" }, // func_name
-      },
-    },
-    // PyFunctionObject
-    function_closure: {
-      size: 88,
-      fields: {
-        closure: { offset: 40, kind: "ptr" }, // func_closure
-      },
-    },
-    // PyGenObject
-    gen: {
-      size: 48,
-      fields: {
-        frame: { offset: 16, kind: "ptr" }, // gi_frame
-      },
-    },
-    // PyWeakReference
-    weakref: {
-      size: 56,
-      fields: {
-        object: { offset: 16, kind: "ptr" }, // wr_object
-      },
-    },
-    // PyMethodObject
-    method: {
-      size: 48,
-      fields: {
-        func: { offset: 16, kind: "ptr" }, // im_func
-        self: { offset: 24, kind: "ptr" }, // im_self
-      },
-    },
-    // PyCFunctionObject
-    cfunction: {
-      size: 40,
-      fields: {
-        ml: { offset: 16, kind: "ptr" }, // m_ml
-        self: { offset: 24, kind: "ptr" }, // m_self
-      },
-    },
-    // PyMethodDef
-    methoddef: {
-      size: 32,
-      fields: {
-        name: { offset: 0, kind: "ptr" }, // ml_name
-      },
-    },
-    // PyMemberDescrObject
-    memberdescr: {
-      size: 40,
-      fields: {
-        member: { offset: 32, kind: "ptr" }, // d_member
-      },
-    },
-    // PyMemberDef
-    memberdef: {
-      size: 40,
-      fields: {
-        type: { offset: 8, kind: "i32" },
-        offset: { offset: 16, kind: "i64" },
-      },
-    },
-    // PyClassObject
-    classobj: {
-      size: 72,
-      fields: {
-        dict: { offset: 24, kind: "ptr" }, // cl_dict
-        name: { offset: 32, kind: "ptr" }, // cl_name
-      },
-    },
-    // PyInstanceObject
-    instance: {
-      size: 40,
-      fields: {
-        class: { offset: 16, kind: "ptr" }, // in_class
-      },
-    },
-    // PyBaseExceptionObject
-    exception: {
-      size: 40,
-      fields: {
-        dict: { offset: 16, kind: "ptr" },
-        args: { offset: 24, kind: "ptr" },
-      },
-    },
-    // PyEnvironmentErrorObject
-    oserror: {
-      size: 64,
-      fields: {
-        errno: { offset: 40, kind: "ptr" }, // myerrno
-        strerror: { offset: 48, kind: "ptr" },
-        filename: { offset: 56, kind: "ptr" },
-      },
-    },
-    // PyTracebackObject
-    traceback: {
-      size: 40,
-      fields: {
-        next: { offset: 16, kind: "ptr" }, // tb_next
-        frame: { offset: 24, kind: "ptr" }, // tb_frame
-        lasti: { offset: 32, kind: "i32" }, // tb_lasti
-        lineno: { offset: 36, kind: "i32" }, // tb_lineno
-      },
-    },
-  },
-};
+  };
+}

@@ -2,347 +2,352 @@
 
 import type { Layout } from "../layout.ts";
 
-/** CPython 3.10 memory layout (x86-64 Linux), from the 3.10.13 headers. */
-export const v3_10: Layout = {
-  version: "3.10",
-  source: "3.10.13",
-  structs: {
-    // _PyRuntimeState
-    runtime: {
-      size: 672,
-      fields: {
-        finalizing: { offset: 16, kind: "ptr" }, // _finalizing
-        interpreters_head: { offset: 32, kind: "ptr" }, // interpreters.head
-        interpreters_main: { offset: 40, kind: "ptr" }, // interpreters.main
-        gilstate_tstate_current: { offset: 568, kind: "ptr" }, // gilstate.tstate_current
+/**
+ * CPython 3.10 memory layout (x86-64 Linux), from the 3.10.13 headers.
+ * Built when first asked for (`LAYOUTS` in `all.ts`): a run reads one version.
+ */
+export function v3_10(): Layout {
+  return {
+    version: "3.10",
+    source: "3.10.13",
+    structs: {
+      // _PyRuntimeState
+      runtime: {
+        size: 672,
+        fields: {
+          finalizing: { offset: 16, kind: "ptr" }, // _finalizing
+          interpreters_head: { offset: 32, kind: "ptr" }, // interpreters.head
+          interpreters_main: { offset: 40, kind: "ptr" }, // interpreters.main
+          gilstate_tstate_current: { offset: 568, kind: "ptr" }, // gilstate.tstate_current
+        },
+      },
+      // PyInterpreterState
+      interp: {
+        size: 113528,
+        fields: {
+          next: { offset: 0, kind: "ptr" },
+          tstate_head: { offset: 8, kind: "ptr" },
+          id: { offset: 24, kind: "i64" },
+          modules: { offset: 856, kind: "ptr" },
+          sysdict: { offset: 872, kind: "ptr" },
+          builtins: { offset: 880, kind: "ptr" },
+          gc_collecting: { offset: 816, kind: "i32" }, // gc.collecting
+          finalizing: { offset: 56, kind: "i32" },
+        },
+      },
+      // struct _gc_runtime_state
+      gc: {
+        size: 240,
+        fields: {
+          collecting: { offset: 200, kind: "i32" },
+        },
+      },
+      // PyThreadState
+      thread: {
+        size: 280,
+        fields: {
+          prev: { offset: 0, kind: "ptr" },
+          next: { offset: 8, kind: "ptr" },
+          interp: { offset: 16, kind: "ptr" },
+          frame: { offset: 24, kind: "ptr" },
+          thread_id: { offset: 176, kind: "u64" },
+          exc_info: { offset: 144, kind: "ptr" },
+          curexc_type: { offset: 88, kind: "ptr" },
+          curexc_value: { offset: 96, kind: "ptr" },
+          curexc_traceback: { offset: 104, kind: "ptr" },
+          dict: { offset: 152, kind: "ptr" },
+        },
+      },
+      // PyFrameObject
+      frame: {
+        size: 360,
+        fields: {
+          back: { offset: 24, kind: "ptr" }, // f_back
+          code: { offset: 32, kind: "ptr" }, // f_code
+          lasti: { offset: 96, kind: "i32" }, // f_lasti
+          lineno: { offset: 100, kind: "i32" }, // f_lineno
+          localsplus: { offset: 352, kind: "ptr" }, // f_localsplus
+          globals: { offset: 48, kind: "ptr" }, // f_globals
+          locals: { offset: 56, kind: "ptr" }, // f_locals
+          value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
+          stack_depth: { offset: 80, kind: "i32" }, // f_stackdepth
+        },
+      },
+      // PyCodeObject
+      code: {
+        size: 176,
+        fields: {
+          argcount: { offset: 16, kind: "i32" }, // co_argcount
+          posonlyargcount: { offset: 20, kind: "i32" }, // co_posonlyargcount
+          kwonlyargcount: { offset: 24, kind: "i32" }, // co_kwonlyargcount
+          nlocals: { offset: 28, kind: "i32" }, // co_nlocals
+          flags: { offset: 36, kind: "i32" }, // co_flags
+          firstlineno: { offset: 40, kind: "i32" }, // co_firstlineno
+          code: { offset: 48, kind: "ptr" }, // co_code
+          varnames: { offset: 72, kind: "ptr" }, // co_varnames
+          cellvars: { offset: 88, kind: "ptr" }, // co_cellvars
+          freevars: { offset: 80, kind: "ptr" }, // co_freevars
+          filename: { offset: 104, kind: "ptr" }, // co_filename
+          name: { offset: 112, kind: "ptr" }, // co_name
+          linetable: { offset: 120, kind: "ptr" }, // co_linetable
+        },
+      },
+      // PyObject
+      object: {
+        size: 16,
+        fields: {
+          refcnt: { offset: 0, kind: "i64" }, // ob_refcnt
+          type: { offset: 8, kind: "ptr" }, // ob_type
+          size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
+        },
+      },
+      // PyTypeObject
+      type: {
+        size: 408,
+        fields: {
+          name: { offset: 24, kind: "ptr" }, // tp_name
+          basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
+          itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
+          flags: { offset: 168, kind: "u64" }, // tp_flags
+          repr: { offset: 88, kind: "ptr" }, // tp_repr
+          dict: { offset: 264, kind: "ptr" }, // tp_dict
+          base: { offset: 256, kind: "ptr" }, // tp_base
+          dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
+        },
+      },
+      // PyASCIIObject
+      unicode: {
+        size: 48,
+        fields: {
+          length: { offset: 16, kind: "i64" },
+          hash: { offset: 24, kind: "i64" },
+          state: { offset: 32, kind: "u32" },
+        },
+      },
+      // PyCompactUnicodeObject
+      compact_unicode: {
+        size: 72,
+        fields: {
+          utf8_length: { offset: 48, kind: "i64" },
+          utf8: { offset: 56, kind: "ptr" },
+        },
+      },
+      // PyUnicodeObject
+      legacy_unicode: {
+        size: 80,
+        fields: {
+          data: { offset: 72, kind: "ptr" }, // data.any
+        },
+      },
+      // PyBytesObject
+      bytes: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          sval: { offset: 32, kind: "u8" }, // ob_sval
+        },
+      },
+      // PyTupleObject
+      tuple: {
+        size: 32,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+        },
+      },
+      // PyListObject
+      list: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+          allocated: { offset: 32, kind: "i64" },
+        },
+      },
+      // PyDictObject
+      dict: {
+        size: 48,
+        fields: {
+          used: { offset: 16, kind: "i64" }, // ma_used
+          keys: { offset: 32, kind: "ptr" }, // ma_keys
+          values: { offset: 40, kind: "ptr" }, // ma_values
+        },
+      },
+      // PyDictKeysObject (copied from CPython's Objects/dict-common.h)
+      dictkeys: {
+        size: 40,
+        fields: {
+          size: { offset: 8, kind: "i64" }, // dk_size
+          usable: { offset: 24, kind: "i64" }, // dk_usable
+          nentries: { offset: 32, kind: "i64" }, // dk_nentries
+          indices: { offset: 40, kind: "u8" }, // dk_indices
+        },
+      },
+      // PyFloatObject
+      float: {
+        size: 24,
+        fields: {
+          value: { offset: 16, kind: "f64" }, // ob_fval
+        },
+      },
+      // PyLongObject
+      long: {
+        size: 32,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          digit: { offset: 24, kind: "u32" }, // ob_digit
+        },
+      },
+      // PySetObject
+      set: {
+        size: 200,
+        fields: {
+          fill: { offset: 16, kind: "i64" },
+          used: { offset: 24, kind: "i64" },
+          mask: { offset: 32, kind: "i64" },
+          table: { offset: 40, kind: "ptr" },
+        },
+      },
+      // PyCellObject
+      cell: {
+        size: 24,
+        fields: {
+          ref: { offset: 16, kind: "ptr" }, // ob_ref
+        },
+      },
+      // PyModuleObject
+      module: {
+        size: 56,
+        fields: {
+          dict: { offset: 16, kind: "ptr" }, // md_dict
+        },
+      },
+      // PyModuleObject
+      module_state: {
+        size: 56,
+        fields: {
+          state: { offset: 32, kind: "ptr" }, // md_state
+        },
+      },
+      // PyHeapTypeObject
+      heaptype: {
+        size: 888,
+        fields: {
+          cached_keys: { offset: 872, kind: "ptr" }, // ht_cached_keys
+          qualname: { offset: 864, kind: "ptr" }, // ht_qualname
+        },
+      },
+      // PyFunctionObject
+      function: {
+        size: 128,
+        fields: {
+          name: { offset: 32, kind: "ptr" }, // func_name
+          qualname: { offset: 40, kind: "ptr" }, // func_qualname
+        },
+      },
+      // PyFunctionObject
+      function_closure: {
+        size: 128,
+        fields: {
+          closure: { offset: 72, kind: "ptr" }, // func_closure
+        },
+      },
+      // PyGenObject
+      gen: {
+        size: 88,
+        fields: {
+          frame: { offset: 16, kind: "ptr" }, // gi_frame
+          name: { offset: 40, kind: "ptr" }, // gi_name
+          qualname: { offset: 48, kind: "ptr" }, // gi_qualname
+        },
+      },
+      // PyWeakReference
+      weakref: {
+        size: 56,
+        fields: {
+          object: { offset: 16, kind: "ptr" }, // wr_object
+        },
+      },
+      // PyMethodObject
+      method: {
+        size: 48,
+        fields: {
+          func: { offset: 16, kind: "ptr" }, // im_func
+          self: { offset: 24, kind: "ptr" }, // im_self
+        },
+      },
+      // PyCFunctionObject
+      cfunction: {
+        size: 56,
+        fields: {
+          ml: { offset: 16, kind: "ptr" }, // m_ml
+          self: { offset: 24, kind: "ptr" }, // m_self
+        },
+      },
+      // PyMethodDef
+      methoddef: {
+        size: 32,
+        fields: {
+          name: { offset: 0, kind: "ptr" }, // ml_name
+        },
+      },
+      // PyMemberDescrObject
+      memberdescr: {
+        size: 48,
+        fields: {
+          member: { offset: 40, kind: "ptr" }, // d_member
+        },
+      },
+      // PyMemberDef
+      memberdef: {
+        size: 40,
+        fields: {
+          type: { offset: 8, kind: "i32" },
+          offset: { offset: 16, kind: "i64" },
+        },
+      },
+      // _PyErr_StackItem
+      err_stackitem: {
+        size: 32,
+        fields: {
+          exc_type: { offset: 0, kind: "ptr" },
+          exc_value: { offset: 8, kind: "ptr" },
+          exc_traceback: { offset: 16, kind: "ptr" },
+          previous_item: { offset: 24, kind: "ptr" },
+        },
+      },
+      // PyBaseExceptionObject
+      exception: {
+        size: 64,
+        fields: {
+          dict: { offset: 16, kind: "ptr" },
+          args: { offset: 24, kind: "ptr" },
+          traceback: { offset: 32, kind: "ptr" },
+          context: { offset: 40, kind: "ptr" },
+          cause: { offset: 48, kind: "ptr" },
+          suppress_context: { offset: 56, kind: "i8" },
+        },
+      },
+      // PyOSErrorObject
+      oserror: {
+        size: 104,
+        fields: {
+          errno: { offset: 64, kind: "ptr" }, // myerrno
+          strerror: { offset: 72, kind: "ptr" },
+          filename: { offset: 80, kind: "ptr" },
+          filename2: { offset: 88, kind: "ptr" },
+        },
+      },
+      // PyTracebackObject
+      traceback: {
+        size: 40,
+        fields: {
+          next: { offset: 16, kind: "ptr" }, // tb_next
+          frame: { offset: 24, kind: "ptr" }, // tb_frame
+          lasti: { offset: 32, kind: "i32" }, // tb_lasti
+          lineno: { offset: 36, kind: "i32" }, // tb_lineno
+        },
       },
     },
-    // PyInterpreterState
-    interp: {
-      size: 113528,
-      fields: {
-        next: { offset: 0, kind: "ptr" },
-        tstate_head: { offset: 8, kind: "ptr" },
-        id: { offset: 24, kind: "i64" },
-        modules: { offset: 856, kind: "ptr" },
-        sysdict: { offset: 872, kind: "ptr" },
-        builtins: { offset: 880, kind: "ptr" },
-        gc_collecting: { offset: 816, kind: "i32" }, // gc.collecting
-        finalizing: { offset: 56, kind: "i32" },
-      },
-    },
-    // struct _gc_runtime_state
-    gc: {
-      size: 240,
-      fields: {
-        collecting: { offset: 200, kind: "i32" },
-      },
-    },
-    // PyThreadState
-    thread: {
-      size: 280,
-      fields: {
-        prev: { offset: 0, kind: "ptr" },
-        next: { offset: 8, kind: "ptr" },
-        interp: { offset: 16, kind: "ptr" },
-        frame: { offset: 24, kind: "ptr" },
-        thread_id: { offset: 176, kind: "u64" },
-        exc_info: { offset: 144, kind: "ptr" },
-        curexc_type: { offset: 88, kind: "ptr" },
-        curexc_value: { offset: 96, kind: "ptr" },
-        curexc_traceback: { offset: 104, kind: "ptr" },
-        dict: { offset: 152, kind: "ptr" },
-      },
-    },
-    // PyFrameObject
-    frame: {
-      size: 360,
-      fields: {
-        back: { offset: 24, kind: "ptr" }, // f_back
-        code: { offset: 32, kind: "ptr" }, // f_code
-        lasti: { offset: 96, kind: "i32" }, // f_lasti
-        lineno: { offset: 100, kind: "i32" }, // f_lineno
-        localsplus: { offset: 352, kind: "ptr" }, // f_localsplus
-        globals: { offset: 48, kind: "ptr" }, // f_globals
-        locals: { offset: 56, kind: "ptr" }, // f_locals
-        value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
-        stack_depth: { offset: 80, kind: "i32" }, // f_stackdepth
-      },
-    },
-    // PyCodeObject
-    code: {
-      size: 176,
-      fields: {
-        argcount: { offset: 16, kind: "i32" }, // co_argcount
-        posonlyargcount: { offset: 20, kind: "i32" }, // co_posonlyargcount
-        kwonlyargcount: { offset: 24, kind: "i32" }, // co_kwonlyargcount
-        nlocals: { offset: 28, kind: "i32" }, // co_nlocals
-        flags: { offset: 36, kind: "i32" }, // co_flags
-        firstlineno: { offset: 40, kind: "i32" }, // co_firstlineno
-        code: { offset: 48, kind: "ptr" }, // co_code
-        varnames: { offset: 72, kind: "ptr" }, // co_varnames
-        cellvars: { offset: 88, kind: "ptr" }, // co_cellvars
-        freevars: { offset: 80, kind: "ptr" }, // co_freevars
-        filename: { offset: 104, kind: "ptr" }, // co_filename
-        name: { offset: 112, kind: "ptr" }, // co_name
-        linetable: { offset: 120, kind: "ptr" }, // co_linetable
-      },
-    },
-    // PyObject
-    object: {
-      size: 16,
-      fields: {
-        refcnt: { offset: 0, kind: "i64" }, // ob_refcnt
-        type: { offset: 8, kind: "ptr" }, // ob_type
-        size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
-      },
-    },
-    // PyTypeObject
-    type: {
-      size: 408,
-      fields: {
-        name: { offset: 24, kind: "ptr" }, // tp_name
-        basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
-        itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
-        flags: { offset: 168, kind: "u64" }, // tp_flags
-        repr: { offset: 88, kind: "ptr" }, // tp_repr
-        dict: { offset: 264, kind: "ptr" }, // tp_dict
-        base: { offset: 256, kind: "ptr" }, // tp_base
-        dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
-      },
-    },
-    // PyASCIIObject
-    unicode: {
-      size: 48,
-      fields: {
-        length: { offset: 16, kind: "i64" },
-        hash: { offset: 24, kind: "i64" },
-        state: { offset: 32, kind: "u32" },
-      },
-    },
-    // PyCompactUnicodeObject
-    compact_unicode: {
-      size: 72,
-      fields: {
-        utf8_length: { offset: 48, kind: "i64" },
-        utf8: { offset: 56, kind: "ptr" },
-      },
-    },
-    // PyUnicodeObject
-    legacy_unicode: {
-      size: 80,
-      fields: {
-        data: { offset: 72, kind: "ptr" }, // data.any
-      },
-    },
-    // PyBytesObject
-    bytes: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        sval: { offset: 32, kind: "u8" }, // ob_sval
-      },
-    },
-    // PyTupleObject
-    tuple: {
-      size: 32,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-      },
-    },
-    // PyListObject
-    list: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-        allocated: { offset: 32, kind: "i64" },
-      },
-    },
-    // PyDictObject
-    dict: {
-      size: 48,
-      fields: {
-        used: { offset: 16, kind: "i64" }, // ma_used
-        keys: { offset: 32, kind: "ptr" }, // ma_keys
-        values: { offset: 40, kind: "ptr" }, // ma_values
-      },
-    },
-    // PyDictKeysObject (copied from CPython's Objects/dict-common.h)
-    dictkeys: {
-      size: 40,
-      fields: {
-        size: { offset: 8, kind: "i64" }, // dk_size
-        usable: { offset: 24, kind: "i64" }, // dk_usable
-        nentries: { offset: 32, kind: "i64" }, // dk_nentries
-        indices: { offset: 40, kind: "u8" }, // dk_indices
-      },
-    },
-    // PyFloatObject
-    float: {
-      size: 24,
-      fields: {
-        value: { offset: 16, kind: "f64" }, // ob_fval
-      },
-    },
-    // PyLongObject
-    long: {
-      size: 32,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        digit: { offset: 24, kind: "u32" }, // ob_digit
-      },
-    },
-    // PySetObject
-    set: {
-      size: 200,
-      fields: {
-        fill: { offset: 16, kind: "i64" },
-        used: { offset: 24, kind: "i64" },
-        mask: { offset: 32, kind: "i64" },
-        table: { offset: 40, kind: "ptr" },
-      },
-    },
-    // PyCellObject
-    cell: {
-      size: 24,
-      fields: {
-        ref: { offset: 16, kind: "ptr" }, // ob_ref
-      },
-    },
-    // PyModuleObject
-    module: {
-      size: 56,
-      fields: {
-        dict: { offset: 16, kind: "ptr" }, // md_dict
-      },
-    },
-    // PyModuleObject
-    module_state: {
-      size: 56,
-      fields: {
-        state: { offset: 32, kind: "ptr" }, // md_state
-      },
-    },
-    // PyHeapTypeObject
-    heaptype: {
-      size: 888,
-      fields: {
-        cached_keys: { offset: 872, kind: "ptr" }, // ht_cached_keys
-        qualname: { offset: 864, kind: "ptr" }, // ht_qualname
-      },
-    },
-    // PyFunctionObject
-    function: {
-      size: 128,
-      fields: {
-        name: { offset: 32, kind: "ptr" }, // func_name
-        qualname: { offset: 40, kind: "ptr" }, // func_qualname
-      },
-    },
-    // PyFunctionObject
-    function_closure: {
-      size: 128,
-      fields: {
-        closure: { offset: 72, kind: "ptr" }, // func_closure
-      },
-    },
-    // PyGenObject
-    gen: {
-      size: 88,
-      fields: {
-        frame: { offset: 16, kind: "ptr" }, // gi_frame
-        name: { offset: 40, kind: "ptr" }, // gi_name
-        qualname: { offset: 48, kind: "ptr" }, // gi_qualname
-      },
-    },
-    // PyWeakReference
-    weakref: {
-      size: 56,
-      fields: {
-        object: { offset: 16, kind: "ptr" }, // wr_object
-      },
-    },
-    // PyMethodObject
-    method: {
-      size: 48,
-      fields: {
-        func: { offset: 16, kind: "ptr" }, // im_func
-        self: { offset: 24, kind: "ptr" }, // im_self
-      },
-    },
-    // PyCFunctionObject
-    cfunction: {
-      size: 56,
-      fields: {
-        ml: { offset: 16, kind: "ptr" }, // m_ml
-        self: { offset: 24, kind: "ptr" }, // m_self
-      },
-    },
-    // PyMethodDef
-    methoddef: {
-      size: 32,
-      fields: {
-        name: { offset: 0, kind: "ptr" }, // ml_name
-      },
-    },
-    // PyMemberDescrObject
-    memberdescr: {
-      size: 48,
-      fields: {
-        member: { offset: 40, kind: "ptr" }, // d_member
-      },
-    },
-    // PyMemberDef
-    memberdef: {
-      size: 40,
-      fields: {
-        type: { offset: 8, kind: "i32" },
-        offset: { offset: 16, kind: "i64" },
-      },
-    },
-    // _PyErr_StackItem
-    err_stackitem: {
-      size: 32,
-      fields: {
-        exc_type: { offset: 0, kind: "ptr" },
-        exc_value: { offset: 8, kind: "ptr" },
-        exc_traceback: { offset: 16, kind: "ptr" },
-        previous_item: { offset: 24, kind: "ptr" },
-      },
-    },
-    // PyBaseExceptionObject
-    exception: {
-      size: 64,
-      fields: {
-        dict: { offset: 16, kind: "ptr" },
-        args: { offset: 24, kind: "ptr" },
-        traceback: { offset: 32, kind: "ptr" },
-        context: { offset: 40, kind: "ptr" },
-        cause: { offset: 48, kind: "ptr" },
-        suppress_context: { offset: 56, kind: "i8" },
-      },
-    },
-    // PyOSErrorObject
-    oserror: {
-      size: 104,
-      fields: {
-        errno: { offset: 64, kind: "ptr" }, // myerrno
-        strerror: { offset: 72, kind: "ptr" },
-        filename: { offset: 80, kind: "ptr" },
-        filename2: { offset: 88, kind: "ptr" },
-      },
-    },
-    // PyTracebackObject
-    traceback: {
-      size: 40,
-      fields: {
-        next: { offset: 16, kind: "ptr" }, // tb_next
-        frame: { offset: 24, kind: "ptr" }, // tb_frame
-        lasti: { offset: 32, kind: "i32" }, // tb_lasti
-        lineno: { offset: 36, kind: "i32" }, // tb_lineno
-      },
-    },
-  },
-};
+  };
+}

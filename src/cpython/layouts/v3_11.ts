@@ -2,378 +2,383 @@
 
 import type { Layout } from "../layout.ts";
 
-/** CPython 3.11 memory layout (x86-64 Linux), from the 3.11.7 headers. */
-export const v3_11: Layout = {
-  version: "3.11",
-  source: "3.11.7",
-  structs: {
-    // _PyRuntimeState
-    runtime: {
-      size: 166688,
-      fields: {
-        finalizing: { offset: 24, kind: "ptr" }, // _finalizing
-        interpreters_head: { offset: 40, kind: "ptr" }, // interpreters.head
-        interpreters_main: { offset: 48, kind: "ptr" }, // interpreters.main
-        gilstate_tstate_current: { offset: 576, kind: "ptr" }, // gilstate.tstate_current
+/**
+ * CPython 3.11 memory layout (x86-64 Linux), from the 3.11.7 headers.
+ * Built when first asked for (`LAYOUTS` in `all.ts`): a run reads one version.
+ */
+export function v3_11(): Layout {
+  return {
+    version: "3.11",
+    source: "3.11.7",
+    structs: {
+      // _PyRuntimeState
+      runtime: {
+        size: 166688,
+        fields: {
+          finalizing: { offset: 24, kind: "ptr" }, // _finalizing
+          interpreters_head: { offset: 40, kind: "ptr" }, // interpreters.head
+          interpreters_main: { offset: 48, kind: "ptr" }, // interpreters.main
+          gilstate_tstate_current: { offset: 576, kind: "ptr" }, // gilstate.tstate_current
+        },
+      },
+      // PyInterpreterState
+      interp: {
+        size: 107752,
+        fields: {
+          next: { offset: 0, kind: "ptr" },
+          tstate_head: { offset: 16, kind: "ptr" }, // threads.head
+          id: { offset: 48, kind: "i64" },
+          modules: { offset: 888, kind: "ptr" },
+          sysdict: { offset: 904, kind: "ptr" },
+          builtins: { offset: 912, kind: "ptr" },
+          gc_collecting: { offset: 848, kind: "i32" }, // gc.collecting
+          finalizing: { offset: 84, kind: "i32" },
+          initialized: { offset: 80, kind: "i32" }, // _initialized
+        },
+      },
+      // struct _gc_runtime_state
+      gc: {
+        size: 240,
+        fields: {
+          collecting: { offset: 200, kind: "i32" },
+        },
+      },
+      // PyThreadState
+      thread: {
+        size: 360,
+        fields: {
+          prev: { offset: 0, kind: "ptr" },
+          next: { offset: 8, kind: "ptr" },
+          interp: { offset: 16, kind: "ptr" },
+          cframe: { offset: 56, kind: "ptr" },
+          thread_id: { offset: 152, kind: "u64" },
+          native_thread_id: { offset: 160, kind: "u64" },
+          exc_info: { offset: 120, kind: "ptr" },
+          curexc_type: { offset: 96, kind: "ptr" },
+          curexc_value: { offset: 104, kind: "ptr" },
+          curexc_traceback: { offset: 112, kind: "ptr" },
+          dict: { offset: 128, kind: "ptr" },
+        },
+      },
+      // _PyCFrame
+      cframe: {
+        size: 24,
+        fields: {
+          current_frame: { offset: 8, kind: "ptr" },
+          previous: { offset: 16, kind: "ptr" },
+        },
+      },
+      // _PyInterpreterFrame
+      frame: {
+        size: 80,
+        fields: {
+          back: { offset: 48, kind: "ptr" }, // previous
+          code: { offset: 32, kind: "ptr" }, // f_code
+          instr: { offset: 56, kind: "ptr" }, // prev_instr
+          localsplus: { offset: 72, kind: "ptr" },
+          is_entry: { offset: 68, kind: "u8" },
+          owner: { offset: 69, kind: "i8" },
+          stacktop: { offset: 64, kind: "i32" },
+          func: { offset: 0, kind: "ptr" }, // f_func
+          globals: { offset: 8, kind: "ptr" }, // f_globals
+          locals: { offset: 24, kind: "ptr" }, // f_locals
+          frame_obj: { offset: 40, kind: "ptr" },
+        },
+      },
+      // PyCodeObject
+      code: {
+        size: 192,
+        fields: {
+          argcount: { offset: 56, kind: "i32" }, // co_argcount
+          posonlyargcount: { offset: 60, kind: "i32" }, // co_posonlyargcount
+          kwonlyargcount: { offset: 64, kind: "i32" }, // co_kwonlyargcount
+          nlocals: { offset: 80, kind: "i32" }, // co_nlocals
+          flags: { offset: 48, kind: "i32" }, // co_flags
+          firstlineno: { offset: 72, kind: "i32" }, // co_firstlineno
+          localsplusnames: { offset: 96, kind: "ptr" }, // co_localsplusnames
+          localspluskinds: { offset: 104, kind: "ptr" }, // co_localspluskinds
+          nlocalsplus: { offset: 76, kind: "i32" }, // co_nlocalsplus
+          ncellvars: { offset: 88, kind: "i32" }, // co_ncellvars
+          nfreevars: { offset: 92, kind: "i32" }, // co_nfreevars
+          filename: { offset: 112, kind: "ptr" }, // co_filename
+          name: { offset: 120, kind: "ptr" }, // co_name
+          qualname: { offset: 128, kind: "ptr" }, // co_qualname
+          linetable: { offset: 136, kind: "ptr" }, // co_linetable
+          code_adaptive: { offset: 184, kind: "u8" }, // co_code_adaptive
+        },
+      },
+      // PyObject
+      object: {
+        size: 16,
+        fields: {
+          refcnt: { offset: 0, kind: "i64" }, // ob_refcnt
+          type: { offset: 8, kind: "ptr" }, // ob_type
+          size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
+        },
+      },
+      // PyTypeObject
+      type: {
+        size: 408,
+        fields: {
+          name: { offset: 24, kind: "ptr" }, // tp_name
+          basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
+          itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
+          flags: { offset: 168, kind: "u64" }, // tp_flags
+          repr: { offset: 88, kind: "ptr" }, // tp_repr
+          dict: { offset: 264, kind: "ptr" }, // tp_dict
+          base: { offset: 256, kind: "ptr" }, // tp_base
+          dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
+        },
+      },
+      // PyASCIIObject
+      unicode: {
+        size: 48,
+        fields: {
+          length: { offset: 16, kind: "i64" },
+          hash: { offset: 24, kind: "i64" },
+          state: { offset: 32, kind: "u32" },
+        },
+      },
+      // PyCompactUnicodeObject
+      compact_unicode: {
+        size: 72,
+        fields: {
+          utf8_length: { offset: 48, kind: "i64" },
+          utf8: { offset: 56, kind: "ptr" },
+        },
+      },
+      // PyUnicodeObject
+      legacy_unicode: {
+        size: 80,
+        fields: {
+          data: { offset: 72, kind: "ptr" }, // data.any
+        },
+      },
+      // PyBytesObject
+      bytes: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          sval: { offset: 32, kind: "u8" }, // ob_sval
+        },
+      },
+      // PyTupleObject
+      tuple: {
+        size: 32,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+        },
+      },
+      // PyListObject
+      list: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+          allocated: { offset: 32, kind: "i64" },
+        },
+      },
+      // PyDictObject
+      dict: {
+        size: 48,
+        fields: {
+          used: { offset: 16, kind: "i64" }, // ma_used
+          keys: { offset: 32, kind: "ptr" }, // ma_keys
+          values: { offset: 40, kind: "ptr" }, // ma_values
+        },
+      },
+      // PyDictKeysObject
+      dictkeys: {
+        size: 32,
+        fields: {
+          log2_size: { offset: 8, kind: "u8" }, // dk_log2_size
+          log2_index_bytes: { offset: 9, kind: "u8" }, // dk_log2_index_bytes
+          kind: { offset: 10, kind: "u8" }, // dk_kind
+          usable: { offset: 16, kind: "i64" }, // dk_usable
+          nentries: { offset: 24, kind: "i64" }, // dk_nentries
+          indices: { offset: 32, kind: "u8" }, // dk_indices
+        },
+      },
+      // PyDictValues
+      dictvalues: {
+        size: 8,
+        fields: {
+          values: { offset: 0, kind: "ptr" },
+        },
+      },
+      // PyFloatObject
+      float: {
+        size: 24,
+        fields: {
+          value: { offset: 16, kind: "f64" }, // ob_fval
+        },
+      },
+      // PyLongObject
+      long: {
+        size: 32,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          digit: { offset: 24, kind: "u32" }, // ob_digit
+        },
+      },
+      // PySetObject
+      set: {
+        size: 200,
+        fields: {
+          fill: { offset: 16, kind: "i64" },
+          used: { offset: 24, kind: "i64" },
+          mask: { offset: 32, kind: "i64" },
+          table: { offset: 40, kind: "ptr" },
+        },
+      },
+      // PyCellObject
+      cell: {
+        size: 24,
+        fields: {
+          ref: { offset: 16, kind: "ptr" }, // ob_ref
+        },
+      },
+      // PyModuleObject
+      module: {
+        size: 56,
+        fields: {
+          dict: { offset: 16, kind: "ptr" }, // md_dict
+        },
+      },
+      // PyModuleObject
+      module_state: {
+        size: 56,
+        fields: {
+          state: { offset: 32, kind: "ptr" }, // md_state
+        },
+      },
+      // PyHeapTypeObject
+      heaptype: {
+        size: 904,
+        fields: {
+          cached_keys: { offset: 872, kind: "ptr" }, // ht_cached_keys
+          qualname: { offset: 864, kind: "ptr" }, // ht_qualname
+        },
+      },
+      // PyFunctionObject
+      function: {
+        size: 136,
+        fields: {
+          name: { offset: 32, kind: "ptr" }, // func_name
+          qualname: { offset: 40, kind: "ptr" }, // func_qualname
+        },
+      },
+      // PyFunctionObject
+      function_closure: {
+        size: 136,
+        fields: {
+          closure: { offset: 72, kind: "ptr" }, // func_closure
+        },
+      },
+      // PyGenObject
+      gen: {
+        size: 88,
+        fields: {
+          iframe: { offset: 80, kind: "ptr" }, // gi_iframe
+          frame_state: { offset: 75, kind: "i8" }, // gi_frame_state
+          name: { offset: 32, kind: "ptr" }, // gi_name
+          qualname: { offset: 40, kind: "ptr" }, // gi_qualname
+        },
+      },
+      // PyWeakReference
+      weakref: {
+        size: 64,
+        fields: {
+          object: { offset: 16, kind: "ptr" }, // wr_object
+        },
+      },
+      // PyMethodObject
+      method: {
+        size: 48,
+        fields: {
+          func: { offset: 16, kind: "ptr" }, // im_func
+          self: { offset: 24, kind: "ptr" }, // im_self
+        },
+      },
+      // PyCFunctionObject
+      cfunction: {
+        size: 56,
+        fields: {
+          ml: { offset: 16, kind: "ptr" }, // m_ml
+          self: { offset: 24, kind: "ptr" }, // m_self
+        },
+      },
+      // PyMethodDef
+      methoddef: {
+        size: 32,
+        fields: {
+          name: { offset: 0, kind: "ptr" }, // ml_name
+        },
+      },
+      // PyMemberDescrObject
+      memberdescr: {
+        size: 48,
+        fields: {
+          member: { offset: 40, kind: "ptr" }, // d_member
+        },
+      },
+      // PyMemberDef
+      memberdef: {
+        size: 40,
+        fields: {
+          type: { offset: 8, kind: "i32" },
+          offset: { offset: 16, kind: "i64" },
+        },
+      },
+      // _PyErr_StackItem
+      err_stackitem: {
+        size: 16,
+        fields: {
+          exc_value: { offset: 0, kind: "ptr" },
+          previous_item: { offset: 8, kind: "ptr" },
+        },
+      },
+      // PyBaseExceptionObject
+      exception: {
+        size: 72,
+        fields: {
+          dict: { offset: 16, kind: "ptr" },
+          args: { offset: 24, kind: "ptr" },
+          traceback: { offset: 40, kind: "ptr" },
+          context: { offset: 48, kind: "ptr" },
+          cause: { offset: 56, kind: "ptr" },
+          suppress_context: { offset: 64, kind: "i8" },
+        },
+      },
+      // PyOSErrorObject
+      oserror: {
+        size: 112,
+        fields: {
+          errno: { offset: 72, kind: "ptr" }, // myerrno
+          strerror: { offset: 80, kind: "ptr" },
+          filename: { offset: 88, kind: "ptr" },
+          filename2: { offset: 96, kind: "ptr" },
+        },
+      },
+      // PyTracebackObject
+      traceback: {
+        size: 40,
+        fields: {
+          next: { offset: 16, kind: "ptr" }, // tb_next
+          frame: { offset: 24, kind: "ptr" }, // tb_frame
+          lasti: { offset: 32, kind: "i32" }, // tb_lasti
+          lineno: { offset: 36, kind: "i32" }, // tb_lineno
+        },
+      },
+      // PyFrameObject
+      frame_object: {
+        size: 56,
+        fields: {
+          frame: { offset: 24, kind: "ptr" }, // f_frame
+          lineno: { offset: 40, kind: "i32" }, // f_lineno
+        },
       },
     },
-    // PyInterpreterState
-    interp: {
-      size: 107752,
-      fields: {
-        next: { offset: 0, kind: "ptr" },
-        tstate_head: { offset: 16, kind: "ptr" }, // threads.head
-        id: { offset: 48, kind: "i64" },
-        modules: { offset: 888, kind: "ptr" },
-        sysdict: { offset: 904, kind: "ptr" },
-        builtins: { offset: 912, kind: "ptr" },
-        gc_collecting: { offset: 848, kind: "i32" }, // gc.collecting
-        finalizing: { offset: 84, kind: "i32" },
-        initialized: { offset: 80, kind: "i32" }, // _initialized
-      },
-    },
-    // struct _gc_runtime_state
-    gc: {
-      size: 240,
-      fields: {
-        collecting: { offset: 200, kind: "i32" },
-      },
-    },
-    // PyThreadState
-    thread: {
-      size: 360,
-      fields: {
-        prev: { offset: 0, kind: "ptr" },
-        next: { offset: 8, kind: "ptr" },
-        interp: { offset: 16, kind: "ptr" },
-        cframe: { offset: 56, kind: "ptr" },
-        thread_id: { offset: 152, kind: "u64" },
-        native_thread_id: { offset: 160, kind: "u64" },
-        exc_info: { offset: 120, kind: "ptr" },
-        curexc_type: { offset: 96, kind: "ptr" },
-        curexc_value: { offset: 104, kind: "ptr" },
-        curexc_traceback: { offset: 112, kind: "ptr" },
-        dict: { offset: 128, kind: "ptr" },
-      },
-    },
-    // _PyCFrame
-    cframe: {
-      size: 24,
-      fields: {
-        current_frame: { offset: 8, kind: "ptr" },
-        previous: { offset: 16, kind: "ptr" },
-      },
-    },
-    // _PyInterpreterFrame
-    frame: {
-      size: 80,
-      fields: {
-        back: { offset: 48, kind: "ptr" }, // previous
-        code: { offset: 32, kind: "ptr" }, // f_code
-        instr: { offset: 56, kind: "ptr" }, // prev_instr
-        localsplus: { offset: 72, kind: "ptr" },
-        is_entry: { offset: 68, kind: "u8" },
-        owner: { offset: 69, kind: "i8" },
-        stacktop: { offset: 64, kind: "i32" },
-        func: { offset: 0, kind: "ptr" }, // f_func
-        globals: { offset: 8, kind: "ptr" }, // f_globals
-        locals: { offset: 24, kind: "ptr" }, // f_locals
-        frame_obj: { offset: 40, kind: "ptr" },
-      },
-    },
-    // PyCodeObject
-    code: {
-      size: 192,
-      fields: {
-        argcount: { offset: 56, kind: "i32" }, // co_argcount
-        posonlyargcount: { offset: 60, kind: "i32" }, // co_posonlyargcount
-        kwonlyargcount: { offset: 64, kind: "i32" }, // co_kwonlyargcount
-        nlocals: { offset: 80, kind: "i32" }, // co_nlocals
-        flags: { offset: 48, kind: "i32" }, // co_flags
-        firstlineno: { offset: 72, kind: "i32" }, // co_firstlineno
-        localsplusnames: { offset: 96, kind: "ptr" }, // co_localsplusnames
-        localspluskinds: { offset: 104, kind: "ptr" }, // co_localspluskinds
-        nlocalsplus: { offset: 76, kind: "i32" }, // co_nlocalsplus
-        ncellvars: { offset: 88, kind: "i32" }, // co_ncellvars
-        nfreevars: { offset: 92, kind: "i32" }, // co_nfreevars
-        filename: { offset: 112, kind: "ptr" }, // co_filename
-        name: { offset: 120, kind: "ptr" }, // co_name
-        qualname: { offset: 128, kind: "ptr" }, // co_qualname
-        linetable: { offset: 136, kind: "ptr" }, // co_linetable
-        code_adaptive: { offset: 184, kind: "u8" }, // co_code_adaptive
-      },
-    },
-    // PyObject
-    object: {
-      size: 16,
-      fields: {
-        refcnt: { offset: 0, kind: "i64" }, // ob_refcnt
-        type: { offset: 8, kind: "ptr" }, // ob_type
-        size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
-      },
-    },
-    // PyTypeObject
-    type: {
-      size: 408,
-      fields: {
-        name: { offset: 24, kind: "ptr" }, // tp_name
-        basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
-        itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
-        flags: { offset: 168, kind: "u64" }, // tp_flags
-        repr: { offset: 88, kind: "ptr" }, // tp_repr
-        dict: { offset: 264, kind: "ptr" }, // tp_dict
-        base: { offset: 256, kind: "ptr" }, // tp_base
-        dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
-      },
-    },
-    // PyASCIIObject
-    unicode: {
-      size: 48,
-      fields: {
-        length: { offset: 16, kind: "i64" },
-        hash: { offset: 24, kind: "i64" },
-        state: { offset: 32, kind: "u32" },
-      },
-    },
-    // PyCompactUnicodeObject
-    compact_unicode: {
-      size: 72,
-      fields: {
-        utf8_length: { offset: 48, kind: "i64" },
-        utf8: { offset: 56, kind: "ptr" },
-      },
-    },
-    // PyUnicodeObject
-    legacy_unicode: {
-      size: 80,
-      fields: {
-        data: { offset: 72, kind: "ptr" }, // data.any
-      },
-    },
-    // PyBytesObject
-    bytes: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        sval: { offset: 32, kind: "u8" }, // ob_sval
-      },
-    },
-    // PyTupleObject
-    tuple: {
-      size: 32,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-      },
-    },
-    // PyListObject
-    list: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-        allocated: { offset: 32, kind: "i64" },
-      },
-    },
-    // PyDictObject
-    dict: {
-      size: 48,
-      fields: {
-        used: { offset: 16, kind: "i64" }, // ma_used
-        keys: { offset: 32, kind: "ptr" }, // ma_keys
-        values: { offset: 40, kind: "ptr" }, // ma_values
-      },
-    },
-    // PyDictKeysObject
-    dictkeys: {
-      size: 32,
-      fields: {
-        log2_size: { offset: 8, kind: "u8" }, // dk_log2_size
-        log2_index_bytes: { offset: 9, kind: "u8" }, // dk_log2_index_bytes
-        kind: { offset: 10, kind: "u8" }, // dk_kind
-        usable: { offset: 16, kind: "i64" }, // dk_usable
-        nentries: { offset: 24, kind: "i64" }, // dk_nentries
-        indices: { offset: 32, kind: "u8" }, // dk_indices
-      },
-    },
-    // PyDictValues
-    dictvalues: {
-      size: 8,
-      fields: {
-        values: { offset: 0, kind: "ptr" },
-      },
-    },
-    // PyFloatObject
-    float: {
-      size: 24,
-      fields: {
-        value: { offset: 16, kind: "f64" }, // ob_fval
-      },
-    },
-    // PyLongObject
-    long: {
-      size: 32,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        digit: { offset: 24, kind: "u32" }, // ob_digit
-      },
-    },
-    // PySetObject
-    set: {
-      size: 200,
-      fields: {
-        fill: { offset: 16, kind: "i64" },
-        used: { offset: 24, kind: "i64" },
-        mask: { offset: 32, kind: "i64" },
-        table: { offset: 40, kind: "ptr" },
-      },
-    },
-    // PyCellObject
-    cell: {
-      size: 24,
-      fields: {
-        ref: { offset: 16, kind: "ptr" }, // ob_ref
-      },
-    },
-    // PyModuleObject
-    module: {
-      size: 56,
-      fields: {
-        dict: { offset: 16, kind: "ptr" }, // md_dict
-      },
-    },
-    // PyModuleObject
-    module_state: {
-      size: 56,
-      fields: {
-        state: { offset: 32, kind: "ptr" }, // md_state
-      },
-    },
-    // PyHeapTypeObject
-    heaptype: {
-      size: 904,
-      fields: {
-        cached_keys: { offset: 872, kind: "ptr" }, // ht_cached_keys
-        qualname: { offset: 864, kind: "ptr" }, // ht_qualname
-      },
-    },
-    // PyFunctionObject
-    function: {
-      size: 136,
-      fields: {
-        name: { offset: 32, kind: "ptr" }, // func_name
-        qualname: { offset: 40, kind: "ptr" }, // func_qualname
-      },
-    },
-    // PyFunctionObject
-    function_closure: {
-      size: 136,
-      fields: {
-        closure: { offset: 72, kind: "ptr" }, // func_closure
-      },
-    },
-    // PyGenObject
-    gen: {
-      size: 88,
-      fields: {
-        iframe: { offset: 80, kind: "ptr" }, // gi_iframe
-        frame_state: { offset: 75, kind: "i8" }, // gi_frame_state
-        name: { offset: 32, kind: "ptr" }, // gi_name
-        qualname: { offset: 40, kind: "ptr" }, // gi_qualname
-      },
-    },
-    // PyWeakReference
-    weakref: {
-      size: 64,
-      fields: {
-        object: { offset: 16, kind: "ptr" }, // wr_object
-      },
-    },
-    // PyMethodObject
-    method: {
-      size: 48,
-      fields: {
-        func: { offset: 16, kind: "ptr" }, // im_func
-        self: { offset: 24, kind: "ptr" }, // im_self
-      },
-    },
-    // PyCFunctionObject
-    cfunction: {
-      size: 56,
-      fields: {
-        ml: { offset: 16, kind: "ptr" }, // m_ml
-        self: { offset: 24, kind: "ptr" }, // m_self
-      },
-    },
-    // PyMethodDef
-    methoddef: {
-      size: 32,
-      fields: {
-        name: { offset: 0, kind: "ptr" }, // ml_name
-      },
-    },
-    // PyMemberDescrObject
-    memberdescr: {
-      size: 48,
-      fields: {
-        member: { offset: 40, kind: "ptr" }, // d_member
-      },
-    },
-    // PyMemberDef
-    memberdef: {
-      size: 40,
-      fields: {
-        type: { offset: 8, kind: "i32" },
-        offset: { offset: 16, kind: "i64" },
-      },
-    },
-    // _PyErr_StackItem
-    err_stackitem: {
-      size: 16,
-      fields: {
-        exc_value: { offset: 0, kind: "ptr" },
-        previous_item: { offset: 8, kind: "ptr" },
-      },
-    },
-    // PyBaseExceptionObject
-    exception: {
-      size: 72,
-      fields: {
-        dict: { offset: 16, kind: "ptr" },
-        args: { offset: 24, kind: "ptr" },
-        traceback: { offset: 40, kind: "ptr" },
-        context: { offset: 48, kind: "ptr" },
-        cause: { offset: 56, kind: "ptr" },
-        suppress_context: { offset: 64, kind: "i8" },
-      },
-    },
-    // PyOSErrorObject
-    oserror: {
-      size: 112,
-      fields: {
-        errno: { offset: 72, kind: "ptr" }, // myerrno
-        strerror: { offset: 80, kind: "ptr" },
-        filename: { offset: 88, kind: "ptr" },
-        filename2: { offset: 96, kind: "ptr" },
-      },
-    },
-    // PyTracebackObject
-    traceback: {
-      size: 40,
-      fields: {
-        next: { offset: 16, kind: "ptr" }, // tb_next
-        frame: { offset: 24, kind: "ptr" }, // tb_frame
-        lasti: { offset: 32, kind: "i32" }, // tb_lasti
-        lineno: { offset: 36, kind: "i32" }, // tb_lineno
-      },
-    },
-    // PyFrameObject
-    frame_object: {
-      size: 56,
-      fields: {
-        frame: { offset: 24, kind: "ptr" }, // f_frame
-        lineno: { offset: 40, kind: "i32" }, // f_lineno
-      },
-    },
-  },
-};
+  };
+}

@@ -2,465 +2,470 @@
 
 import type { Layout } from "../layout.ts";
 
-/** CPython 3.13t memory layout (x86-64 Linux, free-threaded), from the 3.13.15 headers. */
-export const v3_13t: Layout = {
-  version: "3.13t",
-  source: "3.13.15",
-  structs: {
-    // _PyRuntimeState
-    runtime: {
-      size: 328384,
-      fields: {
-        finalizing: { offset: 608, kind: "ptr" }, // _finalizing
-        interpreters_head: { offset: 632, kind: "ptr" }, // interpreters.head
-        interpreters_main: { offset: 640, kind: "ptr" }, // interpreters.main
+/**
+ * CPython 3.13t memory layout (x86-64 Linux, free-threaded), from the 3.13.15 headers.
+ * Built when first asked for (`LAYOUTS` in `all.ts`): a run reads one version.
+ */
+export function v3_13t(): Layout {
+  return {
+    version: "3.13t",
+    source: "3.13.15",
+    structs: {
+      // _PyRuntimeState
+      runtime: {
+        size: 328384,
+        fields: {
+          finalizing: { offset: 608, kind: "ptr" }, // _finalizing
+          interpreters_head: { offset: 632, kind: "ptr" }, // interpreters.head
+          interpreters_main: { offset: 640, kind: "ptr" }, // interpreters.main
+        },
+      },
+      // PyInterpreterState
+      interp: {
+        size: 215616,
+        fields: {
+          next: { offset: 7264, kind: "ptr" },
+          tstate_head: { offset: 7344, kind: "ptr" }, // threads.head
+          id: { offset: 7272, kind: "i64" },
+          modules: { offset: 7664, kind: "ptr" }, // imports.modules
+          sysdict: { offset: 7648, kind: "ptr" },
+          builtins: { offset: 7656, kind: "ptr" },
+          gc_collecting: { offset: 7600, kind: "i32" }, // gc.collecting
+          ceval_gil: { offset: 16, kind: "ptr" }, // ceval.gil
+          finalizing: { offset: 7320, kind: "i32" },
+          finalizing_tstate: { offset: 7384, kind: "ptr" }, // _finalizing
+          initialized: { offset: 7312, kind: "i32" }, // _initialized
+        },
+      },
+      // struct _gil_runtime_state
+      gil: {
+        size: 216,
+        fields: {
+          locked: { offset: 24, kind: "i32" },
+          last_holder: { offset: 16, kind: "ptr" },
+          enabled: { offset: 0, kind: "i32" },
+        },
+      },
+      // struct _gc_runtime_state
+      gc: {
+        size: 248,
+        fields: {
+          collecting: { offset: 200, kind: "i32" },
+        },
+      },
+      // PyThreadState
+      thread: {
+        size: 312,
+        fields: {
+          prev: { offset: 0, kind: "ptr" },
+          next: { offset: 8, kind: "ptr" },
+          interp: { offset: 16, kind: "ptr" },
+          current_frame: { offset: 72, kind: "ptr" },
+          thread_id: { offset: 152, kind: "u64" },
+          native_thread_id: { offset: 160, kind: "u64" },
+          state: { offset: 40, kind: "i32" },
+          exc_info: { offset: 120, kind: "ptr" },
+          current_exception: { offset: 112, kind: "ptr" },
+          dict: { offset: 128, kind: "ptr" },
+        },
+      },
+      // _PyInterpreterFrame
+      frame: {
+        size: 80,
+        fields: {
+          back: { offset: 8, kind: "ptr" }, // previous
+          code: { offset: 0, kind: "ptr" }, // f_executable
+          instr: { offset: 56, kind: "ptr" }, // instr_ptr
+          localsplus: { offset: 72, kind: "ptr" },
+          owner: { offset: 70, kind: "i8" },
+          stacktop: { offset: 64, kind: "i32" },
+          func: { offset: 16, kind: "ptr" }, // f_funcobj
+          globals: { offset: 24, kind: "ptr" }, // f_globals
+          locals: { offset: 40, kind: "ptr" }, // f_locals
+          frame_obj: { offset: 48, kind: "ptr" },
+        },
+      },
+      // PyCodeObject
+      code: {
+        size: 224,
+        fields: {
+          argcount: { offset: 68, kind: "i32" }, // co_argcount
+          posonlyargcount: { offset: 72, kind: "i32" }, // co_posonlyargcount
+          kwonlyargcount: { offset: 76, kind: "i32" }, // co_kwonlyargcount
+          nlocals: { offset: 96, kind: "i32" }, // co_nlocals
+          flags: { offset: 64, kind: "i32" }, // co_flags
+          firstlineno: { offset: 84, kind: "i32" }, // co_firstlineno
+          localsplusnames: { offset: 112, kind: "ptr" }, // co_localsplusnames
+          localspluskinds: { offset: 120, kind: "ptr" }, // co_localspluskinds
+          nlocalsplus: { offset: 88, kind: "i32" }, // co_nlocalsplus
+          ncellvars: { offset: 100, kind: "i32" }, // co_ncellvars
+          nfreevars: { offset: 104, kind: "i32" }, // co_nfreevars
+          filename: { offset: 128, kind: "ptr" }, // co_filename
+          name: { offset: 136, kind: "ptr" }, // co_name
+          qualname: { offset: 144, kind: "ptr" }, // co_qualname
+          linetable: { offset: 152, kind: "ptr" }, // co_linetable
+          code_adaptive: { offset: 216, kind: "u8" }, // co_code_adaptive
+        },
+      },
+      // PyObject
+      object: {
+        size: 32,
+        fields: {
+          type: { offset: 24, kind: "ptr" }, // ob_type
+          size: { offset: 32, kind: "i64" }, // PyVarObject.ob_size
+          tid: { offset: 0, kind: "u64" }, // ob_tid
+          mutex: { offset: 10, kind: "u8" }, // ob_mutex
+          gc_bits: { offset: 11, kind: "u8" }, // ob_gc_bits
+          ref_local: { offset: 12, kind: "u32" }, // ob_ref_local
+          ref_shared: { offset: 16, kind: "i64" }, // ob_ref_shared
+        },
+      },
+      // PyTypeObject
+      type: {
+        size: 432,
+        fields: {
+          name: { offset: 40, kind: "ptr" }, // tp_name
+          basicsize: { offset: 48, kind: "i64" }, // tp_basicsize
+          itemsize: { offset: 56, kind: "i64" }, // tp_itemsize
+          flags: { offset: 184, kind: "u64" }, // tp_flags
+          repr: { offset: 104, kind: "ptr" }, // tp_repr
+          dict: { offset: 280, kind: "ptr" }, // tp_dict
+          base: { offset: 272, kind: "ptr" }, // tp_base
+          dictoffset: { offset: 304, kind: "i64" }, // tp_dictoffset
+        },
+      },
+      // PyASCIIObject
+      unicode: {
+        size: 56,
+        fields: {
+          length: { offset: 32, kind: "i64" },
+          hash: { offset: 40, kind: "i64" },
+          state: { offset: 48, kind: "u32" },
+        },
+      },
+      // PyCompactUnicodeObject
+      compact_unicode: {
+        size: 72,
+        fields: {
+          utf8_length: { offset: 56, kind: "i64" },
+          utf8: { offset: 64, kind: "ptr" },
+        },
+      },
+      // PyUnicodeObject
+      legacy_unicode: {
+        size: 80,
+        fields: {
+          data: { offset: 72, kind: "ptr" }, // data.any
+        },
+      },
+      // PyBytesObject
+      bytes: {
+        size: 56,
+        fields: {
+          size: { offset: 32, kind: "i64" }, // ob_base.ob_size
+          sval: { offset: 48, kind: "u8" }, // ob_sval
+        },
+      },
+      // PyTupleObject
+      tuple: {
+        size: 48,
+        fields: {
+          size: { offset: 32, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 40, kind: "ptr" }, // ob_item
+        },
+      },
+      // PyListObject
+      list: {
+        size: 56,
+        fields: {
+          size: { offset: 32, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 40, kind: "ptr" }, // ob_item
+          allocated: { offset: 48, kind: "i64" },
+        },
+      },
+      // PyDictObject
+      dict: {
+        size: 64,
+        fields: {
+          used: { offset: 32, kind: "i64" }, // ma_used
+          keys: { offset: 48, kind: "ptr" }, // ma_keys
+          values: { offset: 56, kind: "ptr" }, // ma_values
+        },
+      },
+      // PyDictKeysObject
+      dictkeys: {
+        size: 32,
+        fields: {
+          log2_size: { offset: 8, kind: "u8" }, // dk_log2_size
+          log2_index_bytes: { offset: 9, kind: "u8" }, // dk_log2_index_bytes
+          kind: { offset: 10, kind: "u8" }, // dk_kind
+          usable: { offset: 16, kind: "i64" }, // dk_usable
+          nentries: { offset: 24, kind: "i64" }, // dk_nentries
+          indices: { offset: 32, kind: "u8" }, // dk_indices
+        },
+      },
+      // PyDictValues
+      dictvalues: {
+        size: 16,
+        fields: {
+          values: { offset: 8, kind: "ptr" },
+          capacity: { offset: 0, kind: "u8" },
+          size: { offset: 1, kind: "u8" },
+          embedded: { offset: 2, kind: "u8" },
+          valid: { offset: 3, kind: "u8" },
+        },
+      },
+      // PyFloatObject
+      float: {
+        size: 40,
+        fields: {
+          value: { offset: 32, kind: "f64" }, // ob_fval
+        },
+      },
+      // PyLongObject
+      long: {
+        size: 48,
+        fields: {
+          lv_tag: { offset: 32, kind: "u64" }, // long_value.lv_tag
+          digit: { offset: 40, kind: "u32" }, // long_value.ob_digit
+        },
+      },
+      // PySetObject
+      set: {
+        size: 216,
+        fields: {
+          fill: { offset: 32, kind: "i64" },
+          used: { offset: 40, kind: "i64" },
+          mask: { offset: 48, kind: "i64" },
+          table: { offset: 56, kind: "ptr" },
+        },
+      },
+      // PyCellObject
+      cell: {
+        size: 40,
+        fields: {
+          ref: { offset: 32, kind: "ptr" }, // ob_ref
+        },
+      },
+      // PyModuleObject
+      module: {
+        size: 80,
+        fields: {
+          dict: { offset: 32, kind: "ptr" }, // md_dict
+        },
+      },
+      // PyModuleObject
+      module_state: {
+        size: 80,
+        fields: {
+          state: { offset: 48, kind: "ptr" }, // md_state
+        },
+      },
+      // PyHeapTypeObject
+      heaptype: {
+        size: 944,
+        fields: {
+          cached_keys: { offset: 896, kind: "ptr" }, // ht_cached_keys
+          qualname: { offset: 888, kind: "ptr" }, // ht_qualname
+        },
+      },
+      // PyFunctionObject
+      function: {
+        size: 160,
+        fields: {
+          name: { offset: 48, kind: "ptr" }, // func_name
+          qualname: { offset: 56, kind: "ptr" }, // func_qualname
+        },
+      },
+      // PyFunctionObject
+      function_closure: {
+        size: 160,
+        fields: {
+          closure: { offset: 88, kind: "ptr" }, // func_closure
+        },
+      },
+      // PyGenObject
+      gen: {
+        size: 96,
+        fields: {
+          iframe: { offset: 88, kind: "ptr" }, // gi_iframe
+          frame_state: { offset: 83, kind: "i8" }, // gi_frame_state
+          name: { offset: 40, kind: "ptr" }, // gi_name
+          qualname: { offset: 48, kind: "ptr" }, // gi_qualname
+        },
+      },
+      // PyWeakReference
+      weakref: {
+        size: 88,
+        fields: {
+          object: { offset: 32, kind: "ptr" }, // wr_object
+        },
+      },
+      // PyMethodObject
+      method: {
+        size: 64,
+        fields: {
+          func: { offset: 32, kind: "ptr" }, // im_func
+          self: { offset: 40, kind: "ptr" }, // im_self
+        },
+      },
+      // PyCFunctionObject
+      cfunction: {
+        size: 72,
+        fields: {
+          ml: { offset: 32, kind: "ptr" }, // m_ml
+          self: { offset: 40, kind: "ptr" }, // m_self
+        },
+      },
+      // PyMethodDef
+      methoddef: {
+        size: 32,
+        fields: {
+          name: { offset: 0, kind: "ptr" }, // ml_name
+        },
+      },
+      // PyMemberDescrObject
+      memberdescr: {
+        size: 64,
+        fields: {
+          member: { offset: 56, kind: "ptr" }, // d_member
+        },
+      },
+      // PyMemberDef
+      memberdef: {
+        size: 40,
+        fields: {
+          type: { offset: 8, kind: "i32" },
+          offset: { offset: 16, kind: "i64" },
+        },
+      },
+      // _PyErr_StackItem
+      err_stackitem: {
+        size: 16,
+        fields: {
+          exc_value: { offset: 0, kind: "ptr" },
+          previous_item: { offset: 8, kind: "ptr" },
+        },
+      },
+      // PyBaseExceptionObject
+      exception: {
+        size: 88,
+        fields: {
+          dict: { offset: 32, kind: "ptr" },
+          args: { offset: 40, kind: "ptr" },
+          traceback: { offset: 56, kind: "ptr" },
+          context: { offset: 64, kind: "ptr" },
+          cause: { offset: 72, kind: "ptr" },
+          suppress_context: { offset: 80, kind: "i8" },
+        },
+      },
+      // PyOSErrorObject
+      oserror: {
+        size: 128,
+        fields: {
+          errno: { offset: 88, kind: "ptr" }, // myerrno
+          strerror: { offset: 96, kind: "ptr" },
+          filename: { offset: 104, kind: "ptr" },
+          filename2: { offset: 112, kind: "ptr" },
+        },
+      },
+      // PyTracebackObject
+      traceback: {
+        size: 56,
+        fields: {
+          next: { offset: 32, kind: "ptr" }, // tb_next
+          frame: { offset: 40, kind: "ptr" }, // tb_frame
+          lasti: { offset: 48, kind: "i32" }, // tb_lasti
+          lineno: { offset: 52, kind: "i32" }, // tb_lineno
+        },
+      },
+      // PyFrameObject
+      frame_object: {
+        size: 88,
+        fields: {
+          frame: { offset: 40, kind: "ptr" }, // f_frame
+          lineno: { offset: 56, kind: "i32" }, // f_lineno
+        },
+      },
+      // _Py_DebugOffsets
+      debug_offsets: {
+        size: 584,
+        fields: {
+          cookie: { offset: 0, kind: "u8" },
+          version: { offset: 8, kind: "u64" },
+          free_threaded: { offset: 16, kind: "u64" },
+          "runtime_state.size": { offset: 24, kind: "u64" },
+          "runtime_state.finalizing": { offset: 32, kind: "u64" },
+          "runtime_state.interpreters_head": { offset: 40, kind: "u64" },
+          "interpreter_state.size": { offset: 48, kind: "u64" },
+          "interpreter_state.id": { offset: 56, kind: "u64" },
+          "interpreter_state.next": { offset: 64, kind: "u64" },
+          "interpreter_state.threads_head": { offset: 72, kind: "u64" },
+          "interpreter_state.gc": { offset: 80, kind: "u64" },
+          "interpreter_state.imports_modules": { offset: 88, kind: "u64" },
+          "interpreter_state.sysdict": { offset: 96, kind: "u64" },
+          "interpreter_state.builtins": { offset: 104, kind: "u64" },
+          "interpreter_state.ceval_gil": { offset: 112, kind: "u64" },
+          "interpreter_state.gil_runtime_state": { offset: 120, kind: "u64" },
+          "interpreter_state.gil_runtime_state_enabled": { offset: 128, kind: "u64" },
+          "interpreter_state.gil_runtime_state_locked": { offset: 136, kind: "u64" },
+          "interpreter_state.gil_runtime_state_holder": { offset: 144, kind: "u64" },
+          "thread_state.size": { offset: 152, kind: "u64" },
+          "thread_state.prev": { offset: 160, kind: "u64" },
+          "thread_state.next": { offset: 168, kind: "u64" },
+          "thread_state.interp": { offset: 176, kind: "u64" },
+          "thread_state.current_frame": { offset: 184, kind: "u64" },
+          "thread_state.thread_id": { offset: 192, kind: "u64" },
+          "thread_state.native_thread_id": { offset: 200, kind: "u64" },
+          "thread_state.datastack_chunk": { offset: 208, kind: "u64" },
+          "thread_state.status": { offset: 216, kind: "u64" },
+          "interpreter_frame.size": { offset: 224, kind: "u64" },
+          "interpreter_frame.previous": { offset: 232, kind: "u64" },
+          "interpreter_frame.executable": { offset: 240, kind: "u64" },
+          "interpreter_frame.instr_ptr": { offset: 248, kind: "u64" },
+          "interpreter_frame.localsplus": { offset: 256, kind: "u64" },
+          "interpreter_frame.owner": { offset: 264, kind: "u64" },
+          "code_object.size": { offset: 272, kind: "u64" },
+          "code_object.filename": { offset: 280, kind: "u64" },
+          "code_object.name": { offset: 288, kind: "u64" },
+          "code_object.qualname": { offset: 296, kind: "u64" },
+          "code_object.linetable": { offset: 304, kind: "u64" },
+          "code_object.firstlineno": { offset: 312, kind: "u64" },
+          "code_object.argcount": { offset: 320, kind: "u64" },
+          "code_object.localsplusnames": { offset: 328, kind: "u64" },
+          "code_object.localspluskinds": { offset: 336, kind: "u64" },
+          "code_object.co_code_adaptive": { offset: 344, kind: "u64" },
+          "pyobject.size": { offset: 352, kind: "u64" },
+          "pyobject.ob_type": { offset: 360, kind: "u64" },
+          "type_object.size": { offset: 368, kind: "u64" },
+          "type_object.tp_name": { offset: 376, kind: "u64" },
+          "type_object.tp_repr": { offset: 384, kind: "u64" },
+          "type_object.tp_flags": { offset: 392, kind: "u64" },
+          "tuple_object.size": { offset: 400, kind: "u64" },
+          "tuple_object.ob_item": { offset: 408, kind: "u64" },
+          "tuple_object.ob_size": { offset: 416, kind: "u64" },
+          "list_object.size": { offset: 424, kind: "u64" },
+          "list_object.ob_item": { offset: 432, kind: "u64" },
+          "list_object.ob_size": { offset: 440, kind: "u64" },
+          "dict_object.size": { offset: 448, kind: "u64" },
+          "dict_object.ma_keys": { offset: 456, kind: "u64" },
+          "dict_object.ma_values": { offset: 464, kind: "u64" },
+          "float_object.size": { offset: 472, kind: "u64" },
+          "float_object.ob_fval": { offset: 480, kind: "u64" },
+          "long_object.size": { offset: 488, kind: "u64" },
+          "long_object.lv_tag": { offset: 496, kind: "u64" },
+          "long_object.ob_digit": { offset: 504, kind: "u64" },
+          "bytes_object.size": { offset: 512, kind: "u64" },
+          "bytes_object.ob_size": { offset: 520, kind: "u64" },
+          "bytes_object.ob_sval": { offset: 528, kind: "u64" },
+          "unicode_object.size": { offset: 536, kind: "u64" },
+          "unicode_object.state": { offset: 544, kind: "u64" },
+          "unicode_object.length": { offset: 552, kind: "u64" },
+          "unicode_object.asciiobject_size": { offset: 560, kind: "u64" },
+          "gc.size": { offset: 568, kind: "u64" },
+          "gc.collecting": { offset: 576, kind: "u64" },
+        },
       },
     },
-    // PyInterpreterState
-    interp: {
-      size: 215616,
-      fields: {
-        next: { offset: 7264, kind: "ptr" },
-        tstate_head: { offset: 7344, kind: "ptr" }, // threads.head
-        id: { offset: 7272, kind: "i64" },
-        modules: { offset: 7664, kind: "ptr" }, // imports.modules
-        sysdict: { offset: 7648, kind: "ptr" },
-        builtins: { offset: 7656, kind: "ptr" },
-        gc_collecting: { offset: 7600, kind: "i32" }, // gc.collecting
-        ceval_gil: { offset: 16, kind: "ptr" }, // ceval.gil
-        finalizing: { offset: 7320, kind: "i32" },
-        finalizing_tstate: { offset: 7384, kind: "ptr" }, // _finalizing
-        initialized: { offset: 7312, kind: "i32" }, // _initialized
-      },
-    },
-    // struct _gil_runtime_state
-    gil: {
-      size: 216,
-      fields: {
-        locked: { offset: 24, kind: "i32" },
-        last_holder: { offset: 16, kind: "ptr" },
-        enabled: { offset: 0, kind: "i32" },
-      },
-    },
-    // struct _gc_runtime_state
-    gc: {
-      size: 248,
-      fields: {
-        collecting: { offset: 200, kind: "i32" },
-      },
-    },
-    // PyThreadState
-    thread: {
-      size: 312,
-      fields: {
-        prev: { offset: 0, kind: "ptr" },
-        next: { offset: 8, kind: "ptr" },
-        interp: { offset: 16, kind: "ptr" },
-        current_frame: { offset: 72, kind: "ptr" },
-        thread_id: { offset: 152, kind: "u64" },
-        native_thread_id: { offset: 160, kind: "u64" },
-        state: { offset: 40, kind: "i32" },
-        exc_info: { offset: 120, kind: "ptr" },
-        current_exception: { offset: 112, kind: "ptr" },
-        dict: { offset: 128, kind: "ptr" },
-      },
-    },
-    // _PyInterpreterFrame
-    frame: {
-      size: 80,
-      fields: {
-        back: { offset: 8, kind: "ptr" }, // previous
-        code: { offset: 0, kind: "ptr" }, // f_executable
-        instr: { offset: 56, kind: "ptr" }, // instr_ptr
-        localsplus: { offset: 72, kind: "ptr" },
-        owner: { offset: 70, kind: "i8" },
-        stacktop: { offset: 64, kind: "i32" },
-        func: { offset: 16, kind: "ptr" }, // f_funcobj
-        globals: { offset: 24, kind: "ptr" }, // f_globals
-        locals: { offset: 40, kind: "ptr" }, // f_locals
-        frame_obj: { offset: 48, kind: "ptr" },
-      },
-    },
-    // PyCodeObject
-    code: {
-      size: 224,
-      fields: {
-        argcount: { offset: 68, kind: "i32" }, // co_argcount
-        posonlyargcount: { offset: 72, kind: "i32" }, // co_posonlyargcount
-        kwonlyargcount: { offset: 76, kind: "i32" }, // co_kwonlyargcount
-        nlocals: { offset: 96, kind: "i32" }, // co_nlocals
-        flags: { offset: 64, kind: "i32" }, // co_flags
-        firstlineno: { offset: 84, kind: "i32" }, // co_firstlineno
-        localsplusnames: { offset: 112, kind: "ptr" }, // co_localsplusnames
-        localspluskinds: { offset: 120, kind: "ptr" }, // co_localspluskinds
-        nlocalsplus: { offset: 88, kind: "i32" }, // co_nlocalsplus
-        ncellvars: { offset: 100, kind: "i32" }, // co_ncellvars
-        nfreevars: { offset: 104, kind: "i32" }, // co_nfreevars
-        filename: { offset: 128, kind: "ptr" }, // co_filename
-        name: { offset: 136, kind: "ptr" }, // co_name
-        qualname: { offset: 144, kind: "ptr" }, // co_qualname
-        linetable: { offset: 152, kind: "ptr" }, // co_linetable
-        code_adaptive: { offset: 216, kind: "u8" }, // co_code_adaptive
-      },
-    },
-    // PyObject
-    object: {
-      size: 32,
-      fields: {
-        type: { offset: 24, kind: "ptr" }, // ob_type
-        size: { offset: 32, kind: "i64" }, // PyVarObject.ob_size
-        tid: { offset: 0, kind: "u64" }, // ob_tid
-        mutex: { offset: 10, kind: "u8" }, // ob_mutex
-        gc_bits: { offset: 11, kind: "u8" }, // ob_gc_bits
-        ref_local: { offset: 12, kind: "u32" }, // ob_ref_local
-        ref_shared: { offset: 16, kind: "i64" }, // ob_ref_shared
-      },
-    },
-    // PyTypeObject
-    type: {
-      size: 432,
-      fields: {
-        name: { offset: 40, kind: "ptr" }, // tp_name
-        basicsize: { offset: 48, kind: "i64" }, // tp_basicsize
-        itemsize: { offset: 56, kind: "i64" }, // tp_itemsize
-        flags: { offset: 184, kind: "u64" }, // tp_flags
-        repr: { offset: 104, kind: "ptr" }, // tp_repr
-        dict: { offset: 280, kind: "ptr" }, // tp_dict
-        base: { offset: 272, kind: "ptr" }, // tp_base
-        dictoffset: { offset: 304, kind: "i64" }, // tp_dictoffset
-      },
-    },
-    // PyASCIIObject
-    unicode: {
-      size: 56,
-      fields: {
-        length: { offset: 32, kind: "i64" },
-        hash: { offset: 40, kind: "i64" },
-        state: { offset: 48, kind: "u32" },
-      },
-    },
-    // PyCompactUnicodeObject
-    compact_unicode: {
-      size: 72,
-      fields: {
-        utf8_length: { offset: 56, kind: "i64" },
-        utf8: { offset: 64, kind: "ptr" },
-      },
-    },
-    // PyUnicodeObject
-    legacy_unicode: {
-      size: 80,
-      fields: {
-        data: { offset: 72, kind: "ptr" }, // data.any
-      },
-    },
-    // PyBytesObject
-    bytes: {
-      size: 56,
-      fields: {
-        size: { offset: 32, kind: "i64" }, // ob_base.ob_size
-        sval: { offset: 48, kind: "u8" }, // ob_sval
-      },
-    },
-    // PyTupleObject
-    tuple: {
-      size: 48,
-      fields: {
-        size: { offset: 32, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 40, kind: "ptr" }, // ob_item
-      },
-    },
-    // PyListObject
-    list: {
-      size: 56,
-      fields: {
-        size: { offset: 32, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 40, kind: "ptr" }, // ob_item
-        allocated: { offset: 48, kind: "i64" },
-      },
-    },
-    // PyDictObject
-    dict: {
-      size: 64,
-      fields: {
-        used: { offset: 32, kind: "i64" }, // ma_used
-        keys: { offset: 48, kind: "ptr" }, // ma_keys
-        values: { offset: 56, kind: "ptr" }, // ma_values
-      },
-    },
-    // PyDictKeysObject
-    dictkeys: {
-      size: 32,
-      fields: {
-        log2_size: { offset: 8, kind: "u8" }, // dk_log2_size
-        log2_index_bytes: { offset: 9, kind: "u8" }, // dk_log2_index_bytes
-        kind: { offset: 10, kind: "u8" }, // dk_kind
-        usable: { offset: 16, kind: "i64" }, // dk_usable
-        nentries: { offset: 24, kind: "i64" }, // dk_nentries
-        indices: { offset: 32, kind: "u8" }, // dk_indices
-      },
-    },
-    // PyDictValues
-    dictvalues: {
-      size: 16,
-      fields: {
-        values: { offset: 8, kind: "ptr" },
-        capacity: { offset: 0, kind: "u8" },
-        size: { offset: 1, kind: "u8" },
-        embedded: { offset: 2, kind: "u8" },
-        valid: { offset: 3, kind: "u8" },
-      },
-    },
-    // PyFloatObject
-    float: {
-      size: 40,
-      fields: {
-        value: { offset: 32, kind: "f64" }, // ob_fval
-      },
-    },
-    // PyLongObject
-    long: {
-      size: 48,
-      fields: {
-        lv_tag: { offset: 32, kind: "u64" }, // long_value.lv_tag
-        digit: { offset: 40, kind: "u32" }, // long_value.ob_digit
-      },
-    },
-    // PySetObject
-    set: {
-      size: 216,
-      fields: {
-        fill: { offset: 32, kind: "i64" },
-        used: { offset: 40, kind: "i64" },
-        mask: { offset: 48, kind: "i64" },
-        table: { offset: 56, kind: "ptr" },
-      },
-    },
-    // PyCellObject
-    cell: {
-      size: 40,
-      fields: {
-        ref: { offset: 32, kind: "ptr" }, // ob_ref
-      },
-    },
-    // PyModuleObject
-    module: {
-      size: 80,
-      fields: {
-        dict: { offset: 32, kind: "ptr" }, // md_dict
-      },
-    },
-    // PyModuleObject
-    module_state: {
-      size: 80,
-      fields: {
-        state: { offset: 48, kind: "ptr" }, // md_state
-      },
-    },
-    // PyHeapTypeObject
-    heaptype: {
-      size: 944,
-      fields: {
-        cached_keys: { offset: 896, kind: "ptr" }, // ht_cached_keys
-        qualname: { offset: 888, kind: "ptr" }, // ht_qualname
-      },
-    },
-    // PyFunctionObject
-    function: {
-      size: 160,
-      fields: {
-        name: { offset: 48, kind: "ptr" }, // func_name
-        qualname: { offset: 56, kind: "ptr" }, // func_qualname
-      },
-    },
-    // PyFunctionObject
-    function_closure: {
-      size: 160,
-      fields: {
-        closure: { offset: 88, kind: "ptr" }, // func_closure
-      },
-    },
-    // PyGenObject
-    gen: {
-      size: 96,
-      fields: {
-        iframe: { offset: 88, kind: "ptr" }, // gi_iframe
-        frame_state: { offset: 83, kind: "i8" }, // gi_frame_state
-        name: { offset: 40, kind: "ptr" }, // gi_name
-        qualname: { offset: 48, kind: "ptr" }, // gi_qualname
-      },
-    },
-    // PyWeakReference
-    weakref: {
-      size: 88,
-      fields: {
-        object: { offset: 32, kind: "ptr" }, // wr_object
-      },
-    },
-    // PyMethodObject
-    method: {
-      size: 64,
-      fields: {
-        func: { offset: 32, kind: "ptr" }, // im_func
-        self: { offset: 40, kind: "ptr" }, // im_self
-      },
-    },
-    // PyCFunctionObject
-    cfunction: {
-      size: 72,
-      fields: {
-        ml: { offset: 32, kind: "ptr" }, // m_ml
-        self: { offset: 40, kind: "ptr" }, // m_self
-      },
-    },
-    // PyMethodDef
-    methoddef: {
-      size: 32,
-      fields: {
-        name: { offset: 0, kind: "ptr" }, // ml_name
-      },
-    },
-    // PyMemberDescrObject
-    memberdescr: {
-      size: 64,
-      fields: {
-        member: { offset: 56, kind: "ptr" }, // d_member
-      },
-    },
-    // PyMemberDef
-    memberdef: {
-      size: 40,
-      fields: {
-        type: { offset: 8, kind: "i32" },
-        offset: { offset: 16, kind: "i64" },
-      },
-    },
-    // _PyErr_StackItem
-    err_stackitem: {
-      size: 16,
-      fields: {
-        exc_value: { offset: 0, kind: "ptr" },
-        previous_item: { offset: 8, kind: "ptr" },
-      },
-    },
-    // PyBaseExceptionObject
-    exception: {
-      size: 88,
-      fields: {
-        dict: { offset: 32, kind: "ptr" },
-        args: { offset: 40, kind: "ptr" },
-        traceback: { offset: 56, kind: "ptr" },
-        context: { offset: 64, kind: "ptr" },
-        cause: { offset: 72, kind: "ptr" },
-        suppress_context: { offset: 80, kind: "i8" },
-      },
-    },
-    // PyOSErrorObject
-    oserror: {
-      size: 128,
-      fields: {
-        errno: { offset: 88, kind: "ptr" }, // myerrno
-        strerror: { offset: 96, kind: "ptr" },
-        filename: { offset: 104, kind: "ptr" },
-        filename2: { offset: 112, kind: "ptr" },
-      },
-    },
-    // PyTracebackObject
-    traceback: {
-      size: 56,
-      fields: {
-        next: { offset: 32, kind: "ptr" }, // tb_next
-        frame: { offset: 40, kind: "ptr" }, // tb_frame
-        lasti: { offset: 48, kind: "i32" }, // tb_lasti
-        lineno: { offset: 52, kind: "i32" }, // tb_lineno
-      },
-    },
-    // PyFrameObject
-    frame_object: {
-      size: 88,
-      fields: {
-        frame: { offset: 40, kind: "ptr" }, // f_frame
-        lineno: { offset: 56, kind: "i32" }, // f_lineno
-      },
-    },
-    // _Py_DebugOffsets
-    debug_offsets: {
-      size: 584,
-      fields: {
-        cookie: { offset: 0, kind: "u8" },
-        version: { offset: 8, kind: "u64" },
-        free_threaded: { offset: 16, kind: "u64" },
-        "runtime_state.size": { offset: 24, kind: "u64" },
-        "runtime_state.finalizing": { offset: 32, kind: "u64" },
-        "runtime_state.interpreters_head": { offset: 40, kind: "u64" },
-        "interpreter_state.size": { offset: 48, kind: "u64" },
-        "interpreter_state.id": { offset: 56, kind: "u64" },
-        "interpreter_state.next": { offset: 64, kind: "u64" },
-        "interpreter_state.threads_head": { offset: 72, kind: "u64" },
-        "interpreter_state.gc": { offset: 80, kind: "u64" },
-        "interpreter_state.imports_modules": { offset: 88, kind: "u64" },
-        "interpreter_state.sysdict": { offset: 96, kind: "u64" },
-        "interpreter_state.builtins": { offset: 104, kind: "u64" },
-        "interpreter_state.ceval_gil": { offset: 112, kind: "u64" },
-        "interpreter_state.gil_runtime_state": { offset: 120, kind: "u64" },
-        "interpreter_state.gil_runtime_state_enabled": { offset: 128, kind: "u64" },
-        "interpreter_state.gil_runtime_state_locked": { offset: 136, kind: "u64" },
-        "interpreter_state.gil_runtime_state_holder": { offset: 144, kind: "u64" },
-        "thread_state.size": { offset: 152, kind: "u64" },
-        "thread_state.prev": { offset: 160, kind: "u64" },
-        "thread_state.next": { offset: 168, kind: "u64" },
-        "thread_state.interp": { offset: 176, kind: "u64" },
-        "thread_state.current_frame": { offset: 184, kind: "u64" },
-        "thread_state.thread_id": { offset: 192, kind: "u64" },
-        "thread_state.native_thread_id": { offset: 200, kind: "u64" },
-        "thread_state.datastack_chunk": { offset: 208, kind: "u64" },
-        "thread_state.status": { offset: 216, kind: "u64" },
-        "interpreter_frame.size": { offset: 224, kind: "u64" },
-        "interpreter_frame.previous": { offset: 232, kind: "u64" },
-        "interpreter_frame.executable": { offset: 240, kind: "u64" },
-        "interpreter_frame.instr_ptr": { offset: 248, kind: "u64" },
-        "interpreter_frame.localsplus": { offset: 256, kind: "u64" },
-        "interpreter_frame.owner": { offset: 264, kind: "u64" },
-        "code_object.size": { offset: 272, kind: "u64" },
-        "code_object.filename": { offset: 280, kind: "u64" },
-        "code_object.name": { offset: 288, kind: "u64" },
-        "code_object.qualname": { offset: 296, kind: "u64" },
-        "code_object.linetable": { offset: 304, kind: "u64" },
-        "code_object.firstlineno": { offset: 312, kind: "u64" },
-        "code_object.argcount": { offset: 320, kind: "u64" },
-        "code_object.localsplusnames": { offset: 328, kind: "u64" },
-        "code_object.localspluskinds": { offset: 336, kind: "u64" },
-        "code_object.co_code_adaptive": { offset: 344, kind: "u64" },
-        "pyobject.size": { offset: 352, kind: "u64" },
-        "pyobject.ob_type": { offset: 360, kind: "u64" },
-        "type_object.size": { offset: 368, kind: "u64" },
-        "type_object.tp_name": { offset: 376, kind: "u64" },
-        "type_object.tp_repr": { offset: 384, kind: "u64" },
-        "type_object.tp_flags": { offset: 392, kind: "u64" },
-        "tuple_object.size": { offset: 400, kind: "u64" },
-        "tuple_object.ob_item": { offset: 408, kind: "u64" },
-        "tuple_object.ob_size": { offset: 416, kind: "u64" },
-        "list_object.size": { offset: 424, kind: "u64" },
-        "list_object.ob_item": { offset: 432, kind: "u64" },
-        "list_object.ob_size": { offset: 440, kind: "u64" },
-        "dict_object.size": { offset: 448, kind: "u64" },
-        "dict_object.ma_keys": { offset: 456, kind: "u64" },
-        "dict_object.ma_values": { offset: 464, kind: "u64" },
-        "float_object.size": { offset: 472, kind: "u64" },
-        "float_object.ob_fval": { offset: 480, kind: "u64" },
-        "long_object.size": { offset: 488, kind: "u64" },
-        "long_object.lv_tag": { offset: 496, kind: "u64" },
-        "long_object.ob_digit": { offset: 504, kind: "u64" },
-        "bytes_object.size": { offset: 512, kind: "u64" },
-        "bytes_object.ob_size": { offset: 520, kind: "u64" },
-        "bytes_object.ob_sval": { offset: 528, kind: "u64" },
-        "unicode_object.size": { offset: 536, kind: "u64" },
-        "unicode_object.state": { offset: 544, kind: "u64" },
-        "unicode_object.length": { offset: 552, kind: "u64" },
-        "unicode_object.asciiobject_size": { offset: 560, kind: "u64" },
-        "gc.size": { offset: 568, kind: "u64" },
-        "gc.collecting": { offset: 576, kind: "u64" },
-      },
-    },
-  },
-};
+  };
+}

@@ -2,483 +2,488 @@
 
 import type { Layout } from "../layout.ts";
 
-/** CPython 3.14 memory layout (x86-64 Linux), from the 3.14.10 headers. */
-export const v3_14: Layout = {
-  version: "3.14",
-  source: "3.14.10",
-  structs: {
-    // _PyRuntimeState
-    runtime: {
-      size: 316616,
-      fields: {
-        finalizing: { offset: 784, kind: "ptr" }, // _finalizing
-        interpreters_head: { offset: 808, kind: "ptr" }, // interpreters.head
-        interpreters_main: { offset: 816, kind: "ptr" }, // interpreters.main
+/**
+ * CPython 3.14 memory layout (x86-64 Linux), from the 3.14.10 headers.
+ * Built when first asked for (`LAYOUTS` in `all.ts`): a run reads one version.
+ */
+export function v3_14(): Layout {
+  return {
+    version: "3.14",
+    source: "3.14.10",
+    structs: {
+      // _PyRuntimeState
+      runtime: {
+        size: 316616,
+        fields: {
+          finalizing: { offset: 784, kind: "ptr" }, // _finalizing
+          interpreters_head: { offset: 808, kind: "ptr" }, // interpreters.head
+          interpreters_main: { offset: 816, kind: "ptr" }, // interpreters.main
+        },
+      },
+      // PyInterpreterState
+      interp: {
+        size: 225864,
+        fields: {
+          next: { offset: 7272, kind: "ptr" },
+          tstate_head: { offset: 7344, kind: "ptr" }, // threads.head
+          id: { offset: 7280, kind: "i64" },
+          modules: { offset: 7688, kind: "ptr" }, // imports.modules
+          sysdict: { offset: 7672, kind: "ptr" },
+          builtins: { offset: 7680, kind: "ptr" },
+          gc_collecting: { offset: 7600, kind: "i32" }, // gc.collecting
+          ceval_gil: { offset: 16, kind: "ptr" }, // ceval.gil
+          finalizing: { offset: 7320, kind: "i32" },
+          finalizing_tstate: { offset: 7392, kind: "ptr" }, // _finalizing
+          initialized: { offset: 7312, kind: "i32" }, // _initialized
+        },
+      },
+      // struct _gil_runtime_state
+      gil: {
+        size: 208,
+        fields: {
+          locked: { offset: 16, kind: "i32" },
+          last_holder: { offset: 8, kind: "ptr" },
+        },
+      },
+      // struct _gc_runtime_state
+      gc: {
+        size: 264,
+        fields: {
+          collecting: { offset: 192, kind: "i32" },
+        },
+      },
+      // PyThreadState
+      thread: {
+        size: 832,
+        fields: {
+          prev: { offset: 0, kind: "ptr" },
+          next: { offset: 8, kind: "ptr" },
+          interp: { offset: 16, kind: "ptr" },
+          current_frame: { offset: 72, kind: "ptr" },
+          thread_id: { offset: 152, kind: "u64" },
+          native_thread_id: { offset: 160, kind: "u64" },
+          holds_gil: { offset: 36, kind: "i32" },
+          state: { offset: 44, kind: "i32" },
+          exc_info: { offset: 120, kind: "ptr" },
+          current_exception: { offset: 112, kind: "ptr" },
+          dict: { offset: 128, kind: "ptr" },
+        },
+      },
+      // _PyInterpreterFrame
+      frame: {
+        size: 88,
+        fields: {
+          back: { offset: 8, kind: "ptr" }, // previous
+          code: { offset: 0, kind: "ptr" }, // f_executable
+          instr: { offset: 56, kind: "ptr" }, // instr_ptr
+          localsplus: { offset: 80, kind: "ptr" },
+          owner: { offset: 74, kind: "i8" },
+          stacktop: { offset: 64, kind: "ptr" }, // stackpointer
+          func: { offset: 16, kind: "ptr" }, // f_funcobj
+          globals: { offset: 24, kind: "ptr" }, // f_globals
+          locals: { offset: 40, kind: "ptr" }, // f_locals
+          frame_obj: { offset: 48, kind: "ptr" },
+        },
+      },
+      // PyCodeObject
+      code: {
+        size: 216,
+        fields: {
+          argcount: { offset: 52, kind: "i32" }, // co_argcount
+          posonlyargcount: { offset: 56, kind: "i32" }, // co_posonlyargcount
+          kwonlyargcount: { offset: 60, kind: "i32" }, // co_kwonlyargcount
+          nlocals: { offset: 80, kind: "i32" }, // co_nlocals
+          flags: { offset: 48, kind: "i32" }, // co_flags
+          firstlineno: { offset: 68, kind: "i32" }, // co_firstlineno
+          localsplusnames: { offset: 96, kind: "ptr" }, // co_localsplusnames
+          localspluskinds: { offset: 104, kind: "ptr" }, // co_localspluskinds
+          nlocalsplus: { offset: 72, kind: "i32" }, // co_nlocalsplus
+          ncellvars: { offset: 84, kind: "i32" }, // co_ncellvars
+          nfreevars: { offset: 88, kind: "i32" }, // co_nfreevars
+          filename: { offset: 112, kind: "ptr" }, // co_filename
+          name: { offset: 120, kind: "ptr" }, // co_name
+          qualname: { offset: 128, kind: "ptr" }, // co_qualname
+          linetable: { offset: 136, kind: "ptr" }, // co_linetable
+          code_adaptive: { offset: 208, kind: "u8" }, // co_code_adaptive
+        },
+      },
+      // PyObject
+      object: {
+        size: 16,
+        fields: {
+          refcnt: { offset: 0, kind: "u32" }, // ob_refcnt
+          type: { offset: 8, kind: "ptr" }, // ob_type
+          size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
+        },
+      },
+      // PyTypeObject
+      type: {
+        size: 416,
+        fields: {
+          name: { offset: 24, kind: "ptr" }, // tp_name
+          basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
+          itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
+          flags: { offset: 168, kind: "u64" }, // tp_flags
+          repr: { offset: 88, kind: "ptr" }, // tp_repr
+          dict: { offset: 264, kind: "ptr" }, // tp_dict
+          base: { offset: 256, kind: "ptr" }, // tp_base
+          dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
+        },
+      },
+      // PyASCIIObject
+      unicode: {
+        size: 40,
+        fields: {
+          length: { offset: 16, kind: "i64" },
+          hash: { offset: 24, kind: "i64" },
+          state: { offset: 32, kind: "u32" },
+        },
+      },
+      // PyCompactUnicodeObject
+      compact_unicode: {
+        size: 56,
+        fields: {
+          utf8_length: { offset: 40, kind: "i64" },
+          utf8: { offset: 48, kind: "ptr" },
+        },
+      },
+      // PyUnicodeObject
+      legacy_unicode: {
+        size: 64,
+        fields: {
+          data: { offset: 56, kind: "ptr" }, // data.any
+        },
+      },
+      // PyBytesObject
+      bytes: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          sval: { offset: 32, kind: "u8" }, // ob_sval
+        },
+      },
+      // PyTupleObject
+      tuple: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 32, kind: "ptr" }, // ob_item
+        },
+      },
+      // PyListObject
+      list: {
+        size: 40,
+        fields: {
+          size: { offset: 16, kind: "i64" }, // ob_base.ob_size
+          item: { offset: 24, kind: "ptr" }, // ob_item
+          allocated: { offset: 32, kind: "i64" },
+        },
+      },
+      // PyDictObject
+      dict: {
+        size: 48,
+        fields: {
+          used: { offset: 16, kind: "i64" }, // ma_used
+          keys: { offset: 32, kind: "ptr" }, // ma_keys
+          values: { offset: 40, kind: "ptr" }, // ma_values
+        },
+      },
+      // PyDictKeysObject
+      dictkeys: {
+        size: 32,
+        fields: {
+          log2_size: { offset: 8, kind: "u8" }, // dk_log2_size
+          log2_index_bytes: { offset: 9, kind: "u8" }, // dk_log2_index_bytes
+          kind: { offset: 10, kind: "u8" }, // dk_kind
+          usable: { offset: 16, kind: "i64" }, // dk_usable
+          nentries: { offset: 24, kind: "i64" }, // dk_nentries
+          indices: { offset: 32, kind: "u8" }, // dk_indices
+        },
+      },
+      // PyDictValues
+      dictvalues: {
+        size: 16,
+        fields: {
+          values: { offset: 8, kind: "ptr" },
+          capacity: { offset: 0, kind: "u8" },
+          size: { offset: 1, kind: "u8" },
+          embedded: { offset: 2, kind: "u8" },
+          valid: { offset: 3, kind: "u8" },
+        },
+      },
+      // PyFloatObject
+      float: {
+        size: 24,
+        fields: {
+          value: { offset: 16, kind: "f64" }, // ob_fval
+        },
+      },
+      // PyLongObject
+      long: {
+        size: 32,
+        fields: {
+          lv_tag: { offset: 16, kind: "u64" }, // long_value.lv_tag
+          digit: { offset: 24, kind: "u32" }, // long_value.ob_digit
+        },
+      },
+      // PySetObject
+      set: {
+        size: 200,
+        fields: {
+          fill: { offset: 16, kind: "i64" },
+          used: { offset: 24, kind: "i64" },
+          mask: { offset: 32, kind: "i64" },
+          table: { offset: 40, kind: "ptr" },
+        },
+      },
+      // PyCellObject
+      cell: {
+        size: 24,
+        fields: {
+          ref: { offset: 16, kind: "ptr" }, // ob_ref
+        },
+      },
+      // PyModuleObject
+      module: {
+        size: 56,
+        fields: {
+          dict: { offset: 16, kind: "ptr" }, // md_dict
+        },
+      },
+      // PyModuleObject
+      module_state: {
+        size: 56,
+        fields: {
+          state: { offset: 32, kind: "ptr" }, // md_state
+        },
+      },
+      // PyHeapTypeObject
+      heaptype: {
+        size: 936,
+        fields: {
+          cached_keys: { offset: 880, kind: "ptr" }, // ht_cached_keys
+          qualname: { offset: 872, kind: "ptr" }, // ht_qualname
+        },
+      },
+      // PyFunctionObject
+      function: {
+        size: 152,
+        fields: {
+          name: { offset: 32, kind: "ptr" }, // func_name
+          qualname: { offset: 40, kind: "ptr" }, // func_qualname
+        },
+      },
+      // PyFunctionObject
+      function_closure: {
+        size: 152,
+        fields: {
+          closure: { offset: 72, kind: "ptr" }, // func_closure
+        },
+      },
+      // PyGenObject
+      gen: {
+        size: 160,
+        fields: {
+          iframe: { offset: 72, kind: "u8" }, // gi_iframe
+          frame_state: { offset: 67, kind: "i8" }, // gi_frame_state
+          name: { offset: 24, kind: "ptr" }, // gi_name
+          qualname: { offset: 32, kind: "ptr" }, // gi_qualname
+        },
+      },
+      // PyWeakReference
+      weakref: {
+        size: 64,
+        fields: {
+          object: { offset: 16, kind: "ptr" }, // wr_object
+        },
+      },
+      // PyMethodObject
+      method: {
+        size: 48,
+        fields: {
+          func: { offset: 16, kind: "ptr" }, // im_func
+          self: { offset: 24, kind: "ptr" }, // im_self
+        },
+      },
+      // PyCFunctionObject
+      cfunction: {
+        size: 56,
+        fields: {
+          ml: { offset: 16, kind: "ptr" }, // m_ml
+          self: { offset: 24, kind: "ptr" }, // m_self
+        },
+      },
+      // PyMethodDef
+      methoddef: {
+        size: 32,
+        fields: {
+          name: { offset: 0, kind: "ptr" }, // ml_name
+        },
+      },
+      // PyMemberDescrObject
+      memberdescr: {
+        size: 48,
+        fields: {
+          member: { offset: 40, kind: "ptr" }, // d_member
+        },
+      },
+      // PyMemberDef
+      memberdef: {
+        size: 40,
+        fields: {
+          type: { offset: 8, kind: "i32" },
+          offset: { offset: 16, kind: "i64" },
+        },
+      },
+      // _PyErr_StackItem
+      err_stackitem: {
+        size: 16,
+        fields: {
+          exc_value: { offset: 0, kind: "ptr" },
+          previous_item: { offset: 8, kind: "ptr" },
+        },
+      },
+      // PyBaseExceptionObject
+      exception: {
+        size: 72,
+        fields: {
+          dict: { offset: 16, kind: "ptr" },
+          args: { offset: 24, kind: "ptr" },
+          traceback: { offset: 40, kind: "ptr" },
+          context: { offset: 48, kind: "ptr" },
+          cause: { offset: 56, kind: "ptr" },
+          suppress_context: { offset: 64, kind: "i8" },
+        },
+      },
+      // PyOSErrorObject
+      oserror: {
+        size: 112,
+        fields: {
+          errno: { offset: 72, kind: "ptr" }, // myerrno
+          strerror: { offset: 80, kind: "ptr" },
+          filename: { offset: 88, kind: "ptr" },
+          filename2: { offset: 96, kind: "ptr" },
+        },
+      },
+      // PyTracebackObject
+      traceback: {
+        size: 40,
+        fields: {
+          next: { offset: 16, kind: "ptr" }, // tb_next
+          frame: { offset: 24, kind: "ptr" }, // tb_frame
+          lasti: { offset: 32, kind: "i32" }, // tb_lasti
+          lineno: { offset: 36, kind: "i32" }, // tb_lineno
+        },
+      },
+      // PyFrameObject
+      frame_object: {
+        size: 80,
+        fields: {
+          frame: { offset: 24, kind: "ptr" }, // f_frame
+          lineno: { offset: 40, kind: "i32" }, // f_lineno
+        },
+      },
+      // _Py_DebugOffsets
+      debug_offsets: {
+        size: 760,
+        fields: {
+          cookie: { offset: 0, kind: "u8" },
+          version: { offset: 8, kind: "u64" },
+          free_threaded: { offset: 16, kind: "u64" },
+          "runtime_state.size": { offset: 24, kind: "u64" },
+          "runtime_state.finalizing": { offset: 32, kind: "u64" },
+          "runtime_state.interpreters_head": { offset: 40, kind: "u64" },
+          "interpreter_state.size": { offset: 48, kind: "u64" },
+          "interpreter_state.id": { offset: 56, kind: "u64" },
+          "interpreter_state.next": { offset: 64, kind: "u64" },
+          "interpreter_state.threads_head": { offset: 72, kind: "u64" },
+          "interpreter_state.threads_main": { offset: 80, kind: "u64" },
+          "interpreter_state.gc": { offset: 88, kind: "u64" },
+          "interpreter_state.imports_modules": { offset: 96, kind: "u64" },
+          "interpreter_state.sysdict": { offset: 104, kind: "u64" },
+          "interpreter_state.builtins": { offset: 112, kind: "u64" },
+          "interpreter_state.ceval_gil": { offset: 120, kind: "u64" },
+          "interpreter_state.gil_runtime_state": { offset: 128, kind: "u64" },
+          "interpreter_state.gil_runtime_state_enabled": { offset: 136, kind: "u64" },
+          "interpreter_state.gil_runtime_state_locked": { offset: 144, kind: "u64" },
+          "interpreter_state.gil_runtime_state_holder": { offset: 152, kind: "u64" },
+          "interpreter_state.code_object_generation": { offset: 160, kind: "u64" },
+          "interpreter_state.tlbc_generation": { offset: 168, kind: "u64" },
+          "thread_state.size": { offset: 176, kind: "u64" },
+          "thread_state.prev": { offset: 184, kind: "u64" },
+          "thread_state.next": { offset: 192, kind: "u64" },
+          "thread_state.interp": { offset: 200, kind: "u64" },
+          "thread_state.current_frame": { offset: 208, kind: "u64" },
+          "thread_state.thread_id": { offset: 216, kind: "u64" },
+          "thread_state.native_thread_id": { offset: 224, kind: "u64" },
+          "thread_state.datastack_chunk": { offset: 232, kind: "u64" },
+          "thread_state.status": { offset: 240, kind: "u64" },
+          "interpreter_frame.size": { offset: 248, kind: "u64" },
+          "interpreter_frame.previous": { offset: 256, kind: "u64" },
+          "interpreter_frame.executable": { offset: 264, kind: "u64" },
+          "interpreter_frame.instr_ptr": { offset: 272, kind: "u64" },
+          "interpreter_frame.localsplus": { offset: 280, kind: "u64" },
+          "interpreter_frame.owner": { offset: 288, kind: "u64" },
+          "interpreter_frame.stackpointer": { offset: 296, kind: "u64" },
+          "interpreter_frame.tlbc_index": { offset: 304, kind: "u64" },
+          "code_object.size": { offset: 312, kind: "u64" },
+          "code_object.filename": { offset: 320, kind: "u64" },
+          "code_object.name": { offset: 328, kind: "u64" },
+          "code_object.qualname": { offset: 336, kind: "u64" },
+          "code_object.linetable": { offset: 344, kind: "u64" },
+          "code_object.firstlineno": { offset: 352, kind: "u64" },
+          "code_object.argcount": { offset: 360, kind: "u64" },
+          "code_object.localsplusnames": { offset: 368, kind: "u64" },
+          "code_object.localspluskinds": { offset: 376, kind: "u64" },
+          "code_object.co_code_adaptive": { offset: 384, kind: "u64" },
+          "code_object.co_tlbc": { offset: 392, kind: "u64" },
+          "pyobject.size": { offset: 400, kind: "u64" },
+          "pyobject.ob_type": { offset: 408, kind: "u64" },
+          "type_object.size": { offset: 416, kind: "u64" },
+          "type_object.tp_name": { offset: 424, kind: "u64" },
+          "type_object.tp_repr": { offset: 432, kind: "u64" },
+          "type_object.tp_flags": { offset: 440, kind: "u64" },
+          "tuple_object.size": { offset: 448, kind: "u64" },
+          "tuple_object.ob_item": { offset: 456, kind: "u64" },
+          "tuple_object.ob_size": { offset: 464, kind: "u64" },
+          "list_object.size": { offset: 472, kind: "u64" },
+          "list_object.ob_item": { offset: 480, kind: "u64" },
+          "list_object.ob_size": { offset: 488, kind: "u64" },
+          "set_object.size": { offset: 496, kind: "u64" },
+          "set_object.used": { offset: 504, kind: "u64" },
+          "set_object.table": { offset: 512, kind: "u64" },
+          "set_object.mask": { offset: 520, kind: "u64" },
+          "dict_object.size": { offset: 528, kind: "u64" },
+          "dict_object.ma_keys": { offset: 536, kind: "u64" },
+          "dict_object.ma_values": { offset: 544, kind: "u64" },
+          "float_object.size": { offset: 552, kind: "u64" },
+          "float_object.ob_fval": { offset: 560, kind: "u64" },
+          "long_object.size": { offset: 568, kind: "u64" },
+          "long_object.lv_tag": { offset: 576, kind: "u64" },
+          "long_object.ob_digit": { offset: 584, kind: "u64" },
+          "bytes_object.size": { offset: 592, kind: "u64" },
+          "bytes_object.ob_size": { offset: 600, kind: "u64" },
+          "bytes_object.ob_sval": { offset: 608, kind: "u64" },
+          "unicode_object.size": { offset: 616, kind: "u64" },
+          "unicode_object.state": { offset: 624, kind: "u64" },
+          "unicode_object.length": { offset: 632, kind: "u64" },
+          "unicode_object.asciiobject_size": { offset: 640, kind: "u64" },
+          "gc.size": { offset: 648, kind: "u64" },
+          "gc.collecting": { offset: 656, kind: "u64" },
+          "gen_object.size": { offset: 664, kind: "u64" },
+          "gen_object.gi_name": { offset: 672, kind: "u64" },
+          "gen_object.gi_iframe": { offset: 680, kind: "u64" },
+          "gen_object.gi_frame_state": { offset: 688, kind: "u64" },
+          "llist_node.next": { offset: 696, kind: "u64" },
+          "llist_node.prev": { offset: 704, kind: "u64" },
+          "debugger_support.eval_breaker": { offset: 712, kind: "u64" },
+          "debugger_support.remote_debugger_support": { offset: 720, kind: "u64" },
+          "debugger_support.remote_debugging_enabled": { offset: 728, kind: "u64" },
+          "debugger_support.debugger_pending_call": { offset: 736, kind: "u64" },
+          "debugger_support.debugger_script_path": { offset: 744, kind: "u64" },
+          "debugger_support.debugger_script_path_size": { offset: 752, kind: "u64" },
+        },
       },
     },
-    // PyInterpreterState
-    interp: {
-      size: 225864,
-      fields: {
-        next: { offset: 7272, kind: "ptr" },
-        tstate_head: { offset: 7344, kind: "ptr" }, // threads.head
-        id: { offset: 7280, kind: "i64" },
-        modules: { offset: 7688, kind: "ptr" }, // imports.modules
-        sysdict: { offset: 7672, kind: "ptr" },
-        builtins: { offset: 7680, kind: "ptr" },
-        gc_collecting: { offset: 7600, kind: "i32" }, // gc.collecting
-        ceval_gil: { offset: 16, kind: "ptr" }, // ceval.gil
-        finalizing: { offset: 7320, kind: "i32" },
-        finalizing_tstate: { offset: 7392, kind: "ptr" }, // _finalizing
-        initialized: { offset: 7312, kind: "i32" }, // _initialized
-      },
-    },
-    // struct _gil_runtime_state
-    gil: {
-      size: 208,
-      fields: {
-        locked: { offset: 16, kind: "i32" },
-        last_holder: { offset: 8, kind: "ptr" },
-      },
-    },
-    // struct _gc_runtime_state
-    gc: {
-      size: 264,
-      fields: {
-        collecting: { offset: 192, kind: "i32" },
-      },
-    },
-    // PyThreadState
-    thread: {
-      size: 832,
-      fields: {
-        prev: { offset: 0, kind: "ptr" },
-        next: { offset: 8, kind: "ptr" },
-        interp: { offset: 16, kind: "ptr" },
-        current_frame: { offset: 72, kind: "ptr" },
-        thread_id: { offset: 152, kind: "u64" },
-        native_thread_id: { offset: 160, kind: "u64" },
-        holds_gil: { offset: 36, kind: "i32" },
-        state: { offset: 44, kind: "i32" },
-        exc_info: { offset: 120, kind: "ptr" },
-        current_exception: { offset: 112, kind: "ptr" },
-        dict: { offset: 128, kind: "ptr" },
-      },
-    },
-    // _PyInterpreterFrame
-    frame: {
-      size: 88,
-      fields: {
-        back: { offset: 8, kind: "ptr" }, // previous
-        code: { offset: 0, kind: "ptr" }, // f_executable
-        instr: { offset: 56, kind: "ptr" }, // instr_ptr
-        localsplus: { offset: 80, kind: "ptr" },
-        owner: { offset: 74, kind: "i8" },
-        stacktop: { offset: 64, kind: "ptr" }, // stackpointer
-        func: { offset: 16, kind: "ptr" }, // f_funcobj
-        globals: { offset: 24, kind: "ptr" }, // f_globals
-        locals: { offset: 40, kind: "ptr" }, // f_locals
-        frame_obj: { offset: 48, kind: "ptr" },
-      },
-    },
-    // PyCodeObject
-    code: {
-      size: 216,
-      fields: {
-        argcount: { offset: 52, kind: "i32" }, // co_argcount
-        posonlyargcount: { offset: 56, kind: "i32" }, // co_posonlyargcount
-        kwonlyargcount: { offset: 60, kind: "i32" }, // co_kwonlyargcount
-        nlocals: { offset: 80, kind: "i32" }, // co_nlocals
-        flags: { offset: 48, kind: "i32" }, // co_flags
-        firstlineno: { offset: 68, kind: "i32" }, // co_firstlineno
-        localsplusnames: { offset: 96, kind: "ptr" }, // co_localsplusnames
-        localspluskinds: { offset: 104, kind: "ptr" }, // co_localspluskinds
-        nlocalsplus: { offset: 72, kind: "i32" }, // co_nlocalsplus
-        ncellvars: { offset: 84, kind: "i32" }, // co_ncellvars
-        nfreevars: { offset: 88, kind: "i32" }, // co_nfreevars
-        filename: { offset: 112, kind: "ptr" }, // co_filename
-        name: { offset: 120, kind: "ptr" }, // co_name
-        qualname: { offset: 128, kind: "ptr" }, // co_qualname
-        linetable: { offset: 136, kind: "ptr" }, // co_linetable
-        code_adaptive: { offset: 208, kind: "u8" }, // co_code_adaptive
-      },
-    },
-    // PyObject
-    object: {
-      size: 16,
-      fields: {
-        refcnt: { offset: 0, kind: "u32" }, // ob_refcnt
-        type: { offset: 8, kind: "ptr" }, // ob_type
-        size: { offset: 16, kind: "i64" }, // PyVarObject.ob_size
-      },
-    },
-    // PyTypeObject
-    type: {
-      size: 416,
-      fields: {
-        name: { offset: 24, kind: "ptr" }, // tp_name
-        basicsize: { offset: 32, kind: "i64" }, // tp_basicsize
-        itemsize: { offset: 40, kind: "i64" }, // tp_itemsize
-        flags: { offset: 168, kind: "u64" }, // tp_flags
-        repr: { offset: 88, kind: "ptr" }, // tp_repr
-        dict: { offset: 264, kind: "ptr" }, // tp_dict
-        base: { offset: 256, kind: "ptr" }, // tp_base
-        dictoffset: { offset: 288, kind: "i64" }, // tp_dictoffset
-      },
-    },
-    // PyASCIIObject
-    unicode: {
-      size: 40,
-      fields: {
-        length: { offset: 16, kind: "i64" },
-        hash: { offset: 24, kind: "i64" },
-        state: { offset: 32, kind: "u32" },
-      },
-    },
-    // PyCompactUnicodeObject
-    compact_unicode: {
-      size: 56,
-      fields: {
-        utf8_length: { offset: 40, kind: "i64" },
-        utf8: { offset: 48, kind: "ptr" },
-      },
-    },
-    // PyUnicodeObject
-    legacy_unicode: {
-      size: 64,
-      fields: {
-        data: { offset: 56, kind: "ptr" }, // data.any
-      },
-    },
-    // PyBytesObject
-    bytes: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        sval: { offset: 32, kind: "u8" }, // ob_sval
-      },
-    },
-    // PyTupleObject
-    tuple: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 32, kind: "ptr" }, // ob_item
-      },
-    },
-    // PyListObject
-    list: {
-      size: 40,
-      fields: {
-        size: { offset: 16, kind: "i64" }, // ob_base.ob_size
-        item: { offset: 24, kind: "ptr" }, // ob_item
-        allocated: { offset: 32, kind: "i64" },
-      },
-    },
-    // PyDictObject
-    dict: {
-      size: 48,
-      fields: {
-        used: { offset: 16, kind: "i64" }, // ma_used
-        keys: { offset: 32, kind: "ptr" }, // ma_keys
-        values: { offset: 40, kind: "ptr" }, // ma_values
-      },
-    },
-    // PyDictKeysObject
-    dictkeys: {
-      size: 32,
-      fields: {
-        log2_size: { offset: 8, kind: "u8" }, // dk_log2_size
-        log2_index_bytes: { offset: 9, kind: "u8" }, // dk_log2_index_bytes
-        kind: { offset: 10, kind: "u8" }, // dk_kind
-        usable: { offset: 16, kind: "i64" }, // dk_usable
-        nentries: { offset: 24, kind: "i64" }, // dk_nentries
-        indices: { offset: 32, kind: "u8" }, // dk_indices
-      },
-    },
-    // PyDictValues
-    dictvalues: {
-      size: 16,
-      fields: {
-        values: { offset: 8, kind: "ptr" },
-        capacity: { offset: 0, kind: "u8" },
-        size: { offset: 1, kind: "u8" },
-        embedded: { offset: 2, kind: "u8" },
-        valid: { offset: 3, kind: "u8" },
-      },
-    },
-    // PyFloatObject
-    float: {
-      size: 24,
-      fields: {
-        value: { offset: 16, kind: "f64" }, // ob_fval
-      },
-    },
-    // PyLongObject
-    long: {
-      size: 32,
-      fields: {
-        lv_tag: { offset: 16, kind: "u64" }, // long_value.lv_tag
-        digit: { offset: 24, kind: "u32" }, // long_value.ob_digit
-      },
-    },
-    // PySetObject
-    set: {
-      size: 200,
-      fields: {
-        fill: { offset: 16, kind: "i64" },
-        used: { offset: 24, kind: "i64" },
-        mask: { offset: 32, kind: "i64" },
-        table: { offset: 40, kind: "ptr" },
-      },
-    },
-    // PyCellObject
-    cell: {
-      size: 24,
-      fields: {
-        ref: { offset: 16, kind: "ptr" }, // ob_ref
-      },
-    },
-    // PyModuleObject
-    module: {
-      size: 56,
-      fields: {
-        dict: { offset: 16, kind: "ptr" }, // md_dict
-      },
-    },
-    // PyModuleObject
-    module_state: {
-      size: 56,
-      fields: {
-        state: { offset: 32, kind: "ptr" }, // md_state
-      },
-    },
-    // PyHeapTypeObject
-    heaptype: {
-      size: 936,
-      fields: {
-        cached_keys: { offset: 880, kind: "ptr" }, // ht_cached_keys
-        qualname: { offset: 872, kind: "ptr" }, // ht_qualname
-      },
-    },
-    // PyFunctionObject
-    function: {
-      size: 152,
-      fields: {
-        name: { offset: 32, kind: "ptr" }, // func_name
-        qualname: { offset: 40, kind: "ptr" }, // func_qualname
-      },
-    },
-    // PyFunctionObject
-    function_closure: {
-      size: 152,
-      fields: {
-        closure: { offset: 72, kind: "ptr" }, // func_closure
-      },
-    },
-    // PyGenObject
-    gen: {
-      size: 160,
-      fields: {
-        iframe: { offset: 72, kind: "u8" }, // gi_iframe
-        frame_state: { offset: 67, kind: "i8" }, // gi_frame_state
-        name: { offset: 24, kind: "ptr" }, // gi_name
-        qualname: { offset: 32, kind: "ptr" }, // gi_qualname
-      },
-    },
-    // PyWeakReference
-    weakref: {
-      size: 64,
-      fields: {
-        object: { offset: 16, kind: "ptr" }, // wr_object
-      },
-    },
-    // PyMethodObject
-    method: {
-      size: 48,
-      fields: {
-        func: { offset: 16, kind: "ptr" }, // im_func
-        self: { offset: 24, kind: "ptr" }, // im_self
-      },
-    },
-    // PyCFunctionObject
-    cfunction: {
-      size: 56,
-      fields: {
-        ml: { offset: 16, kind: "ptr" }, // m_ml
-        self: { offset: 24, kind: "ptr" }, // m_self
-      },
-    },
-    // PyMethodDef
-    methoddef: {
-      size: 32,
-      fields: {
-        name: { offset: 0, kind: "ptr" }, // ml_name
-      },
-    },
-    // PyMemberDescrObject
-    memberdescr: {
-      size: 48,
-      fields: {
-        member: { offset: 40, kind: "ptr" }, // d_member
-      },
-    },
-    // PyMemberDef
-    memberdef: {
-      size: 40,
-      fields: {
-        type: { offset: 8, kind: "i32" },
-        offset: { offset: 16, kind: "i64" },
-      },
-    },
-    // _PyErr_StackItem
-    err_stackitem: {
-      size: 16,
-      fields: {
-        exc_value: { offset: 0, kind: "ptr" },
-        previous_item: { offset: 8, kind: "ptr" },
-      },
-    },
-    // PyBaseExceptionObject
-    exception: {
-      size: 72,
-      fields: {
-        dict: { offset: 16, kind: "ptr" },
-        args: { offset: 24, kind: "ptr" },
-        traceback: { offset: 40, kind: "ptr" },
-        context: { offset: 48, kind: "ptr" },
-        cause: { offset: 56, kind: "ptr" },
-        suppress_context: { offset: 64, kind: "i8" },
-      },
-    },
-    // PyOSErrorObject
-    oserror: {
-      size: 112,
-      fields: {
-        errno: { offset: 72, kind: "ptr" }, // myerrno
-        strerror: { offset: 80, kind: "ptr" },
-        filename: { offset: 88, kind: "ptr" },
-        filename2: { offset: 96, kind: "ptr" },
-      },
-    },
-    // PyTracebackObject
-    traceback: {
-      size: 40,
-      fields: {
-        next: { offset: 16, kind: "ptr" }, // tb_next
-        frame: { offset: 24, kind: "ptr" }, // tb_frame
-        lasti: { offset: 32, kind: "i32" }, // tb_lasti
-        lineno: { offset: 36, kind: "i32" }, // tb_lineno
-      },
-    },
-    // PyFrameObject
-    frame_object: {
-      size: 80,
-      fields: {
-        frame: { offset: 24, kind: "ptr" }, // f_frame
-        lineno: { offset: 40, kind: "i32" }, // f_lineno
-      },
-    },
-    // _Py_DebugOffsets
-    debug_offsets: {
-      size: 760,
-      fields: {
-        cookie: { offset: 0, kind: "u8" },
-        version: { offset: 8, kind: "u64" },
-        free_threaded: { offset: 16, kind: "u64" },
-        "runtime_state.size": { offset: 24, kind: "u64" },
-        "runtime_state.finalizing": { offset: 32, kind: "u64" },
-        "runtime_state.interpreters_head": { offset: 40, kind: "u64" },
-        "interpreter_state.size": { offset: 48, kind: "u64" },
-        "interpreter_state.id": { offset: 56, kind: "u64" },
-        "interpreter_state.next": { offset: 64, kind: "u64" },
-        "interpreter_state.threads_head": { offset: 72, kind: "u64" },
-        "interpreter_state.threads_main": { offset: 80, kind: "u64" },
-        "interpreter_state.gc": { offset: 88, kind: "u64" },
-        "interpreter_state.imports_modules": { offset: 96, kind: "u64" },
-        "interpreter_state.sysdict": { offset: 104, kind: "u64" },
-        "interpreter_state.builtins": { offset: 112, kind: "u64" },
-        "interpreter_state.ceval_gil": { offset: 120, kind: "u64" },
-        "interpreter_state.gil_runtime_state": { offset: 128, kind: "u64" },
-        "interpreter_state.gil_runtime_state_enabled": { offset: 136, kind: "u64" },
-        "interpreter_state.gil_runtime_state_locked": { offset: 144, kind: "u64" },
-        "interpreter_state.gil_runtime_state_holder": { offset: 152, kind: "u64" },
-        "interpreter_state.code_object_generation": { offset: 160, kind: "u64" },
-        "interpreter_state.tlbc_generation": { offset: 168, kind: "u64" },
-        "thread_state.size": { offset: 176, kind: "u64" },
-        "thread_state.prev": { offset: 184, kind: "u64" },
-        "thread_state.next": { offset: 192, kind: "u64" },
-        "thread_state.interp": { offset: 200, kind: "u64" },
-        "thread_state.current_frame": { offset: 208, kind: "u64" },
-        "thread_state.thread_id": { offset: 216, kind: "u64" },
-        "thread_state.native_thread_id": { offset: 224, kind: "u64" },
-        "thread_state.datastack_chunk": { offset: 232, kind: "u64" },
-        "thread_state.status": { offset: 240, kind: "u64" },
-        "interpreter_frame.size": { offset: 248, kind: "u64" },
-        "interpreter_frame.previous": { offset: 256, kind: "u64" },
-        "interpreter_frame.executable": { offset: 264, kind: "u64" },
-        "interpreter_frame.instr_ptr": { offset: 272, kind: "u64" },
-        "interpreter_frame.localsplus": { offset: 280, kind: "u64" },
-        "interpreter_frame.owner": { offset: 288, kind: "u64" },
-        "interpreter_frame.stackpointer": { offset: 296, kind: "u64" },
-        "interpreter_frame.tlbc_index": { offset: 304, kind: "u64" },
-        "code_object.size": { offset: 312, kind: "u64" },
-        "code_object.filename": { offset: 320, kind: "u64" },
-        "code_object.name": { offset: 328, kind: "u64" },
-        "code_object.qualname": { offset: 336, kind: "u64" },
-        "code_object.linetable": { offset: 344, kind: "u64" },
-        "code_object.firstlineno": { offset: 352, kind: "u64" },
-        "code_object.argcount": { offset: 360, kind: "u64" },
-        "code_object.localsplusnames": { offset: 368, kind: "u64" },
-        "code_object.localspluskinds": { offset: 376, kind: "u64" },
-        "code_object.co_code_adaptive": { offset: 384, kind: "u64" },
-        "code_object.co_tlbc": { offset: 392, kind: "u64" },
-        "pyobject.size": { offset: 400, kind: "u64" },
-        "pyobject.ob_type": { offset: 408, kind: "u64" },
-        "type_object.size": { offset: 416, kind: "u64" },
-        "type_object.tp_name": { offset: 424, kind: "u64" },
-        "type_object.tp_repr": { offset: 432, kind: "u64" },
-        "type_object.tp_flags": { offset: 440, kind: "u64" },
-        "tuple_object.size": { offset: 448, kind: "u64" },
-        "tuple_object.ob_item": { offset: 456, kind: "u64" },
-        "tuple_object.ob_size": { offset: 464, kind: "u64" },
-        "list_object.size": { offset: 472, kind: "u64" },
-        "list_object.ob_item": { offset: 480, kind: "u64" },
-        "list_object.ob_size": { offset: 488, kind: "u64" },
-        "set_object.size": { offset: 496, kind: "u64" },
-        "set_object.used": { offset: 504, kind: "u64" },
-        "set_object.table": { offset: 512, kind: "u64" },
-        "set_object.mask": { offset: 520, kind: "u64" },
-        "dict_object.size": { offset: 528, kind: "u64" },
-        "dict_object.ma_keys": { offset: 536, kind: "u64" },
-        "dict_object.ma_values": { offset: 544, kind: "u64" },
-        "float_object.size": { offset: 552, kind: "u64" },
-        "float_object.ob_fval": { offset: 560, kind: "u64" },
-        "long_object.size": { offset: 568, kind: "u64" },
-        "long_object.lv_tag": { offset: 576, kind: "u64" },
-        "long_object.ob_digit": { offset: 584, kind: "u64" },
-        "bytes_object.size": { offset: 592, kind: "u64" },
-        "bytes_object.ob_size": { offset: 600, kind: "u64" },
-        "bytes_object.ob_sval": { offset: 608, kind: "u64" },
-        "unicode_object.size": { offset: 616, kind: "u64" },
-        "unicode_object.state": { offset: 624, kind: "u64" },
-        "unicode_object.length": { offset: 632, kind: "u64" },
-        "unicode_object.asciiobject_size": { offset: 640, kind: "u64" },
-        "gc.size": { offset: 648, kind: "u64" },
-        "gc.collecting": { offset: 656, kind: "u64" },
-        "gen_object.size": { offset: 664, kind: "u64" },
-        "gen_object.gi_name": { offset: 672, kind: "u64" },
-        "gen_object.gi_iframe": { offset: 680, kind: "u64" },
-        "gen_object.gi_frame_state": { offset: 688, kind: "u64" },
-        "llist_node.next": { offset: 696, kind: "u64" },
-        "llist_node.prev": { offset: 704, kind: "u64" },
-        "debugger_support.eval_breaker": { offset: 712, kind: "u64" },
-        "debugger_support.remote_debugger_support": { offset: 720, kind: "u64" },
-        "debugger_support.remote_debugging_enabled": { offset: 728, kind: "u64" },
-        "debugger_support.debugger_pending_call": { offset: 736, kind: "u64" },
-        "debugger_support.debugger_script_path": { offset: 744, kind: "u64" },
-        "debugger_support.debugger_script_path_size": { offset: 752, kind: "u64" },
-      },
-    },
-  },
-};
+  };
+}
