@@ -26,12 +26,26 @@ const CHUNKS = "pystack-chunks";
 const SHEBANG = "#!/usr/bin/env -S deno run --allow-all\n";
 
 /**
+ * Each `import("./x.js")` of a chunk written `import(["./x.js"][0])`: Deno reads
+ * (and hashes, and looks up in its caches) every module a literal dynamic import
+ * names before the program starts, so every run would load every chunk; with
+ * the specifier computed, a run loads only the chunks it imports (about 2 to
+ * 3 ms less for `remote`). The module resolved is the same.
+ */
+export function deferDynamicImports(code: string): string {
+  return code.replace(
+    /\bimport\(\s*"(\.\/[^"]+\.js)"\s*\)/g,
+    (_, file: string) => `import(["${file}"][0])`,
+  );
+}
+
+/**
  * The entry's relative imports (`from "./x.js"`, `import "./x.js"`,
  * `import("./x.js")`) pointed into `dir`.
  */
 export function intoChunkDir(code: string, dir: string): string {
   return code.replace(
-    /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"\.\/([^"/]+\.js)"/g,
+    /(\bfrom\s*|\bimport\s*\(\s*\[?|\bimport\s+)"\.\/([^"/]+\.js)"/g,
     (_, lead: string, file: string) => `${lead}"./${dir}/${file}"`,
   );
 }
@@ -43,6 +57,11 @@ if (import.meta.main) {
     await $`deno bundle --quiet --platform deno --code-splitting --outdir ${tmp} ${
       ROOT.join("src", "main.ts")
     }`.cwd(ROOT);
+    for (const chunk of tmp.readDirSync()) {
+      if (chunk.isFile) {
+        await chunk.path.writeText(deferDynamicImports(await chunk.path.readText()));
+      }
+    }
     const entry = tmp.join("main.js");
     const code = intoChunkDir(await entry.readText(), CHUNKS);
     await entry.remove();
