@@ -50,7 +50,7 @@ async function execute(command: Command, guard: TimeoutGuard | undefined): Promi
     case "demo": {
       const [{ runDemo }, { remote }] = await Promise.all([
         import("./demo.ts"),
-        import("./inspect_commands.ts"),
+        import("./remote_command.ts"),
       ]);
       return await runDemo((pid) =>
         remote({
@@ -65,9 +65,9 @@ async function execute(command: Command, guard: TimeoutGuard | undefined): Promi
       );
     }
     case "remote":
-      return await (await import("./inspect_commands.ts")).remote(command, guard);
+      return await (await import("./remote_command.ts")).remote(command, guard);
     case "core":
-      return await (await import("./inspect_commands.ts")).core(command, guard);
+      return await (await import("./core_command.ts")).core(command, guard);
     case "watch": {
       const [{ runWatch }, { useColor }] = await Promise.all([
         import("./watch.ts"),
