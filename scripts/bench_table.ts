@@ -98,7 +98,8 @@ async function runTimed(cmd: readonly string[]): Promise<Outcome> {
   const start = performance.now();
   const child = new Deno.Command(program!, {
     args,
-    cwd: ROOT,
+    // From outside the tree, as a user would: no deno.json (with its npm imports) to discover.
+    cwd: "/",
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
