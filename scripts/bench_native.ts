@@ -28,12 +28,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { BENCH_PYTHON, BENCH_SHAPE, exists, startBenchFixture } from "./bench_fixture.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const PYTHON = "/usr/bin/python3.11";
-const FIXTURE = `${ROOT}fixtures/bench_threads.py`;
+const PYTHON = BENCH_PYTHON;
 const GNU_TIME = "/usr/bin/time";
-const SHAPE = { threads: 4, depth: 30 } as const;
+const SHAPE = BENCH_SHAPE;
 const WARMUPS = 2;
 const RSS_RUNS = 3;
 const TIMEOUT_MS = 60_000;
@@ -187,35 +187,6 @@ async function peakRssMiB(cmd: readonly string[]): Promise<number | undefined> {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function startFixture(dir: string): Promise<Deno.ChildProcess> {
-  const ready = `${dir}/ready`;
-  const child = new Deno.Command(PYTHON, {
-    args: ["-S", FIXTURE, ready, String(SHAPE.threads), String(SHAPE.depth)],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-    env: { PYTHONDONTWRITEBYTECODE: "1" },
-  }).spawn();
-  children.add(child);
-  const deadline = performance.now() + 30_000;
-  while (!exists(ready)) {
-    if (performance.now() > deadline) throw new Error("The fixture did not get ready in 30 s");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  await new Promise((r) => setTimeout(r, 200));
-  return child;
-}
-
 function gdbCommands(): string[] {
   return ["-ex", "thread apply all bt", "-ex", "thread apply all py-bt"];
 }
@@ -238,7 +209,7 @@ async function main(): Promise<number> {
 
   const dir = await Deno.makeTempDir({ prefix: "pystack-bench-native-" });
   try {
-    const fixture = await startFixture(dir);
+    const fixture = await startBenchFixture(dir);
     const pid = String(fixture.pid);
     const pystackCheck = (out: Outcome) =>
       expectFrames(/in bench_recurse/g, PY_FRAMES, "pystack Python frames")(out) ??

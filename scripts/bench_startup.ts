@@ -21,6 +21,7 @@
 
 import $ from "dax";
 import { parseOptions } from "../src/cli/parse_options.ts";
+import { BENCH_PYTHON, startBenchFixture } from "./bench_fixture.ts";
 
 const { values } = parseOptions(Deno.args, {
   runs: { type: "string" },
@@ -30,7 +31,6 @@ const { values } = parseOptions(Deno.args, {
 const RUNS = Number(values.runs ?? "21");
 const WARMUP = 3;
 const GOALS_MS = { version: 5, help: 5, remote: 20, core: 20 } as const;
-const PYTHON = "/usr/bin/python3.11";
 
 const ROOT = $.path(import.meta.dirname!).parent()!;
 const bundle = ROOT.join("dist", "pystack.js");
@@ -41,13 +41,7 @@ await empty.writeText("");
 
 /** The fixture, ready, and a gcore of it. */
 async function startFixture(): Promise<{ pid: number; core: string; stop: () => void }> {
-  const ready = tmp.join("ready");
-  const child = new Deno.Command(PYTHON, {
-    args: [ROOT.join("fixtures", "bench_threads.py").toString(), ready.toString(), "4", "30"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const child = await startBenchFixture(tmp.toString());
   const stop = () => {
     try {
       child.kill("SIGKILL");
@@ -55,15 +49,12 @@ async function startFixture(): Promise<{ pid: number; core: string; stop: () => 
       // already gone
     }
   };
-  const deadline = Date.now() + 30_000;
-  while (!ready.existsSync()) {
-    if (Date.now() > deadline) {
-      stop();
-      throw new Error("the fixture did not start within 30 s");
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await $`gcore -o ${tmp.join("core")} ${child.pid}`.quiet().timeout("2m");
+  } catch (e) {
+    stop();
+    throw e;
   }
-  await $`gcore -o ${tmp.join("core")} ${child.pid}`.quiet().timeout("2m");
   return { pid: child.pid, core: tmp.join(`core.${child.pid}`).toString(), stop };
 }
 
@@ -151,7 +142,7 @@ const verdicts = rows.filter((r) => r.build === "bundle" && r.kind !== "floor").
 });
 const lines = [
   `${RUNS} runs each (after ${WARMUP} warm-ups), round-robin, wall time from spawn to exit;`,
-  `remote and core: ${PYTHON}, 4 threads x 30 frames (and a gcore of it)`,
+  `remote and core: ${BENCH_PYTHON}, 4 threads x 30 frames (and a gcore of it)`,
   ...rows.map((r) =>
     `  ${r.name.padEnd(24)} median ${r.median.toFixed(1).padStart(6)} ms  ` +
     `p90 ${r.p90.toFixed(1).padStart(6)} ms  (+${(r.median - floor).toFixed(1)} ms over the floor)`

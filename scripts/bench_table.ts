@@ -26,17 +26,17 @@
  * @module
  */
 
+import { BENCH_PYTHON, BENCH_SHAPE, exists, startBenchFixture } from "./bench_fixture.ts";
+
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const PYTHON = "/usr/bin/python3.11";
-const FIXTURE = `${ROOT}fixtures/bench_threads.py`;
+const PYTHON = BENCH_PYTHON;
 const DENO = Deno.execPath();
-const SHAPE = { threads: 4, depth: 30 } as const;
+const SHAPE = BENCH_SHAPE;
 /** Tracebacks pystack prints for the fixture: its threads, the main thread and the ticker. */
 const THREADS = SHAPE.threads + 2;
 /** Python frames of the workers (the main thread recurses in main_recurse). */
 const PY_FRAMES = SHAPE.threads * SHAPE.depth;
 const TIMEOUT_MS = 60_000;
-const READY_MS = 30_000;
 
 /** The column of Bloomberg PyStack (`PYSTACK_PEER`). */
 const PEER_COLUMN = "Bloomberg PyStack";
@@ -123,15 +123,6 @@ async function runTimed(cmd: readonly string[]): Promise<Outcome> {
   } finally {
     clearTimeout(timer);
     children.delete(child);
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -306,28 +297,6 @@ function columns(pid: number, core: string, options: TableOptions, empty: string
   return out;
 }
 
-async function startFixture(dir: string): Promise<Deno.ChildProcess> {
-  const ready = `${dir}/ready`;
-  const child = new Deno.Command(PYTHON, {
-    args: ["-S", FIXTURE, ready, String(SHAPE.threads), String(SHAPE.depth)],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-    env: { PYTHONDONTWRITEBYTECODE: "1" },
-  }).spawn();
-  children.add(child);
-  const deadline = performance.now() + READY_MS;
-  while (!exists(ready)) {
-    if (performance.now() > deadline) {
-      throw new Error(`The fixture was not ready in ${READY_MS} ms`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  await new Promise((r) => setTimeout(r, 200)); // every thread asleep
-  return child;
-}
-
 /** A measured cell: the median and range of its runs, or why there is no figure. */
 export type Figure = { medianMs: number; minMs: number; maxMs: number; runs: number } | {
   problem: string;
@@ -345,7 +314,7 @@ export async function sideBySideTable(options: TableOptions): Promise<string[]> 
   try {
     const empty = `${dir}/empty.ts`;
     Deno.writeTextFileSync(empty, "");
-    fixture = await startFixture(dir);
+    fixture = await startBenchFixture(dir);
     const pid = fixture.pid;
     let core = `${dir}/core.${pid}`;
     const gcore = which("gcore");

@@ -1,0 +1,65 @@
+/**
+ * What the benchmarks share: the 4-thread, 30-frame fixture
+ * (`fixtures/bench_threads.py` under Debian's `/usr/bin/python3.11`) and a
+ * file check.
+ *
+ * @module
+ */
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/** The interpreter the benchmarks measure. */
+export const BENCH_PYTHON = "/usr/bin/python3.11";
+/** The fixture's shape in the side-by-side tables. */
+export const BENCH_SHAPE = { threads: 4, depth: 30 } as const;
+
+/** Whether `path` exists. */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the fixture with `shape`, writing its ready file in `dir`, and
+ * resolves once it is ready and its threads asleep (200 ms later). Kill the
+ * child when done; throws after `readyMs`.
+ */
+export async function startBenchFixture(
+  dir: string,
+  shape: { threads: number; depth: number } = BENCH_SHAPE,
+  readyMs = 30_000,
+): Promise<Deno.ChildProcess> {
+  const ready = `${dir}/ready`;
+  const child = new Deno.Command(BENCH_PYTHON, {
+    args: [
+      "-S",
+      `${ROOT}fixtures/bench_threads.py`,
+      ready,
+      String(shape.threads),
+      String(shape.depth),
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+    env: { PYTHONDONTWRITEBYTECODE: "1" },
+  }).spawn();
+  const deadline = performance.now() + readyMs;
+  while (!exists(ready)) {
+    if (performance.now() > deadline) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      throw new Error(`The fixture was not ready in ${readyMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 200)); // every thread asleep
+  return child;
+}
