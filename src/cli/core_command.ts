@@ -12,6 +12,7 @@ import { coreHeaderLines } from "../render/core_header.ts";
 import type { TimeoutGuard } from "./timeout_guard.ts";
 import { inspectOptions, print } from "./inspect_commands.ts";
 
+/** Runs `pystack core`; returns the exit code. */
 export async function core(
   command: Extract<Command, { kind: "core" }>,
   guard: TimeoutGuard | undefined,

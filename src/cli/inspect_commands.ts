@@ -42,6 +42,7 @@ export function inspectOptions(command: InspectFlags, guard: TimeoutGuard | unde
   };
 }
 
+/** `-v`: one line on stderr. */
 export function logLine(message: string): void {
   printError(`pystack: ${message}`);
 }

@@ -14,6 +14,7 @@ import { useColor } from "./use_color.ts";
 import type { TimeoutGuard } from "./timeout_guard.ts";
 import { inspectOptions, logLine, print } from "./inspect_commands.ts";
 
+/** Runs `pystack remote` (and the demo's inspection); returns the exit code. */
 export async function remote(
   command: Extract<Command, { kind: "remote" }>,
   guard: TimeoutGuard | undefined,
