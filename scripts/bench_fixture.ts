@@ -1,10 +1,11 @@
 /**
  * What the benchmarks share: the 4-thread, 30-frame fixture
- * (`fixtures/bench_threads.py` under Debian's `/usr/bin/python3.11`) and a
- * file check.
+ * (`fixtures/bench_threads.py` under Debian's `/usr/bin/python3.11`).
  *
  * @module
  */
+
+import { pathExists } from "../src/fs_checks.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
@@ -12,16 +13,6 @@ const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 export const BENCH_PYTHON = "/usr/bin/python3.11";
 /** The fixture's shape in the side-by-side tables. */
 export const BENCH_SHAPE = { threads: 4, depth: 30 } as const;
-
-/** Whether `path` exists. */
-export function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Starts the fixture with `shape`, writing its ready file in `dir`, and
@@ -49,7 +40,7 @@ export async function startBenchFixture(
     env: { PYTHONDONTWRITEBYTECODE: "1" },
   }).spawn();
   const deadline = performance.now() + readyMs;
-  while (!exists(ready)) {
+  while (!pathExists(ready)) {
     if (performance.now() > deadline) {
       try {
         child.kill("SIGKILL");

@@ -28,7 +28,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { BENCH_PYTHON, BENCH_SHAPE, exists, startBenchFixture } from "./bench_fixture.ts";
+import { BENCH_PYTHON, BENCH_SHAPE, startBenchFixture } from "./bench_fixture.ts";
+import { pathExists } from "../src/fs_checks.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const PYTHON = BENCH_PYTHON;
@@ -171,7 +172,7 @@ async function timeSubjects(subjects: Subject[], runs: number): Promise<Timing[]
 }
 
 async function peakRssMiB(cmd: readonly string[]): Promise<number | undefined> {
-  if (!onPath("time") && !exists(GNU_TIME)) return undefined;
+  if (!onPath("time") && !pathExists(GNU_TIME)) return undefined;
   const file = await Deno.makeTempFile({ prefix: "pystack-bench-rss-" });
   try {
     const values: number[] = [];
@@ -205,7 +206,7 @@ async function main(): Promise<number> {
   const haveGdb = onPath("gdb") && onPath("gcore");
   if (!haveEuStack) missing.push("eu-stack (apt-get install elfutils)");
   if (!haveGdb) missing.push("gdb/gcore (apt-get install gdb python3.11-dbg)");
-  if (!exists(GNU_TIME)) missing.push("GNU time (apt-get install time): no peak RSS");
+  if (!pathExists(GNU_TIME)) missing.push("GNU time (apt-get install time): no peak RSS");
 
   const dir = await Deno.makeTempDir({ prefix: "pystack-bench-native-" });
   try {
@@ -261,7 +262,7 @@ async function main(): Promise<number> {
       const prefix = `${dir}/core`;
       const made = await runTimed(["gcore", "-o", prefix, pid]);
       const core = `${prefix}.${pid}`;
-      if (made.code !== 0 || !exists(core)) throw new Error(`gcore failed: ${made.stderr}`);
+      if (made.code !== 0 || !pathExists(core)) throw new Error(`gcore failed: ${made.stderr}`);
       kill(fixture);
       const coreSubjects: Subject[] = [{
         key: "pystack_core_native",

@@ -26,7 +26,8 @@
  * @module
  */
 
-import { BENCH_PYTHON, BENCH_SHAPE, exists, startBenchFixture } from "./bench_fixture.ts";
+import { BENCH_PYTHON, BENCH_SHAPE, startBenchFixture } from "./bench_fixture.ts";
+import { pathExists } from "../src/fs_checks.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const PYTHON = BENCH_PYTHON;
@@ -172,10 +173,10 @@ const VERSION_CHECK = expect(/\d+\.\d+/g, 1);
 function pystackColumns(root: string, label: string, pid: number, core: string): Column[] {
   const builds: { name: string; cmd: string[]; missing?: string }[] = [
     { name: `${label} (source)`, cmd: [DENO, "run", "-A", `${root}src/main.ts`] },
-    exists(`${root}dist/pystack.js`)
+    pathExists(`${root}dist/pystack.js`)
       ? { name: `${label} (bundle)`, cmd: [DENO, "run", "-A", `${root}dist/pystack.js`] }
       : { name: `${label} (bundle)`, cmd: [], missing: "not built (deno task bundle)" },
-    exists(`${root}dist/pystack`)
+    pathExists(`${root}dist/pystack`)
       ? { name: `${label} (executable)`, cmd: [`${root}dist/pystack`] }
       : {
         name: `${label} (executable)`,
@@ -253,7 +254,7 @@ function columns(pid: number, core: string, options: TableOptions, empty: string
       name: PEER_COLUMN,
       cells: { remote: { note: "PYSTACK_PEER does not name its executable" } },
     });
-  } else if (!exists(peer) && which(peer) === undefined) {
+  } else if (!pathExists(peer) && which(peer) === undefined) {
     out.push({
       name: PEER_COLUMN,
       cells: { remote: { note: `PYSTACK_PEER=${peer} is not an executable here` } },
@@ -308,7 +309,7 @@ export type Figure = { medianMs: number; minMs: number; maxMs: number; runs: num
  */
 export async function sideBySideTable(options: TableOptions): Promise<string[]> {
   const log = options.log ?? (() => {});
-  if (!exists(PYTHON)) return [`side-by-side table: not measured: ${PYTHON} is missing`];
+  if (!pathExists(PYTHON)) return [`side-by-side table: not measured: ${PYTHON} is missing`];
   const dir = await Deno.makeTempDir({ prefix: "pystack-bench-table-" });
   let fixture: Deno.ChildProcess | undefined;
   try {
@@ -323,7 +324,7 @@ export async function sideBySideTable(options: TableOptions): Promise<string[]> 
       : await runTimed([gcore, "-o", `${dir}/core`, String(pid)]);
     const coreProblem = gcore === undefined
       ? "gcore is not installed (apt-get install gdb): no core rows"
-      : made!.code !== 0 || !exists(core)
+      : made!.code !== 0 || !pathExists(core)
       ? `gcore failed: ${firstLine(made!)}`
       : undefined;
     if (coreProblem !== undefined) core = "";

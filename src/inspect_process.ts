@@ -45,6 +45,7 @@ import { type Deadline, timedOutOf } from "./deadline.ts";
 import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
 import type { MemoryReader } from "./memory/memory_reader.ts";
 import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
+import { sleepSync } from "./sleep_sync.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -252,7 +253,6 @@ export function* inspectSteps(
           ...(tracer !== undefined && located.rt.tidFromPthread
             ? { byPthread: pthreadsOf(tracer) }
             : {}),
-          ...(deadline === undefined ? {} : { deadline }),
         };
         ({ walk, localsWarnings } = readPython(located, mem, options, parts, threadCtx));
         if (!block && more("threads")) {
@@ -506,7 +506,7 @@ function secondLockSnapshot(
   first: ReturnType<typeof analyzeLocks>,
   log: (message: string) => void,
 ): number {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_SNAPSHOT_GAP_MS);
+  sleepSync(LOCK_SNAPSHOT_GAP_MS);
   let tracer: ProcessTracer;
   try {
     tracer = ProcessTracer.stopAll(pid);

@@ -22,6 +22,8 @@
 import { FIXTURES_DIR, type Skip, sleep } from "./_harness.ts";
 import type { Python } from "./_pythons.ts";
 import { onPath } from "./_cores.ts";
+import { pathExists } from "../src/fs_checks.ts";
+import { concatBytes } from "../src/bytes.ts";
 
 /** Where the container has the interpreter's prefix. */
 export const CONTAINER_PREFIX = "/opt/python";
@@ -161,7 +163,7 @@ export async function startContainerFixture(
   const ended = child.status.then(() => drained).finally(() => {
     exited = true;
   });
-  const stderr = () => new TextDecoder().decode(concat(chunks));
+  const stderr = () => new TextDecoder().decode(concatBytes(chunks));
   let stopping: Promise<void> | undefined;
   const stop = () =>
     stopping ??= (async () => {
@@ -175,7 +177,7 @@ export async function startContainerFixture(
     })();
   try {
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!exists(`${dir}/run/ready`)) {
+    while (!pathExists(`${dir}/run/ready`)) {
       if (exited) throw new Error(`The container exited before it was ready:\n${stderr()}`);
       if (Date.now() > deadline) throw new Error(`The container was not ready:\n${stderr()}`);
       await sleep(10);
@@ -233,25 +235,6 @@ function readNsTids(pid: number): Map<number, number> {
     const ids = /^NSpid:\s*(.*)$/m.exec(status)![1]!.trim().split(/\s+/).map(Number);
     if (ids.length !== 2) throw new Error(`thread ${entry.name}: NSpid ${ids}, want 2 ids`);
     out.set(ids[0]!, ids[1]!);
-  }
-  return out;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
   }
   return out;
 }

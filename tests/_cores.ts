@@ -29,6 +29,8 @@ import {
   type Traceback,
 } from "./_harness.ts";
 import { withRun } from "./_remote_cases.ts";
+import { pathExists } from "../src/fs_checks.ts";
+import { concatBytes } from "../src/bytes.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 const POLL_MS = 10;
@@ -174,7 +176,7 @@ export async function startCoreTarget(
   const drained = (async () => {
     for await (const chunk of child.stderr) chunks.push(chunk);
   })();
-  const stderr = () => new TextDecoder().decode(concat(chunks));
+  const stderr = () => new TextDecoder().decode(concatBytes(chunks));
   const kill = async (signal: Deno.Signal = "SIGKILL") => {
     if (!exited) {
       try {
@@ -205,7 +207,7 @@ export async function startCoreTarget(
     const deadline = Date.now() + READY_TIMEOUT_MS;
     const ready = options.readyFile === undefined
       ? () => execed(child.pid, args[0]!) && allAsleep(child.pid)
-      : () => exists(`${dir}/${options.readyFile}`);
+      : () => pathExists(`${dir}/${options.readyFile}`);
     while (!ready()) {
       if (exited) throw new Error(`${args.join(" ")} exited before it was ready:\n${stderr()}`);
       if (Date.now() > deadline) {
@@ -271,7 +273,7 @@ export async function makeCore(target: CoreTarget, maker: CoreMaker): Promise<Ma
     }).output();
     await target.kill("SIGKILL");
     const path = `${prefix}.${target.pid}`;
-    if (!output.success || !exists(path)) {
+    if (!output.success || !pathExists(path)) {
       throw new Error(`gcore ${target.pid} failed: ${new TextDecoder().decode(output.stderr)}`);
     }
     return { path, maker, pid: target.pid, live };
@@ -281,7 +283,7 @@ export async function makeCore(target: CoreTarget, maker: CoreMaker): Promise<Ma
   assert.equal(status.signal, signal, `the target died of ${signal}`);
   for (const name of ["core", `core.${target.pid}`]) {
     const path = `${target.dir}/${name}`;
-    if (exists(path)) return { path, maker, pid: target.pid, live };
+    if (pathExists(path)) return { path, maker, pid: target.pid, live };
   }
   throw new Error(
     `The kernel wrote no core for process ${target.pid} in ${target.dir} ` +
@@ -455,7 +457,7 @@ export function checkCoreHeader(
     // The kernel writes task_pid_vnr(real_parent): the TID of the parent's thread that forked
     // (a worker thread of this Deno process), not its pid as /proc/PID/stat shows.
     assert.ok(
-      header.ppid === core.live.ppid || exists(`/proc/${core.live.ppid}/task/${header.ppid}`),
+      header.ppid === core.live.ppid || pathExists(`/proc/${core.live.ppid}/task/${header.ppid}`),
       `ppid ${header.ppid} is this test process (${core.live.ppid}) or one of its threads`,
     );
   }
@@ -717,23 +719,4 @@ export function shared<T extends AsyncDisposable>(
       dirs = [];
     },
   };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

@@ -6,6 +6,8 @@
  */
 import { FIXTURES_DIR } from "./_markers.ts";
 import { runningThreads, waitSettled } from "./_settle.ts";
+import { pathExists } from "../src/fs_checks.ts";
+import { concatBytes } from "../src/bytes.ts";
 
 export { expectedFrames, FIXTURES_DIR, parseFrameMarkers } from "./_markers.ts";
 export type { ExpectedFrame, ExpectedStacks } from "./_markers.ts";
@@ -159,7 +161,7 @@ function spawnPython(
   return {
     pid: child.pid,
     exited: () => exited,
-    stderr: () => new TextDecoder().decode(concat(chunks)),
+    stderr: () => new TextDecoder().decode(concatBytes(chunks)),
     stop: () =>
       stopping ??= (async () => {
         try {
@@ -176,7 +178,7 @@ function spawnPython(
 
 async function waitForFile(path: string, process: SpawnedPython, what: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!exists(path)) {
+  while (!pathExists(path)) {
     if (process.exited()) {
       throw new Error(`Fixture exited before ${what}; its stderr:\n${process.stderr()}`);
     }
@@ -420,23 +422,4 @@ export function requireAll(): boolean {
 /** Resolve after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

@@ -29,6 +29,7 @@ import {
   gcoreSkip,
   shared,
 } from "./_cores.ts";
+import { pathExists } from "../src/fs_checks.ts";
 
 const pythons = await findPythons();
 const python = pythons.find((candidate) => candidate.id === "3.11-pyenv")!;
@@ -40,7 +41,7 @@ const LIB = "libpython3.11.so.1.0";
 const pyenvPrefix = python.path.replace(/\/bin\/[^/]+$/, "");
 
 const skip: Skip | undefined = remoteSkip(python, fixture) ?? gcoreSkip() ??
-  (exists(`${pyenvPrefix}/lib/${LIB}`) ? undefined : {
+  (pathExists(`${pyenvPrefix}/lib/${LIB}`) ? undefined : {
     reason: `${pyenvPrefix}/lib/${LIB} not found (not an --enable-shared build)`,
     missing: true,
   });
@@ -318,12 +319,3 @@ relocationTest("executable=moved options=none", async (core) => {
     });
   });
 });
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

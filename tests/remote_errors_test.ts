@@ -20,6 +20,7 @@ import {
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { NOBODY, nobodyEnvironment, nobodySkip } from "./_nobody.ts";
 import { findPythons, type Python } from "./_pythons.ts";
+import { pathExists } from "../src/fs_checks.ts";
 
 const MODES = ["block", "no-block"] as const;
 const modeArgs = (mode: string) => mode === "no-block" ? ["--no-block"] : [];
@@ -117,8 +118,8 @@ for (const mode of MODES) {
         finished = true;
       }).catch(() => {});
       const deadline = Date.now() + 15_000;
-      while (!finished && !exists(held) && Date.now() < deadline) await sleep(10);
-      if (!exists(held)) {
+      while (!finished && !pathExists(held) && Date.now() < deadline) await sleep(10);
+      if (!pathExists(held)) {
         throw withRun(new Error("pystack never reached the hold"), await running);
       }
       if (mode === "block") {
@@ -187,15 +188,6 @@ async function reapedPid(): Promise<number> {
 function pidExists(pid: number): boolean {
   try {
     Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
     return true;
   } catch {
     return false;

@@ -13,6 +13,7 @@ import { remoteTree } from "./tree.ts";
 import { useColor } from "./use_color.ts";
 import type { TimeoutGuard } from "./timeout_guard.ts";
 import { inspectOptions, logLine, print } from "./inspect_commands.ts";
+import { sleepSync } from "../sleep_sync.ts";
 
 /** Runs `pystack remote` (and the demo's inspection); returns the exit code. */
 export async function remote(
@@ -43,8 +44,4 @@ export async function remote(
 function holdForTest(ms: number, heldFile: string | undefined): void {
   if (heldFile !== undefined) Deno.writeTextFileSync(heldFile, "held");
   sleepSync(ms);
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

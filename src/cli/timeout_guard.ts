@@ -19,6 +19,7 @@ import { timedOutText } from "../render/timed_out_text.ts";
 import { wantsJson } from "./wants_json.ts";
 import { printError } from "./output.ts";
 import { startBackstop } from "./timeout_backstop.ts";
+import { sleepSync } from "../sleep_sync.ts";
 
 /**
  * How long after the bound the backstop ends a run the checks could not cut: the time a cut
@@ -80,8 +81,4 @@ export function timeoutGuard(seconds: number, argv: readonly string[]): TimeoutG
     },
     [Symbol.dispose]: () => backstop[Symbol.dispose](),
   };
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

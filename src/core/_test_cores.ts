@@ -11,6 +11,8 @@
  * @module
  */
 
+import { pathExists } from "../fs_checks.ts";
+
 const PYENV_ROOT = Deno.env.get("PYENV_ROOT") ?? `${Deno.env.get("HOME")}/.pyenv`;
 /** pyenv's CPython 3.11.7 (a `--enable-shared` build: libpython is a separate file). */
 export const PYENV_PYTHON = `${PYENV_ROOT}/versions/3.11.7/bin/python3.11`;
@@ -60,16 +62,6 @@ export interface MadeCore {
 export interface Live<T> {
   pid: number;
   extra: T;
-}
-
-/** Whether a file exists. */
-export function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether the kernel writes cores as `core` in the crashing process's cwd. */
@@ -135,7 +127,7 @@ export async function gcoreOf<T = undefined>(
       stderr: "piped",
     }).output();
     const path = `${prefix}.${child.pid}`;
-    if (!out.success || !exists(path)) {
+    if (!out.success || !pathExists(path)) {
       throw new Error(`gcore failed: ${new TextDecoder().decode(out.stderr)}`);
     }
     return { path, pid: child.pid, ppid: Deno.pid, tids, extra };
@@ -191,7 +183,7 @@ export async function kernelCoreOf<T = undefined>(
   }
   for (const name of ["core", `core.${child.pid}`]) {
     const path = `${dir}/${name}`;
-    if (exists(path)) return { path, pid: child.pid, ppid: Deno.pid, tids, extra };
+    if (pathExists(path)) return { path, pid: child.pid, ppid: Deno.pid, tids, extra };
   }
   throw new Error(`The kernel wrote no core for process ${child.pid} in ${dir}`);
 }

@@ -16,7 +16,6 @@ import {
   bashKernelAbort,
   DEBIAN_PYTHON,
   debianSegfault,
-  exists,
   freshDir,
   kernelCoresUsable,
   PYENV_PYTHON,
@@ -29,6 +28,7 @@ import {
   sleepKernelSegv,
   truncatedCopy,
 } from "./_test_cores.ts";
+import { pathExists } from "../fs_checks.ts";
 
 /** Why kernel cores cannot be made here, if they cannot. */
 const KERNEL_SKIP: Skip | undefined = kernelCoresUsable() ? undefined : {
@@ -45,7 +45,7 @@ const SIGSTOP = 19;
 
 /** Whether `tid` is a thread of this test process (the kernel records the forking thread). */
 function isOurThread(tid: number): boolean {
-  return tid === Deno.pid || exists(`/proc/${Deno.pid}/task/${tid}`);
+  return tid === Deno.pid || pathExists(`/proc/${Deno.pid}/task/${tid}`);
 }
 
 async function compress(path: string, tool: "gzip" | "zstd"): Promise<string> {
@@ -290,7 +290,7 @@ Deno.test("openCore() reads gzip and zstd cores and deletes the copy when dispos
         assert.equal(core.compression, tool);
         assert.equal(core.path, packed);
         temp = core.tempPath!;
-        assert.ok(exists(temp));
+        assert.ok(pathExists(temp));
         assert.equal(core.source.size, plain.source.size);
         assert.deepEqual(core.psinfo, plain.psinfo);
         assert.deepEqual(core.threads, plain.threads);
@@ -298,7 +298,7 @@ Deno.test("openCore() reads gzip and zstd cores and deletes the copy when dispos
         assert.equal(core.truncated, false);
         assert.deepEqual(core.warnings, []);
       }
-      assert.ok(!exists(temp), "the decompressed copy is deleted");
+      assert.ok(!pathExists(temp), "the decompressed copy is deleted");
     });
   }
 });

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { isFile } from "../fs_checks.ts";
+
 /** Options for {@linkcode LibraryLocator}. */
 export interface LibraryLocatorOptions {
   /** Directories searched in order for a file of the same name. */
@@ -177,13 +179,5 @@ function kindOf(path: string): "dir" | "file" | undefined {
     return info.isDirectory ? "dir" : info.isFile ? "file" : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
   }
 }

@@ -18,6 +18,7 @@ import type { MapEntry } from "../elf/maps.ts";
 import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
 import { PageCache } from "./page_cache.ts";
 import { openFileReader } from "./file_reader.ts";
+import { isFile } from "../fs_checks.ts";
 
 const PAGE = 4096;
 const VSYSCALL = 0xffffffffff600000n;
@@ -332,14 +333,6 @@ function firstAfter(ranges: readonly { start: bigint }[], address: bigint): numb
     else hi = mid;
   }
   return lo;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function fileBuildId(path: string): string | undefined {

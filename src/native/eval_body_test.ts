@@ -3,6 +3,7 @@ import { EvalBodyNamer, type EvalBodySearch, findEvalBody } from "./eval_body.ts
 import { bytesSource, ElfFile, fileSource } from "../elf/elf_file.ts";
 import type { NativeFrame } from "../model.ts";
 import { type Skip, skipUnless } from "../../tests/_harness.ts";
+import { pathExists } from "../fs_checks.ts";
 
 const SID = decodeURIComponent(new URL("../../.cache/pythons/", import.meta.url).pathname);
 const SID_PYTHONS = ["3.13", "3.14", "3.15"].map((v) => `${SID}${v}-sid/usr/bin/python${v}`);
@@ -13,19 +14,11 @@ const LIBPYTHON_312 = `${
 
 /** Why a test that reads `path` cannot run, if it is not there. */
 function needs(path: string): Skip | undefined {
-  if (exists(path)) return undefined;
+  if (pathExists(path)) return undefined;
   if (!path.startsWith(SID)) return { reason: `${path} not found`, missing: true };
   // Missing unless scripts/get_pythons.ts recorded that Debian's mirror could not be reached.
-  const unreachable = exists(`${SID}unavailable.json`);
+  const unreachable = pathExists(`${SID}unavailable.json`);
   return { reason: `${path} not found: run scripts/get_pythons.ts`, missing: !unreachable };
-}
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function run(command: string, args: string[]): string {

@@ -9,6 +9,7 @@
 import type { MapEntry } from "../elf/maps.ts";
 import { parseMaps } from "../elf/maps.ts";
 import type { Relocate } from "./session.ts";
+import { isFile } from "../fs_checks.ts";
 
 /**
  * The `/proc/PID/map_files/START-END` entry of the mapping of `path` at file
@@ -61,12 +62,4 @@ export function liveRelocate(pid: number): Relocate {
     const mapped = mapFilesPath(pid, maps, path);
     return mapped !== undefined && isFile(mapped) ? mapped : undefined;
   };
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Branch, directBranches } from "./x86_branches.ts";
 import { ElfFile, fileSource } from "../elf/elf_file.ts";
 import { skipUnless } from "../../tests/_harness.ts";
+import { pathExists } from "../fs_checks.ts";
 
 const hex = (text: string) =>
   new Uint8Array(text.trim().split(/\s+/).map((byte) => parseInt(byte, 16)));
@@ -73,14 +74,6 @@ function objdumpAvailable(): boolean {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
 /** The direct branches objdump finds in `[start, start + size)` of `path`. */
 function objdumpBranches(path: string, start: bigint, size: number): Branch[] {
   const output = new Deno.Command("objdump", {
@@ -121,11 +114,11 @@ Deno.test({
   name: OBJDUMP_TEST,
   ...skipUnless(
     OBJDUMP_TEST,
-    !exists(SID_PYTHON)
+    !pathExists(SID_PYTHON)
       ? {
         reason: `${SID_PYTHON} not found: run scripts/get_pythons.ts`,
         // Missing unless scripts/get_pythons.ts recorded that Debian's mirror could not be reached.
-        missing: !exists(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
+        missing: !pathExists(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
       }
       : !objdumpAvailable()
       ? { reason: "objdump (binutils) not found", missing: true }

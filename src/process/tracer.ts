@@ -13,6 +13,7 @@ import { Errno, SyscallError } from "../../ffi/errno.ts";
 import { PermissionDeniedError, ProcessNotFoundError, TargetExitedError } from "../errors.ts";
 import { listTids } from "./tasks.ts";
 import { X86_64_REGISTER_NAMES, type X86_64Registers } from "../elf/core_notes.ts";
+import { sleepSync } from "../sleep_sync.ts";
 
 const PTRACE_GETREGS = 12;
 const PTRACE_DETACH = 17;
@@ -30,8 +31,6 @@ const STOP_TIMEOUT_MS = 2000;
 /** How long {@linkcode detachRunning} waits for a thread to stop before it gives up. */
 const DETACH_STOP_TIMEOUT_MS = 200;
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Detaches a thread that is seized but running: interrupts it, waits for its stop (at most
  * {@linkcode DETACH_STOP_TIMEOUT_MS}) and detaches it. A thread that is gone needs nothing.
@@ -45,7 +44,7 @@ function detachRunning(tid: number, signal: bigint): void {
     const r = libc.waitpid(tid, status, WALL | WNOHANG);
     if (r === tid) break;
     if (r < 0 || performance.now() > deadline) return;
-    Atomics.wait(sleeper, 0, 0, 0.1);
+    sleepSync(0.1);
   }
   libc.ptrace(PTRACE_DETACH, tid, 0n, signal);
 }
@@ -141,7 +140,7 @@ export class ProcessTracer implements Disposable {
             Errno.EBUSY,
           );
         }
-        Atomics.wait(sleeper, 0, 0, 0.1);
+        sleepSync(0.1);
       } else {
         deadline = performance.now() + STOP_TIMEOUT_MS;
       }

@@ -6,24 +6,19 @@
  * split reference counts.
  */
 import assert from "node:assert/strict";
-import { FakeMemory } from "../memory/fake_memory.ts";
-import type { FieldKind, StructName } from "../cpython/layout.ts";
 import { v3_14 as buildV3_14 } from "../cpython/layouts/v3_14.ts";
 import { v3_14t as buildV3_14T } from "../cpython/layouts/v3_14t.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "../cpython/layouts/debug_offsets.ts";
 import { ValueRenderer } from "../cpython/values.ts";
-import { fieldWidth } from "../cpython/struct_view.ts";
 import { detectVersion } from "./detect_version.ts";
-import { FIELD_MAP, runtimeForTarget, SIZE_MAP } from "./debug_offsets.ts";
+import { runtimeForTarget } from "./debug_offsets.ts";
+import { declaredOffsets, DeclaredTarget, INTERP, RUNTIME } from "./_declared_target.ts";
 import { walkThreads } from "./threads.ts";
 import { VariableReader } from "./variables.ts";
 
 const v3_14 = buildV3_14();
 const v3_14t = buildV3_14T();
 
-const RUNTIME = 0x100000n;
-const INTERP = 0x200000n;
-const HEAP = 0x400000n;
 /** 3.14.2 final, as `PY_VERSION_HEX`. */
 const PY_3_14_2 = 0x030e02f0n;
 const [MAIN_TID, WORKER_TID] = [5000, 5001];
@@ -32,70 +27,12 @@ const LAYOUT = v3_14t;
 
 /** What the 3.14t declares: the offsets of its layout. */
 function declared(): Map<string, number> {
-  const s = LAYOUT.structs;
-  const values = new Map<string, number>();
-  for (const [group, struct] of SIZE_MAP) values.set(`${group}.size`, s[struct]!.size);
-  for (const [name, struct, field] of FIELD_MAP) {
-    const f = s[struct]?.fields[field];
-    if (f !== undefined) values.set(name, f.offset);
-  }
-  const gilBase = s.interp!.size - s.gil!.size;
-  values.set("interpreter_state.gil_runtime_state", gilBase);
-  values.set(
-    "interpreter_state.gil_runtime_state_locked",
-    gilBase + s.gil!.fields["locked"]!.offset,
-  );
-  values.set(
-    "interpreter_state.gil_runtime_state_holder",
-    gilBase + s.gil!.fields["last_holder"]!.offset,
-  );
-  const collecting = s.gc!.fields["collecting"]!.offset;
-  values.set("interpreter_state.gc", s.interp!.fields["gc_collecting"]!.offset - collecting);
-  values.set("gc.collecting", collecting);
-  values.set("unicode_object.asciiobject_size", s.unicode!.size);
-  return values;
+  return declaredOffsets(LAYOUT);
 }
 
-function kindOf(name: string): FieldKind {
-  const entry = FIELD_MAP.find(([n]) => n === name);
-  if (entry === undefined) return "u64";
-  const [, struct, field] = entry as readonly [string, StructName, string];
-  return LAYOUT.structs[struct]?.fields[field]?.kind ?? "u64";
-}
-
-class Target {
-  readonly mem = new FakeMemory();
-  readonly values = declared();
-  #next = HEAP;
-
+class Target extends DeclaredTarget {
   constructor() {
-    this.mem.map(RUNTIME, 64 * 1024);
-    this.mem.map(INTERP, 512 * 1024);
-    this.mem.map(HEAP, 1024 * 1024);
-  }
-
-  alloc(size: number): bigint {
-    const at = this.#next;
-    this.#next += BigInt((size + 15) & ~15);
-    return at;
-  }
-
-  /** Writes `value` at `base` + the offset the target declares for `name`. */
-  put(base: bigint, name: string, value: bigint | number): void {
-    const offset = this.values.get(name);
-    if (offset === undefined) throw new Error(`no offset declared for ${name}`);
-    this.raw(base + BigInt(offset), kindOf(name), value);
-  }
-
-  raw(address: bigint, kind: FieldKind, value: bigint | number): void {
-    const bytes = new Uint8Array(fieldWidth(kind));
-    const view = new DataView(bytes.buffer);
-    const v = BigInt(value);
-    if (bytes.length === 8) view.setBigUint64(0, BigInt.asUintN(64, v), true);
-    else if (bytes.length === 4) view.setUint32(0, Number(BigInt.asUintN(32, v)), true);
-    else if (bytes.length === 2) view.setUint16(0, Number(BigInt.asUintN(16, v)), true);
-    else view.setUint8(0, Number(BigInt.asUintN(8, v)));
-    this.mem.write(address, bytes);
+    super(LAYOUT, declared());
   }
 
   /** A free-threaded object header: owned by no thread, `shared` references (shifted by 2). */
@@ -110,10 +47,7 @@ class Target {
 
   type(name: string, flags = 0n): bigint {
     const at = this.alloc(LAYOUT.structs.type!.size);
-    const bytes = new TextEncoder().encode(name + "\0");
-    const cName = this.alloc(bytes.length);
-    this.mem.write(cName, bytes);
-    this.put(at, "type_object.tp_name", cName);
+    this.put(at, "type_object.tp_name", this.cString(name));
     // Py_TPFLAGS_READY (1 << 12), as every type the renderer believes.
     this.put(at, "type_object.tp_flags", flags | (1n << 12n));
     return at;

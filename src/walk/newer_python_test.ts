@@ -4,22 +4,17 @@
  * declares, with one warning, printing what it can. Built over bytes.
  */
 import assert from "node:assert/strict";
-import { FakeMemory } from "../memory/fake_memory.ts";
-import type { FieldKind, StructName } from "../cpython/layout.ts";
 import { v3_15 as buildV3_15 } from "../cpython/layouts/v3_15.ts";
 import { DEBUG_OFFSETS_LAYOUTS } from "../cpython/layouts/debug_offsets.ts";
 import { selectRuntime, SUPPORTED } from "../cpython/runtime.ts";
 import { UnsupportedVersionError } from "../errors.ts";
-import { fieldWidth } from "../cpython/struct_view.ts";
 import { detectVersion } from "./detect_version.ts";
-import { FIELD_MAP, runtimeForTarget, SIZE_MAP } from "./debug_offsets.ts";
+import { runtimeForTarget } from "./debug_offsets.ts";
+import { declaredOffsets, DeclaredTarget, INTERP, RUNTIME } from "./_declared_target.ts";
 import { walkThreads } from "./threads.ts";
 
 const v3_15 = buildV3_15();
 
-const RUNTIME = 0x100000n;
-const INTERP = 0x200000n;
-const HEAP = 0x400000n;
 /** 3.16.0 final, as `PY_VERSION_HEX`. */
 const PY_3_16_0 = 0x031000f0n;
 const TID = 4242;
@@ -27,80 +22,15 @@ const TID = 4242;
 /** What a 3.16 target declares: 3.15's offsets, but the thread id moved to the end of the thread state. */
 function declared(): Map<string, number> {
   const s = v3_15.structs;
-  const values = new Map<string, number>();
-  for (const [group, struct] of SIZE_MAP) values.set(`${group}.size`, s[struct]!.size);
-  for (const [name, struct, field] of FIELD_MAP) {
-    const f = s[struct]?.fields[field];
-    if (f !== undefined) values.set(name, f.offset);
-  }
+  const values = declaredOffsets(v3_15);
   values.set("thread_state.native_thread_id", s.thread!.size - 8);
-  const gilBase = s.interp!.size - s.gil!.size;
-  values.set("interpreter_state.gil_runtime_state", gilBase);
-  values.set(
-    "interpreter_state.gil_runtime_state_locked",
-    gilBase + s.gil!.fields["locked"]!.offset,
-  );
-  values.set(
-    "interpreter_state.gil_runtime_state_holder",
-    gilBase + s.gil!.fields["last_holder"]!.offset,
-  );
-  const collecting = s.gc!.fields["collecting"]!.offset;
-  values.set("interpreter_state.gc", s.interp!.fields["gc_collecting"]!.offset - collecting);
-  values.set("gc.collecting", collecting);
-  values.set("unicode_object.asciiobject_size", s.unicode!.size);
   values.set("unicode_object.compactunicodeobject_size", s.compact_unicode!.size);
   return values;
 }
 
-/** The debug name's struct and field kind in the 3.15 table. */
-function kindOf(name: string): FieldKind {
-  const entry = FIELD_MAP.find(([n]) => n === name);
-  if (entry === undefined) return "u64";
-  const [, struct, field] = entry as [string, StructName, string];
-  return v3_15.structs[struct]!.fields[field]!.kind;
-}
-
-class Target {
-  readonly mem = new FakeMemory();
-  readonly values: Map<string, number>;
-  #next = HEAP;
-
+class Target extends DeclaredTarget {
   constructor(values: Map<string, number>) {
-    this.values = values;
-    this.mem.map(RUNTIME, 64 * 1024);
-    this.mem.map(INTERP, 256 * 1024);
-    this.mem.map(HEAP, 1024 * 1024);
-  }
-
-  alloc(size: number): bigint {
-    const at = this.#next;
-    this.#next += BigInt((size + 15) & ~15);
-    return at;
-  }
-
-  /** Writes `value` at `base` + the offset the target declares for `name`, as wide as its kind. */
-  put(base: bigint, name: string, value: bigint | number): void {
-    const offset = this.values.get(name);
-    if (offset === undefined) throw new Error(`no offset declared for ${name}`);
-    this.raw(base + BigInt(offset), kindOf(name), value);
-  }
-
-  raw(address: bigint, kind: FieldKind, value: bigint | number): void {
-    const bytes = new Uint8Array(fieldWidth(kind));
-    const view = new DataView(bytes.buffer);
-    const v = BigInt(value);
-    if (bytes.length === 8) view.setBigUint64(0, BigInt.asUintN(64, v), true);
-    else if (bytes.length === 4) view.setUint32(0, Number(BigInt.asUintN(32, v)), true);
-    else if (bytes.length === 2) view.setUint16(0, Number(BigInt.asUintN(16, v)), true);
-    else view.setUint8(0, Number(BigInt.asUintN(8, v)));
-    this.mem.write(address, bytes);
-  }
-
-  cString(text: string): bigint {
-    const bytes = new TextEncoder().encode(text + "\0");
-    const at = this.alloc(bytes.length);
-    this.mem.write(at, bytes);
-    return at;
+    super(v3_15, values, 256 * 1024);
   }
 
   type(name: string, flags = 0n): bigint {

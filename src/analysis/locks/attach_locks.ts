@@ -10,6 +10,7 @@ import { X86_64_REGISTER_NAMES, type X86_64Registers } from "../../elf/core_note
 import type { ThreadLocks } from "./analyze_locks.ts";
 import { summarizeLocks } from "./deadlocks.ts";
 import { parseProcSyscall } from "./descriptors.ts";
+import { sleepSync } from "../../sleep_sync.ts";
 
 /** Sets `waitingFor`, `holds`, `syscall` on each thread; returns the summary. */
 export function attachLocks(
@@ -83,7 +84,7 @@ export function procSyscallRegisters(
   for (let attempt = 0; attempt < PROC_SYSCALL_READS && call === undefined; attempt++) {
     if (attempt > 0) {
       if (performance.now() > deadline) break;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      sleepSync(1);
     }
     try {
       call = parseProcSyscall(Deno.readTextFileSync(`/proc/${pid}/task/${tid}/syscall`));
