@@ -129,13 +129,14 @@ export async function startContainerFixture(
       : `mkdir ${R}/opt/python/bin && touch ${R}${binary} && mount --bind ${python.path} ${R}${binary}`,
     `mount --bind ${dir}/app ${R}/app && mount -o remount,bind,ro ${R}/app`,
     `mount --bind ${dir}/run ${R}/run/pystack`,
+    // Before the binds: a bound path under /tmp (a clone there) must not be hidden by it.
+    `mount -t tmpfs tmp ${R}/tmp`,
     ...(options.binds ?? []).map((path) =>
       `mkdir -p ${R}${path} && mount --bind ${path} ${R}${path} && ` +
       `mount -o remount,bind,ro ${R}${path}`
     ),
     `mount --rbind /dev ${R}/dev`,
     `mount -t proc proc ${R}/proc`,
-    `mount -t tmpfs tmp ${R}/tmp`,
     `cd ${R}`,
     "pivot_root . .oldroot",
     "cd /",

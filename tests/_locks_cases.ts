@@ -178,8 +178,17 @@ export const SCENARIOS: LockScenario[] = [
       const holder = threadWith(doc, "hold_mutex");
       waits(main, "pthread_mutex", holder.tid, "recorded", /^pthread mutex 0x[0-9a-f]+$/);
       assert.equal(main.waitingFor!.evidence, "owner recorded in the mutex");
-      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
       assert.deepEqual(main.holds?.map((h) => [h.kind, h.resource]), [["gil", "the GIL"]]);
+      // A kernel core can catch the GIL waiter between two of its 5 ms waits: in user code
+      // (no system call) or waking the GIL's mutex (`futex(…, FUTEX_WAKE)`). Its wait is then
+      // not shown, and no cycle is claimed; in a wait, everything is.
+      const syscall = holder.syscall?.text;
+      if (syscall === undefined || /^futex\(0x[0-9a-f]+, FUTEX_/.test(syscall)) {
+        assert.equal(holder.waitingFor, undefined, `between waits (${syscall ?? "no call"})`);
+        assert.deepEqual(deadlocks(doc), []);
+        return;
+      }
+      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
       assert.deepEqual(deadlocks(doc), [[pair(main.tid, holder.tid), "recorded"]]);
       assert.equal(doc.locks!.findings.length, 1);
       assert.match(
@@ -202,8 +211,17 @@ export const SCENARIOS: LockScenario[] = [
       const holder = threadWith(doc, "hold_mutex");
       waits(main, "pthread_mutex", holder.tid, "recorded", /^pthread mutex 0x[0-9a-f]+$/);
       assert.equal(main.waitingFor!.evidence, "owner recorded in the mutex");
-      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
       assert.deepEqual(main.holds?.map((h) => [h.kind, h.resource]), [["gil", "the GIL"]]);
+      // A kernel core can catch the GIL waiter between two of its 5 ms waits: in user code
+      // (no system call) or waking the GIL's mutex (`futex(…, FUTEX_WAKE)`). Its wait is then
+      // not shown, and no cycle is claimed; in a wait, everything is.
+      const syscall = holder.syscall?.text;
+      if (syscall === undefined || /^futex\(0x[0-9a-f]+, FUTEX_/.test(syscall)) {
+        assert.equal(holder.waitingFor, undefined, `between waits (${syscall ?? "no call"})`);
+        assert.deepEqual(deadlocks(doc), []);
+        return;
+      }
+      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
       assert.deepEqual(deadlocks(doc), [[pair(main.tid, holder.tid), "recorded"]]);
       assert.equal(doc.locks!.findings.length, 1);
       assert.match(

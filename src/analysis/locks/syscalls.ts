@@ -104,6 +104,21 @@ export function syscallOf(regs: X86_64Registers): SyscallCall | undefined {
   return call;
 }
 
+/** Futex operations that wait: WAIT, WAIT_BITSET, LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI. */
+const FUTEX_WAIT_OPS: ReadonlySet<number> = new Set([0, 9, 6, 13, 11]);
+
+/** The futex operations that do not wait, as `describeSyscall` names them. */
+const FUTEX_OP_NAMES: ReadonlyMap<number, string> = new Map([
+  [1, "FUTEX_WAKE"],
+  [3, "FUTEX_REQUEUE"],
+  [4, "FUTEX_CMP_REQUEUE"],
+  [5, "FUTEX_WAKE_OP"],
+  [7, "FUTEX_UNLOCK_PI"],
+  [8, "FUTEX_TRYLOCK_PI"],
+  [10, "FUTEX_WAKE_BITSET"],
+  [12, "FUTEX_CMP_REQUEUE_PI"],
+]);
+
 /**
  * The futex a thread sleeps on: `futex(addr, op, val, …)`, or
  * `restart_syscall` after a timed futex wait was interrupted (a previous
@@ -115,8 +130,7 @@ export function futexWaitOf(regs: X86_64Registers): FutexWait | undefined {
   if (call === undefined) return undefined;
   if (call.number !== SYS.futex && call.number !== SYS.restart_syscall) return undefined;
   const op = Number(regs.rsi & 0x7fn);
-  // WAIT, WAIT_BITSET, LOCK_PI, LOCK_PI2, WAIT_REQUEUE_PI.
-  if (![0, 9, 6, 13, 11].includes(op)) return undefined;
+  if (!FUTEX_WAIT_OPS.has(op)) return undefined;
   return { address: regs.rdi, op, expected: Number(BigInt.asUintN(32, regs.rdx)) };
 }
 
@@ -129,7 +143,13 @@ export function describeSyscall(call: SyscallCall, what?: string): string {
     return `${call.name}(fd ${call.fd}${what === undefined ? "" : ` → ${what}`})`;
   }
   if (call.number === SYS.futex || call.number === SYS.restart_syscall) {
-    return `${call.name}(0x${call.args[0]!.toString(16)})`;
+    const address = `0x${call.args[0]!.toString(16)}`;
+    // A futex call that does not wait (a wake, a requeue) says so: the thread is not asleep.
+    const op = Number(call.args[1]! & 0x7fn);
+    if (call.number === SYS.restart_syscall || FUTEX_WAIT_OPS.has(op)) {
+      return `${call.name}(${address})`;
+    }
+    return `${call.name}(${address}, ${FUTEX_OP_NAMES.get(op) ?? `op ${op}`})`;
   }
   if (call.number === SYS.wait4) {
     const pid = Number(BigInt.asIntN(32, call.args[0]!));

@@ -44,3 +44,18 @@ Deno.test("futexWaitOf() reads waits, also after restart_syscall, and ignores wa
   assert.equal(futexWaitOf(regs({ origRax: 202n, rdi: 0x1000n, rsi: 0x81n })), undefined); // WAKE
   assert.equal(futexWaitOf(regs({ origRax: 0n, rdi: 0x1000n })), undefined);
 });
+
+Deno.test("describeSyscall() names a futex call that does not wait", () => {
+  const futex = (rsi: bigint) =>
+    describeSyscall(syscallOf(regs({ origRax: 202n, rdi: 0xbb88f8n, rsi }))!);
+  assert.equal(futex(0x80n), "futex(0xbb88f8)"); // FUTEX_WAIT_PRIVATE
+  assert.equal(futex(0x189n), "futex(0xbb88f8)"); // FUTEX_WAIT_BITSET|PRIVATE|CLOCK_REALTIME
+  assert.equal(futex(0x81n), "futex(0xbb88f8, FUTEX_WAKE)"); // FUTEX_WAKE_PRIVATE
+  assert.equal(futex(0x85n), "futex(0xbb88f8, FUTEX_WAKE_OP)");
+  assert.equal(futex(0x8fn), "futex(0xbb88f8, op 15)");
+  // After an interrupted wait the argument registers are the futex's: shown as the wait.
+  assert.equal(
+    describeSyscall(syscallOf(regs({ origRax: 219n, rdi: 0xbb88f8n, rsi: 0x81n }))!),
+    "restart_syscall(0xbb88f8)",
+  );
+});
