@@ -44,6 +44,12 @@ export interface InspectCoreOptions {
    * those the text output shows (`shown`: faster).
    */
   nativeLines?: "all" | "shown";
+  /**
+   * The caller exits right after this call (pystack's CLI): what native frames
+   * took (libdw's tables, decompressed debug files) is left for the exit to
+   * free, which saves ending libdwfl's session (several milliseconds).
+   */
+  exitsAfter?: boolean;
   /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
   locks?: boolean;
   /**
@@ -242,6 +248,7 @@ export async function inspectCore(
         main: objects.main,
         ...(images === undefined ? {} : { images }),
         ...(options.nativeLines === undefined ? {} : { nativeLines: options.nativeLines }),
+        ...(options.exitsAfter === true ? { exitsAfter: true } : {}),
         log,
       });
       walk.threads = attached.threads;

@@ -81,6 +81,12 @@ export interface InspectProcessOptions {
    * those the text output shows (`shown`: faster).
    */
   nativeLines?: "all" | "shown";
+  /**
+   * The caller exits right after this call (pystack's CLI): what native frames
+   * took (libdw's tables, decompressed debug files) is left for the exit to
+   * free, which saves ending libdwfl's session (several milliseconds).
+   */
+  exitsAfter?: boolean;
   /** Also find what each thread waits for and holds, and the deadlocks (`--locks`). */
   locks?: boolean;
   /**
@@ -183,17 +189,19 @@ export function* inspectSteps(
       );
     }
     // Before pausing: libdw reports the objects and loads their unwind tables, and the debug
-    // files the native frames will need are prepared (decompressed only after the target runs
-    // again: no worker thread competes with the paused target for the CPU).
+    // files the native frames will need are prepared. With a spare core, they start inflating
+    // now on one worker thread, largest section first; on more only after the target runs
+    // again: no worker thread competes with the pause for this thread's core.
     const nativePart = options.native === undefined ? undefined : part(parts, "native");
     using images = nativePart === undefined || !ahead ? undefined : nativePart.debugImagesAhead(
       [objects.main?.elf, openMaybe(nativePart.libcPath(maps.map((m) => m.path)), open)],
-      { start: false },
+      { start: navigator.hardwareConcurrency >= 2 ? "one worker" : false },
     );
     const nativeWarnings: string[] = [];
     using native = nativePart === undefined
       ? undefined
       : nativeOrWarning(nativePart.NativeStacks, pid, images, nativeWarnings);
+    if (options.exitsAfter === true) native?.leaveToExit();
     const nested = inOtherPidNamespace(pid, log);
     const greenletPrescan = located === undefined || !block || parts.greenlets === undefined
       ? undefined
@@ -364,7 +372,7 @@ export function* inspectSteps(
       !deadline?.passed("native frames")
     ) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
-      if (ahead) yield native.resolve();
+      if (ahead) yield native.resolve(undefined, options.nativeLines);
     }
     // `--timeout`: the symbolisation may have used up the time; the frames are not attached.
     if (

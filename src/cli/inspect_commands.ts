@@ -36,6 +36,7 @@ export function inspectOptions(command: InspectFlags, guard: TimeoutGuard | unde
     ...(command.tasks ? { tasks: true } : {}),
     ...(command.native === undefined ? {} : { native: command.native }),
     ...(command.json ? {} : { nativeLines: "shown" as const }),
+    exitsAfter: true,
     ...(methods === undefined ? {} : { methods }),
     ...(command.verbose > 0 ? { log: logLine } : {}),
     ...(guard === undefined ? {} : { deadline: guard.deadline }),

@@ -33,6 +33,8 @@ export interface CoreNativeInput {
   main: InterpreterMappings | undefined;
   images?: DebugImages;
   nativeLines?: "all" | "shown";
+  /** Leave the native session for the process's exit to free (`NativeStacks.leaveToExit`). */
+  exitsAfter?: boolean;
   log: (message: string) => void;
 }
 
@@ -54,6 +56,7 @@ export async function attachCoreNative(
     relocate: (name) => moved.get(name),
     ...(input.images === undefined ? {} : { images: input.images }),
   });
+  if (input.exitsAfter === true) native.leaveToExit();
   native.unwindCore();
   log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
   const baseName = (p: string) => p.slice(p.lastIndexOf("/") + 1);
@@ -65,7 +68,7 @@ export async function attachCoreNative(
     if (!recordedOf.has(baseName(onDisk))) recordedOf.set(baseName(onDisk), f.path);
   }
   const libraryName = (name: string) => baseName(recordedOf.get(name) ?? name);
-  await native.resolve(libraryName);
+  await native.resolve(libraryName, input.nativeLines);
   const warnings: string[] = [];
   const attached = native.attach(
     threads,

@@ -43,7 +43,29 @@ interface Entry {
   ok: boolean | undefined;
   taken: boolean;
   disposed: boolean;
+  /** Requests before this one. */
+  order: number;
 }
+
+/** A section to inflate, started, waiting for a worker thread. */
+interface Queued {
+  entry: Entry;
+  job: InflateJob;
+  resolve: (ok: boolean) => void;
+}
+
+/**
+ * Whether `a` inflates before `b`: the image requested first (the
+ * interpreter's, whose frames are symbolised first) before the others, for it
+ * is complete only once all its sections are; then the largest section first.
+ */
+function before(a: Queued, b: Queued): boolean {
+  if (a.entry.order !== b.entry.order) return a.entry.order < b.entry.order;
+  return a.job.outSize > b.job.outSize;
+}
+
+/** Sections inflated at once: one per core (2 when the count is unknown). */
+const MAX_WORKERS = Math.max(1, navigator.hardwareConcurrency || 2);
 
 /** Images being made or made, by build id. */
 export class DebugImages implements Disposable {
@@ -60,6 +82,11 @@ export class DebugImages implements Disposable {
   readonly #entries = new Map<string, Entry>();
   #firstStart: number | undefined;
   #lastEnd = 0;
+  /** Jobs started but not running yet. */
+  readonly #queue: Queued[] = [];
+  #running = 0;
+  /** Jobs allowed to run at once, raised by {@linkcode start}. */
+  #workers = 0;
 
   /**
    * Prepares the image of the debug file of `buildId` (hex), when there is
@@ -93,25 +120,58 @@ export class DebugImages implements Disposable {
       ok: undefined,
       taken: false,
       disposed: false,
+      order: this.#entries.size,
     });
     return true;
   }
 
   /**
-   * Starts inflating the requested images' sections on worker threads,
-   * largest first: all of them at once, or only the largest (`largestOnly`:
-   * the one that bounds the wait, alone while this thread has other work to
-   * do; the others would compete with both for the CPU).
+   * Starts inflating the requested images' sections on worker threads, in
+   * the order of {@linkcode before}: on as many threads as there are cores,
+   * or on `workers` (one: the sections inflate one after the other while this
+   * thread has other work to do; more would compete with it for the CPU). A
+   * later call may raise the count.
    */
-  start(options: { largestOnly?: boolean } = {}): void {
+  start(options: { workers?: number } = {}): void {
+    this.#workers = Math.max(this.#workers, Math.min(options.workers ?? MAX_WORKERS, MAX_WORKERS));
     const jobs = [...this.#entries.values()].filter((entry) => !entry.disposed)
-      .flatMap((entry) => entry.pending.map((job) => ({ entry, job })))
-      .sort((a, b) => b.job.outSize - a.job.outSize);
-    if (jobs.length === 0) return;
+      .flatMap((entry) => entry.pending.map((job) => ({ entry, job })));
+    if (jobs.length === 0 && this.#queue.length === 0) return;
     this.#firstStart ??= performance.now();
-    for (const { entry, job } of options.largestOnly ? jobs.slice(0, 1) : jobs) {
+    for (const { entry, job } of jobs) {
       entry.pending.splice(entry.pending.indexOf(job), 1);
-      entry.started.push(entry.image.inflate(job));
+      entry.started.push(
+        new Promise<boolean>((resolve) => {
+          this.#queue.push({ entry, job, resolve });
+        }),
+      );
+    }
+    this.#pump();
+  }
+
+  /**
+   * Runs queued jobs in the order of {@linkcode before} while fewer than the
+   * workers allowed run (never more than cores: more threads would only slow
+   * the section waited for, and this thread, down). A disposed image's jobs
+   * do not run.
+   */
+  #pump(): void {
+    while (this.#running < this.#workers && this.#queue.length > 0) {
+      let at = 0;
+      this.#queue.forEach((q, i) => {
+        if (before(q, this.#queue[at]!)) at = i;
+      });
+      const { entry, job, resolve } = this.#queue.splice(at, 1)[0]!;
+      if (entry.disposed) {
+        resolve(false);
+        continue;
+      }
+      this.#running++;
+      entry.image.inflate(job).then((ok) => {
+        this.#running--;
+        resolve(ok);
+        this.#pump();
+      });
     }
   }
 
@@ -180,5 +240,7 @@ export class DebugImages implements Disposable {
       if (entry.started.length === 0) image[Symbol.dispose]();
       else Promise.allSettled(entry.started).then(() => image[Symbol.dispose]());
     }
+    // Jobs not running yet never will.
+    for (const q of this.#queue.splice(0)) q.resolve(false);
   }
 }

@@ -114,9 +114,13 @@ export class NativeStacks implements Disposable {
    * the other). The debug files of the objects with frames are decompressed
    * in parallel on worker threads (`debug_images.ts`); meanwhile the ELF
    * symbols are looked up, then each object's DWARF once its file is ready.
-   * `libraryName` must be the one given to `attach`.
+   * `libraryName` must be the one given to `attach`, and `lines` the source
+   * lines it will read.
    */
-  async resolve(libraryName?: (moduleName: string) => string): Promise<void> {
+  async resolve(
+    libraryName?: (moduleName: string) => string,
+    lines: "all" | "shown" = "all",
+  ): Promise<void> {
     const images = this.#session.images;
     const symbolizer = this.#symbolizerFor(libraryName);
     const dw = openLibdw();
@@ -146,8 +150,8 @@ export class NativeStacks implements Disposable {
       return { ...g, buildId };
     });
     // The largest section (the interpreter's .debug_info) bounds the wait: it starts first,
-    // alone while this thread looks up the ELF symbols, the others after.
-    images.start({ largestOnly: true });
+    // on one worker thread while this thread looks up the ELF symbols, the others after.
+    images.start({ workers: 1 });
     // ELF symbols while the sections inflate (libdwfl reads only the symbol tables now).
     images.partial = true;
     try {
@@ -164,8 +168,9 @@ export class NativeStacks implements Disposable {
     for await (const i of inCompletionOrder(ready)) {
       const raws = groups[i]!.raws;
       for (const raw of raws) symbolizer.frames(raw);
-      // Waiting for other objects anyway: their source lines now (attach may not need them all).
-      if (--left > 0) { for (const raw of raws) symbolizer.fillLine(raw); }
+      // Waiting for other objects anyway: their source lines now, when all will be shown (only
+      // some otherwise: reading line tables attach does not need would slow the inflating down).
+      if (--left > 0 && lines === "all") { for (const raw of raws) symbolizer.fillLine(raw); }
     }
     await images.settled(); // images asked for ahead and not needed
   }
@@ -293,6 +298,11 @@ export class NativeStacks implements Disposable {
     ];
   }
 
+  /** See {@linkcode NativeSession.leaveToExit}. */
+  leaveToExit(): void {
+    this.#session.leaveToExit();
+  }
+
   [Symbol.dispose](): void {
     this.#session[Symbol.dispose]();
   }
@@ -384,15 +394,16 @@ export function logInflated(stats: InflateStats, log: (message: string) => void)
 
 /**
  * Prepares (and with `start`, the default, starts decompressing on worker
- * threads) the debug files nearly every native stack needs, as soon as their
- * objects are known: `elfs` are the interpreter's object and libc. For a live
- * process only the preparation runs before the target is paused: no worker
- * thread then competes with the pause for the CPU;
- * {@linkcode NativeStacks.resolve} starts them.
+ * threads; with `start: "one worker"` on one thread, largest section first)
+ * the debug files nearly every native stack needs, as soon as their objects
+ * are known: `elfs` are the interpreter's object and libc. For a live
+ * process, at most one worker thread inflates before the target runs again,
+ * and only with a spare core: none then competes with the pause for the
+ * CPU; {@linkcode NativeStacks.resolve} adds the others.
  */
 export function debugImagesAhead(
   elfs: readonly (ElfFile | undefined)[],
-  options: { start?: boolean } = {},
+  options: { start?: boolean | "one worker" } = {},
 ): DebugImages {
   const images = new DebugImages();
   for (const elf of elfs) {
@@ -404,7 +415,8 @@ export function debugImagesAhead(
     }
     if (buildId !== undefined) images.request(buildId);
   }
-  if (options.start ?? true) images.start();
+  const start = options.start ?? true;
+  if (start !== false) images.start(start === "one worker" ? { workers: 1 } : {});
   return images;
 }
 

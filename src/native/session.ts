@@ -100,6 +100,7 @@ export class NativeSession implements Disposable {
   /** The debug files handed to libdw decompressed (`debug_images.ts`); the session owns them. */
   readonly images: DebugImages;
   #frames: RawFrame[] = [];
+  #leftToExit = false;
   #lastSp: bigint | undefined;
   #frameBuf = {
     pc: new BigUint64Array(1),
@@ -315,8 +316,19 @@ export class NativeSession implements Disposable {
     return this.#frames.length >= MAX_NATIVE_FRAMES ? DWARF_CB.abort : DWARF_CB.ok;
   }
 
+  /**
+   * Leaves what the session holds (libdw's tables, the decompressed debug
+   * files, its descriptors) for the process's exit to free: disposing of it
+   * then does nothing. For a caller that exits right after (pystack's CLI);
+   * ending libdwfl's session costs several milliseconds. It never holds a
+   * thread stopped: the tracer that stopped them has released them.
+   */
+  leaveToExit(): void {
+    this.#leftToExit = true;
+  }
+
   [Symbol.dispose](): void {
-    if (this.dwfl.ended) return;
+    if (this.dwfl.ended || this.#leftToExit) return;
     this.dwfl[Symbol.dispose]();
     this.#frameCallback.close();
     this.#findElf.close();

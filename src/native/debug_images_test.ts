@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { debugFileByBuildId, DebugImages } from "./debug_images.ts";
+import { ElfFile, fileSource } from "../elf/elf_file.ts";
+
+/** The build ids of Debian's python3.11 and of libc, when their debug files are installed. */
+function buildIds(): string[] | undefined {
+  const ids: string[] = [];
+  for (const path of ["/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libc.so.6"]) {
+    try {
+      using source = fileSource(path);
+      const id = new ElfFile(source).buildId();
+      if (id === undefined || debugFileByBuildId(id) === undefined) return undefined;
+      ids.push(id);
+    } catch {
+      return undefined;
+    }
+  }
+  return ids;
+}
+
+const ids = buildIds();
+const skip = ids === undefined
+  ? "needs Debian's python3.11 and libc with their debug files (python3.11-dbg, libc6-dbg)"
+  : undefined;
+
+Deno.test({
+  name: "DebugImages on one worker: the image requested first is complete first",
+  ignore: skip !== undefined,
+  async fn() {
+    const [python, libc] = ids!;
+    using images = new DebugImages();
+    assert.ok(images.request(python!));
+    assert.ok(images.request(libc!));
+    images.start({ workers: 1 });
+    const order: string[] = [];
+    await Promise.all([
+      images.ready(libc!).then((ok) => order.push(`libc ${ok}`)),
+      images.ready(python!).then((ok) => order.push(`python ${ok}`)),
+    ]);
+    // Requested second, libc's sections ran only after all of python's.
+    assert.deepEqual(order, ["python true", "libc true"]);
+  },
+});
+
+Deno.test({
+  name: "DebugImages: disposing leaves queued sections unrun, and settled() still resolves",
+  ignore: skip !== undefined,
+  async fn() {
+    const [python, libc] = ids!;
+    const images = new DebugImages();
+    assert.ok(images.request(python!));
+    assert.ok(images.request(libc!));
+    images.start({ workers: 1 });
+    images[Symbol.dispose]();
+    await images.settled();
+    // Only the section running when disposed was inflated.
+    assert.equal(await images.ready(libc!), false);
+  },
+});
+
+if (skip !== undefined) console.warn(`debug_images_test: skipped: ${skip}`);
