@@ -143,11 +143,12 @@ export async function inspectCore(
       (recorded.path === undefined ? undefined : memory.fileFor(recorded.path)) ?? executable;
     const objects = findPythonObjects(maps, exeOnDisk, open);
     const subject = `core ${path}`;
-    // Debug information the native frames will need, decompressed on worker threads from now.
+    // Debug information the native frames will need, decompressed from now: on one worker
+    // thread while this one reads the core (on more, they would compete with it for the CPU).
     using images = nativePart?.debugImagesAhead([
       objects.main?.elf,
       openMaybe(nativePart.libcPath(maps.map((m) => m.path)), open),
-    ]);
+    ], { start: "one worker" });
     // With --native-all a core without an interpreter still has native stacks to show.
     let located: PythonLocation | undefined;
     let noInterpreter: string | undefined;
