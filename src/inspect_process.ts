@@ -367,32 +367,28 @@ export function* inspectSteps(
       const name = threadName(pid, t.tid);
       if (name !== undefined && t.tid !== 0) t.name = name;
     }
-    if (
-      native !== undefined && nativePart !== undefined && options.native !== undefined &&
-      !deadline?.passed("native frames")
-    ) {
+    const attachOptions = nativePart === undefined || options.native === undefined
+      ? undefined
+      : nativePart.attachOptionsFor(
+        options.native,
+        located?.rt.native ?? nativePart.NO_INTERPRETER_RULES,
+        objects.main,
+        {
+          threadName: (tid) => threadName(pid, tid),
+          log,
+          ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
+        },
+      );
+    if (native !== undefined && attachOptions !== undefined && !deadline?.passed("native frames")) {
       log(`native stacks unwound in ${native.unwindMs.toFixed(2)} ms`);
-      if (ahead) yield native.resolve(undefined, options.nativeLines);
+      if (ahead) yield native.resolve(attachOptions);
     }
     // `--timeout`: the symbolisation may have used up the time; the frames are not attached.
     if (
-      native !== undefined && nativePart !== undefined && options.native !== undefined &&
-      !deadline?.passed("native frames")
+      native !== undefined && nativePart !== undefined && attachOptions !== undefined &&
+      options.native !== undefined && !deadline?.passed("native frames")
     ) {
-      walk.threads = native.attach(
-        walk.threads,
-        nativePart.attachOptionsFor(
-          options.native,
-          located?.rt.native ?? nativePart.NO_INTERPRETER_RULES,
-          objects.main,
-          {
-            threadName: (tid) => threadName(pid, tid),
-            log,
-            ...(options.nativeLines === undefined ? {} : { lines: options.nativeLines }),
-          },
-        ),
-        nativeWarnings,
-      );
+      walk.threads = native.attach(walk.threads, attachOptions, nativeWarnings);
       if (greenlets !== undefined) {
         part(parts, "greenlets").sliceRunningGreenlets(walk.threads, options.native);
       }

@@ -68,17 +68,14 @@ export async function attachCoreNative(
     if (!recordedOf.has(baseName(onDisk))) recordedOf.set(baseName(onDisk), f.path);
   }
   const libraryName = (name: string) => baseName(recordedOf.get(name) ?? name);
-  await native.resolve(libraryName, input.nativeLines);
+  const options = attachOptionsFor(input.mode, input.rules, input.main, {
+    libraryName,
+    log,
+    ...(input.nativeLines === undefined ? {} : { lines: input.nativeLines }),
+  });
+  await native.resolve(options);
   const warnings: string[] = [];
-  const attached = native.attach(
-    threads,
-    attachOptionsFor(input.mode, input.rules, input.main, {
-      libraryName,
-      log,
-      ...(input.nativeLines === undefined ? {} : { lines: input.nativeLines }),
-    }),
-    warnings,
-  );
+  const attached = native.attach(threads, options, warnings);
   logInflated(native.inflateStats, log);
   return { threads: attached, warnings };
 }

@@ -150,6 +150,15 @@ export class DebugImages implements Disposable {
   }
 
   /**
+   * Sets how many sections inflate at once (at most one per core): fewer
+   * while this thread works, more while it waits. Running jobs go on.
+   */
+  setWorkers(workers: number): void {
+    this.#workers = Math.max(1, Math.min(workers, MAX_WORKERS));
+    this.#pump();
+  }
+
+  /**
    * Runs queued jobs in the order of {@linkcode before} while fewer than the
    * workers allowed run (never more than cores: more threads would only slow
    * the section waited for, and this thread, down). A disposed image's jobs

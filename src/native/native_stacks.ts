@@ -9,7 +9,7 @@
 
 import type { NativeRules } from "../cpython/runtime.ts";
 import type { NativeFrame, PyThread } from "../model.ts";
-import { classifyFrames, isCollecting } from "./classify.ts";
+import { classifyFrames, isCollecting, roleOf } from "./classify.ts";
 import { demangle } from "./demangle.ts";
 import { EvalBodyNamer, findEvalBody } from "./eval_body.ts";
 import type { ElfFile } from "../elf/elf_file.ts";
@@ -113,16 +113,14 @@ export class NativeStacks implements Disposable {
    * `attach` symbolises what is left, decompressing debug files one after
    * the other). The debug files of the objects with frames are decompressed
    * in parallel on worker threads (`debug_images.ts`); meanwhile the ELF
-   * symbols are looked up, then each object's DWARF once its file is ready.
-   * `libraryName` must be the one given to `attach`, and `lines` the source
-   * lines it will read.
+   * symbols are looked up, then each object's DWARF once its file is ready,
+   * and while later files inflate, the source lines attach will read.
+   * `options` must be the ones given to `attach`.
    */
-  async resolve(
-    libraryName?: (moduleName: string) => string,
-    lines: "all" | "shown" = "all",
-  ): Promise<void> {
+  async resolve(options: AttachOptions): Promise<void> {
     const images = this.#session.images;
-    const symbolizer = this.#symbolizerFor(libraryName);
+    const symbolizer = this.#symbolizerFor(options.libraryName);
+    const framesAt = this.#framesAt(options);
     const dw = openLibdw();
     const byModule = new Map<bigint, { mod: Deno.PointerObject; raws: RawFrame[] }>();
     const seen = new Set<bigint>();
@@ -159,18 +157,31 @@ export class NativeStacks implements Disposable {
     } finally {
       images.partial = false;
     }
-    images.start();
-    // Then DWARF, object by object as their files are ready.
+    // Then DWARF, object by object as their files are ready: while this thread waits, the
+    // sections inflate on every core; while it works, on all but one.
     const ready = groups.map((g) =>
       g.buildId !== undefined && images.has(g.buildId) ? images.ready(g.buildId) : true
     );
     let left = groups.length;
-    for await (const i of inCompletionOrder(ready)) {
+    const inOrder = inCompletionOrder(ready);
+    for (;;) {
+      images.setWorkers(Infinity);
+      const next = await inOrder.next();
+      if (next.done) break;
+      images.setWorkers(navigator.hardwareConcurrency - 1);
+      const i = next.value;
       const raws = groups[i]!.raws;
       for (const raw of raws) symbolizer.frames(raw);
-      // Waiting for other objects anyway: their source lines now, when all will be shown (only
-      // some otherwise: reading line tables attach does not need would slow the inflating down).
-      if (--left > 0 && lines === "all") { for (const raw of raws) symbolizer.fillLine(raw); }
+      // Waiting for other objects anyway: the source lines attach will read, now. With
+      // `lines: "shown"`, of the frames a merged stack shows (not the evaluation loop's or the
+      // call plumbing's: reading line tables attach does not need would slow the inflating
+      // down); attach reads any other it needs (a stack it cannot merge shows every frame).
+      if (--left === 0) continue;
+      for (const raw of raws) {
+        if (options.lines !== "shown" || !hiddenWhenMerged(framesAt(raw), options.rules)) {
+          symbolizer.fillLine(raw);
+        }
+      }
     }
     await images.settled(); // images asked for ahead and not needed
   }
@@ -204,6 +215,15 @@ export class NativeStacks implements Disposable {
     }
   }
 
+  /** The frames of one physical frame, innermost first, the evaluation loop's body named. */
+  #framesAt(options: AttachOptions): (raw: RawFrame) => readonly NativeFrame[] {
+    const symbolizer = this.#symbolizerFor(options.libraryName);
+    return (raw) => {
+      const frames = symbolizer.frames(raw);
+      return options.evalBody?.name(frames, raw.activation ? raw.pc : raw.pc - 1n) ?? frames;
+    };
+  }
+
   /** What was decompressed for libdw, for `-v`. */
   get inflateStats(): InflateStats {
     return this.#session.images.stats;
@@ -233,12 +253,8 @@ export class NativeStacks implements Disposable {
    * unwound TID, in TID order. Warnings go to `warnings`.
    */
   attach(threads: PyThread[], options: AttachOptions, warnings: string[]): PyThread[] {
-    const symbolizer = this.#symbolizerFor(options.libraryName);
     const byTid = new Map(this.#stacks.map((s) => [s.tid, s]));
-    const framesAt = (raw: RawFrame) => {
-      const frames = symbolizer.frames(raw);
-      return options.evalBody?.name(frames, raw.activation ? raw.pc : raw.pc - 1n) ?? frames;
-    };
+    const framesAt = this.#framesAt(options);
     const frameOf = (stack: RawStack, tid: number): NativeFrame[] => {
       if (stack.error !== undefined) {
         warnings.push(`the native stack of thread ${tid} could not be unwound: ${stack.error}`);
@@ -368,6 +384,17 @@ export function relocations(
     if (!byName.has(base)) byName.set(base, found);
   }
   return byName;
+}
+
+/**
+ * Whether a merged stack hides the physical frame `frames` (innermost first):
+ * its innermost frame is the evaluation loop or call plumbing (`#fillLines`).
+ */
+function hiddenWhenMerged(frames: readonly NativeFrame[], rules: NativeRules): boolean {
+  const first = frames[0];
+  if (first === undefined) return false;
+  const role = roleOf(first, rules);
+  return role === "eval" || role === "plumbing";
 }
 
 /** The indexes of `values`, in the order they resolve. */
