@@ -5,12 +5,12 @@
  * @module
  */
 
-import type { StackReport } from "./model.ts";
+import type { CoreDetails, StackReport } from "./model.ts";
 import { type CoreFile, openCore } from "./core/core_file.ts";
 import { CoreMemory } from "./memory/core_memory.ts";
-import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { NotPythonError, PystackError, UsageError } from "./errors.ts";
-import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
+import { type ElfOpener, findPythonObjects, type PythonObjects } from "./walk/object_files.ts";
+import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
@@ -19,7 +19,7 @@ import { addExceptions, readLastException } from "./analysis/exceptions/thread_e
 import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { coreDetails } from "./core/core_details.ts";
 import type { NativeMode } from "./native/merge.ts";
-import { loadParts, part } from "./parts/parts.ts";
+import { loadParts, part, type Parts } from "./parts/parts.ts";
 import { type Deadline, timedOutOf } from "./deadline.ts";
 
 /** Options of {@linkcode inspectCore}. */
@@ -128,199 +128,268 @@ export async function inspectCore(
   const maps = memory.maps();
   const parts = await loadParts(options, maps);
   const nativePart = options.native === undefined ? undefined : part(parts, "native");
-  const opened: Disposable[] = [];
-  const open: ElfOpener = (p) => {
-    try {
-      const source = fileSource(p);
-      opened.push(source);
-      return new ElfFile(source);
-    } catch {
-      return undefined;
-    }
-  };
-  try {
-    const exeOnDisk = options.executable ??
-      (recorded.path === undefined ? undefined : memory.fileFor(recorded.path)) ?? executable;
-    const objects = findPythonObjects(maps, exeOnDisk, open);
-    const subject = `core ${path}`;
-    // Debug information the native frames will need, decompressed from now: on one worker
-    // thread while this one reads the core (on more, they would compete with it for the CPU).
-    using images = nativePart?.debugImagesAhead([
-      objects.main?.elf,
-      openMaybe(nativePart.libcPath(maps.map((m) => m.path)), open),
-    ], { start: "one worker" });
-    // With --native-all a core without an interpreter still has native stacks to show.
-    let located: PythonLocation | undefined;
-    let noInterpreter: string | undefined;
-    try {
-      if (objects.main === undefined) {
-        const missing = memory.missing.length > 0
-          ? ` (files not found: ${missingFiles(memory, options)})`
-          : "";
-        throw new NotPythonError(
-          `Cannot inspect ${subject}: no Python interpreter is mapped in it, or its files ` +
-            `cannot be found${missing}`,
-          "if the core comes from another machine or the files moved, pass " +
-            "--lib-search-path or --lib-search-root, and the python executable as the second " +
-            "argument",
-        );
-      }
-      const methods = options.methods ?? (options.exhaustive ? METHODS : DEFAULT_METHODS);
-      located = withCoreContext(
-        () =>
-          locatePython({
-            mem: memory,
-            objects,
-            maps,
-            methods,
-            log,
-            subject,
-            notPythonHint: "this core does not come from a CPython process",
-          }),
-        core,
-        memory,
-      );
-    } catch (e) {
-      if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
-      noInterpreter = part(parts, "native").noInterpreterWarning(e, subject);
-    }
-    const tids = core.threads.map((t) => t.tid);
-    const walk: InterpretersWalk = located === undefined
-      ? { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] }
-      : walkInterpreters({
-        ...located,
-        mem: memory,
-        tids: new Set(tids),
-        // fs_base is each thread's pthread_t: the core's own ids, even where the process's
-        // memory holds those of its container's PID namespace (a gcore from the host).
-        byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
-        ...(deadline === undefined ? {} : { deadline }),
-      });
-    const more = (stage: string) => !deadline?.passed(stage);
-    if (located !== undefined && more("exceptions")) {
-      addExceptions({ ...located, mem: memory }, walk.threads);
-    }
-    const localsWarnings = options.locals && located !== undefined && more("locals")
-      ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads, deadline)
-      : [];
-    const locks = options.locks && located !== undefined && more("locks")
-      ? part(parts, "locks").analyzeLocks({
-        ...located,
-        mem: memory,
-        interpreters: walk.interpreters,
-        threads: walk.threads,
-        registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
-      })
-      : undefined;
-    const tasks = options.tasks && located !== undefined && more("tasks")
-      ? part(parts, "tasks").readTasks({
-        ...located,
-        mem: memory,
-        threads: walk.threads,
-        interpreters: walk.interpreters,
-      })
-      : undefined;
-    if (located !== undefined) logInterpreters(walk.interpreters, log);
-    walk.threads = combineInterpreters(walk.threads, walk.anchors);
-    const greenlets = located === undefined || !more("greenlets")
-      ? undefined
-      : parts.greenlets?.suspendedGreenlets({
-        ...located,
-        mem: memory,
-        maps,
-        stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
-        locals: options.locals === true,
-        threads: walk.threads,
-        interpreters: walk.interpreters,
-        log,
-      });
-    const nativeWarnings: string[] = [];
-    if (
-      options.native !== undefined && nativePart !== undefined &&
-      !deadline?.passed("native frames")
-    ) {
-      const attached = await nativePart.attachCoreNative(walk.threads, {
-        mode: options.native,
-        core,
-        corePath: core.tempPath ?? path,
-        memory,
-        executable: exeOnDisk,
-        rules: located?.rt.native ?? nativePart.NO_INTERPRETER_RULES,
-        main: objects.main,
-        ...(images === undefined ? {} : { images }),
-        ...(options.nativeLines === undefined ? {} : { nativeLines: options.nativeLines }),
-        ...(options.exitsAfter === true ? { exitsAfter: true } : {}),
-        log,
-      });
-      walk.threads = attached.threads;
-      nativeWarnings.push(...attached.warnings);
-      if (greenlets !== undefined) {
-        part(parts, "greenlets").sliceRunningGreenlets(walk.threads, options.native);
-      }
-    }
-    const crash = findCrash({ ...core, maps, open, mem: memory });
-    if (crash !== undefined) walk.threads = crashedFirst(walk.threads, crash);
-    const details = coreDetails({
-      path,
-      core,
+  using files = new OpenedElfFiles();
+  const exeOnDisk = options.executable ??
+    (recorded.path === undefined ? undefined : memory.fileFor(recorded.path)) ?? executable;
+  const objects = findPythonObjects(maps, exeOnDisk, files.open);
+  // Debug information the native frames will need, decompressed from now: on one worker
+  // thread while this one reads the core (on more, they would compete with it for the CPU).
+  using images = nativePart?.debugImagesAhead([
+    objects.main?.elf,
+    files.openMaybe(nativePart.libcPath(maps.map((m) => m.path))),
+  ], { start: "one worker" });
+  const ctx: CoreContext = { path, options, core, memory, maps, parts, log };
+  const { located, noInterpreter } = locateInCore(ctx, objects);
+  const walk = walkCore(ctx, located);
+  const more = (stage: string) => !deadline?.passed(stage);
+  const analyses = located === undefined ? {} : readAnalyses(ctx, located, walk, more);
+  if (located !== undefined) logInterpreters(walk.interpreters, log);
+  walk.threads = combineInterpreters(walk.threads, walk.anchors);
+  const greenlets = located === undefined || !more("greenlets")
+    ? undefined
+    : parts.greenlets?.suspendedGreenlets({
+      ...located,
+      mem: memory,
       maps,
-      executable: objects.executable?.path ?? `${exeOnDisk} (not found on this machine)`,
-      executableSource: options.executable !== undefined
-        ? "given on the command line"
-        : `found in the core (${recorded.source ?? "unknown"})`,
-      missingFiles: memory.missing,
-    });
-    if (crash !== undefined) details.crash = crash;
-    const last = located === undefined ? undefined : readLastException({ ...located, mem: memory });
-    if (last !== undefined) {
-      details.lastException = last.exception;
-      details.lastExceptionKey = last.key;
-    }
-    const warnings = [
-      ...(noInterpreter === undefined ? [] : [noInterpreter]),
-      ...core.warnings,
-      ...memory.warnings,
-      ...(located?.warnings ?? []),
-      ...walk.warnings,
-      ...localsWarnings,
-      ...(greenlets?.warnings ?? []),
-      ...(tasks?.warnings ?? []),
-      ...nativeWarnings,
-      ...(locks?.warnings ?? []),
-    ];
-    if (core.truncated) {
-      warnings.unshift(
-        `core ${path} is truncated (${core.source.size} of ${core.expectedSize} bytes): ` +
-          "what lies in the missing part cannot be shown",
-      );
-    }
-    if (memory.missing.length > 0) {
-      warnings.push(
-        `files the core maps were not found: ${missingFiles(memory, options)}; ` +
-          "pass --lib-search-path or --lib-search-root",
-      );
-    }
-    const timedOut = timedOutOf(deadline, walk, walk.threads.length);
-    return {
-      pid: core.pid,
-      pythonVersion: located?.versionText ?? "unknown",
-      executable: exeOnDisk,
-      foundBy: located?.foundBy ?? "not found",
-      nonBlocking: false,
+      stackPointers: () => new Map(core.threads.map((t) => [t.tid, t.registers.rsp])),
+      locals: options.locals === true,
       threads: walk.threads,
       interpreters: walk.interpreters,
-      warnings,
-      ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
-      core: details,
-      ...(locks === undefined
-        ? {}
-        : { locks: part(parts, "locks").attachLocks(walk.threads, locks.perThread) }),
-      ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
-      ...(timedOut === undefined ? {} : { timedOut }),
-    };
-  } finally {
-    for (const d of opened) d[Symbol.dispose]();
+      log,
+    });
+  const nativeWarnings: string[] = [];
+  if (
+    options.native !== undefined && nativePart !== undefined &&
+    !deadline?.passed("native frames")
+  ) {
+    const attached = await nativePart.attachCoreNative(walk.threads, {
+      mode: options.native,
+      core,
+      corePath: core.tempPath ?? path,
+      memory,
+      executable: exeOnDisk,
+      rules: located?.rt.native ?? nativePart.NO_INTERPRETER_RULES,
+      main: objects.main,
+      ...(images === undefined ? {} : { images }),
+      ...(options.nativeLines === undefined ? {} : { nativeLines: options.nativeLines }),
+      ...(options.exitsAfter === true ? { exitsAfter: true } : {}),
+      log,
+    });
+    walk.threads = attached.threads;
+    nativeWarnings.push(...attached.warnings);
+    if (greenlets !== undefined) {
+      part(parts, "greenlets").sliceRunningGreenlets(walk.threads, options.native);
+    }
   }
+  const details = describeCore(ctx, {
+    executable: objects.executable?.path ?? `${exeOnDisk} (not found on this machine)`,
+    open: files.open,
+    located,
+    walk,
+  });
+  const { locks, tasks } = analyses;
+  const warnings = coreWarnings(ctx, [
+    ...(noInterpreter === undefined ? [] : [noInterpreter]),
+    ...core.warnings,
+    ...memory.warnings,
+    ...(located?.warnings ?? []),
+    ...walk.warnings,
+    ...(analyses.localsWarnings ?? []),
+    ...(greenlets?.warnings ?? []),
+    ...(tasks?.warnings ?? []),
+    ...nativeWarnings,
+    ...(locks?.warnings ?? []),
+  ]);
+  const timedOut = timedOutOf(deadline, walk, walk.threads.length);
+  return {
+    pid: core.pid,
+    pythonVersion: located?.versionText ?? "unknown",
+    executable: exeOnDisk,
+    foundBy: located?.foundBy ?? "not found",
+    nonBlocking: false,
+    threads: walk.threads,
+    interpreters: walk.interpreters,
+    warnings,
+    ...(greenlets === undefined ? {} : { greenlets: greenlets.greenlets }),
+    core: details,
+    ...(locks === undefined
+      ? {}
+      : { locks: part(parts, "locks").attachLocks(walk.threads, locks.perThread) }),
+    ...(tasks?.tasks === undefined ? {} : { tasks: tasks.tasks }),
+    ...(timedOut === undefined ? {} : { timedOut }),
+  };
+}
+
+/** What the steps of {@linkcode inspectCore} share. */
+interface CoreContext {
+  path: string;
+  options: InspectCoreOptions;
+  core: CoreFile;
+  memory: CoreMemory;
+  maps: ReturnType<CoreMemory["maps"]>;
+  parts: Parts;
+  log: (message: string) => void;
+}
+
+/**
+ * The interpreter of the core; with `--native-all`, a core without one has
+ * native stacks to show (the reason is then a warning).
+ */
+function locateInCore(
+  ctx: CoreContext,
+  objects: PythonObjects,
+): { located?: PythonLocation; noInterpreter?: string } {
+  const { path, options, core, memory, maps, log } = ctx;
+  const subject = `core ${path}`;
+  try {
+    if (objects.main === undefined) {
+      const missing = memory.missing.length > 0
+        ? ` (files not found: ${missingFiles(memory, options)})`
+        : "";
+      throw new NotPythonError(
+        `Cannot inspect ${subject}: no Python interpreter is mapped in it, or its files ` +
+          `cannot be found${missing}`,
+        "if the core comes from another machine or the files moved, pass " +
+          "--lib-search-path or --lib-search-root, and the python executable as the second " +
+          "argument",
+      );
+    }
+    const methods = options.methods ?? (options.exhaustive ? METHODS : DEFAULT_METHODS);
+    const located = withCoreContext(
+      () =>
+        locatePython({
+          mem: memory,
+          objects,
+          maps,
+          methods,
+          log,
+          subject,
+          notPythonHint: "this core does not come from a CPython process",
+        }),
+      core,
+      memory,
+    );
+    return { located };
+  } catch (e) {
+    if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
+    return { noInterpreter: part(ctx.parts, "native").noInterpreterWarning(e, subject) };
+  }
+}
+
+/** The Python threads of the core (none without an interpreter). */
+function walkCore(ctx: CoreContext, located: PythonLocation | undefined): InterpretersWalk {
+  const { core, memory } = ctx;
+  const deadline = ctx.options.deadline;
+  if (located === undefined) {
+    return { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] };
+  }
+  return walkInterpreters({
+    ...located,
+    mem: memory,
+    tids: new Set(core.threads.map((t) => t.tid)),
+    // fs_base is each thread's pthread_t: the core's own ids, even where the process's
+    // memory holds those of its container's PID namespace (a gcore from the host).
+    byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
+    ...(deadline === undefined ? {} : { deadline }),
+  });
+}
+
+/**
+ * The exceptions the threads handle (added to them), and what the options
+ * ask for: locals (added to the threads), `--locks`, `--tasks`; each step
+ * only while `more` says there is time.
+ */
+function readAnalyses(
+  ctx: CoreContext,
+  located: PythonLocation,
+  walk: InterpretersWalk,
+  more: (stage: string) => boolean,
+): {
+  localsWarnings?: string[];
+  locks?: ReturnType<NonNullable<Parts["locks"]>["analyzeLocks"]>;
+  tasks?: ReturnType<NonNullable<Parts["tasks"]>["readTasks"]>;
+} {
+  const { options, core, memory, parts } = ctx;
+  if (more("exceptions")) addExceptions({ ...located, mem: memory }, walk.threads);
+  const localsWarnings = options.locals && more("locals")
+    ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads, options.deadline)
+    : undefined;
+  const locks = options.locks && more("locks")
+    ? part(parts, "locks").analyzeLocks({
+      ...located,
+      mem: memory,
+      interpreters: walk.interpreters,
+      threads: walk.threads,
+      registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
+    })
+    : undefined;
+  const tasks = options.tasks && more("tasks")
+    ? part(parts, "tasks").readTasks({
+      ...located,
+      mem: memory,
+      threads: walk.threads,
+      interpreters: walk.interpreters,
+    })
+    : undefined;
+  return {
+    ...(localsWarnings === undefined ? {} : { localsWarnings }),
+    ...(locks === undefined ? {} : { locks }),
+    ...(tasks === undefined ? {} : { tasks }),
+  };
+}
+
+/**
+ * What the core records about the process, which thread crashed and where
+ * (that thread then comes first in `walk`), and the last exception.
+ */
+function describeCore(
+  ctx: CoreContext,
+  found: {
+    executable: string;
+    open: ElfOpener;
+    located: PythonLocation | undefined;
+    walk: InterpretersWalk;
+  },
+): CoreDetails {
+  const { path, options, core, memory, maps } = ctx;
+  const { located, walk } = found;
+  const crash = findCrash({ ...core, maps, open: found.open, mem: memory });
+  if (crash !== undefined) walk.threads = crashedFirst(walk.threads, crash);
+  const details = coreDetails({
+    path,
+    core,
+    maps,
+    executable: found.executable,
+    executableSource: options.executable !== undefined
+      ? "given on the command line"
+      : `found in the core (${core.executable.source ?? "unknown"})`,
+    missingFiles: memory.missing,
+  });
+  if (crash !== undefined) details.crash = crash;
+  const last = located === undefined ? undefined : readLastException({ ...located, mem: memory });
+  if (last !== undefined) {
+    details.lastException = last.exception;
+    details.lastExceptionKey = last.key;
+  }
+  return details;
+}
+
+/** `warnings`, after a truncated core's and before the files not found. */
+function coreWarnings(ctx: CoreContext, warnings: string[]): string[] {
+  const { path, core, memory, options } = ctx;
+  if (core.truncated) {
+    warnings.unshift(
+      `core ${path} is truncated (${core.source.size} of ${core.expectedSize} bytes): ` +
+        "what lies in the missing part cannot be shown",
+    );
+  }
+  if (memory.missing.length > 0) {
+    warnings.push(
+      `files the core maps were not found: ${missingFiles(memory, options)}; ` +
+        "pass --lib-search-path or --lib-search-root",
+    );
+  }
+  return warnings;
 }
 
 /**
@@ -361,9 +430,4 @@ function withCoreContext<T>(find: () => T, core: CoreFile, memory: CoreMemory): 
       : "make a complete core (check 'ulimit -c' and free disk space)";
     throw new NotPythonError(`${e.message}; ${reasons.join("; ")}`, hint);
   }
-}
-
-/** `open(path)` when there is a path. */
-function openMaybe(path: string | undefined, open: ElfOpener): ElfFile | undefined {
-  return path === undefined ? undefined : open(path);
 }

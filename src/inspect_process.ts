@@ -12,7 +12,6 @@
 
 import type { PyFrame, PyThread, StackReport } from "./model.ts";
 import { parseMaps } from "./elf/maps.ts";
-import { ElfFile, fileSource } from "./elf/elf_file.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
@@ -26,7 +25,8 @@ import {
   TargetExitedError,
   UsageError,
 } from "./errors.ts";
-import { type ElfOpener, findPythonObjects } from "./walk/object_files.ts";
+import { findPythonObjects } from "./walk/object_files.ts";
+import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
@@ -148,19 +148,21 @@ export function* inspectSteps(
   let parts = given ?? {};
   if (given === undefined) yield loadParts(options, maps).then((loaded) => void (parts = loaded));
   const exe = executablePath(pid);
-  const opened: Disposable[] = [];
-  const open: ElfOpener = (path) => {
-    try {
-      const source = fileSource(targetPath(pid, path));
-      opened.push(source);
-      return new ElfFile(source);
-    } catch {
-      return undefined;
-    }
-  };
+  using files = new OpenedElfFiles((path) => targetPath(pid, path));
   using mem = new ProcessMemory(pid);
   try {
-    const objects = findPythonObjects(maps, exe, open);
+    const objects = findPythonObjects(maps, exe, files.open);
+    // The debug files the native frames will need, prepared as soon as their objects are known.
+    // With a spare core, they start inflating now on one worker thread (the interpreter's
+    // first); on more only after the target runs again: no worker thread competes with the
+    // pause for this thread's core.
+    const nativePart = options.native === undefined ? undefined : part(parts, "native");
+    using images = nativePart === undefined || !ahead || !block
+      ? undefined
+      : nativePart.debugImagesAhead(
+        [objects.main?.elf, files.openMaybe(nativePart.libcPath(maps.map((m) => m.path)))],
+        { start: navigator.hardwareConcurrency >= 2 ? "one worker" : false },
+      );
     const comm = threadName(pid, pid) ?? exe ?? "?";
     const subject = `process ${pid} (${comm})`;
     // With --native-all a process without an interpreter still has native stacks to show.
@@ -188,15 +190,7 @@ export function* inspectSteps(
         "drop --no-block, or drop --native/--native-all/--native-last",
       );
     }
-    // Before pausing: libdw reports the objects and loads their unwind tables, and the debug
-    // files the native frames will need are prepared. With a spare core, they start inflating
-    // now on one worker thread, largest section first; on more only after the target runs
-    // again: no worker thread competes with the pause for this thread's core.
-    const nativePart = options.native === undefined ? undefined : part(parts, "native");
-    using images = nativePart === undefined || !ahead ? undefined : nativePart.debugImagesAhead(
-      [objects.main?.elf, openMaybe(nativePart.libcPath(maps.map((m) => m.path)), open)],
-      { start: navigator.hardwareConcurrency >= 2 ? "one worker" : false },
-    );
+    // Before pausing: libdw reports the objects and loads their unwind tables.
     const nativeWarnings: string[] = [];
     using native = nativePart === undefined
       ? undefined
@@ -426,8 +420,6 @@ export function* inspectSteps(
     // Gone after its mappings were read: it exited while being read.
     if (e instanceof ProcessNotFoundError) throw new TargetExitedError(pid);
     throw e;
-  } finally {
-    for (const d of opened) d[Symbol.dispose]();
   }
 }
 
@@ -613,9 +605,4 @@ function sameFrames(a: readonly PyFrame[], b: readonly PyFrame[]): boolean {
     return f.frameAddress === g.frameAddress && f.codeAddress === g.codeAddress &&
       f.location.line === g.location.line && f.location.column === g.location.column;
   });
-}
-
-/** `open(path)` when there is a path. */
-function openMaybe(path: string | undefined, open: ElfOpener): ElfFile | undefined {
-  return path === undefined ? undefined : open(path);
 }

@@ -433,6 +433,7 @@ export function debugImagesAhead(
   options: { start?: boolean | "one worker" } = {},
 ): DebugImages {
   const images = new DebugImages();
+  const start = options.start ?? true;
   for (const elf of elfs) {
     let buildId: string | undefined;
     try {
@@ -440,10 +441,11 @@ export function debugImagesAhead(
     } catch {
       continue; // unreadable notes: libdwfl finds the file itself, later
     }
-    if (buildId !== undefined) images.request(buildId);
+    if (buildId === undefined) continue;
+    images.request(buildId);
+    // Each file starts as soon as it is prepared (the first one while the next is prepared).
+    if (start !== false) images.start(start === "one worker" ? { workers: 1 } : {});
   }
-  const start = options.start ?? true;
-  if (start !== false) images.start(start === "one worker" ? { workers: 1 } : {});
   return images;
 }
 
