@@ -388,9 +388,10 @@ export function* inspectSteps(
       }
       nativePart.logInflated(native.inflateStats, log);
     }
-    const lockSummary = locks === undefined
-      ? undefined
-      : part(parts, "locks").attachLocks(walk.threads, locks.perThread);
+    const lockSummary = locks === undefined ? undefined : {
+      ...part(parts, "locks").attachLocks(walk.threads, locks.perThread),
+      snapshots: locks.snapshots,
+    };
     const report: StackReport = {
       pid,
       pythonVersion: located?.versionText ?? "unknown",

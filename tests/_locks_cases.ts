@@ -34,6 +34,8 @@ export interface LockDoc {
   locks?: {
     deadlocks: { threads: number[]; confidence: string; edges: unknown[] }[];
     findings: string[];
+    /** Snapshots compared: 2 live (blocking), 1 from a core or with `--no-block`. */
+    snapshots: number;
   };
 }
 
@@ -76,6 +78,42 @@ function waits(
   assert.equal(w.holder, holder, `thread ${t.tid} holder: ${JSON.stringify(w)}`);
   assert.equal(w.confidence, confidence, `thread ${t.tid} confidence: ${JSON.stringify(w)}`);
   if (resource !== undefined) assert.match(w.resource, resource);
+}
+
+/**
+ * The main thread holds the GIL while blocked on the mutex the other thread
+ * (`hold_mutex`) holds while it waits for the GIL: a recorded cycle.
+ */
+function checkGilHolderBlocked(doc: LockDoc): void {
+  const main = mainThread(doc);
+  const holder = threadWith(doc, "hold_mutex");
+  waits(main, "pthread_mutex", holder.tid, "recorded", /^pthread mutex 0x[0-9a-f]+$/);
+  assert.equal(main.waitingFor!.evidence, "owner recorded in the mutex");
+  assert.deepEqual(main.holds?.map((h) => [h.kind, h.resource]), [["gil", "the GIL"]]);
+  // A snapshot can catch the GIL waiter between two of its 5 ms waits: in user code (no
+  // system call), waking the GIL's mutex (`futex(…, FUTEX_WAKE)`), or, live, waiting
+  // elsewhere in one of the two snapshots (a warning says its waits changed). Its wait is
+  // then not shown, and no cycle is claimed; in a wait, everything is.
+  const syscall = holder.syscall?.text;
+  const changed = doc.warnings.some((w) =>
+    w.startsWith("--locks: the waits of threads ") &&
+    w.includes(`${holder.tid}`) && w.includes("changed between the two snapshots")
+  );
+  if (changed || syscall === undefined || /^futex\(0x[0-9a-f]+, FUTEX_/.test(syscall)) {
+    assert.equal(holder.waitingFor, undefined, `between waits (${syscall ?? "no call"})`);
+    assert.deepEqual(deadlocks(doc), []);
+    return;
+  }
+  waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
+  assert.deepEqual(deadlocks(doc), [[pair(main.tid, holder.tid), "recorded"]]);
+  assert.equal(doc.locks!.findings.length, 1);
+  assert.match(
+    doc.locks!.findings[0]!,
+    new RegExp(
+      `^thread ${main.tid}(?: \\(.*\\))? holds the GIL while blocked in native code ` +
+        `\\(futex\\(0x[0-9a-f]+\\)\\); 1 thread waits for the GIL$`,
+    ),
+  );
 }
 
 /** One scenario: its name, when it cannot run, and its checks. */
@@ -174,37 +212,7 @@ export const SCENARIOS: LockScenario[] = [
     },
     skip: (python) =>
       python.freeThreaded ? { reason: "a free-threaded build has no GIL to hold" } : undefined,
-    check(doc) {
-      const main = mainThread(doc);
-      const holder = threadWith(doc, "hold_mutex");
-      waits(main, "pthread_mutex", holder.tid, "recorded", /^pthread mutex 0x[0-9a-f]+$/);
-      assert.equal(main.waitingFor!.evidence, "owner recorded in the mutex");
-      assert.deepEqual(main.holds?.map((h) => [h.kind, h.resource]), [["gil", "the GIL"]]);
-      // A snapshot can catch the GIL waiter between two of its 5 ms waits: in user code (no
-      // system call), waking the GIL's mutex (`futex(…, FUTEX_WAKE)`), or, live, waiting
-      // elsewhere in one of the two snapshots (a warning says its waits changed). Its wait is
-      // then not shown, and no cycle is claimed; in a wait, everything is.
-      const syscall = holder.syscall?.text;
-      const changed = doc.warnings.some((w) =>
-        w.startsWith("--locks: the waits of threads ") &&
-        w.includes(`${holder.tid}`) && w.includes("changed between the two snapshots")
-      );
-      if (changed || syscall === undefined || /^futex\(0x[0-9a-f]+, FUTEX_/.test(syscall)) {
-        assert.equal(holder.waitingFor, undefined, `between waits (${syscall ?? "no call"})`);
-        assert.deepEqual(deadlocks(doc), []);
-        return;
-      }
-      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
-      assert.deepEqual(deadlocks(doc), [[pair(main.tid, holder.tid), "recorded"]]);
-      assert.equal(doc.locks!.findings.length, 1);
-      assert.match(
-        doc.locks!.findings[0]!,
-        new RegExp(
-          `^thread ${main.tid}(?: \\(.*\\))? holds the GIL while blocked in native code ` +
-            `\\(futex\\(0x[0-9a-f]+\\)\\); 1 thread waits for the GIL$`,
-        ),
-      );
-    },
+    check: checkGilHolderBlocked,
   },
   {
     name: "cpp_mutex",
@@ -212,37 +220,7 @@ export const SCENARIOS: LockScenario[] = [
     settleMs: 600,
     skip: (python) =>
       python.freeThreaded ? { reason: "a free-threaded build has no GIL to hold" } : undefined,
-    check(doc) {
-      const main = mainThread(doc);
-      const holder = threadWith(doc, "hold_mutex");
-      waits(main, "pthread_mutex", holder.tid, "recorded", /^pthread mutex 0x[0-9a-f]+$/);
-      assert.equal(main.waitingFor!.evidence, "owner recorded in the mutex");
-      assert.deepEqual(main.holds?.map((h) => [h.kind, h.resource]), [["gil", "the GIL"]]);
-      // A snapshot can catch the GIL waiter between two of its 5 ms waits: in user code (no
-      // system call), waking the GIL's mutex (`futex(…, FUTEX_WAKE)`), or, live, waiting
-      // elsewhere in one of the two snapshots (a warning says its waits changed). Its wait is
-      // then not shown, and no cycle is claimed; in a wait, everything is.
-      const syscall = holder.syscall?.text;
-      const changed = doc.warnings.some((w) =>
-        w.startsWith("--locks: the waits of threads ") &&
-        w.includes(`${holder.tid}`) && w.includes("changed between the two snapshots")
-      );
-      if (changed || syscall === undefined || /^futex\(0x[0-9a-f]+, FUTEX_/.test(syscall)) {
-        assert.equal(holder.waitingFor, undefined, `between waits (${syscall ?? "no call"})`);
-        assert.deepEqual(deadlocks(doc), []);
-        return;
-      }
-      waits(holder, "gil", main.tid, "recorded", /^the GIL$/);
-      assert.deepEqual(deadlocks(doc), [[pair(main.tid, holder.tid), "recorded"]]);
-      assert.equal(doc.locks!.findings.length, 1);
-      assert.match(
-        doc.locks!.findings[0]!,
-        new RegExp(
-          `^thread ${main.tid}(?: \\(.*\\))? holds the GIL while blocked in native code ` +
-            `\\(futex\\(0x[0-9a-f]+\\)\\); 1 thread waits for the GIL$`,
-        ),
-      );
-    },
+    check: checkGilHolderBlocked,
   },
   {
     name: "pthread_join",

@@ -109,7 +109,10 @@ for (const python of await findPythons()) {
         settleMs: scenario.settleMs,
       });
       const result = await runPystack(["remote", String(fixture.pid), "--locks", "--json"]);
-      await checked(result, (doc) => scenario.check(doc, python));
+      await checked(result, (doc) => {
+        scenario.check(doc, python);
+        assert.equal(doc.locks!.snapshots, 2, "two snapshots compared");
+      });
     });
     if (NO_BLOCK_SCENARIOS.has(scenario.name)) {
       registerTest(
@@ -127,7 +130,10 @@ for (const python of await findPythons()) {
             "--json",
             "--no-block",
           ]);
-          await checked(result, (doc) => scenario.check(doc, python));
+          await checked(result, (doc) => {
+            scenario.check(doc, python);
+            assert.equal(doc.locks!.snapshots, 1, "--no-block: one snapshot");
+          });
         },
       );
     }
@@ -155,7 +161,10 @@ for (const python of await findPythons()) {
           );
           const core = await makeCore(target, maker);
           const result = await runPystack(["core", core.path, "--locks", "--json"]);
-          await checked(result, (doc) => scenario.check(doc, python));
+          await checked(result, (doc) => {
+            scenario.check(doc, python);
+            assert.equal(doc.locks!.snapshots, 1, "a core is one snapshot");
+          });
         },
       );
     }
