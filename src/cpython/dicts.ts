@@ -200,28 +200,57 @@ export class DictReader {
 
   /** The value of the str key `key` in the dict at `address`, or undefined. */
   lookup(address: bigint, key: string, types: TypeNames): bigint | undefined {
-    for (const [k, v] of this.#iterate(address)) {
-      if (this.#isStr(k, key, types)) return v;
-    }
-    return undefined;
+    return this.lookupAll(address, [key], types).get(key);
   }
 
+  /**
+   * The values of the str keys `keys` (ASCII) found in the dict at `address`,
+   * in one pass over its entries.
+   */
+  lookupAll(address: bigint, keys: readonly string[], types: TypeNames): Map<string, bigint> {
+    const found = new Map<string, bigint>();
+    for (const [k, v] of this.#iterate(address)) {
+      const name = this.#strAmong(k, keys, found, types);
+      if (name === undefined) continue;
+      found.set(name, v);
+      if (found.size === keys.length) break;
+    }
+    return found;
+  }
+
+  /** Whether the object at `address` is the str `text` (ASCII). */
   #isStr(address: bigint, text: string, types: TypeNames): boolean {
+    return this.#strAmong(address, [text], new Map(), types) !== undefined;
+  }
+
+  /** Which of `texts` not yet in `found` the str object at `address` equals, if any. */
+  #strAmong(
+    address: bigint,
+    texts: readonly string[],
+    found: ReadonlyMap<string, bigint>,
+    types: TypeNames,
+  ): string | undefined {
     try {
       if (this.#rules.py2 !== undefined) {
         // 2.7: names are `str` objects of bytes.
-        if ((types.ofObject(address).flags & TypeFlags.BYTES_SUBCLASS) === 0n) return false;
-        return readPy2Str(this.#mem, this.#rt, address, text.length + 1) === text;
+        if ((types.ofObject(address).flags & TypeFlags.BYTES_SUBCLASS) === 0n) return undefined;
+        const longest = Math.max(...texts.map((t) => t.length));
+        const text = readPy2Str(this.#mem, this.#rt, address, longest + 1);
+        return texts.find((t) => t === text && !found.has(t));
       }
-      if ((types.ofObject(address).flags & TypeFlags.UNICODE_SUBCLASS) === 0n) return false;
       const layout = this.#rt.layout.structs.unicode;
-      if (layout === undefined) return false;
-      // Cheap filter on the length (code points; `text` is ASCII in every use).
-      if (readStruct(this.#mem, address, layout).int("length") !== text.length) return false;
-      return readUnicode(this.#mem, this.#rt, address) === text;
+      if (layout === undefined) return undefined;
+      // Cheap filter on the length first (code points; the texts are ASCII in every use), then
+      // the type: one read for most keys.
+      const length = readStruct(this.#mem, address, layout).int("length");
+      const candidates = texts.filter((t) => t.length === length && !found.has(t));
+      if (candidates.length === 0) return undefined;
+      if ((types.ofObject(address).flags & TypeFlags.UNICODE_SUBCLASS) === 0n) return undefined;
+      const text = readUnicode(this.#mem, this.#rt, address);
+      return candidates.find((t) => t === text);
     } catch (e) {
       rethrowFatal(e);
-      return false;
+      return undefined;
     }
   }
 

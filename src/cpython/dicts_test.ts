@@ -54,6 +54,29 @@ for (const minor of [6, 7, 8, 9, 10, 11, 12, 13]) {
     }
   });
 
+  Deno.test(`DictReader.lookupAll() finds several str keys in one pass (3.${minor})`, () => {
+    const mem = memory();
+    const dicts = new DictReader(mem, rt);
+    const types = new TypeNames(mem, rt);
+    const values = new ValueRenderer(mem, rt);
+    const byObject = Map.groupBy(capture.lookups.filter((l) => l.kind === "key"), (l) => l.object);
+    assert.ok(byObject.size > 0);
+    for (const [object, lookups] of byObject) {
+      // Every captured key at once, and one no dict has.
+      const keys = [...lookups.map((l) => l.key), "no_such_key_anywhere"];
+      const found = dicts.lookupAll(address(object), keys, types);
+      assert.equal(found.has("no_such_key_anywhere"), false);
+      for (const l of lookups) {
+        const value = found.get(l.key);
+        assert.equal(
+          value === undefined ? null : values.repr(value),
+          l.expected,
+          JSON.stringify(l),
+        );
+      }
+    }
+  });
+
   Deno.test(`DictReader.items() gives the first items in order and the length (3.${minor})`, () => {
     const mem = memory();
     const dicts = new DictReader(mem, rt);

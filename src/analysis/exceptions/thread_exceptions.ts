@@ -118,13 +118,18 @@ export function readLastException(
     if (sysdict === 0n) return undefined;
     const dicts = new DictReader(ctx.mem, ctx.rt);
     const types = new TypeNames(ctx.mem, ctx.rt);
+    const names = dicts.lookupAll(
+      sysdict,
+      ["last_exc", "last_value", "last_type", "last_traceback"],
+      types,
+    );
     for (const key of ["last_exc", "last_value"]) {
-      const value = dicts.lookup(sysdict, key, types);
+      const value = names.get(key);
       if (value === undefined || reader.isNone(value)) continue;
       const held: HeldException = { value };
       if (key === "last_value") {
-        const type = dicts.lookup(sysdict, "last_type", types);
-        const traceback = dicts.lookup(sysdict, "last_traceback", types);
+        const type = names.get("last_type");
+        const traceback = names.get("last_traceback");
         if (type !== undefined) held.type = type;
         if (traceback !== undefined) held.traceback = traceback;
       }
