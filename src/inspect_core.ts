@@ -314,23 +314,14 @@ function readAnalyses(
   const localsWarnings = options.locals && more("locals")
     ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads, options.deadline)
     : undefined;
+  const over = { ...located, mem: memory, interpreters: walk.interpreters, threads: walk.threads };
   const locks = options.locks && more("locks")
     ? part(parts, "locks").analyzeLocks({
-      ...located,
-      mem: memory,
-      interpreters: walk.interpreters,
-      threads: walk.threads,
+      ...over,
       registers: new Map(core.threads.map((t) => [t.tid, t.registers])),
     })
     : undefined;
-  const tasks = options.tasks && more("tasks")
-    ? part(parts, "tasks").readTasks({
-      ...located,
-      mem: memory,
-      threads: walk.threads,
-      interpreters: walk.interpreters,
-    })
-    : undefined;
+  const tasks = options.tasks && more("tasks") ? part(parts, "tasks").readTasks(over) : undefined;
   return {
     ...(localsWarnings === undefined ? {} : { localsWarnings }),
     ...(locks === undefined ? {} : { locks }),

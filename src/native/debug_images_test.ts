@@ -22,16 +22,23 @@ const ids = buildIds();
 const skip = ids === undefined
   ? "needs Debian's python3.11 and libc with their debug files (python3.11-dbg, libc6-dbg)"
   : undefined;
+/** A test's name, with the reason it is skipped. */
+const named = (name: string) => skip === undefined ? name : `${name} (skipped: ${skip})`;
+
+/** Images of python3.11's and libc's debug files, in that order, inflating on one worker thread. */
+function requested(): DebugImages {
+  const images = new DebugImages();
+  for (const id of ids!) assert.ok(images.request(id));
+  images.start({ workers: 1 });
+  return images;
+}
 
 Deno.test({
-  name: "DebugImages on one worker: the image requested first is complete first",
+  name: named("DebugImages on one worker: the image requested first is complete first"),
   ignore: skip !== undefined,
   async fn() {
+    using images = requested();
     const [python, libc] = ids!;
-    using images = new DebugImages();
-    assert.ok(images.request(python!));
-    assert.ok(images.request(libc!));
-    images.start({ workers: 1 });
     const order: string[] = [];
     await Promise.all([
       images.ready(libc!).then((ok) => order.push(`libc ${ok}`)),
@@ -43,19 +50,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "DebugImages: disposing leaves queued sections unrun, and settled() still resolves",
+  name: named("DebugImages: disposing leaves queued sections unrun, and settled() still resolves"),
   ignore: skip !== undefined,
   async fn() {
-    const [python, libc] = ids!;
-    const images = new DebugImages();
-    assert.ok(images.request(python!));
-    assert.ok(images.request(libc!));
-    images.start({ workers: 1 });
+    const images = requested();
     images[Symbol.dispose]();
     await images.settled();
     // Only the section running when disposed was inflated.
-    assert.equal(await images.ready(libc!), false);
+    assert.equal(await images.ready(ids![1]!), false);
   },
 });
-
-if (skip !== undefined) console.warn(`debug_images_test: skipped: ${skip}`);
