@@ -382,7 +382,7 @@ export interface Skip {
 export function registerTest(
   name: string,
   skip: Skip | undefined,
-  fn: (t: Deno.TestContext) => Promise<void>,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
 ): void {
   if (!skip) {
     Deno.test({ name, fn });
@@ -399,19 +399,6 @@ export function registerTest(
   }
   console.error(`skipped: ${name}: ${skip.reason}`);
   Deno.test({ name: `${name} (skipped: ${skip.reason})`, ignore: true, fn() {} });
-}
-
-/**
- * The `ignore` option of a `Deno.test`/`t.step` that may have to be skipped,
- * for tests declared with `Deno.test(name, options, fn)`: ignored, with
- * `skipped: <name>: <reason>` on stderr, when `skip` is given, except for a
- * missing prerequisite under `PYSTACK_TEST_REQUIRE_ALL=1`, where the test runs
- * (and fails for want of it).
- */
-export function skipUnless(name: string, skip: Skip | undefined): { ignore: boolean } {
-  if (!skip || (skip.missing && requireAll())) return { ignore: false };
-  console.error(`skipped: ${name}: ${skip.reason}`);
-  return { ignore: true };
 }
 
 /** True with `PYSTACK_TEST_REQUIRE_ALL=1`: a missing prerequisite fails its test instead of skipping it. */

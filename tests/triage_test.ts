@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { registerTest, REPO_ROOT, skipUnless, startFixture } from "./_harness.ts";
+import { registerTest, REPO_ROOT, startFixture } from "./_harness.ts";
 import { findPythons } from "./_pythons.ts";
 import { remoteSkip } from "./_remote_cases.ts";
 
@@ -32,13 +32,10 @@ function block(stdout: string, pid: number): string {
   return stdout.slice(start, end < 0 ? undefined : end);
 }
 
-Deno.test({
-  name: TRIAGE_TEST,
-  ...skipUnless(
-    TRIAGE_TEST,
-    python ? undefined : { reason: "no Python 3 interpreter is installed", missing: true },
-  ),
-  async fn() {
+registerTest(
+  TRIAGE_TEST,
+  python ? undefined : { reason: "no Python 3 interpreter is installed", missing: true },
+  async () => {
     const marker = `triage-test-${crypto.randomUUID().slice(0, 8)}`;
     await using deadlock = await startFixture(python!, "demo.py", { args: [marker] });
     await using pool = await startFixture(python!, "triage_pool.py", { args: [marker] });
@@ -72,7 +69,7 @@ Deno.test({
     );
     assert.match(running, /\[running[^\]]*\] busy \(\d+\)\n\s+at triage_pool\.py:\d+ in spin/);
   },
-});
+);
 
 Deno.test("triage.ts exits 2 when no Python process matches", async () => {
   const result = await triage([`no-such-process-${crypto.randomUUID()}`]);

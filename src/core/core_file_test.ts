@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Skip, skipUnless } from "../../tests/_harness.ts";
+import { registerTest, type Skip } from "../../tests/_harness.ts";
 import { NOBODY, nobodyEnvironment, nobodySkip } from "../../tests/_nobody.ts";
 import { openCore } from "./core_file.ts";
 import {
@@ -37,7 +37,7 @@ const KERNEL_SKIP: Skip | undefined = kernelCoresUsable() ? undefined : {
 };
 /** `Deno.test` of a test that needs kernel cores. */
 function kernelTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
-  Deno.test(name, skipUnless(name, KERNEL_SKIP), fn);
+  registerTest(name, KERNEL_SKIP, fn);
 }
 const SIGABRT = 6;
 const SIGSEGV = 11;
@@ -175,7 +175,7 @@ Deno.test("openCore() rejects what is not a core, with the right error", async (
 });
 
 const UNREADABLE_TEST = "openCore() rejects a core its user cannot read (run as nobody)";
-Deno.test(UNREADABLE_TEST, skipUnless(UNREADABLE_TEST, nobodySkip()), async () => {
+registerTest(UNREADABLE_TEST, nobodySkip(), async () => {
   // Root reads anything: openCore runs as nobody, on a file nobody may not read.
   await using nobody = await nobodyEnvironment();
   const dir = await Deno.makeTempDir({ dir: nobody.env.HOME!, prefix: "unreadable-" });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Skip, skipUnless } from "../../tests/_harness.ts";
+import { registerTest, type Skip } from "../../tests/_harness.ts";
 import { openCore } from "../core/core_file.ts";
 import { CoreMemory } from "./core_memory.ts";
 import { MemoryReadError } from "./memory_reader.ts";
@@ -22,7 +22,7 @@ const KERNEL_SKIP: Skip | undefined = kernelCoresUsable() ? undefined : {
 };
 /** `Deno.test` of a test that needs kernel cores. */
 function kernelTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
-  Deno.test(name, skipUnless(name, KERNEL_SKIP), fn);
+  registerTest(name, KERNEL_SKIP, fn);
 }
 
 /** `length` bytes of a file at `offset`. */

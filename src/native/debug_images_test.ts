@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { debugFileByBuildId, DebugImages } from "./debug_images.ts";
 import { ElfFile, fileSource } from "../elf/elf_file.ts";
+import { registerTest, type Skip } from "../../tests/_harness.ts";
 
 /** The build ids of Debian's python3.11 and of libc, when their debug files are installed. */
 function buildIds(): string[] | undefined {
@@ -19,11 +20,12 @@ function buildIds(): string[] | undefined {
 }
 
 const ids = buildIds();
-const skip = ids === undefined
-  ? "needs Debian's python3.11 and libc with their debug files (python3.11-dbg, libc6-dbg)"
+const skip: Skip | undefined = ids === undefined
+  ? {
+    reason: "needs Debian's python3.11 and libc with their debug files (python3.11-dbg, libc6-dbg)",
+    missing: true,
+  }
   : undefined;
-/** A test's name, with the reason it is skipped. */
-const named = (name: string) => skip === undefined ? name : `${name} (skipped: ${skip})`;
 
 /** Images of python3.11's and libc's debug files, in that order, inflating on one worker thread. */
 function requested(): DebugImages {
@@ -33,10 +35,10 @@ function requested(): DebugImages {
   return images;
 }
 
-Deno.test({
-  name: named("DebugImages on one worker: the image requested first is complete first"),
-  ignore: skip !== undefined,
-  async fn() {
+registerTest(
+  "DebugImages on one worker: the image requested first is complete first",
+  skip,
+  async () => {
     using images = requested();
     const [python, libc] = ids!;
     const order: string[] = [];
@@ -47,16 +49,16 @@ Deno.test({
     // Requested second, libc's sections ran only after all of python's.
     assert.deepEqual(order, ["python true", "libc true"]);
   },
-});
+);
 
-Deno.test({
-  name: named("DebugImages: disposing leaves queued sections unrun, and settled() still resolves"),
-  ignore: skip !== undefined,
-  async fn() {
+registerTest(
+  "DebugImages: disposing leaves queued sections unrun, and settled() still resolves",
+  skip,
+  async () => {
     const images = requested();
     images[Symbol.dispose]();
     await images.settled();
     // Only the section running when disposed was inflated.
     assert.equal(await images.ready(ids![1]!), false);
   },
-});
+);

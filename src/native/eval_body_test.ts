@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { EvalBodyNamer, type EvalBodySearch, findEvalBody } from "./eval_body.ts";
 import { bytesSource, ElfFile, fileSource } from "../elf/elf_file.ts";
 import type { NativeFrame } from "../model.ts";
-import { type Skip, skipUnless } from "../../tests/_harness.ts";
+import { registerTest, type Skip } from "../../tests/_harness.ts";
 import { pathExists } from "../fs_checks.ts";
 
 const SID = decodeURIComponent(new URL("../../.cache/pythons/", import.meta.url).pathname);
@@ -47,13 +47,10 @@ function search(path: string, exported = "_PyEval_EvalFrameDefault"): EvalBodySe
 
 for (const path of SID_PYTHONS) {
   const version = /python(\d\.\d+)$/.exec(path)![1];
-  Deno.test({
-    name: `findEvalBody() finds the unnamed part of Debian sid's ${version} evaluation loop`,
-    ...skipUnless(
-      `findEvalBody() finds the unnamed part of Debian sid's ${version} evaluation loop`,
-      needs(path),
-    ),
-    fn() {
+  registerTest(
+    `findEvalBody() finds the unnamed part of Debian sid's ${version} evaluation loop`,
+    needs(path),
+    () => {
       const found = search(path);
       assert.ok("body" in found, "reason" in found ? found.reason : "");
       const { body } = found;
@@ -87,22 +84,19 @@ for (const path of SID_PYTHONS) {
         "the part jumps back into the exported code",
       );
     },
-  });
+  );
 }
 
-Deno.test({
-  name: "findEvalBody() names nothing where the loop is whole (pyenv's libpython3.12)",
-  ...skipUnless(
-    "findEvalBody() names nothing where the loop is whole (pyenv's libpython3.12)",
-    needs(LIBPYTHON_312),
-  ),
-  fn() {
+registerTest(
+  "findEvalBody() names nothing where the loop is whole (pyenv's libpython3.12)",
+  needs(LIBPYTHON_312),
+  () => {
     assert.deepEqual(search(LIBPYTHON_312), {
       reason: "0 unnamed parts of _PyEval_EvalFrameDefault found " +
         "(0 unnamed functions it jumps to), not 1",
     });
   },
-});
+);
 
 /** `path`'s bytes, with the `.dynsym` entry of `name` and the section table at hand. */
 function patchable(path: string) {
@@ -128,10 +122,10 @@ function patchable(path: string) {
   return { bytes, view, symbol, fileOffset };
 }
 
-Deno.test({
-  name: "findEvalBody() names nothing when a symbol lies in the part",
-  ...skipUnless("findEvalBody() names nothing when a symbol lies in the part", needs(SID_314)),
-  fn() {
+registerTest(
+  "findEvalBody() names nothing when a symbol lies in the part",
+  needs(SID_314),
+  () => {
     const found = search(SID_314);
     assert.ok("body" in found);
     const { bytes, view, symbol } = patchable(SID_314);
@@ -140,15 +134,12 @@ Deno.test({
     assert.ok("reason" in patched);
     assert.match(patched.reason, /^0 unnamed parts/);
   },
-});
+);
 
-Deno.test({
-  name: "findEvalBody() names nothing when the exported code cannot be decoded",
-  ...skipUnless(
-    "findEvalBody() names nothing when the exported code cannot be decoded",
-    needs(SID_314),
-  ),
-  fn() {
+registerTest(
+  "findEvalBody() names nothing when the exported code cannot be decoded",
+  needs(SID_314),
+  () => {
     const { bytes, symbol, fileOffset } = patchable(SID_314);
     bytes[fileOffset(symbol("_PyEval_EvalFrameDefault").value) + 4] = 0x06; // after endbr64
     const elf = new ElfFile(bytesSource(bytes));
@@ -159,7 +150,7 @@ Deno.test({
       reason: "no_such_function is not a function of the object",
     });
   },
-});
+);
 
 const BODY: EvalBodySearch = {
   body: { start: 0x1000n, end: 0x2000n, function: "loop", name: "loop.cold" },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Branch, directBranches } from "./x86_branches.ts";
 import { ElfFile, fileSource } from "../elf/elf_file.ts";
-import { skipUnless } from "../../tests/_harness.ts";
+import { registerTest } from "../../tests/_harness.ts";
 import { pathExists } from "../fs_checks.ts";
 
 const hex = (text: string) =>
@@ -110,21 +110,18 @@ function objdumpBranches(path: string, start: bigint, size: number): Branch[] {
 const OBJDUMP_TEST =
   "directBranches() agrees with objdump on Debian sid's _PyEval_EvalFrameDefault";
 
-Deno.test({
-  name: OBJDUMP_TEST,
-  ...skipUnless(
-    OBJDUMP_TEST,
-    !pathExists(SID_PYTHON)
-      ? {
-        reason: `${SID_PYTHON} not found: run scripts/get_pythons.ts`,
-        // Missing unless scripts/get_pythons.ts recorded that Debian's mirror could not be reached.
-        missing: !pathExists(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
-      }
-      : !objdumpAvailable()
-      ? { reason: "objdump (binutils) not found", missing: true }
-      : undefined,
-  ),
-  fn() {
+registerTest(
+  OBJDUMP_TEST,
+  !pathExists(SID_PYTHON)
+    ? {
+      reason: `${SID_PYTHON} not found: run scripts/get_pythons.ts`,
+
+      missing: !pathExists(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
+    }
+    : !objdumpAvailable()
+    ? { reason: "objdump (binutils) not found", missing: true }
+    : undefined,
+  () => {
     using source = fileSource(SID_PYTHON);
     const elf = new ElfFile(source);
     const symbols = new TextDecoder().decode(
@@ -147,4 +144,4 @@ Deno.test({
     assert.ok(branches.length > 20);
     assert.deepEqual(branches, objdumpBranches(SID_PYTHON, start, size));
   },
-});
+);
