@@ -49,13 +49,15 @@
 import $ from "dax";
 import { parseArgs } from "node:util";
 import { sideBySideTable } from "./bench_table.ts";
+import { median } from "./bench_runs.ts";
+import { BENCH_PYTHON, spawnBenchFixture } from "./bench_fixture.ts";
 
 // ---------------------------------------------------------------------------
 // Configuration.
 // ---------------------------------------------------------------------------
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const PYTHON = "/usr/bin/python3.11";
+const PYTHON = BENCH_PYTHON;
 const GNU_TIME = "/usr/bin/time";
 const FIXTURE = `${ROOT}fixtures/bench_threads.py`;
 const DENO = Deno.execPath();
@@ -166,14 +168,7 @@ class Fixture {
   /** Starts the fixture; it writes `ready` to `readyPath`. */
   constructor(readonly threads: number, readonly depth: number, readyPath: string) {
     this.ready = readyPath;
-    this.child = new Deno.Command(PYTHON, {
-      args: ["-S", FIXTURE, this.ready, String(threads), String(depth)],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "null",
-      stderr: "inherit",
-      env: { PYTHONDONTWRITEBYTECODE: "1" },
-    }).spawn();
+    this.child = spawnBenchFixture(this.ready, { threads, depth });
     live.add(this.child);
     this.child.status.then(() => this.#exited = true);
   }
@@ -235,12 +230,6 @@ async function exists(path: string): Promise<boolean> {
 // ---------------------------------------------------------------------------
 // Statistics.
 // ---------------------------------------------------------------------------
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Median, min and max of a sample, in ms. */
 interface Summary {

@@ -12,6 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { median } from "./bench_runs.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const GOAL_MS = 10;
@@ -35,11 +36,6 @@ const TARGETS: Target[] = [
     args: [`${ROOT}fixtures/bench_threads.py`, "{ready}", "200", "10"],
   },
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 async function waitFor(path: string, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -30,6 +30,7 @@
 import { parseArgs } from "node:util";
 import { BENCH_PYTHON, BENCH_SHAPE, startBenchFixture } from "./bench_fixture.ts";
 import { pathExists } from "../src/fs_checks.ts";
+import { children, kill, median, type Outcome, runTimed, which } from "./bench_runs.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const PYTHON = BENCH_PYTHON;
@@ -39,68 +40,6 @@ const WARMUPS = 2;
 const RSS_RUNS = 3;
 const TIMEOUT_MS = 60_000;
 const GOALS = { wallMs: 250, gdbRatio: 10 } as const;
-
-/** Every child that may outlive a command: killed on the way out. */
-const children = new Set<Deno.ChildProcess>();
-
-interface Outcome {
-  wallMs: number;
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function runTimed(cmd: readonly string[]): Promise<Outcome> {
-  const [program, ...args] = cmd;
-  const start = performance.now();
-  const child = new Deno.Command(program!, {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  children.add(child);
-  const timer = setTimeout(() => kill(child), TIMEOUT_MS);
-  try {
-    const out = await child.output();
-    const text = new TextDecoder();
-    return {
-      wallMs: performance.now() - start,
-      code: out.code,
-      stdout: text.decode(out.stdout),
-      stderr: text.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-    children.delete(child);
-  }
-}
-
-function kill(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-function onPath(tool: string): boolean {
-  return (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").some((dir) => {
-    try {
-      return Deno.statSync(`${dir}/${tool}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** One command to time. */
 interface Subject {
@@ -140,7 +79,7 @@ async function timeSubjects(subjects: Subject[], runs: number): Promise<Timing[]
   const unwind = new Map<string, number[]>(subjects.map((s) => [s.key, []]));
   for (let round = 0; round < WARMUPS + runs; round++) {
     for (const subject of subjects) {
-      const out = await runTimed(subject.cmd);
+      const out = await runTimed(subject.cmd, { cwd: ROOT, timeoutMs: TIMEOUT_MS });
       const problem = subject.check(out);
       if (problem !== undefined) throw new Error(`${subject.label}: ${problem}`);
       if (round < WARMUPS) continue;
@@ -172,12 +111,15 @@ async function timeSubjects(subjects: Subject[], runs: number): Promise<Timing[]
 }
 
 async function peakRssMiB(cmd: readonly string[]): Promise<number | undefined> {
-  if (!onPath("time") && !pathExists(GNU_TIME)) return undefined;
+  if (which("time") === undefined && !pathExists(GNU_TIME)) return undefined;
   const file = await Deno.makeTempFile({ prefix: "pystack-bench-rss-" });
   try {
     const values: number[] = [];
     for (let i = 0; i < RSS_RUNS; i++) {
-      await runTimed([GNU_TIME, "-f", "%M", "-o", file, ...cmd]);
+      await runTimed([GNU_TIME, "-f", "%M", "-o", file, ...cmd], {
+        cwd: ROOT,
+        timeoutMs: TIMEOUT_MS,
+      });
       const last = Deno.readTextFileSync(file).trim().split("\n").at(-1) ?? "";
       const kib = Number(last);
       if (Number.isFinite(kib)) values.push(kib / 1024);
@@ -202,8 +144,8 @@ async function main(): Promise<number> {
   const runs = Number(values.runs ?? 11);
   const log = (line: string) => console.error(line);
   const missing: string[] = [];
-  const haveEuStack = onPath("eu-stack");
-  const haveGdb = onPath("gdb") && onPath("gcore");
+  const haveEuStack = which("eu-stack") !== undefined;
+  const haveGdb = which("gdb") !== undefined && which("gcore") !== undefined;
   if (!haveEuStack) missing.push("eu-stack (apt-get install elfutils)");
   if (!haveGdb) missing.push("gdb/gcore (apt-get install gdb python3.11-dbg)");
   if (!pathExists(GNU_TIME)) missing.push("GNU time (apt-get install time): no peak RSS");
@@ -260,7 +202,10 @@ async function main(): Promise<number> {
     const coreTimings: Timing[] = [];
     if (haveGdb) {
       const prefix = `${dir}/core`;
-      const made = await runTimed(["gcore", "-o", prefix, pid]);
+      const made = await runTimed(["gcore", "-o", prefix, pid], {
+        cwd: ROOT,
+        timeoutMs: TIMEOUT_MS,
+      });
       const core = `${prefix}.${pid}`;
       if (made.code !== 0 || !pathExists(core)) throw new Error(`gcore failed: ${made.stderr}`);
       kill(fixture);

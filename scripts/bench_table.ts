@@ -28,6 +28,7 @@
 
 import { BENCH_PYTHON, BENCH_SHAPE, startBenchFixture } from "./bench_fixture.ts";
 import { pathExists } from "../src/fs_checks.ts";
+import { children, kill, median, type Outcome, runTimed, which } from "./bench_runs.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const PYTHON = BENCH_PYTHON;
@@ -55,14 +56,6 @@ const ROW_LABELS: Record<Row, string> = {
   "core-native": "`core --native`",
 };
 
-/** What one command printed, and how long it took (spawn to exit). */
-interface Outcome {
-  wallMs: number;
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** One cell: a command to time, or why there is none. */
 export type Cell =
   | { cmd: string[]; check: (out: Outcome) => string | undefined }
@@ -82,68 +75,6 @@ export interface TableOptions {
   baseline?: string;
   /** Progress messages. */
   log?: (message: string) => void;
-}
-
-const children = new Set<Deno.ChildProcess>();
-
-function kill(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-async function runTimed(cmd: readonly string[]): Promise<Outcome> {
-  const [program, ...args] = cmd;
-  const start = performance.now();
-  const child = new Deno.Command(program!, {
-    args,
-    // From outside the tree, as a user would: no deno.json (with its npm imports) to discover.
-    cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  children.add(child);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    kill(child);
-  }, TIMEOUT_MS);
-  try {
-    const out = await child.output();
-    const text = new TextDecoder();
-    return {
-      wallMs: performance.now() - start,
-      code: timedOut ? -1 : out.code,
-      stdout: text.decode(out.stdout),
-      stderr: timedOut ? `timed out after ${TIMEOUT_MS} ms` : text.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-    children.delete(child);
-  }
-}
-
-/** The executable `tool` on `PATH`, if any. */
-function which(tool: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    const path = `${dir}/${tool}`;
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function firstLine(out: Outcome): string {
@@ -321,7 +252,10 @@ export async function sideBySideTable(options: TableOptions): Promise<string[]> 
     const gcore = which("gcore");
     const made = gcore === undefined
       ? undefined
-      : await runTimed([gcore, "-o", `${dir}/core`, String(pid)]);
+      : await runTimed([gcore, "-o", `${dir}/core`, String(pid)], {
+        cwd: "/",
+        timeoutMs: TIMEOUT_MS,
+      });
     const coreProblem = gcore === undefined
       ? "gcore is not installed (apt-get install gdb): no core rows"
       : made!.code !== 0 || !pathExists(core)
@@ -348,7 +282,7 @@ export async function sideBySideTable(options: TableOptions): Promise<string[]> 
     for (let round = 0; round <= options.runs; round++) {
       for (const t of timed) {
         if (problems.has(t)) continue;
-        const out = await runTimed(t.cell.cmd);
+        const out = await runTimed(t.cell.cmd, { cwd: "/", timeoutMs: TIMEOUT_MS });
         const problem = t.cell.check(out);
         if (problem !== undefined) {
           problems.set(t, problem);

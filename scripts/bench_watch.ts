@@ -21,6 +21,7 @@
 
 import $ from "dax";
 import { parseArgs } from "node:util";
+import { median } from "./bench_runs.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -36,11 +37,6 @@ const fixture = new Deno.Command(python, {
   stdout: "null",
   stderr: "null",
 }).spawn();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** `{samples, pausedMs, durationMs}` of one `watch -v --json` run. */
 async function watchRun(interval: string, duration: string) {
