@@ -16,8 +16,13 @@ export interface DeadlineOptions {
   now?: () => number;
   /** When the bound starts, by the clock (default: now; the CLI gives 0, its own start). */
   startMs?: number;
-  /** Called before each check with its stage (a testing aid: `_PYSTACK_TEST_STEP_DELAY_MS`). */
+  /**
+   * Called before each check with its stage (a testing aid: the CLI's
+   * `_PYSTACK_TEST_SLOW_AFTER_THREADS` and `_PYSTACK_TEST_SLOW_STAGE`).
+   */
   beforeCheck?: (stage: string) => void;
+  /** Called once by {@linkcode Deadline.readingDone} (the CLI stops its backstop there). */
+  onReadingDone?: () => void;
 }
 
 /**
@@ -43,6 +48,7 @@ export class Deadline {
   readonly #endMs: number;
   readonly #now: () => number;
   readonly #beforeCheck: ((stage: string) => void) | undefined;
+  #onReadingDone: (() => void) | undefined;
   #stage: string | undefined;
 
   constructor(seconds: number, options: DeadlineOptions = {}) {
@@ -53,6 +59,17 @@ export class Deadline {
     this.#now = options.now ?? (() => performance.now());
     this.#endMs = (options.startMs ?? this.#now()) + seconds * 1000;
     this.#beforeCheck = options.beforeCheck;
+    this.#onReadingDone = options.onReadingDone;
+  }
+
+  /**
+   * Says that the reading is over and only the output is left: the bound no
+   * longer applies to it (a slow reader of the output is not a stuck read).
+   */
+  readingDone(): void {
+    const done = this.#onReadingDone;
+    this.#onReadingDone = undefined;
+    done?.();
   }
 
   /**
@@ -80,14 +97,14 @@ export class Deadline {
 
 /**
  * What a report says of a run cut by `deadline` (undefined when the time did not run out):
- * `shown` threads in the report, plus those the walk found but did not read.
+ * the walk's threads are shown, and it found `unread` more.
  */
 export function timedOutOf(
   deadline: Deadline | undefined,
-  walk: Pick<InterpretersWalk, "unread" | "interpretersSkipped">,
-  shown: number,
+  walk: Pick<InterpretersWalk, "threads" | "unread" | "interpretersSkipped">,
 ): TimedOut | undefined {
   if (deadline?.stage === undefined) return undefined;
+  const shown = walk.threads.length;
   return {
     seconds: deadline.seconds,
     stage: deadline.stage,
@@ -95,4 +112,20 @@ export function timedOutOf(
     threadsFound: shown + (walk.unread ?? 0),
     interpretersSkipped: walk.interpretersSkipped === true,
   };
+}
+
+/**
+ * Seconds with at least one decimal, as `--timeout` messages show them: `1.0`, `0.5`, `2.25`.
+ *
+ * @example
+ * ```ts
+ * import { formatSeconds } from "./deadline.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatSeconds(1), "1.0");
+ * assert.equal(formatSeconds(0.25), "0.25");
+ * ```
+ */
+export function formatSeconds(seconds: number): string {
+  return Number.isInteger(seconds) ? seconds.toFixed(1) : String(seconds);
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Deadline, timedOutOf } from "./deadline.ts";
+import type { PyThread } from "./model.ts";
 
 Deno.test("Deadline.passed() says no before the bound and yes from it on", () => {
   let clock = 100;
@@ -57,20 +58,25 @@ Deno.test("new Deadline() rejects a bound that is not a positive number", () => 
 });
 
 Deno.test("timedOutOf() counts the threads shown and those found but not read", () => {
+  const threads = (n: number) => Array.from({ length: n }, () => ({}) as PyThread);
   let clock = 0;
   const deadline = new Deadline(2, { now: () => clock });
-  assert.equal(timedOutOf(deadline, { unread: 3 }, 2), undefined, "not passed: nothing to say");
-  assert.equal(timedOutOf(undefined, {}, 2), undefined, "no --timeout");
+  assert.equal(
+    timedOutOf(deadline, { threads: threads(2), unread: 3 }),
+    undefined,
+    "not passed: nothing to say",
+  );
+  assert.equal(timedOutOf(undefined, { threads: threads(2) }), undefined, "no --timeout");
   clock = 5000;
   deadline.passed("threads");
-  assert.deepEqual(timedOutOf(deadline, { unread: 3 }, 2), {
+  assert.deepEqual(timedOutOf(deadline, { threads: threads(2), unread: 3 }), {
     seconds: 2,
     stage: "threads",
     threadsShown: 2,
     threadsFound: 5,
     interpretersSkipped: false,
   });
-  assert.deepEqual(timedOutOf(deadline, { interpretersSkipped: true }, 4), {
+  assert.deepEqual(timedOutOf(deadline, { threads: threads(4), interpretersSkipped: true }), {
     seconds: 2,
     stage: "threads",
     threadsShown: 4,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { formatSeconds } from "./deadline.ts";
 /** Exit codes, documented in the README. */
 export const ExitCode = {
   ok: 0,
@@ -123,9 +124,7 @@ export class TimedOutError extends PystackError {
   override readonly exitCode: number = ExitCode.timedOut;
   constructor(seconds: number) {
     super(
-      `Timed out after ${
-        Number.isInteger(seconds) ? seconds.toFixed(1) : seconds
-      } s (--timeout) inside one step that could ` +
+      `Timed out after ${formatSeconds(seconds)} s (--timeout) inside one step that could ` +
         "not be cut short: no stacks printed; pystack exits, which releases the target",
       "try again with a longer --timeout, or run with -v to see where the time goes",
     );

@@ -132,12 +132,12 @@ export async function inspectCore(
   const exeOnDisk = options.executable ??
     (recorded.path === undefined ? undefined : memory.fileFor(recorded.path)) ?? executable;
   const objects = findPythonObjects(maps, exeOnDisk, files.open);
-  // Debug information the native frames will need, decompressed from now: on one worker
-  // thread while this one reads the core (on more, they would compete with it for the CPU).
+  // Debug information the native frames will need, decompressed from now on the cores this
+  // thread leaves spare while it reads the core (on more, they would compete with it).
   using images = nativePart?.debugImagesAhead([
     objects.main?.elf,
     files.openMaybe(nativePart.libcPath(maps.map((m) => m.path))),
-  ], { start: "one worker" });
+  ], "spare");
   const ctx: CoreContext = { path, options, core, memory, maps, parts, log };
   const { located, noInterpreter } = locateInCore(ctx, objects);
   const walk = walkCore(ctx, located);
@@ -200,7 +200,7 @@ export async function inspectCore(
     ...nativeWarnings,
     ...(locks?.warnings ?? []),
   ]);
-  const timedOut = timedOutOf(deadline, walk, walk.threads.length);
+  const timedOut = timedOutOf(deadline, walk);
   return {
     pid: core.pid,
     pythonVersion: located?.versionText ?? "unknown",

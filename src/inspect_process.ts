@@ -46,6 +46,7 @@ import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
 import type { MemoryReader } from "./memory/memory_reader.ts";
 import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
 import { sleepSync } from "./sleep_sync.ts";
+import { pathExists } from "./fs_checks.ts";
 
 /** Options of {@linkcode inspectProcess}. */
 export interface InspectProcessOptions {
@@ -97,7 +98,7 @@ export interface InspectProcessOptions {
 }
 
 /**
- * {@linkcode inspectProcess}, faster with a native mode: the debug
+ * `inspectProcess` (`inspect_process_sync.ts`), faster with a native mode: the debug
  * information the native frames need is decompressed on worker threads,
  * from the moment the objects are known (one thread while the target is
  * paused, then in parallel). The CLI uses this; the report is the same.
@@ -138,10 +139,7 @@ export function* inspectSteps(
   const block = options.block ?? true;
   const deadline = options.deadline;
   const more = (stage: string) => !deadline?.passed(stage);
-  if (!Number.isInteger(pid) || pid <= 0) throw new ProcessNotFoundError(pid);
-  try {
-    Deno.statSync(`/proc/${pid}`);
-  } catch {
+  if (!Number.isInteger(pid) || pid <= 0 || !pathExists(`/proc/${pid}`)) {
     throw new ProcessNotFoundError(pid);
   }
   const maps = parseMaps(readMapsText(pid));
@@ -153,15 +151,14 @@ export function* inspectSteps(
   try {
     const objects = findPythonObjects(maps, exe, files.open);
     // The debug files the native frames will need, prepared as soon as their objects are known.
-    // With a spare core, they start inflating now on one worker thread (the interpreter's
-    // first); on more only after the target runs again: no worker thread competes with the
-    // pause for this thread's core.
+    // They start inflating now on the cores this thread leaves spare (the interpreter's file
+    // first; none on one core): no worker thread competes with the pause for this thread's core.
     const nativePart = options.native === undefined ? undefined : part(parts, "native");
     using images = nativePart === undefined || !ahead || !block
       ? undefined
       : nativePart.debugImagesAhead(
         [objects.main?.elf, files.openMaybe(nativePart.libcPath(maps.map((m) => m.path)))],
-        { start: navigator.hardwareConcurrency >= 2 ? "one worker" : false },
+        "spare",
       );
     const comm = threadName(pid, pid) ?? exe ?? "?";
     const subject = `process ${pid} (${comm})`;
@@ -259,19 +256,16 @@ export function* inspectSteps(
         ({ walk, localsWarnings } = readPython(located, mem, options, parts, threadCtx));
         if (!block && more("threads")) {
           mem.clearCache();
-          markChangedStacks(
-            walk,
-            walkInterpreters({
-              ...located,
-              mem,
-              ...threadCtx,
-              ...(deadline === undefined ? {} : { deadline }),
-            }),
-          );
+          const again = walkInterpreters({
+            ...located,
+            mem,
+            ...threadCtx,
+            ...(deadline === undefined ? {} : { deadline }),
+          });
+          // Cut by --timeout, the second read says nothing of the threads it did not finish.
+          markChangedStacks(walk, again, deadline?.stage !== undefined);
         } else if (!block) {
-          for (const t of walk.threads) {
-            t.partial ??= "read once only (--no-block, --timeout): the stack may be inconsistent";
-          }
+          for (const t of walk.threads) t.partial ??= READ_ONCE;
         }
       }
       if (located !== undefined) {
@@ -414,7 +408,7 @@ export function* inspectSteps(
     if (tasks?.tasks !== undefined) report.tasks = tasks.tasks;
     if (exe !== undefined) report.executable = exe;
     if (lockSummary !== undefined) report.locks = lockSummary;
-    const timedOut = timedOutOf(deadline, walk, walk.threads.length);
+    const timedOut = timedOutOf(deadline, walk);
     if (timedOut !== undefined) report.timedOut = timedOut;
     return report;
   } catch (e) {
@@ -424,6 +418,9 @@ export function* inspectSteps(
   }
 }
 
+/** The marker of a thread read once only with `--no-block`: no second read to compare. */
+const READ_ONCE = "read once only (--no-block, --timeout): the stack may be inconsistent";
+
 /**
  * Without pausing, a thread may run while its frames are read. The threads
  * are read a second time, and a thread is marked when it held the GIL (or,
@@ -431,13 +428,17 @@ export function* inspectSteps(
  * can look whole, since a frame that returned keeps its contents and the
  * next call reuses its address, so no comparison can clear it), or when its
  * chain is not the same in both (frame and code addresses, lines, columns).
+ * With `cut` (`--timeout` ended the second read), a thread it did not read
+ * whole was read once only, and says so.
  */
-function markChangedStacks(walk: ThreadWalk, again: ThreadWalk): void {
+function markChangedStacks(walk: ThreadWalk, again: ThreadWalk, cut: boolean): void {
   const second = new Map(again.threads.map((t, i) => [t.threadStateAddress, i]));
   walk.threads.forEach((t, i) => {
     const j = second.get(t.threadStateAddress);
     const later = j === undefined ? undefined : again.threads[j]!;
-    if (later === undefined) {
+    if (cut && (later === undefined || later.partial !== undefined)) {
+      t.partial ??= READ_ONCE;
+    } else if (later === undefined) {
       t.partial ??= "the thread changed while it was read (--no-block)";
     } else if (running(t) || running(later)) {
       t.partial ??= "the thread was running Python code while it was read (--no-block); " +
@@ -570,7 +571,9 @@ function logSnapshot(snapshot: Snapshot<unknown, unknown>, log: (message: string
   const pauses = snapshot.pausesMs.map((ms) => ms.toFixed(2)).join(", ");
   if (snapshot.result === undefined) {
     log(
-      snapshot.pausesMs.length === 0
+      snapshot.oversizedRead
+        ? "stacks read while paused: the walk made a read too large to copy"
+        : snapshot.pausesMs.length === 0
         ? `stacks read while paused: the walk needs more pages than one copy takes ` +
           `(${snapshot.plan.size})`
         : `stacks read while paused once more: memory copied in pauses of ${pauses} ms ` +

@@ -1,5 +1,6 @@
 /**
- * Validation against `schema/pystack-report.schema.json` (ajv, tests only).
+ * Validation against `schema/pystack-report.schema.json`, and against
+ * `schema/pystack-processes.schema.json` (`--subprocesses`; ajv, tests only).
  *
  * @module
  */
@@ -36,4 +37,18 @@ export function schemaErrors(doc: unknown): string[] {
 export function assertValidReport(doc: unknown, what = "the JSON document"): void {
   const errors = schemaErrors(doc);
   assert.deepEqual(errors, [], `${what} validates against the schema`);
+}
+
+let processesValidator: ReturnType<Ajv2020["compile"]> | undefined;
+
+/** Assert that `doc` validates against the processes schema (it refers to the report and watch schemas). */
+export function assertValidProcesses(doc: unknown): void {
+  const schema = (name: string) =>
+    JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/${name}.schema.json`));
+  processesValidator ??= new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true })
+    .addSchema(REPORT_SCHEMA)
+    .addSchema(schema("pystack-watch"))
+    .compile(schema("pystack-processes"));
+  // A copy: ajv may add defaults to what it validates.
+  assert.ok(processesValidator(structuredClone(doc)), JSON.stringify(processesValidator.errors));
 }

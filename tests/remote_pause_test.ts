@@ -51,7 +51,9 @@ for (const id of ["3.6-pyenv", "3.9-pyenv", "3.11-debian", "3.12-pyenv", "3.14-s
   registerTest(
     `remote pause python=${id} fixture=bench_threads threads=${THREADS}: every stack exact, ` +
       "read from pages copied in one pause and one read",
-    python === undefined ? { reason: `no interpreter ${id} here` } : remoteSkip(python),
+    python === undefined
+      ? { reason: `no interpreter ${id} here`, missing: true }
+      : remoteSkip(python),
     async () => {
       await using target = await startFixture(python!, "bench_threads.py", {
         args: [String(THREADS), String(DEPTH)],
@@ -106,7 +108,9 @@ for (const id of ["2.7-pyenv", "3.11-debian", "3.12-pyenv", "3.14-sid"]) {
   registerTest(
     `remote pause python=${id} fixture=churning_stack: ${CHURN_RUNS} blocking runs, ` +
       "no stack torn or marked while stacks churn",
-    python === undefined ? { reason: `no interpreter ${id} here` } : remoteSkip(python),
+    python === undefined
+      ? { reason: `no interpreter ${id} here`, missing: true }
+      : remoteSkip(python),
     async () => {
       await using target = await startFixture(python!, "churning_stack.py");
       const script = FIXTURES_DIR + "churning_stack.py";

@@ -18,22 +18,13 @@ import {
   tracerPid,
 } from "./_harness.ts";
 import { findPythons, type Python } from "./_pythons.ts";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import { REPORT_SCHEMA } from "./_json_schema.ts";
-import { REPO_ROOT } from "./_harness.ts";
+import { assertValidProcesses } from "./_json_schema.ts";
 import { containerSkip, startContainerFixture } from "./_container.ts";
 
 const pythons = await findPythons();
 const FIXTURE = "mp_parent.py";
 const SOURCE = Deno.readTextFileSync(FIXTURES_DIR + FIXTURE).split("\n");
 const line = (marker: string) => SOURCE.findIndex((l) => l.endsWith(`# @mp ${marker}`)) + 1;
-
-const ajv = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true })
-  .addSchema(REPORT_SCHEMA)
-  .addSchema(JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-watch.schema.json`)));
-const validate = ajv.compile(
-  JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}schema/pystack-processes.schema.json`)),
-);
 
 function skipOf(python: Python) {
   const reason = python.unavailable ?? python.missing;
@@ -81,7 +72,7 @@ for (const python of pythons) {
         const json = await runPystack(["remote", String(fixture.pid), "--subprocesses", "--json"]);
         assert.equal(json.code, 0, describeRun(json));
         const doc: { processes: JsonProcess[] } = JSON.parse(json.stdout);
-        assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+        assertValidProcesses(doc);
         const processes = doc.processes;
         assert.deepEqual(
           processes.map((p) => [p.pid, p.parent, p.depth, p.status, p.reason]),
@@ -212,7 +203,7 @@ registerTest("watch --subprocesses samples the parent and both workers", skipOf(
         watch: { watch: { samples: number }; threads: { tid: number; stuck: boolean }[] } | null;
       })[];
     } = JSON.parse(result.stdout);
-    assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+    assertValidProcesses(doc);
     assert.deepEqual(
       doc.processes.map((p) => [p.pid, p.status, p.watch?.watch.samples ?? null]),
       [[fixture.pid, "read", 4], [w1, "read", 4], [w2, "read", 4], [sleeper, "skipped", null]],
@@ -248,7 +239,7 @@ registerTest(
       const json = await runPystack([...args, "--interval", "20ms", "--json"]);
       assert.equal(json.code, 0, describeRun(json));
       const doc = JSON.parse(json.stdout);
-      assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+      assertValidProcesses(doc);
       assert.deepEqual(doc.groups, [
         { count: 2, threads: [{ pid: w1, tid: w1 }, { pid: w2, tid: w2 }] },
         { count: 1, threads: [{ pid: fixture.pid, tid: fixture.pid }] },
@@ -271,7 +262,7 @@ registerTest(
     const doc: { processes: (JsonProcess & { nsPid: number | null })[] } = JSON.parse(
       result.stdout,
     );
-    assert.ok(validate(structuredClone(doc)), JSON.stringify(validate.errors));
+    assertValidProcesses(doc);
     assert.deepEqual(
       doc.processes.map((p) => [p.nsPid, p.status]),
       [[fixture.nsPid, "read"], [inner[0], "read"], [inner[1], "read"], [inner[2], "skipped"]],

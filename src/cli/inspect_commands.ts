@@ -60,6 +60,7 @@ export async function print(
   header: string[],
   guard: TimeoutGuard | undefined,
 ): Promise<number> {
+  guard?.deadline.readingDone();
   for (const w of report.warnings) printError(`pystack: warning: ${w}`);
   if (command.json) {
     if (command.group) printLines((await import("../render/group_text.ts")).groupedJson(report));

@@ -6,11 +6,12 @@
 
 import { ClosedPipe, printLines } from "./output.ts";
 import { renderJsonError } from "../render/json.ts";
-import { wantsJson } from "./wants_json.ts";
 
-/** Under `--json`, prints `error` as `{ "error": … }` on stdout; the exit code is the caller's. */
-export function printJsonError(argv: readonly string[], error: unknown): void {
-  if (!wantsJson(argv)) return;
+/**
+ * Prints `error` as `{ "error": … }` on stdout (for a run under `--json`: see
+ * `wants_json.ts`); the exit code is the caller's.
+ */
+export function printJsonError(error: unknown): void {
   try {
     printLines(renderJsonError(error));
   } catch (e) {

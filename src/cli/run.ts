@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     return await execute(command, guard);
   } catch (e) {
     if (e instanceof ClosedPipe) return ExitCode.ok;
-    if (wantsJson(argv)) (await import("./json_output.ts")).printJsonError(argv, e);
+    if (wantsJson(argv)) (await import("./json_output.ts")).printJsonError(e);
     if (e instanceof PystackError) {
       printError(`pystack: ${e.message}${e.hint === undefined ? "" : `; ${e.hint}`}`);
       return e.exitCode;

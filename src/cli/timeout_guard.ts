@@ -4,7 +4,9 @@
  * step, native thread, sample): a run cut there releases the target as
  * always, prints what it read with a marker and exits with
  * `ExitCode.timedOut`. The backstop (`timeout_backstop.ts`) ends the process
- * a little after the bound when the main thread is stuck inside one call.
+ * a little after the bound when the main thread is stuck inside one call; it
+ * stops once the reading is done ({@linkcode Deadline.readingDone}), before
+ * the output.
  *
  * The bound counts from the start of pystack, so that start-up counts too.
  *
@@ -50,16 +52,6 @@ export function timeoutGuard(seconds: number, argv: readonly string[]): TimeoutG
   let threadChecks = 0;
   const slow = (stage: string) =>
     stage === slowStage || (stage === "threads" && threadChecks++ >= fastThreads);
-  const deadline: Deadline = new Deadline(seconds, {
-    startMs: 0,
-    ...((Number.isInteger(fastThreads) && fastThreads >= 0) || slowStage !== undefined
-      ? {
-        beforeCheck: (stage: string) => {
-          if (slow(stage)) sleepSync(deadline.remainingMs() + 1);
-        },
-      }
-      : {}),
-  });
   const error = new TimedOutError(seconds);
   const backstop = startBackstop({
     atEpochMs: performance.timeOrigin + seconds * 1000 + BACKSTOP_GRACE_MS,
@@ -71,6 +63,18 @@ export function timeoutGuard(seconds: number, argv: readonly string[]): TimeoutG
         `pystack: warning: --timeout cannot end a run stuck inside one read (${reason}); ` +
           "the bound holds between reads only",
       ),
+  });
+  const deadline: Deadline = new Deadline(seconds, {
+    startMs: 0,
+    // The report is complete: printing it is never cut (the target was released already).
+    onReadingDone: () => backstop[Symbol.dispose](),
+    ...((Number.isInteger(fastThreads) && fastThreads >= 0) || slowStage !== undefined
+      ? {
+        beforeCheck: (stage: string) => {
+          if (slow(stage)) sleepSync(deadline.remainingMs() + 1);
+        },
+      }
+      : {}),
   });
   return {
     deadline,

@@ -8,8 +8,8 @@ import type { Command } from "./args.ts";
 import { printError, printLines } from "./output.ts";
 import { sourceReader } from "./source_lines.ts";
 import { ExitCode, PystackError } from "../errors.ts";
-import type { Deadline } from "../deadline.ts";
-import { formatSeconds, timedOutLine } from "../render/timed_out_text.ts";
+import { type Deadline, formatSeconds } from "../deadline.ts";
+import { timedOutText } from "../render/timed_out_text.ts";
 import { inspectProcessAsync } from "../inspect_process.ts";
 import { inspectTree, type TreeOutcome } from "../analysis/process_tree.ts";
 import { renderTreeText } from "../render/tree_text.ts";
@@ -40,6 +40,7 @@ export async function remoteTree(
       ...(deadline === undefined ? {} : { deadline }),
     });
   });
+  deadline?.readingDone();
   for (const o of outcomes) {
     for (const w of o.report?.warnings ?? []) {
       printError(`pystack: warning: process ${o.pid}: ${w}`);
@@ -78,7 +79,7 @@ function treeTimedOut(
   const read = outcomes.filter((o) => o.status === "read" && o.report?.timedOut === undefined);
   const cut = outcomes.find((o) => o.report?.timedOut !== undefined);
   const what = cut?.report?.timedOut !== undefined
-    ? `${timedOutLine(cut.report.timedOut).slice(4)} in process ${cut.pid}`
+    ? `${timedOutText(cut.report.timedOut)} in process ${cut.pid}`
     : `Timed out after ${formatSeconds(deadline.seconds)} s (--timeout) while reading the ` +
       "processes";
   const summary = `${what}; ${read.length} of ${outcomes.length} processes read in full`;

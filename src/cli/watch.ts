@@ -29,7 +29,7 @@ import { processTitle } from "../render/tree_text.ts";
 import { type Json, SCHEMA_VERSION } from "../render/json.ts";
 import { VERSION } from "../version.ts";
 import type { Deadline } from "../deadline.ts";
-import { formatSeconds } from "../render/timed_out_text.ts";
+import { formatSeconds } from "../deadline.ts";
 
 /**
  * Runs `command`; returns the exit code. Errors are thrown for the caller to report. With
@@ -57,6 +57,7 @@ async function watchBody(
 ): Promise<number> {
   if (!command.subprocesses) {
     const [summary] = await watchWithProgress(command, [command.pid], deadline);
+    deadline?.readingDone();
     if (summary instanceof Error) throw summary;
     printLines(watchLines([summary!], command, color));
     return ExitCode.ok;
@@ -68,6 +69,7 @@ async function watchBody(
   );
   const pids = outcomes.filter((o) => o.status === "read").map((o) => o.pid);
   const results = await watchWithProgress(command, pids, deadline);
+  deadline?.readingDone();
   const watched: TreeOutcome<WatchSummary>[] = outcomes.map((o) => {
     const { report: _, ...rest } = o;
     if (o.status !== "read") return rest;

@@ -200,7 +200,11 @@ export class DictReader {
 
   /** The value of the str key `key` in the dict at `address`, or undefined. */
   lookup(address: bigint, key: string, types: TypeNames): bigint | undefined {
-    return this.lookupAll(address, [key], types).get(key);
+    const keys = [key];
+    for (const [k, v] of this.#iterate(address)) {
+      if (this.#strAmong(k, keys, NONE_FOUND, types) !== undefined) return v;
+    }
+    return undefined;
   }
 
   /**
@@ -216,11 +220,6 @@ export class DictReader {
       if (found.size === keys.length) break;
     }
     return found;
-  }
-
-  /** Whether the object at `address` is the str `text` (ASCII). */
-  #isStr(address: bigint, text: string, types: TypeNames): boolean {
-    return this.#strAmong(address, [text], new Map(), types) !== undefined;
   }
 
   /** Which of `texts` not yet in `found` the str object at `address` equals, if any. */
@@ -309,9 +308,10 @@ export class DictReader {
     const keys = readStruct(this.#mem, type, heap).ptr("cached_keys");
     if (keys === 0n) return undefined;
     const e = this.#entries(keys);
+    const names = [name];
     for (let i = 0; i < e.count; i++) {
       const [key] = this.#entry(e, i);
-      if (key !== 0n && this.#isStr(key, name, types)) {
+      if (key !== 0n && this.#strAmong(key, names, NONE_FOUND, types) !== undefined) {
         const value = this.#word(array + BigInt(i * 8));
         return value === 0n ? undefined : value;
       }
@@ -319,6 +319,9 @@ export class DictReader {
     return undefined;
   }
 }
+
+/** No key found yet (for lookups of one key). */
+const NONE_FOUND: ReadonlyMap<string, bigint> = new Map();
 
 function* range(n: number): Generator<number, void, undefined> {
   for (let i = 0; i < n; i++) yield i;

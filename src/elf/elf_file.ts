@@ -572,7 +572,6 @@ export class ElfFile {
         `Cannot read symbols of ${table.name}: sh_link ${table.link} is not a section`,
       );
     }
-    const syms = this.readSection(table);
     // The string table as text, one character per byte (symbol names are ASCII), to find
     // where each wanted name is with native searches: a symbol is then matched by its name's
     // offset alone. Every occurrence counts, a name may also end a longer string
@@ -588,6 +587,7 @@ export class ElfFile {
       }
     }
     if (byOffset.size === 0) return;
+    const syms = this.readSection(table);
     const view = dataView(syms);
     const count = Math.floor(syms.length / SYM_SIZE);
     for (let i = 0, o = 0; i < count; i++, o += SYM_SIZE) {

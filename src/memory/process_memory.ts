@@ -10,6 +10,7 @@ import { Errno } from "../../ffi/errno.ts";
 import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
 import { PermissionDeniedError, TargetExitedError } from "../errors.ts";
 import { readBatched } from "./batched_pages.ts";
+import { pathExists } from "../fs_checks.ts";
 
 const PAGE = 4096;
 /** Reads at least this large bypass the page cache (scans, big blobs). */
@@ -21,8 +22,6 @@ const MAX_PAGES = 4096;
 
 /** Pages made ready to read (see {@linkcode ProcessMemory.preparePages}). */
 export interface PreparedPages {
-  /** How many distinct pages. */
-  readonly size: number;
   /** Reads them (the system calls alone). */
   read(): void;
   /** After {@linkcode read}: each page's bytes, or `null` for a page that cannot be read. */
@@ -159,16 +158,12 @@ export class ProcessMemory implements MemoryReader, Disposable {
         0n,
       );
       if (n >= 0n) return Number(n);
-      const code = errno();
-      if (code === Errno.EFAULT || code === Errno.EIO) return 0;
-      if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
-      if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
+      if (this.#vmReadvFailed() === 0) return 0;
       // Anything else: the first page alone, where #readRaw decides about /proc/PID/mem.
       return this.#readRaw(list[start]!, buffer.subarray(start * PAGE, (start + 1) * PAGE));
     };
     let read: boolean[] | undefined;
     return {
-      size: list.length,
       read: () => {
         read = readBatched(list.length, readv, { pageSize: PAGE });
       },
@@ -203,15 +198,26 @@ export class ProcessMemory implements MemoryReader, Disposable {
       this.#remoteIov[1] = BigInt(out.length);
       const n = libc.process_vm_readv(this.pid, this.#iov, 1n, this.#remoteIov, 1n, 0n);
       if (n >= 0n) return Number(n);
-      const code = errno();
-      if (code === Errno.EFAULT || code === Errno.EIO) return 0;
-      if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
-      if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
+      const code = this.#vmReadvFailed();
+      if (code === 0) return 0;
       // ENOSYS and anything else: use /proc/PID/mem from now on.
       this.#useProcMem = true;
       this.#procMemWhy = `process_vm_readv failed with errno ${code}`;
     }
     return this.#readProcMem(address, out);
+  }
+
+  /**
+   * After a failed `process_vm_readv`: throws when the target is gone or
+   * forbidden; 0 when the memory is not readable there (nothing read), else
+   * the errno, for the caller to decide.
+   */
+  #vmReadvFailed(): number {
+    const code = errno();
+    if (code === Errno.EFAULT || code === Errno.EIO) return 0;
+    if (code === Errno.ESRCH) throw new TargetExitedError(this.pid);
+    if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "process_vm_readv");
+    return code;
   }
 
   #readProcMem(address: bigint, out: Uint8Array): number {
@@ -249,10 +255,5 @@ export class ProcessMemory implements MemoryReader, Disposable {
 }
 
 function existsProcess(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+  return pathExists(`/proc/${pid}`);
 }

@@ -9,7 +9,7 @@
 import { type MemoryReader, MemoryReadError } from "./memory_reader.ts";
 
 /** Most pages one read may span (a larger read is refused, or not noted page by page). */
-export const MAX_PAGES_PER_READ = 16 * 1024;
+const MAX_PAGES_PER_READ = 16 * 1024;
 
 /** Page arithmetic is done in numbers (exact up to here): bigint keys and sums cost far more. */
 const MAX_ADDRESS = Number.MAX_SAFE_INTEGER - MAX_PAGES_PER_READ * 4096;

@@ -67,6 +67,18 @@ function before(a: Queued, b: Queued): boolean {
 /** Sections inflated at once: one per core (2 when the count is unknown). */
 const MAX_WORKERS = Math.max(1, navigator.hardwareConcurrency || 2);
 
+/**
+ * How many sections inflate at once: `all`, one per core, while this thread
+ * waits for them; `spare`, all cores but this thread's, while it works (none
+ * on one core: then nothing competes with it).
+ */
+export type Workers = "all" | "spare";
+
+function workerCount(workers: Workers | number): number {
+  if (typeof workers === "number") return Math.min(workers, MAX_WORKERS);
+  return workers === "all" ? MAX_WORKERS : MAX_WORKERS - 1;
+}
+
 /** Images being made or made, by build id. */
 export class DebugImages implements Disposable {
   readonly stats: InflateStats = {
@@ -127,13 +139,17 @@ export class DebugImages implements Disposable {
 
   /**
    * Starts inflating the requested images' sections on worker threads, in
-   * the order of {@linkcode before}: on as many threads as there are cores,
-   * or on `workers` (one: the sections inflate one after the other while this
-   * thread has other work to do; more would compete with it for the CPU). A
-   * later call may raise the count.
+   * the order of {@linkcode before}, on {@linkcode Workers} threads (or on a
+   * number of them, for tests). A later call may raise the count, and
+   * {@linkcode setWorkers} may lower it.
    */
-  start(options: { workers?: number } = {}): void {
-    this.#workers = Math.max(this.#workers, Math.min(options.workers ?? MAX_WORKERS, MAX_WORKERS));
+  start(workers: Workers | number = "all"): void {
+    this.#workers = Math.max(this.#workers, workerCount(workers));
+    this.#queuePending();
+  }
+
+  /** Queues the sections not started yet. */
+  #queuePending(): void {
     const jobs = [...this.#entries.values()].filter((entry) => !entry.disposed)
       .flatMap((entry) => entry.pending.map((job) => ({ entry, job })));
     if (jobs.length === 0 && this.#queue.length === 0) return;
@@ -150,19 +166,18 @@ export class DebugImages implements Disposable {
   }
 
   /**
-   * Sets how many sections inflate at once (at most one per core): fewer
-   * while this thread works, more while it waits. Running jobs go on.
+   * Sets how many sections inflate at once (at least one: this thread is
+   * about to wait for them). Running jobs go on.
    */
-  setWorkers(workers: number): void {
-    this.#workers = Math.max(1, Math.min(workers, MAX_WORKERS));
+  setWorkers(workers: Workers): void {
+    this.#workers = Math.max(1, workerCount(workers));
     this.#pump();
   }
 
   /**
    * Runs queued jobs in the order of {@linkcode before} while fewer than the
    * workers allowed run (never more than cores: more threads would only slow
-   * the section waited for, and this thread, down). A disposed image's jobs
-   * do not run.
+   * the section waited for, and this thread, down).
    */
   #pump(): void {
     while (this.#running < this.#workers && this.#queue.length > 0) {
@@ -171,10 +186,6 @@ export class DebugImages implements Disposable {
         if (before(q, this.#queue[at]!)) at = i;
       });
       const { entry, job, resolve } = this.#queue.splice(at, 1)[0]!;
-      if (entry.disposed) {
-        resolve(false);
-        continue;
-      }
       this.#running++;
       entry.image.inflate(job).then((ok) => {
         this.#running--;
@@ -197,7 +208,10 @@ export class DebugImages implements Disposable {
   async ready(buildId: string): Promise<boolean> {
     const entry = this.#entries.get(buildId);
     if (entry === undefined) return false;
-    if (entry.pending.length > 0) this.start();
+    if (entry.pending.length > 0) {
+      this.#workers = Math.max(this.#workers, 1);
+      this.#queuePending();
+    }
     if (entry.ok === undefined) {
       const results = await Promise.all(entry.started);
       if (entry.ok === undefined) {

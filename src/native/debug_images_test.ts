@@ -31,7 +31,7 @@ const skip: Skip | undefined = ids === undefined
 function requested(): DebugImages {
   const images = new DebugImages();
   for (const id of ids!) assert.ok(images.request(id));
-  images.start({ workers: 1 });
+  images.start(1);
   return images;
 }
 

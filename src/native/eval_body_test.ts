@@ -3,7 +3,7 @@ import { EvalBodyNamer, type EvalBodySearch, findEvalBody } from "./eval_body.ts
 import { bytesSource, ElfFile, fileSource } from "../elf/elf_file.ts";
 import type { NativeFrame } from "../model.ts";
 import { registerTest, type Skip } from "../../tests/_harness.ts";
-import { pathExists } from "../fs_checks.ts";
+import { isFile } from "../fs_checks.ts";
 
 const SID = decodeURIComponent(new URL("../../.cache/pythons/", import.meta.url).pathname);
 const SID_PYTHONS = ["3.13", "3.14", "3.15"].map((v) => `${SID}${v}-sid/usr/bin/python${v}`);
@@ -14,10 +14,10 @@ const LIBPYTHON_312 = `${
 
 /** Why a test that reads `path` cannot run, if it is not there. */
 function needs(path: string): Skip | undefined {
-  if (pathExists(path)) return undefined;
+  if (isFile(path)) return undefined;
   if (!path.startsWith(SID)) return { reason: `${path} not found`, missing: true };
   // Missing unless scripts/get_pythons.ts recorded that Debian's mirror could not be reached.
-  const unreachable = pathExists(`${SID}unavailable.json`);
+  const unreachable = isFile(`${SID}unavailable.json`);
   return { reason: `${path} not found: run scripts/get_pythons.ts`, missing: !unreachable };
 }
 

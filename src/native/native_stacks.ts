@@ -17,7 +17,7 @@ import { canMerge, mergedOrder, type NativeMode } from "./merge.ts";
 import { type CoreSessionOptions, NativeSession, type RawFrame, type RawStack } from "./session.ts";
 import { Symbolizer } from "./symbolizer.ts";
 import type { InflateStats } from "./debug_inflate.ts";
-import { DebugImages } from "./debug_images.ts";
+import { DebugImages, type Workers } from "./debug_images.ts";
 import { moduleBuildId, ownDebugLookup } from "./find_debuginfo.ts";
 import { openLibdw } from "../../ffi/libdw.ts";
 import type { Deadline } from "../deadline.ts";
@@ -147,9 +147,9 @@ export class NativeStacks implements Disposable {
       const buildId = moduleBuildId(dw, g.mod);
       return { ...g, buildId };
     });
-    // The largest section (the interpreter's .debug_info) bounds the wait: it starts first,
-    // on one worker thread while this thread looks up the ELF symbols, the others after.
-    images.start({ workers: 1 });
+    // The interpreter's file bounds the wait: it inflates first, on the spare cores while this
+    // thread looks up the ELF symbols.
+    images.start("spare");
     // ELF symbols while the sections inflate (libdwfl reads only the symbol tables now).
     images.partial = true;
     try {
@@ -165,10 +165,10 @@ export class NativeStacks implements Disposable {
     let left = groups.length;
     const inOrder = inCompletionOrder(ready);
     for (;;) {
-      images.setWorkers(Infinity);
+      images.setWorkers("all");
       const next = await inOrder.next();
       if (next.done) break;
-      images.setWorkers(navigator.hardwareConcurrency - 1);
+      images.setWorkers("spare");
       const i = next.value;
       const raws = groups[i]!.raws;
       for (const raw of raws) symbolizer.frames(raw);
@@ -205,13 +205,14 @@ export class NativeStacks implements Disposable {
         for (const raw of stack.frames) symbolizer.fillLine(raw);
         continue;
       }
-      const groups = stack.frames.map((raw) => framesAt(raw).map((f) => ({ ...f })));
-      const native = classifyFrames(groups.flat().reverse(), options.rules);
+      const native = classifyFrames(
+        stack.frames.flatMap((raw) => framesAt(raw).map((f) => ({ ...f }))).reverse(),
+        options.rules,
+      );
       const merged = canMerge({ frames, native });
-      stack.frames.forEach((raw, i) => {
-        const role = groups[i]![0]?.role;
-        if (!merged || (role !== "eval" && role !== "plumbing")) symbolizer.fillLine(raw);
-      });
+      for (const raw of stack.frames) {
+        if (!merged || !hiddenWhenMerged(framesAt(raw), options.rules)) symbolizer.fillLine(raw);
+      }
     }
   }
 
@@ -420,20 +421,18 @@ export function logInflated(stats: InflateStats, log: (message: string) => void)
 }
 
 /**
- * Prepares (and with `start`, the default, starts decompressing on worker
- * threads; with `start: "one worker"` on one thread, largest section first)
- * the debug files nearly every native stack needs, as soon as their objects
- * are known: `elfs` are the interpreter's object and libc. For a live
- * process, at most one worker thread inflates before the target runs again,
- * and only with a spare core: none then competes with the pause for the
- * CPU; {@linkcode NativeStacks.resolve} adds the others.
+ * Prepares the debug files nearly every native stack needs, as soon as their
+ * objects are known (`elfs`: the interpreter's object and libc), and starts
+ * decompressing them on `workers` threads, the interpreter's first. Callers
+ * pass `spare` while this thread still has work (for a live process, the
+ * pause: no worker thread then competes with it for the CPU);
+ * {@linkcode NativeStacks.resolve} raises the count when it waits.
  */
 export function debugImagesAhead(
   elfs: readonly (ElfFile | undefined)[],
-  options: { start?: boolean | "one worker" } = {},
+  workers: Workers,
 ): DebugImages {
   const images = new DebugImages();
-  const start = options.start ?? true;
   for (const elf of elfs) {
     let buildId: string | undefined;
     try {
@@ -444,7 +443,7 @@ export function debugImagesAhead(
     if (buildId === undefined) continue;
     images.request(buildId);
     // Each file starts as soon as it is prepared (the first one while the next is prepared).
-    if (start !== false) images.start(start === "one worker" ? { workers: 1 } : {});
+    images.start(workers);
   }
   return images;
 }

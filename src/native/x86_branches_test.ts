@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Branch, directBranches } from "./x86_branches.ts";
 import { ElfFile, fileSource } from "../elf/elf_file.ts";
 import { registerTest } from "../../tests/_harness.ts";
-import { pathExists } from "../fs_checks.ts";
+import { isFile } from "../fs_checks.ts";
 
 const hex = (text: string) =>
   new Uint8Array(text.trim().split(/\s+/).map((byte) => parseInt(byte, 16)));
@@ -112,11 +112,11 @@ const OBJDUMP_TEST =
 
 registerTest(
   OBJDUMP_TEST,
-  !pathExists(SID_PYTHON)
+  !isFile(SID_PYTHON)
     ? {
       reason: `${SID_PYTHON} not found: run scripts/get_pythons.ts`,
 
-      missing: !pathExists(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
+      missing: !isFile(SID_PYTHON.replace(/3\.14-sid\/.*$/, "unavailable.json")),
     }
     : !objdumpAvailable()
     ? { reason: "objdump (binutils) not found", missing: true }

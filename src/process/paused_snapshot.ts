@@ -24,7 +24,7 @@ import { rethrowFatal } from "../errors.ts";
 /** Most pauses for one snapshot before the caller reads the usual way. */
 export const MAX_SNAPSHOTS = 3;
 /** Most pages copied in one pause (16 MiB); a walk that needs more reads the usual way. */
-export const MAX_SNAPSHOT_PAGES = 4096;
+const MAX_SNAPSHOT_PAGES = 4096;
 
 /** What {@linkcode readInSnapshot} runs. */
 export interface SnapshotSteps<C, T> {
@@ -54,6 +54,8 @@ export interface Snapshot<C, T> {
   /** Pages copied in the last pause, and the reads that copied them. */
   pages: number;
   reads: number;
+  /** Set when the walk made a read too large (or too high) to note page by page: no copy. */
+  oversizedRead?: true;
 }
 
 /**
@@ -79,7 +81,10 @@ export function readInSnapshot<C, T>(
     }
     mem.clearCache();
     out.plan = recorder.pages;
-    if (recorder.overflow) return out;
+    if (recorder.overflow) {
+      out.oversizedRead = true;
+      return out;
+    }
   }
   for (let round = 0; round < MAX_SNAPSHOTS && out.plan.size <= MAX_SNAPSHOT_PAGES; round++) {
     const prepared = mem.preparePages(out.plan);

@@ -5,6 +5,7 @@
  */
 
 import type { TimedOut } from "../model.ts";
+import { formatSeconds } from "../deadline.ts";
 
 /**
  * The marker line of a cut run, in the style of the other `(!)` lines.
@@ -38,20 +39,4 @@ export function timedOutText(t: TimedOut): string {
     : `; ${t.stage} and what comes after it are incomplete`;
   return `Timed out after ${formatSeconds(t.seconds)} s (--timeout) while reading ` +
     `${t.stage}: ${t.threadsShown} of ${found} threads shown${rest}`;
-}
-
-/**
- * Seconds with at least one decimal: `1.0`, `0.5`, `2.25`.
- *
- * @example
- * ```ts
- * import { formatSeconds } from "./timed_out_text.ts";
- * import assert from "node:assert/strict";
- *
- * assert.equal(formatSeconds(1), "1.0");
- * assert.equal(formatSeconds(0.25), "0.25");
- * ```
- */
-export function formatSeconds(seconds: number): string {
-  return Number.isInteger(seconds) ? seconds.toFixed(1) : String(seconds);
 }

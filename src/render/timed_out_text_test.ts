@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatSeconds, timedOutLine, timedOutText } from "./timed_out_text.ts";
+import { timedOutLine, timedOutText } from "./timed_out_text.ts";
+import { formatSeconds } from "../deadline.ts";
 
 Deno.test("timedOutLine() says how many threads were shown, cut while reading threads", () => {
   assert.equal(

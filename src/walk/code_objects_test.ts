@@ -87,4 +87,15 @@ Deno.test("CodeReader.locate() remembers locations per position and hands out co
     endColumn: 13,
   });
   assert.equal(reader.locate(info, { instr: 0x2000n }).line, 1);
+  // Remembered: with the line table gone, the positions asked before are answered as before.
+  const unasked = reader.locate({ ...info, lineTable: info.lineTable.slice() }, { instr: 0x2004n });
+  info.lineTable.fill(0);
+  assert.deepEqual(reader.locate(info, { instr: 0x2006n }), {
+    line: 2,
+    endLine: 2,
+    column: 8,
+    endColumn: 13,
+  });
+  assert.equal(reader.locate(info, { instr: 0x2000n }).line, 1);
+  assert.notDeepEqual(reader.locate(info, { instr: 0x2004n }), unasked, "a new one is decoded");
 });

@@ -4,48 +4,8 @@
  * bound) end with partial results and a marker, never a hang or a throw.
  */
 import assert from "node:assert/strict";
-import { FakeMemory } from "../memory/fake_memory.ts";
-import { selectRuntime } from "../cpython/runtime.ts";
 import { MAX_INTERPRETERS, walkInterpreters } from "./interpreters.ts";
-
-const rt = selectRuntime({ major: 3, minor: 12, micro: 1, releaseLevel: "final", serial: 0 });
-const INTERP = rt.layout.structs.interp!;
-const THREAD = rt.layout.structs.thread!;
-const RUNTIME = rt.layout.structs.runtime!;
-const off = (layout: typeof INTERP, field: string) => BigInt(layout.fields[field]!.offset);
-
-/** Room for the runtime, `count` interpreters and one thread state each. */
-function memoryFor(count: number) {
-  const mem = new FakeMemory();
-  const runtime = 0x1000n;
-  mem.map(runtime, RUNTIME.size);
-  const interpBase = 0x10_0000_0000n;
-  const interpSize = BigInt(Math.ceil(INTERP.size / 4096) * 4096);
-  const threadBase = 0x20_0000_0000n;
-  const threadSize = BigInt(Math.ceil(THREAD.size / 64) * 64);
-  const interp = (i: number) => interpBase + BigInt(i) * interpSize;
-  const thread = (i: number) => threadBase + BigInt(i) * threadSize;
-  mem.map(interpBase, Number(interpSize) * count);
-  mem.map(threadBase, Number(threadSize) * count);
-  // Newest first: interpreter i links to i + 1; the last one is the main interpreter (id 0).
-  for (let i = 0; i < count; i++) {
-    mem.writeU64(interp(i) + off(INTERP, "next"), i + 1 < count ? interp(i + 1) : 0n);
-    mem.writeU64(interp(i) + off(INTERP, "id"), BigInt(count - 1 - i));
-    mem.writeU64(interp(i) + off(INTERP, "tstate_head"), thread(i));
-    mem.writeU64(thread(i) + off(THREAD, "interp"), interp(i));
-    mem.writeU64(thread(i) + off(THREAD, "native_thread_id"), BigInt(100 + i));
-  }
-  mem.writeU64(runtime + off(RUNTIME, "interpreters_head"), interp(0));
-  const ctx = {
-    mem,
-    rt,
-    interp: interp(count - 1),
-    runtime,
-    symbols: new Map<string, bigint>(),
-    tids: new Set<number>(),
-  };
-  return { mem, ctx, interp, thread };
-}
+import { fakeInterpreters as memoryFor, INTERP, off } from "./_fake_interpreters.ts";
 
 Deno.test("walkInterpreters() reads every interpreter of the runtime's list, newest first", () => {
   const { ctx } = memoryFor(3);

@@ -4,51 +4,13 @@
  * counts the thread states found but not read.
  */
 import assert from "node:assert/strict";
-import { FakeMemory } from "../memory/fake_memory.ts";
-import { selectRuntime } from "../cpython/runtime.ts";
 import { walkInterpreters } from "./interpreters.ts";
 import { Deadline, timedOutOf } from "../deadline.ts";
+import { fakeInterpreters } from "./_fake_interpreters.ts";
 
-const rt = selectRuntime({ major: 3, minor: 12, micro: 1, releaseLevel: "final", serial: 0 });
-const INTERP = rt.layout.structs.interp!;
-const THREAD = rt.layout.structs.thread!;
-const RUNTIME = rt.layout.structs.runtime!;
-const off = (layout: typeof INTERP, field: string) => BigInt(layout.fields[field]!.offset);
-
-/** `interpreters` interpreters (newest first, the main one last) of `threads` thread states each. */
-function memoryFor(interpreters: number, threads: number) {
-  const mem = new FakeMemory();
-  const runtime = 0x1000n;
-  mem.map(runtime, RUNTIME.size);
-  const interpBase = 0x10_0000_0000n;
-  const interpSize = BigInt(Math.ceil(INTERP.size / 4096) * 4096);
-  const threadBase = 0x20_0000_0000n;
-  const threadSize = BigInt(Math.ceil(THREAD.size / 64) * 64);
-  const interp = (i: number) => interpBase + BigInt(i) * interpSize;
-  const thread = (i: number, j: number) => threadBase + BigInt(i * threads + j) * threadSize;
-  mem.map(interpBase, Number(interpSize) * interpreters);
-  mem.map(threadBase, Number(threadSize) * interpreters * threads);
-  for (let i = 0; i < interpreters; i++) {
-    mem.writeU64(interp(i) + off(INTERP, "next"), i + 1 < interpreters ? interp(i + 1) : 0n);
-    mem.writeU64(interp(i) + off(INTERP, "id"), BigInt(interpreters - 1 - i));
-    mem.writeU64(interp(i) + off(INTERP, "tstate_head"), thread(i, 0));
-    for (let j = 0; j < threads; j++) {
-      const t = thread(i, j);
-      mem.writeU64(t + off(THREAD, "next"), j + 1 < threads ? thread(i, j + 1) : 0n);
-      mem.writeU64(t + off(THREAD, "interp"), interp(i));
-      mem.writeU64(t + off(THREAD, "native_thread_id"), BigInt(100 + i * threads + j));
-    }
-  }
-  mem.writeU64(runtime + off(RUNTIME, "interpreters_head"), interp(0));
-  return {
-    mem,
-    rt,
-    interp: interp(interpreters - 1),
-    runtime,
-    symbols: new Map<string, bigint>(),
-    tids: new Set<number>(),
-  };
-}
+/** `interpreters` interpreters of `threads` thread states each: the walker's context. */
+const memoryFor = (interpreters: number, threads: number) =>
+  fakeInterpreters(interpreters, threads).ctx;
 
 /** A deadline whose clock moves one millisecond per check: the `n`th check (1-based) is late. */
 function lateAtCheck(n: number): { deadline: Deadline; checks: string[] } {
@@ -84,7 +46,7 @@ Deno.test("walkInterpreters() stops at the thread where the deadline passes", ()
   assert.equal(walk.newest.length, 2, "parallel arrays stay parallel");
   assert.equal(walk.anchors.length, 2);
   assert.equal(deadline.stage, "threads");
-  assert.deepEqual(timedOutOf(deadline, walk, walk.threads.length), {
+  assert.deepEqual(timedOutOf(deadline, walk), {
     seconds: 0.004,
     stage: "threads",
     threadsShown: 2,

@@ -423,9 +423,8 @@ function suspendedStacks(
     if (running.has(g.address) && tid !== 0) runningByTid.set(tid, info(g));
   }
   if (topIndex === undefined) {
-    ctx.log?.("greenlets: none holds a saved frame (not started, finished, or unreadable)");
     // Not started or finished greenlets hold none: said with -v, not as a warning.
-    ctx.log?.(`greenlets: ${found.length - running.size} not running, none with Python frames`);
+    ctx.log?.("greenlets: none holds a saved frame (not started, finished, or unreadable)");
     return { greenlets: [], running: runningByTid };
   }
   const stacks: GreenletStack[] = [];
