@@ -4,7 +4,11 @@
  * @module
  */
 
-/** The libc functions we bind, with their C prototypes. */
+/**
+ * The libc functions every live inspection calls (tracing and reading the
+ * target), with their C prototypes. Bound apart from the others: Deno compiles
+ * a call stub per bound function, paid at start-up.
+ */
 export const LIBC_SYMBOLS = {
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) — variadic in glibc; 4 fixed args work */
   ptrace: { parameters: ["i32", "i32", "u64", "u64"], result: "i64" },
@@ -17,10 +21,22 @@ export const LIBC_SYMBOLS = {
   },
   /** int *__errno_location(void) */
   __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The opened libc. */
+export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+let libc: Libc | undefined;
+
+/**
+ * The libc functions for files and memory handed to or taken from libdw and
+ * libstdc++ (native frames), and `strerror` (error messages).
+ */
+export const LIBC_FILE_SYMBOLS = {
+  /** int *__errno_location(void) — in both tables: errno is read through the one already open */
+  __errno_location: { parameters: [], result: "pointer" },
   /** char *strerror(int errnum) */
   strerror: { parameters: ["i32"], result: "pointer" },
-  /** uid_t geteuid(void) */
-  geteuid: { parameters: [], result: "u32" },
   /** int open(const char *pathname, int flags) — variadic; no mode needed for O_RDONLY */
   open: { parameters: ["buffer", "i32"], result: "i32" },
   /** int close(int fd) */
@@ -31,10 +47,16 @@ export const LIBC_SYMBOLS = {
   strdup: { parameters: ["buffer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The opened libc. */
-export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+/** The opened libc file functions. */
+export type LibcFiles = Deno.DynamicLibrary<typeof LIBC_FILE_SYMBOLS>["symbols"];
 
-let libc: Libc | undefined;
+let libcFiles: LibcFiles | undefined;
+
+/** Opens the libc file functions on first use. */
+export function openLibcFiles(): LibcFiles {
+  libcFiles ??= Deno.dlopen("libc.so.6", LIBC_FILE_SYMBOLS).symbols;
+  return libcFiles;
+}
 
 /** Opens libc on first use (never at import time). */
 export function openLibc(): Libc {
@@ -42,15 +64,18 @@ export function openLibc(): Libc {
   return libc;
 }
 
-/** The calling thread's errno, read right after a failed call. */
+/**
+ * The calling thread's errno, read right after a failed call (through a table
+ * already open: opening one could change errno).
+ */
 export function errno(): number {
-  const ptr = openLibc().__errno_location();
+  const ptr = (libc ?? libcFiles ?? openLibc()).__errno_location();
   return ptr === null ? 0 : new Deno.UnsafePointerView(ptr).getInt32();
 }
 
 /** strerror(code) as a string. */
 export function strerror(code: number): string {
-  const ptr = openLibc().strerror(code);
+  const ptr = openLibcFiles().strerror(code);
   return ptr === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(ptr);
 }
 

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { openLibc } from "./libc.ts";
+import { openLibcFiles } from "./libc.ts";
 
 /** The libdw/libdwfl functions we bind, with their C prototypes. */
 export const LIBDW_SYMBOLS = {
@@ -237,7 +237,7 @@ export class OwnedFd implements Disposable {
   [Symbol.dispose](): void {
     if (this.#closed) return;
     this.#closed = true;
-    openLibc().close(this.fd);
+    openLibcFiles().close(this.fd);
   }
 }
 

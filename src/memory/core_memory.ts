@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type ByteSource, ElfFile, fileSource } from "../elf/elf_file.ts";
+import { type ByteSource, ElfFile, fileSource, type ProgramHeader } from "../elf/elf_file.ts";
 import { AT_EXECFN, AT_SYSINFO_EHDR, type FileMapping } from "../elf/core_notes.ts";
 import type { CoreFile } from "../core/core_file.ts";
 import { LibraryLocator } from "../core/library_locator.ts";
@@ -77,6 +77,8 @@ export class CoreMemory implements MemoryReader, Disposable {
   readonly cache: PageCache;
   #files = new Map<string, MappedFile>();
   #maps: CoreMap[] | undefined;
+  /** Each mapped file's `PT_LOAD` headers (null: not an ELF file, or not found), read once. */
+  #fileLoads = new Map<string, ProgramHeader[] | null>();
 
   constructor(core: CoreFile, options: CoreMemoryOptions = {}) {
     this.core = core;
@@ -133,7 +135,7 @@ export class CoreMemory implements MemoryReader, Disposable {
     const stack = this.core.auxv.get(AT_EXECFN);
     const vdso = this.core.auxv.get(AT_SYSINFO_EHDR);
     for (const load of this.core.loads) {
-      const file = files.find((f) => f.start <= load.start && load.start < f.end);
+      const file = fileAt(files, load.start);
       const map: CoreMap = {
         start: load.start,
         end: load.end,
@@ -262,9 +264,13 @@ export class CoreMemory implements MemoryReader, Disposable {
   /** Parts of `[start, end)` no `PT_LOAD` covers. */
   #uncovered(start: bigint, end: bigint): [bigint, bigint][] {
     const out: [bigint, bigint][] = [];
+    const loads = this.core.loads;
     let at = start;
-    for (const load of this.core.loads) {
-      if (load.end <= at || load.start >= end) continue;
+    // The loads are sorted and apart: begin at the last one that starts at or before `start`.
+    for (let i = Math.max(0, firstAfter(loads, start) - 1); i < loads.length; i++) {
+      const load = loads[i]!;
+      if (load.start >= end) break;
+      if (load.end <= at) continue;
       if (load.start > at) out.push([at, load.start]);
       at = load.end;
       if (at >= end) break;
@@ -275,21 +281,29 @@ export class CoreMemory implements MemoryReader, Disposable {
 
   /** Permissions of an undumped file mapping, from the file's own `PT_LOAD` flags. */
   #filePerms(file: FileMapping, start: bigint): string {
-    const source = this.#source(file.path);
     const offset = file.fileOffset + Number(start - file.start);
-    try {
-      const load = source &&
-        new ElfFile(source).programHeaders().find((h) =>
-          h.type === 1 && h.offset <= offset && offset < h.offset + Math.max(h.filesz, 1)
-        );
-      if (load) {
-        return (load.flags & 4 ? "r" : "-") + (load.flags & 2 ? "w" : "-") +
-          (load.flags & 1 ? "x" : "-") + "p";
-      }
-    } catch {
-      // not an ELF file
+    const load = this.#loadsOf(file.path)?.find((h) =>
+      h.offset <= offset && offset < h.offset + Math.max(h.filesz, 1)
+    );
+    if (load) {
+      return (load.flags & 4 ? "r" : "-") + (load.flags & 2 ? "w" : "-") +
+        (load.flags & 1 ? "x" : "-") + "p";
     }
     return "r--p";
+  }
+
+  #loadsOf(recordedPath: string): ProgramHeader[] | null {
+    let loads = this.#fileLoads.get(recordedPath);
+    if (loads === undefined) {
+      const source = this.#source(recordedPath);
+      try {
+        loads = source ? new ElfFile(source).programHeaders().filter((h) => h.type === 1) : null;
+      } catch {
+        loads = null; // not an ELF file
+      }
+      this.#fileLoads.set(recordedPath, loads);
+    }
+    return loads;
   }
 
   /** Names `[heap]`: the anonymous read-write mapping after the executable's own. */

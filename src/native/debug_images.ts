@@ -15,7 +15,7 @@
  * @module
  */
 
-import { openLibc } from "../../ffi/libc.ts";
+import { openLibcFiles } from "../../ffi/libc.ts";
 import { toCString } from "../../ffi/libdw.ts";
 import { DebugImage, type InflateJob, type InflateStats } from "./debug_inflate.ts";
 
@@ -112,7 +112,7 @@ export class DebugImages implements Disposable {
     if (Deno.env.get("_PYSTACK_NO_DEBUG_IMAGES")) return false; // testing aid (find_debuginfo.ts)
     const path = debugFileByBuildId(buildId);
     if (path === undefined) return false;
-    const libc = openLibc();
+    const libc = openLibcFiles();
     const fd = libc.open(toCString(path), O_RDONLY_CLOEXEC);
     if (fd < 0) return false;
     let image: DebugImage | undefined;

@@ -7,7 +7,7 @@
  */
 
 import { openLibstdcxx } from "../../ffi/libstdcxx.ts";
-import { openLibc } from "../../ffi/libc.ts";
+import { openLibcFiles } from "../../ffi/libc.ts";
 import { toCString } from "../../ffi/libdw.ts";
 import { demangleRust } from "./rust_demangle.ts";
 
@@ -21,7 +21,7 @@ export function cxxDemangler(): CxxDemangler | undefined {
   if (cxx === undefined) {
     try {
       const lib = openLibstdcxx();
-      const libc = openLibc();
+      const libc = openLibcFiles();
       const status = new Int32Array(1);
       cxx = (mangled) => {
         const out = lib.__cxa_demangle(

@@ -13,7 +13,7 @@
  */
 
 import { FIND_DEBUGINFO_CALLBACK, type Libdw, toCString } from "../../ffi/libdw.ts";
-import { openLibc } from "../../ffi/libc.ts";
+import { openLibcFiles } from "../../ffi/libc.ts";
 import { inflateDebugFile } from "./debug_inflate.ts";
 import { debugFileByBuildId, type DebugImages } from "./debug_images.ts";
 
@@ -66,7 +66,7 @@ function imageFor(buildId: string, images: DebugImages): { fd: number; path: str
   if (made !== undefined) return made;
   const path = debugFileByBuildId(buildId);
   if (path === undefined) return undefined;
-  const libc = openLibc();
+  const libc = openLibcFiles();
   const fd = libc.open(toCString(path), O_RDONLY_CLOEXEC);
   if (fd < 0) return undefined;
   try {
@@ -102,7 +102,7 @@ export function ownDebugLookup(dw: Libdw, mod: Deno.PointerObject): string | und
 
 /** Sets libdwfl's `*debuginfo_file_name` (it owns the string; an old one is freed, as elfutils does). */
 function setDebugFileName(slot: Deno.PointerObject, path: string): void {
-  const libc = openLibc();
+  const libc = openLibcFiles();
   const cell = new BigUint64Array(Deno.UnsafePointerView.getArrayBuffer(slot, 8));
   if (cell[0] !== 0n) libc.free(Deno.UnsafePointer.create(cell[0]!));
   cell[0] = BigInt(Deno.UnsafePointer.value(libc.strdup(toCString(path))));

@@ -30,7 +30,7 @@ import {
   THREAD_CALLBACK,
   toCString,
 } from "../../ffi/libdw.ts";
-import { openLibc, strerror } from "../../ffi/libc.ts";
+import { openLibcFiles, strerror } from "../../ffi/libc.ts";
 import { NativeUnavailableError, PystackError } from "../errors.ts";
 import { type FindDebuginfo, inflatingFindDebuginfo } from "./find_debuginfo.ts";
 import { DebugImages } from "./debug_images.ts";
@@ -178,7 +178,7 @@ export class NativeSession implements Disposable {
       throw e;
     }
     const elf = openLibelf();
-    const libc = openLibc();
+    const libc = openLibcFiles();
     const fd = libc.open(toCString(options.core), O_RDONLY_CLOEXEC);
     if (fd < 0) {
       images[Symbol.dispose]();
@@ -444,7 +444,7 @@ function begin(dw: Libdw, relocate: Relocate | undefined, images: DebugImages): 
     dw.dwfl_linux_proc_find_elf as FindElf,
     FIND_ELF_CALLBACK,
   );
-  const libc = openLibc();
+  const libc = openLibcFiles();
   const findElf = new Deno.UnsafeCallback(
     FIND_ELF_CALLBACK,
     (mod, userdata, modname, base, fileName, elfp) => {

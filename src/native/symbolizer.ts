@@ -9,7 +9,7 @@
  */
 
 import { cString, DW, type DwflHandle, openLibdw, SIZEOF } from "../../ffi/libdw.ts";
-import { openLibc } from "../../ffi/libc.ts";
+import { openLibcFiles } from "../../ffi/libc.ts";
 import type { NativeFrame } from "../model.ts";
 import type { RawFrame } from "./session.ts";
 import { moduleInfo } from "./module_info.ts";
@@ -216,7 +216,7 @@ export class Symbolizer {
     address: bigint,
   ): { name: string | undefined; callFile: string | undefined; callLine: number | undefined }[] {
     const dw = openLibdw();
-    const libc = openLibc();
+    const libc = openLibcFiles();
     const scopesOut = new BigUint64Array(1);
     const n = dw.dwarf_getscopes(cu, address, new Uint8Array(scopesOut.buffer));
     if (n <= 0) return [];
