@@ -13,9 +13,10 @@ import { type ElfOpener, findPythonObjects, type PythonObjects } from "./walk/ob
 import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
-import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
+import { type InterpretersWalk, logInterpreters } from "./walk/interpreters.ts";
+import { readPython } from "./read_python.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import { addExceptions, readLastException } from "./analysis/exceptions/thread_exceptions.ts";
+import { readLastException } from "./analysis/exceptions/thread_exceptions.ts";
 import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
 import { coreDetails } from "./core/core_details.ts";
 import type { NativeMode } from "./native/merge.ts";
@@ -140,7 +141,7 @@ export async function inspectCore(
   ], "spare");
   const ctx: CoreContext = { path, options, core, memory, maps, parts, log };
   const { located, noInterpreter } = locateInCore(ctx, objects);
-  const walk = walkCore(ctx, located);
+  const { walk, localsWarnings } = readCore(ctx, located);
   const more = (stage: string) => !deadline?.passed(stage);
   const analyses = located === undefined ? {} : readAnalyses(ctx, located, walk, more);
   if (located !== undefined) logInterpreters(walk.interpreters, log);
@@ -194,7 +195,7 @@ export async function inspectCore(
     ...memory.warnings,
     ...(located?.warnings ?? []),
     ...walk.warnings,
-    ...(analyses.localsWarnings ?? []),
+    ...localsWarnings,
     ...(greenlets?.warnings ?? []),
     ...(tasks?.warnings ?? []),
     ...nativeWarnings,
@@ -276,44 +277,37 @@ function locateInCore(
   }
 }
 
-/** The Python threads of the core (none without an interpreter). */
-function walkCore(ctx: CoreContext, located: PythonLocation | undefined): InterpretersWalk {
-  const { core, memory } = ctx;
-  const deadline = ctx.options.deadline;
+/** The Python threads of the core, their exceptions and locals (none without an interpreter). */
+function readCore(
+  ctx: CoreContext,
+  located: PythonLocation | undefined,
+): { walk: InterpretersWalk; localsWarnings: string[] } {
+  const { core, memory, options, parts } = ctx;
   if (located === undefined) {
-    return { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] };
+    return {
+      walk: { threads: [], newest: [], anchors: [], warnings: [], interpreters: [] },
+      localsWarnings: [],
+    };
   }
-  return walkInterpreters({
-    ...located,
-    mem: memory,
+  return readPython(located, memory, options, parts, {
     tids: new Set(core.threads.map((t) => t.tid)),
     // fs_base is each thread's pthread_t: the core's own ids, even where the process's
     // memory holds those of its container's PID namespace (a gcore from the host).
     byPthread: new Map(core.threads.map((t) => [t.registers.fsBase, t.tid])),
-    ...(deadline === undefined ? {} : { deadline }),
   });
 }
 
-/**
- * The exceptions the threads handle (added to them), and what the options
- * ask for: locals (added to the threads), `--locks`, `--tasks`; each step
- * only while `more` says there is time.
- */
+/** What the options ask for besides the stacks: `--locks` and `--tasks`, while there is time. */
 function readAnalyses(
   ctx: CoreContext,
   located: PythonLocation,
   walk: InterpretersWalk,
   more: (stage: string) => boolean,
 ): {
-  localsWarnings?: string[];
   locks?: ReturnType<NonNullable<Parts["locks"]>["analyzeLocks"]>;
   tasks?: ReturnType<NonNullable<Parts["tasks"]>["readTasks"]>;
 } {
   const { options, core, memory, parts } = ctx;
-  if (more("exceptions")) addExceptions({ ...located, mem: memory }, walk.threads);
-  const localsWarnings = options.locals && more("locals")
-    ? part(parts, "locals").addLocals({ ...located, mem: memory }, walk.threads, options.deadline)
-    : undefined;
   const over = { ...located, mem: memory, interpreters: walk.interpreters, threads: walk.threads };
   const locks = options.locks && more("locks")
     ? part(parts, "locks").analyzeLocks({
@@ -323,7 +317,6 @@ function readAnalyses(
     : undefined;
   const tasks = options.tasks && more("tasks") ? part(parts, "tasks").readTasks(over) : undefined;
   return {
-    ...(localsWarnings === undefined ? {} : { localsWarnings }),
     ...(locks === undefined ? {} : { locks }),
     ...(tasks === undefined ? {} : { tasks }),
   };

@@ -32,7 +32,6 @@ import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import type { ThreadContext, ThreadWalk } from "./walk/threads.ts";
-import { addExceptions } from "./analysis/exceptions/thread_exceptions.ts";
 import type { NativeStacks } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import type { GreenletWalk } from "./analysis/greenlets/suspended.ts";
@@ -45,6 +44,7 @@ import { type Deadline, timedOutOf } from "./deadline.ts";
 import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
 import type { MemoryReader } from "./memory/memory_reader.ts";
 import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
+import { readPython } from "./read_python.ts";
 import { sleepSync } from "./sleep_sync.ts";
 import { pathExists } from "./fs_checks.ts";
 
@@ -542,28 +542,6 @@ function secondLockSnapshot(
     );
   }
   return 2;
-}
-
-/** The Python stacks of every thread: frames, exceptions, and with `--locals` the variables. */
-function readPython(
-  located: PythonLocation,
-  mem: MemoryReader,
-  options: InspectProcessOptions,
-  parts: Parts,
-  threads: Pick<ThreadContext, "tids" | "namespace" | "byPthread">,
-): { walk: InterpretersWalk; localsWarnings: string[] } {
-  const deadline = options.deadline;
-  const walk = walkInterpreters({
-    ...located,
-    mem,
-    ...threads,
-    ...(deadline === undefined ? {} : { deadline }),
-  });
-  if (!deadline?.passed("exceptions")) addExceptions({ ...located, mem }, walk.threads);
-  const localsWarnings = options.locals && !deadline?.passed("locals")
-    ? part(parts, "locals").addLocals({ ...located, mem }, walk.threads, deadline)
-    : [];
-  return { walk, localsWarnings };
 }
 
 /** `-v`: how the stacks were read in short pauses, or why they were not. */
