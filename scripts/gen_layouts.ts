@@ -218,6 +218,8 @@ const STRUCTS: readonly StructSpec[] = [
       f("qualname", "co_qualname"),
       f("linetable", { c: "co_lnotab", until: "3.9" }, { c: "co_linetable", since: "3.10" }),
       f("code_adaptive", { c: "co_code_adaptive", since: "3.11" }),
+      // 3.11+: where each protected range (a `with` or `try` body) keeps its stack depth.
+      f("exceptiontable", { c: "co_exceptiontable", since: "3.11" }),
       // Free-threaded 3.14+: the per-thread copies of the bytecode (`_PyCodeArray *`).
       f("tlbc", "co_tlbc"),
     ],

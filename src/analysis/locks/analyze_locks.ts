@@ -73,7 +73,8 @@ export function analyzeLocks(ctx: LocksContext): {
   // plain Lock, whose holder must be inferred from the other threads' frames.
   const live = ctx.threads.filter((t) => t.tid !== 0);
   let everyFrame: Map<PyThread, ThreadObjects> | undefined;
-  const scanned = () => everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames)]));
+  // Only slots known to be in use: a stale one could name a lock the thread never touched.
+  const scanned = () => everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames, true)]));
   const selfOf = (t: PyThread, frame: number) => {
     const f = t.frames[frame];
     return f === undefined ? 0n : objects.slots(f)[0] ?? 0n;

@@ -12,7 +12,12 @@ import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { LockRules, PythonRuntime } from "../../cpython/runtime.ts";
 import type { PyFrame } from "../../model.ts";
 import { readStruct } from "../../cpython/struct_view.ts";
-import { readCString, TypeNames } from "../../cpython/objects.ts";
+import { readBytes, readCString, TypeNames } from "../../cpython/objects.ts";
+import {
+  exceptionTable,
+  type ExceptionTableEntry,
+  protectedDepth,
+} from "../../cpython/exception_table.ts";
 import { DictReader } from "../../cpython/dicts.ts";
 import { ValueRenderer } from "../../cpython/values.ts";
 import { rethrowFatal } from "../../errors.ts";
@@ -23,6 +28,8 @@ export const MAX_SLOTS = 1024;
 export const STACK_SLOTS = 64;
 /** Most dict entries searched for a lock's global name. */
 const MAX_GLOBALS = 4096;
+/** Most bytes of an exception table read. */
+const MAX_EXCEPTION_TABLE = 64 * 1024;
 
 /** A lock object found in a frame. */
 export interface LockObject {
@@ -64,6 +71,8 @@ export class FrameObjects {
   readonly #kinds = new Map<bigint, string | undefined>();
   /** Per globals dict read: value → key. */
   readonly #globals = new Map<bigint, Map<bigint, bigint>>();
+  /** Per code object: its exception table (3.11+). */
+  readonly #tables = new Map<bigint, ExceptionTableEntry[]>();
 
   constructor(mem: MemoryReader, rt: PythonRuntime) {
     this.#mem = mem;
@@ -88,11 +97,17 @@ export class FrameObjects {
     return this.#types;
   }
 
-  /** What the frames of one thread refer to. */
-  scan(frames: readonly PyFrame[]): ThreadObjects {
+  /**
+   * What the frames of one thread refer to. With `live`, only slots known to be in use: the
+   * locals, and the value stack up to its saved top or, where the interpreter does not save it
+   * while the frame runs (3.11 to 3.13), up to the depth the running instruction is protected
+   * at (every enclosing `with` keeps its `__exit__` below it); above that, a slot may still
+   * hold a pointer from an earlier push, to an object since freed and its memory reused.
+   */
+  scan(frames: readonly PyFrame[], live = false): ThreadObjects {
     const out: ThreadObjects = { locks: new Set(), withBlocks: new Set() };
     for (const frame of frames) {
-      const slots = this.slots(frame);
+      const slots = this.slots(frame, live);
       slots.forEach((value, i) => {
         const kind = this.#kind(value);
         if (kind === undefined) return;
@@ -110,14 +125,17 @@ export class FrameObjects {
     return out;
   }
 
-  /** The object pointers in a frame's locals and value stack (0n for empty slots). */
-  slots(frame: PyFrame): bigint[] {
+  /**
+   * The object pointers in a frame's locals and value stack (0n for empty slots); with `live`,
+   * only those known to be in use (see {@linkcode scan}).
+   */
+  slots(frame: PyFrame, live = false): bigint[] {
     const field = this.#rt.layout.structs.frame?.fields.localsplus;
     if (field === undefined) return [];
     const base = frame.frameAddress + BigInt(field.offset);
     let count = 0;
     try {
-      count = this.#slotCount(frame, base);
+      count = this.#slotCount(frame, base, live);
     } catch (e) {
       rethrowFatal(e);
       return [];
@@ -135,14 +153,16 @@ export class FrameObjects {
     return [];
   }
 
-  #slotCount(frame: PyFrame, base: bigint): number {
+  #slotCount(frame: PyFrame, base: bigint, live: boolean): number {
     switch (this.#rules.frameSlots) {
       case "ob_size": // PyVarObject: ob_size follows the header's refcount and type.
         return Number(
           new DataView(this.#mem.read(frame.frameAddress + 16n, 8).buffer).getBigInt64(0, true),
         );
-      case "nlocalsplus":
-        return this.#nlocalsplus(frame) + this.#stacksize(frame);
+      case "nlocalsplus": {
+        const n = this.#nlocalsplus(frame);
+        return n + (live ? this.#protectedDepth(frame) : this.#stacksize(frame));
+      }
       case "stackpointer": {
         const layout = this.#rt.layout.structs.frame!;
         const sp = layout.fields.stacktop === undefined
@@ -150,8 +170,37 @@ export class FrameObjects {
           : readStruct(this.#mem, frame.frameAddress, layout).ptr("stacktop");
         const n = this.#nlocalsplus(frame);
         if (sp >= base && sp <= base + BigInt((n + MAX_SLOTS) * 8)) return Number((sp - base) / 8n);
-        return n + this.#stacksize(frame);
+        return n + (live ? this.#protectedDepth(frame) : this.#stacksize(frame));
       }
+    }
+  }
+
+  /**
+   * The value-stack depth the frame's running instruction is protected at (3.11+, see
+   * `exception_table.ts`); 0 when it cannot be read, so that no slot is taken as in use.
+   */
+  #protectedDepth(frame: PyFrame): number {
+    const frameLayout = this.#rt.layout.structs.frame;
+    const code = this.#rt.layout.structs.code;
+    const adaptive = code?.fields.code_adaptive;
+    if (frameLayout?.fields.instr === undefined || adaptive === undefined) return 0;
+    if (code?.fields.exceptiontable === undefined) return 0;
+    try {
+      let table = this.#tables.get(frame.codeAddress);
+      if (table === undefined) {
+        const bytes = readStruct(this.#mem, frame.codeAddress, code).ptr("exceptiontable");
+        table = exceptionTable(readBytes(this.#mem, this.#rt, bytes, MAX_EXCEPTION_TABLE));
+        this.#tables.set(frame.codeAddress, table);
+      }
+      if (table.length === 0) return 0;
+      const instr = readStruct(this.#mem, frame.frameAddress, frameLayout).ptr("instr");
+      const start = frame.codeAddress + BigInt(adaptive.offset);
+      if (instr < start) return 0;
+      const depth = protectedDepth(table, Number((instr - start) / 2n));
+      return Math.min(depth, this.#stacksize(frame));
+    } catch (e) {
+      rethrowFatal(e);
+      return 0;
     }
   }
 

@@ -111,3 +111,44 @@ Deno.test("FrameObjects skips unreadable frames and objects without throwing", (
   assert.equal(objects.lockAt(0xdead0000n), undefined);
   assert.deepEqual(objects.scan([{ ...frame(), frameAddress: 0x999000n }]).locks.size, 0);
 });
+
+Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instruction keeps", () => {
+  const rt = selectRuntime({ major: 3, minor: 12, micro: 1, releaseLevel: "final", serial: 0 });
+  const { mem, type } = target([["_thread.lock", 40], ["builtin_function_or_method", 56]]);
+  // Two locked Locks and a bound `__exit__` of each.
+  const exitOf = (lock: bigint, exit: bigint) => {
+    mem.writeU64(lock + 8n, type("_thread.lock"));
+    mem.write(lock + 32n, new Uint8Array([1]));
+    mem.writeU64(exit + 8n, type("builtin_function_or_method"));
+    mem.writeU64(exit + 16n, HEAP + 0x700n); // m_ml
+    mem.writeU64(exit + 24n, lock); // m_self
+  };
+  mem.writeU64(HEAP + 0x700n, HEAP + 0x780n);
+  mem.write(HEAP + 0x780n, new TextEncoder().encode("__exit__\0"));
+  const held = HEAP + 0x100n;
+  const stale = HEAP + 0x300n;
+  exitOf(held, HEAP + 0x200n);
+  exitOf(stale, HEAP + 0x400n);
+  // One local; a value stack of 4 whose slot 0 is the `with` block's `__exit__` and slot 2 a
+  // pointer left there by an earlier push.
+  mem.writeI32(CODE + 72n, 1); // co_nlocalsplus
+  mem.writeI32(CODE + 64n, 4); // co_stacksize
+  mem.writeU64(FRAME + 72n + 8n, HEAP + 0x200n);
+  mem.writeU64(FRAME + 72n + 24n, HEAP + 0x400n);
+  // The exception table: code units 0 to 8 protected at depth 1 (handler at 20, lasti).
+  const table = HEAP + 0x800n;
+  mem.writeU64(table + 16n, 4n); // ob_size
+  mem.write(table + 32n, new Uint8Array([0x80, 0x08, 0x14, 0x03]));
+  mem.writeU64(CODE + 40n, table); // co_exceptiontable
+  const at = (unit: number) => mem.writeU64(FRAME + 56n, CODE + 192n + BigInt(unit * 2));
+
+  at(3); // prev_instr inside the `with` body
+  const objects = new FrameObjects(mem, rt);
+  assert.deepEqual([...objects.scan([frame()], true).withBlocks], [held]);
+  assert.deepEqual([...objects.scan([frame()]).withBlocks], [held, stale]);
+  at(10); // past the body: no `with` block runs, and no stack slot is known in use
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+  mem.writeU64(CODE + 40n, 0xdead0000n); // an unreadable table: the same
+  at(3);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+});

@@ -111,6 +111,7 @@ export function v3_12(): Layout {
           qualname: { offset: 128, kind: "ptr" }, // co_qualname
           linetable: { offset: 136, kind: "ptr" }, // co_linetable
           code_adaptive: { offset: 192, kind: "u8" }, // co_code_adaptive
+          exceptiontable: { offset: 40, kind: "ptr" }, // co_exceptiontable
         },
       },
       // PyObject

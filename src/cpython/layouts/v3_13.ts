@@ -104,6 +104,7 @@ export function v3_13(): Layout {
           qualname: { offset: 128, kind: "ptr" }, // co_qualname
           linetable: { offset: 136, kind: "ptr" }, // co_linetable
           code_adaptive: { offset: 200, kind: "u8" }, // co_code_adaptive
+          exceptiontable: { offset: 40, kind: "ptr" }, // co_exceptiontable
         },
       },
       // PyObject

@@ -105,6 +105,7 @@ export function v3_13t(): Layout {
           qualname: { offset: 144, kind: "ptr" }, // co_qualname
           linetable: { offset: 152, kind: "ptr" }, // co_linetable
           code_adaptive: { offset: 216, kind: "u8" }, // co_code_adaptive
+          exceptiontable: { offset: 56, kind: "ptr" }, // co_exceptiontable
         },
       },
       // PyObject

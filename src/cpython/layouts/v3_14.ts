@@ -105,6 +105,7 @@ export function v3_14(): Layout {
           qualname: { offset: 128, kind: "ptr" }, // co_qualname
           linetable: { offset: 136, kind: "ptr" }, // co_linetable
           code_adaptive: { offset: 208, kind: "u8" }, // co_code_adaptive
+          exceptiontable: { offset: 40, kind: "ptr" }, // co_exceptiontable
         },
       },
       // PyObject

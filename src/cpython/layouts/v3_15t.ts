@@ -107,6 +107,7 @@ export function v3_15t(): Layout {
           qualname: { offset: 144, kind: "ptr" }, // co_qualname
           linetable: { offset: 152, kind: "ptr" }, // co_linetable
           code_adaptive: { offset: 232, kind: "u8" }, // co_code_adaptive
+          exceptiontable: { offset: 56, kind: "ptr" }, // co_exceptiontable
           tlbc: { offset: 224, kind: "ptr" }, // co_tlbc
         },
       },
