@@ -329,4 +329,46 @@ export const SCENARIOS: LockScenario[] = [
       assert.deepEqual(doc.locks!.findings, []);
     },
   },
+  {
+    name: "condition_released",
+    settleMs: 100,
+    skip: () => undefined,
+    check(doc) {
+      // cond is inside `with lock:` but waits in Condition.wait(), which let go of the lock:
+      // it holds nothing, and the lock's holder (main) shows it nowhere, so it is unknown.
+      const cond = threadWith(doc, "cond_wait");
+      waits(cond, "condition", undefined, undefined);
+      assert.equal(cond.waitingFor!.resource, "Condition.wait() (waiting for notify())");
+      assert.deepEqual(cond.holds ?? [], []);
+      const taker = threadWith(doc, "take_lock");
+      waits(taker, "lock", undefined, undefined, /^threading\.Lock 0x[0-9a-f]+$/);
+      assert.match(taker.waitingFor!.evidence, /^owner unknown: /);
+      assert.deepEqual(deadlocks(doc), []);
+    },
+  },
+  {
+    name: "stale_slot",
+    settleMs: 100,
+    skip: () => undefined,
+    check(doc) {
+      const b = threadWith(doc, "hold_l2");
+      const a = threadWith(doc, "want_l2");
+      // a waits for l2, inside b's `with l2:` block (b holds it).
+      waits(a, "lock", b.tid, "inferred", /^threading\.Lock 0x[0-9a-f]+ \(STALE_L2\)$/);
+      const l2 = a.waitingFor!.resource;
+      assert.deepEqual(b.holds?.map((h) => [h.kind, h.resource, h.confidence]), [
+        ["lock", l2, "inferred"],
+      ]);
+      // b waits for l1, which main holds without a frame showing it: unknown, never a.
+      waits(b, "lock", undefined, undefined, /^threading\.Lock 0x[0-9a-f]+ \(STALE_L1\)$/);
+      assert.notEqual(b.waitingFor!.resource, l2);
+      assert.match(b.waitingFor!.evidence, /^owner unknown: /);
+      assert.deepEqual(
+        (a.holds ?? []).map((h) => h.resource),
+        [],
+        "a never touched a lock it could hold",
+      );
+      assert.deepEqual(deadlocks(doc), []);
+    },
+  },
 ];

@@ -16,7 +16,7 @@ import { rethrowFatal } from "../../errors.ts";
 import { describeSyscall, futexWaitOf, syscallOf } from "./syscalls.ts";
 import { classifyFutex, type GilRegion, gilRegion, MUTEX_OWNER_OFFSET } from "./futex_rules.ts";
 import { FrameObjects, type LockObject, type ThreadObjects } from "./frame_objects.ts";
-import { pythonWaitOf } from "./python_waits.ts";
+import { inConditionWait, pythonWaitOf } from "./python_waits.ts";
 
 /** What {@linkcode analyzeLocks} reads. */
 export interface LocksContext {
@@ -78,6 +78,22 @@ export function analyzeLocks(ctx: LocksContext): {
   const selfOf = (t: PyThread, frame: number) => {
     const f = t.frames[frame];
     return f === undefined ? 0n : objects.slots(f)[0] ?? 0n;
+  };
+  /**
+   * The lock a thread blocked in `Condition.wait()` has let go of (the condition's `_lock`):
+   * its `with` block around the wait does not mean it holds the lock now.
+   */
+  const releasedLocks = new Map<number, bigint | undefined>();
+  const released = (t: PyThread): bigint | undefined => {
+    if (releasedLocks.has(t.tid)) return releasedLocks.get(t.tid);
+    let lock: bigint | undefined;
+    if (futexOf(t.tid) !== undefined && inConditionWait(t.frames)) {
+      const condition = selfOf(t, t.frames.length - 1);
+      const name = ctx.rt.values?.py2 ? "_Condition__lock" : "_lock";
+      lock = condition === 0n ? undefined : objects.dicts.attribute(condition, name, objects.types);
+    }
+    releasedLocks.set(t.tid, lock);
+    return lock;
   };
 
   // The system call of every thread.
@@ -161,7 +177,7 @@ export function analyzeLocks(ctx: LocksContext): {
     for (const address of seen.withBlocks) {
       const lock = objects.locks.get(address);
       if (lock === undefined || lock.kind !== "lock" || lock.locked === false) continue;
-      if (waitsOn.get(t.tid)?.address === address) continue;
+      if (waitsOn.get(t.tid)?.address === address || released(t) === address) continue;
       entry(t.tid).holds.push({
         kind: "lock",
         resource: lockName(lock, nameOf(lock)),
@@ -305,7 +321,8 @@ export function analyzeLocks(ctx: LocksContext): {
       return w;
     }
     const others = [...scanned()].filter(([o]) =>
-      o.tid !== t.tid && waitsOn.get(o.tid)?.address !== lock.address
+      o.tid !== t.tid && waitsOn.get(o.tid)?.address !== lock.address &&
+      released(o) !== lock.address
     );
     const inside = others.filter(([, s]) => s.withBlocks.has(lock.address));
     const label = name === undefined ? "with" : `with ${name}:`;

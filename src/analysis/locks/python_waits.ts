@@ -31,6 +31,14 @@ function isIn(frame: PyFrame | undefined, file: string, ...functions: string[]):
 }
 
 /**
+ * Whether the newest of `frames` is `threading.Condition.wait()`: a thread blocked there has
+ * let go of the condition's lock (it waits for a notification, or to take the lock back).
+ */
+export function inConditionWait(frames: readonly PyFrame[]): boolean {
+  return isIn(frames[frames.length - 1], "threading.py", "wait");
+}
+
+/**
  * The standard-library wait at the top of `frames` (oldest first), if any.
  *
  * @example A consumer blocked in `queue.Queue.get()`
