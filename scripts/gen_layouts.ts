@@ -192,6 +192,10 @@ const STRUCTS: readonly StructSpec[] = [
       f("value_stack", "f_valuestack"),
       f("stack_top", "f_stacktop"),
       f("stack_depth", "f_stackdepth"),
+      // --locks (<= 3.10): the block stack (`PyTryBlock {b_type, b_handler, b_level}`); the
+      // innermost block's level bounds the value stack known to be in use.
+      f("iblock", { c: "f_iblock", until: "3.10" }),
+      { name: "blockstack", members: [{ c: "f_blockstack", until: "3.10" }], aggregateKind: "i32" },
     ],
   },
   {

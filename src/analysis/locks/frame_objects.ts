@@ -28,6 +28,8 @@ export const MAX_SLOTS = 1024;
 export const STACK_SLOTS = 64;
 /** Most dict entries searched for a lock's global name. */
 const MAX_GLOBALS = 4096;
+/** `CO_MAXBLOCKS`: most blocks a <= 3.10 frame's block stack holds. */
+const MAX_BLOCKS = 20;
 /** Most bytes of an exception table read. */
 const MAX_EXCEPTION_TABLE = 64 * 1024;
 
@@ -100,9 +102,10 @@ export class FrameObjects {
   /**
    * What the frames of one thread refer to. With `live`, only slots known to be in use: the
    * locals, and the value stack up to its saved top or, where the interpreter does not save it
-   * while the frame runs (3.11 to 3.13), up to the depth the running instruction is protected
-   * at (every enclosing `with` keeps its `__exit__` below it); above that, a slot may still
-   * hold a pointer from an earlier push, to an object since freed and its memory reused.
+   * while the frame runs, up to the depth the running instruction is protected at (3.11 to
+   * 3.13: the exception table) or the innermost block's level (<= 3.10): every enclosing
+   * `with` keeps its `__exit__` below it. Above that, a slot may still hold a pointer from an
+   * earlier push, to an object since freed and its memory reused.
    */
   scan(frames: readonly PyFrame[], live = false): ThreadObjects {
     const out: ThreadObjects = { locks: new Set(), withBlocks: new Set() };
@@ -155,10 +158,12 @@ export class FrameObjects {
 
   #slotCount(frame: PyFrame, base: bigint, live: boolean): number {
     switch (this.#rules.frameSlots) {
-      case "ob_size": // PyVarObject: ob_size follows the header's refcount and type.
-        return Number(
+      case "ob_size": { // PyVarObject: ob_size follows the header's refcount and type.
+        const size = Number(
           new DataView(this.#mem.read(frame.frameAddress + 16n, 8).buffer).getBigInt64(0, true),
         );
+        return live ? Math.min(size, this.#blockLevel(frame, base)) : size;
+      }
       case "nlocalsplus": {
         const n = this.#nlocalsplus(frame);
         return n + (live ? this.#protectedDepth(frame) : this.#stacksize(frame));
@@ -173,6 +178,31 @@ export class FrameObjects {
         return n + (live ? this.#protectedDepth(frame) : this.#stacksize(frame));
       }
     }
+  }
+
+  /**
+   * <= 3.10: the locals, cells and free variables (up to `f_valuestack`) and the value stack up
+   * to the innermost block's level (`f_blockstack[f_iblock - 1].b_level`): a `with` block's
+   * `__exit__` lies just below its block's level, and block levels only grow inward. 0 when
+   * the frame does not say, so that no slot is taken as in use.
+   */
+  #blockLevel(frame: PyFrame, base: bigint): number {
+    const layout = this.#rt.layout.structs.frame!;
+    const blocks = layout.fields.blockstack;
+    if (layout.fields.value_stack === undefined || layout.fields.iblock === undefined) return 0;
+    if (blocks === undefined) return 0;
+    const f = readStruct(this.#mem, frame.frameAddress, layout);
+    const stack = f.ptr("value_stack");
+    if (stack < base || stack > base + BigInt(MAX_SLOTS * 8) || (stack - base) % 8n !== 0n) {
+      return 0;
+    }
+    const fixed = Number((stack - base) / 8n);
+    const depth = f.int("iblock");
+    if (depth <= 0 || depth > MAX_BLOCKS) return fixed;
+    // PyTryBlock: {int b_type; int b_handler; int b_level}, 12 bytes.
+    const at = frame.frameAddress + BigInt(blocks.offset + (depth - 1) * 12 + 8);
+    const level = new DataView(this.#mem.read(at, 4).buffer).getInt32(0, true);
+    return level > 0 ? fixed + level : fixed;
   }
 
   /**

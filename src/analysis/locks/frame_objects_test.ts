@@ -152,3 +152,38 @@ Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instr
   at(3);
   assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
 });
+
+Deno.test("FrameObjects, live: a 3.10 frame's value stack up to its innermost block's level", () => {
+  const rt = selectRuntime({ major: 3, minor: 10, micro: 13, releaseLevel: "final", serial: 0 });
+  const { mem, type } = target([["_thread.lock", 40], ["builtin_function_or_method", 56]]);
+  const exitOf = (lock: bigint, exit: bigint) => {
+    mem.writeU64(lock + 8n, type("_thread.lock"));
+    mem.write(lock + 32n, new Uint8Array([1]));
+    mem.writeU64(exit + 8n, type("builtin_function_or_method"));
+    mem.writeU64(exit + 16n, HEAP + 0x700n); // m_ml
+    mem.writeU64(exit + 24n, lock); // m_self
+  };
+  mem.writeU64(HEAP + 0x700n, HEAP + 0x780n);
+  mem.write(HEAP + 0x780n, new TextEncoder().encode("__exit__\0"));
+  const held = HEAP + 0x100n;
+  const stale = HEAP + 0x300n;
+  exitOf(held, HEAP + 0x200n);
+  exitOf(stale, HEAP + 0x400n);
+  // PyFrameObject (3.10): ob_size @16, f_valuestack @64, f_iblock @104, f_blockstack @112,
+  // f_localsplus @352. One local, then a value stack of 4: slot 0 a `with` block's
+  // `__exit__`, slot 2 a pointer left there by an earlier push.
+  const localsplus = FRAME + 352n;
+  mem.writeU64(FRAME + 16n, 5n);
+  mem.writeU64(FRAME + 64n, localsplus + 8n);
+  mem.writeU64(localsplus + 8n, HEAP + 0x200n);
+  mem.writeU64(localsplus + 24n, HEAP + 0x400n);
+  mem.writeI32(FRAME + 104n, 1); // f_iblock
+  mem.writeI32(FRAME + 112n + 8n, 1); // f_blockstack[0].b_level: the `with` block's
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], [held]);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()]).withBlocks], [held, stale]);
+  mem.writeI32(FRAME + 104n, 0); // no block: the locals only
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+  mem.writeI32(FRAME + 104n, 1);
+  mem.writeU64(FRAME + 64n, 0n); // no value stack pointer: nothing known in use
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+});

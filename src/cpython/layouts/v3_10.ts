@@ -71,6 +71,8 @@ export function v3_10(): Layout {
           locals: { offset: 56, kind: "ptr" }, // f_locals
           value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
           stack_depth: { offset: 80, kind: "i32" }, // f_stackdepth
+          iblock: { offset: 104, kind: "i32" }, // f_iblock
+          blockstack: { offset: 112, kind: "i32" }, // f_blockstack
         },
       },
       // PyCodeObject

@@ -53,6 +53,8 @@ export function v3_6(): Layout {
           locals: { offset: 56, kind: "ptr" }, // f_locals
           value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
           stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
+          iblock: { offset: 128, kind: "i32" }, // f_iblock
+          blockstack: { offset: 136, kind: "i32" }, // f_blockstack
         },
       },
       // PyCodeObject

@@ -70,6 +70,8 @@ export function v3_7(): Layout {
           locals: { offset: 56, kind: "ptr" }, // f_locals
           value_stack: { offset: 64, kind: "ptr" }, // f_valuestack
           stack_top: { offset: 72, kind: "ptr" }, // f_stacktop
+          iblock: { offset: 112, kind: "i32" }, // f_iblock
+          blockstack: { offset: 120, kind: "i32" }, // f_blockstack
         },
       },
       // PyCodeObject
