@@ -28,7 +28,7 @@ import {
 import { findPythonObjects } from "./walk/object_files.ts";
 import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
-import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
+import { type LocateContext, locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import type { ThreadWalk } from "./walk/threads.ts";
@@ -174,7 +174,7 @@ export function* inspectSteps(
       }
       const methods = options.methods ??
         (options.exhaustive ? METHODS : DEFAULT_METHODS);
-      located = locatePython({ mem, objects, maps, methods, log, subject });
+      located = locateRunning({ mem, objects, maps, methods, log, subject });
     } catch (e) {
       if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
       noInterpreter = part(parts, "native").noInterpreterWarning(e, subject);
@@ -414,6 +414,27 @@ export function* inspectSteps(
     // Gone after its mappings were read: it exited while being read.
     if (e instanceof ProcessNotFoundError) throw new TargetExitedError(pid);
     throw e;
+  }
+}
+
+/** Searches for the interpreter of a running target at most this many times. */
+const LOCATE_ATTEMPTS = 3;
+
+/**
+ * {@linkcode locatePython} on a target that runs while it is read: a check can fail because
+ * the target changed between two reads (a thread state, the newest of the interpreter's,
+ * freed by a thread that ended between the read of the pointer and the read of what it
+ * points at), so a search that finds no interpreter is made again over fresh memory.
+ */
+function locateRunning(ctx: LocateContext & { mem: ProcessMemory }): PythonLocation {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return locatePython(ctx);
+    } catch (e) {
+      if (!(e instanceof NotPythonError) || attempt === LOCATE_ATTEMPTS) throw e;
+      ctx.mem.clearCache();
+      ctx.log(`${e.message}; searching again (the target runs while it is read)`);
+    }
   }
 }
 
