@@ -5,6 +5,7 @@
  */
 
 import { PermissionDeniedError, ProcessNotFoundError } from "../errors.ts";
+import { parseTaskStat } from "./task_counters.ts";
 
 /** The thread ids of `pid`, from `/proc/PID/task`, in directory order. */
 export function listTids(pid: number): number[] {
@@ -42,6 +43,22 @@ export function processState(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a thread has exited: gone from `/proc/PID/task`, or a zombie (`Z`, `X`) not yet
+ * reaped. The kernel refuses to trace such a thread (EPERM, or ESRCH once it is gone). A
+ * thread whose state cannot be read for another reason has not.
+ */
+export function taskExited(pid: number, tid: number): boolean {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+  }
+  const state = parseTaskStat(stat)?.state;
+  return state === "Z" || state === "X";
 }
 
 /** The text of `/proc/PID/maps`. */
