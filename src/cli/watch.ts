@@ -13,6 +13,7 @@ import { ExitCode } from "../errors.ts";
 import { watchProcesses } from "../analysis/watch/watch_process.ts";
 import { summarizeWatch } from "../analysis/watch/summarize_watch.ts";
 import {
+  failedSamplesLine,
   renderWatchText,
   watchGroupKey,
   watchGroupsAcross,
@@ -130,6 +131,9 @@ async function watchBody(
       );
       if (o.report?.endedEarly !== undefined) {
         lines.push(`    Sampling ended early: ${o.report.endedEarly}`);
+      }
+      if (o.report?.failedSamples !== undefined) {
+        lines.push(`    ${failedSamplesLine(o.report.failedSamples)}`);
       }
     }
     lines.push(`(${STUCK_RULE})`, ...watchGroupsAcross(summaries, textOptions));
