@@ -15,7 +15,15 @@ import { parseMaps } from "./elf/maps.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
-import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
+import {
+  executablePath,
+  listTids,
+  liveTask,
+  processState,
+  readMapsText,
+  targetPath,
+  threadName,
+} from "./process/tasks.ts";
 import {
   NativeUnavailableError,
   NotPythonError,
@@ -24,6 +32,7 @@ import {
   rethrowFatal,
   TargetExitedError,
   UsageError,
+  ZOMBIE_REASON,
 } from "./errors.ts";
 import { findPythonObjects } from "./walk/object_files.ts";
 import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
@@ -139,6 +148,11 @@ export function* inspectSteps(
   const deadline = options.deadline;
   const more = (stage: string) => !deadline?.passed(stage);
   if (!Number.isInteger(pid) || pid <= 0 || !pathExists(`/proc/${pid}`)) {
+    throw new ProcessNotFoundError(pid);
+  }
+  // Every thread has exited: a zombie has no mappings left to read.
+  if (liveTask(pid) === undefined) {
+    if (processState(pid) === "Z") throw new TargetExitedError(pid, ZOMBIE_REASON);
     throw new ProcessNotFoundError(pid);
   }
   const maps = parseMaps(readMapsText(pid));

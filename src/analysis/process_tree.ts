@@ -13,6 +13,7 @@ import {
   PystackError,
   TargetExitedError,
   UnsupportedVersionError,
+  ZOMBIE_REASON,
 } from "../errors.ts";
 import {
   commandLine,
@@ -76,9 +77,7 @@ function failure(
   pid: number,
 ): { status: "skipped" | "exited"; reason: string } {
   const state = processState(pid);
-  if (state === "Z") {
-    return { status: "exited", reason: "it has exited (a zombie its parent has not reaped)" };
-  }
+  if (state === "Z") return { status: "exited", reason: ZOMBIE_REASON };
   if (
     e instanceof TargetExitedError || e instanceof ProcessNotFoundError || state === undefined ||
     state === "X"

@@ -61,6 +61,22 @@ export function taskExited(pid: number, tid: number): boolean {
   return state === "Z" || state === "X";
 }
 
+/**
+ * The thread through which the memory and files of `pid` are read: `pid` itself while its
+ * main thread runs. A main thread that has exited (`pthread_exit`) stays a zombie while the
+ * other threads run on, and has no mappings, executable or memory left: the first thread
+ * still running is used instead (`/proc/TID/...` of any thread serves the whole process).
+ * Undefined when every thread has exited (a zombie process) or the process is gone.
+ */
+export function liveTask(pid: number): number | undefined {
+  if (!taskExited(pid, pid)) return pid;
+  try {
+    return listTids(pid).find((tid) => !taskExited(pid, tid));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The text of `/proc/PID/maps`. */
 export function readMapsText(pid: number): string {
   try {
