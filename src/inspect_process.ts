@@ -150,17 +150,21 @@ export function* inspectSteps(
   if (!Number.isInteger(pid) || pid <= 0 || !pathExists(`/proc/${pid}`)) {
     throw new ProcessNotFoundError(pid);
   }
-  // Every thread has exited: a zombie has no mappings left to read.
-  if (liveTask(pid) === undefined) {
+  // Mappings, files and memory through a thread still running: the main one unless it ended.
+  const via = liveTask(pid);
+  if (via === undefined) {
     if (processState(pid) === "Z") throw new TargetExitedError(pid, ZOMBIE_REASON);
     throw new ProcessNotFoundError(pid);
   }
-  const maps = parseMaps(readMapsText(pid));
+  const mainExited = via === pid ? undefined : `the main thread (${pid}) has exited; the ` +
+    `process runs on in its other threads (read through thread ${via})`;
+  if (mainExited !== undefined) log(mainExited);
+  const maps = parseMaps(readMapsText(via));
   let parts = given ?? {};
   if (given === undefined) yield loadParts(options, maps).then((loaded) => void (parts = loaded));
-  const exe = executablePath(pid);
-  using files = new OpenedElfFiles((path) => targetPath(pid, path));
-  using mem = new ProcessMemory(pid);
+  const exe = executablePath(via);
+  using files = new OpenedElfFiles((path) => targetPath(via, path));
+  using mem = new ProcessMemory(via);
   try {
     const objects = findPythonObjects(maps, exe, files.open);
     // The debug files the native frames will need, prepared as soon as their objects are known.
@@ -309,7 +313,7 @@ export function* inspectSteps(
               interpreters: walk.interpreters,
               threads: walk.threads,
               registers,
-              describeFd: (fd) => describeFd(pid, fd),
+              describeFd: (fd) => describeFd(via, fd),
             }),
             snapshots: 1,
           };
@@ -407,6 +411,7 @@ export function* inspectSteps(
       threads: walk.threads,
       interpreters: walk.interpreters,
       warnings: [
+        ...(mainExited === undefined ? [] : [mainExited]),
         ...(noInterpreter === undefined ? [] : [noInterpreter]),
         ...(located?.warnings ?? []),
         ...walk.warnings,
@@ -425,8 +430,11 @@ export function* inspectSteps(
     if (timedOut !== undefined) report.timedOut = timedOut;
     return report;
   } catch (e) {
-    // Gone after its mappings were read: it exited while being read.
-    if (e instanceof ProcessNotFoundError) throw new TargetExitedError(pid);
+    // Gone after its mappings were read: it exited while being read (or the thread it was
+    // read through did).
+    if (e instanceof ProcessNotFoundError || (e instanceof TargetExitedError && via !== pid)) {
+      throw new TargetExitedError(pid);
+    }
     throw e;
   }
 }
