@@ -93,16 +93,24 @@ export class UnsupportedVersionError extends PystackError {
   override readonly exitCode: number = ExitCode.unsupportedVersion;
 }
 
-/** The live target exited while pystack was reading it. */
+/**
+ * The live target exited while pystack was reading it, or (with `reason`) had exited before:
+ * a zombie its parent has not reaped.
+ */
 export class TargetExitedError extends PystackError {
   override readonly exitCode: number = ExitCode.targetExited;
-  constructor(pid: number) {
+  constructor(pid: number, reason?: string) {
     super(
-      `Cannot finish reading process ${pid}: it exited while being read`,
+      reason === undefined
+        ? `Cannot finish reading process ${pid}: it exited while being read`
+        : `Cannot inspect process ${pid}: ${reason}`,
       "nothing to inspect any more; if it crashed, inspect its core file with 'pystack core'",
     );
   }
 }
+
+/** Why a zombie cannot be read, as `--subprocesses` and `remote` say it. */
+export const ZOMBIE_REASON = "it has exited (a zombie its parent has not reaped)";
 
 /** A native mode was asked for, but elfutils' libdw cannot be loaded. */
 export class NativeUnavailableError extends PystackError {

@@ -15,7 +15,15 @@ import { parseMaps } from "./elf/maps.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
 import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
-import { executablePath, listTids, readMapsText, targetPath, threadName } from "./process/tasks.ts";
+import {
+  executablePath,
+  listTids,
+  liveTask,
+  processState,
+  readMapsText,
+  targetPath,
+  threadName,
+} from "./process/tasks.ts";
 import {
   NativeUnavailableError,
   NotPythonError,
@@ -24,14 +32,15 @@ import {
   rethrowFatal,
   TargetExitedError,
   UsageError,
+  ZOMBIE_REASON,
 } from "./errors.ts";
 import { findPythonObjects } from "./walk/object_files.ts";
 import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
-import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
+import { type LocateContext, locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import type { ThreadContext, ThreadWalk } from "./walk/threads.ts";
+import type { ThreadWalk } from "./walk/threads.ts";
 import type { NativeStacks } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import type { GreenletWalk } from "./analysis/greenlets/suspended.ts";
@@ -42,7 +51,6 @@ import type { readTasks } from "./analysis/tasks/read_tasks.ts";
 import { loadParts, part, type Parts } from "./parts/parts.ts";
 import { type Deadline, timedOutOf } from "./deadline.ts";
 import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
-import type { MemoryReader } from "./memory/memory_reader.ts";
 import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
 import { readPython } from "./read_python.ts";
 import { sleepSync } from "./sleep_sync.ts";
@@ -142,12 +150,21 @@ export function* inspectSteps(
   if (!Number.isInteger(pid) || pid <= 0 || !pathExists(`/proc/${pid}`)) {
     throw new ProcessNotFoundError(pid);
   }
-  const maps = parseMaps(readMapsText(pid));
+  // Mappings, files and memory through a thread still running: the main one unless it ended.
+  const via = liveTask(pid);
+  if (via === undefined) {
+    if (processState(pid) === "Z") throw new TargetExitedError(pid, ZOMBIE_REASON);
+    throw new ProcessNotFoundError(pid);
+  }
+  const mainExited = via === pid ? undefined : `the main thread (${pid}) has exited; the ` +
+    `process runs on in its other threads (read through thread ${via})`;
+  if (mainExited !== undefined) log(mainExited);
+  const maps = parseMaps(readMapsText(via));
   let parts = given ?? {};
   if (given === undefined) yield loadParts(options, maps).then((loaded) => void (parts = loaded));
-  const exe = executablePath(pid);
-  using files = new OpenedElfFiles((path) => targetPath(pid, path));
-  using mem = new ProcessMemory(pid);
+  const exe = executablePath(via);
+  using files = new OpenedElfFiles((path) => targetPath(via, path));
+  using mem = new ProcessMemory(via);
   try {
     const objects = findPythonObjects(maps, exe, files.open);
     // The debug files the native frames will need, prepared as soon as their objects are known.
@@ -175,7 +192,7 @@ export function* inspectSteps(
       }
       const methods = options.methods ??
         (options.exhaustive ? METHODS : DEFAULT_METHODS);
-      located = locatePython({ mem, objects, maps, methods, log, subject });
+      located = locateRunning({ mem, objects, maps, methods, log, subject });
     } catch (e) {
       if (options.native !== "all" || !(e instanceof NotPythonError)) throw e;
       noInterpreter = part(parts, "native").noInterpreterWarning(e, subject);
@@ -296,7 +313,7 @@ export function* inspectSteps(
               interpreters: walk.interpreters,
               threads: walk.threads,
               registers,
-              describeFd: (fd) => describeFd(pid, fd),
+              describeFd: (fd) => describeFd(via, fd),
             }),
             snapshots: 1,
           };
@@ -394,6 +411,7 @@ export function* inspectSteps(
       threads: walk.threads,
       interpreters: walk.interpreters,
       warnings: [
+        ...(mainExited === undefined ? [] : [mainExited]),
         ...(noInterpreter === undefined ? [] : [noInterpreter]),
         ...(located?.warnings ?? []),
         ...walk.warnings,
@@ -412,9 +430,33 @@ export function* inspectSteps(
     if (timedOut !== undefined) report.timedOut = timedOut;
     return report;
   } catch (e) {
-    // Gone after its mappings were read: it exited while being read.
-    if (e instanceof ProcessNotFoundError) throw new TargetExitedError(pid);
+    // Gone after its mappings were read: it exited while being read (or the thread it was
+    // read through did).
+    if (e instanceof ProcessNotFoundError || (e instanceof TargetExitedError && via !== pid)) {
+      throw new TargetExitedError(pid);
+    }
     throw e;
+  }
+}
+
+/** Searches for the interpreter of a running target at most this many times. */
+const LOCATE_ATTEMPTS = 3;
+
+/**
+ * {@linkcode locatePython} on a target that runs while it is read: a check can fail because
+ * the target changed between two reads (a thread state, the newest of the interpreter's,
+ * freed by a thread that ended between the read of the pointer and the read of what it
+ * points at), so a search that finds no interpreter is made again over fresh memory.
+ */
+function locateRunning(ctx: LocateContext & { mem: ProcessMemory }): PythonLocation {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return locatePython(ctx);
+    } catch (e) {
+      if (!(e instanceof NotPythonError) || attempt === LOCATE_ATTEMPTS) throw e;
+      ctx.mem.clearCache();
+      ctx.log(`${e.message}; searching again (the target runs while it is read)`);
+    }
   }
 }
 

@@ -132,6 +132,40 @@ for (const mode of MODES) {
   );
 }
 
+/** Starts `fixtures/zombie_child.py`; its child's pid once the child is a zombie. */
+async function startZombie() {
+  const parent = await startFixture(python, "zombie_child.py");
+  const pid = Number(await Deno.readTextFile(`${parent.readyPath}.pid`));
+  const deadline = Date.now() + 15_000;
+  while (procState(pid) !== "Z") {
+    if (Date.now() > deadline) {
+      await parent.stop();
+      throw new Error(`child ${pid} never became a zombie`);
+    }
+    await sleep(10);
+  }
+  return { parent, pid };
+}
+
+const ZOMBIE_RUNS: [string, string[]][] = [
+  ["remote", []],
+  ["remote", ["--no-block"]],
+  ["watch", ["--duration", "1"]],
+];
+for (const [command, args] of ZOMBIE_RUNS) {
+  registerTest(
+    `${command} error=target-exited target=zombie python=${python.id} ${args.join(" ")}`.trim(),
+    pythonSkip,
+    async () => {
+      const { parent, pid } = await startZombie();
+      await using _ = parent;
+      const result = await runPystack([command, String(pid), ...args]);
+      checkError(result, 7, `Cannot inspect process ${pid}: it has exited (a zombie its parent`);
+      assert.equal(procState(pid), "Z", "still a zombie, never reaped by pystack");
+    },
+  );
+}
+
 const BAD_ARGUMENTS: [string[], string][] = [
   [
     ["remote", "notapid"],

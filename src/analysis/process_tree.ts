@@ -13,6 +13,7 @@ import {
   PystackError,
   TargetExitedError,
   UnsupportedVersionError,
+  ZOMBIE_REASON,
 } from "../errors.ts";
 import {
   commandLine,
@@ -21,7 +22,7 @@ import {
   readParents,
   type TreeProcess,
 } from "../process/descendants.ts";
-import { processState } from "../process/tasks.ts";
+import { liveTask, processState } from "../process/tasks.ts";
 
 /** What became of one process of the tree. */
 export interface TreeOutcome<R = StackReport> extends TreeProcess {
@@ -76,8 +77,9 @@ function failure(
   pid: number,
 ): { status: "skipped" | "exited"; reason: string } {
   const state = processState(pid);
-  if (state === "Z") {
-    return { status: "exited", reason: "it has exited (a zombie its parent has not reaped)" };
+  // A main thread that ended leaves a zombie whose other threads may still run.
+  if (state === "Z" && liveTask(pid) === undefined) {
+    return { status: "exited", reason: ZOMBIE_REASON };
   }
   if (
     e instanceof TargetExitedError || e instanceof ProcessNotFoundError || state === undefined ||

@@ -8,7 +8,7 @@
 import type { Command } from "./args.ts";
 import { sourceReader } from "./source_lines.ts";
 import { inspectProcessAsync } from "../inspect_process.ts";
-import { targetPath } from "../process/tasks.ts";
+import { liveTask, targetPath } from "../process/tasks.ts";
 import { remoteTree } from "./tree.ts";
 import { useColor } from "./use_color.ts";
 import type { TimeoutGuard } from "./timeout_guard.ts";
@@ -36,7 +36,8 @@ export async function remote(
     ...(command.verbose > 1 ? { debug: logLine } : {}),
     ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
   });
-  const sourceLine = sourceReader((file) => targetPath(command.pid, file));
+  const via = liveTask(command.pid) ?? command.pid;
+  const sourceLine = sourceReader((file) => targetPath(via, file));
   return await print(report, command, sourceLine, [], guard);
 }
 

@@ -14,7 +14,7 @@ import { inspectProcessAsync } from "../inspect_process.ts";
 import { inspectTree, type TreeOutcome } from "../analysis/process_tree.ts";
 import { renderTreeText } from "../render/tree_text.ts";
 import { toTreeJson } from "../render/tree_json.ts";
-import { targetPath } from "../process/tasks.ts";
+import { liveTask, targetPath } from "../process/tasks.ts";
 
 /**
  * Runs `command` over the tree of `command.pid`; returns the exit code. Once `deadline`
@@ -57,7 +57,7 @@ export async function remoteTree(
   printLines(renderTreeText(outcomes, {
     text: (pid) => ({
       color,
-      sourceLine: sourceReader((file) => targetPath(pid, file)),
+      sourceLine: sourceReader((file) => targetPath(liveTask(pid) ?? pid, file)),
       ...(command.native === undefined ? {} : { native: command.native }),
     }),
     ...(command.group ? { group: true } : {}),

@@ -13,6 +13,7 @@ import { ExitCode } from "../errors.ts";
 import { watchProcesses } from "../analysis/watch/watch_process.ts";
 import { summarizeWatch } from "../analysis/watch/summarize_watch.ts";
 import {
+  failedSamplesLine,
   renderWatchText,
   watchGroupKey,
   watchGroupsAcross,
@@ -21,7 +22,7 @@ import {
 import { groupBy } from "../analysis/group_threads.ts";
 import { renderWatchJson, toWatchJson } from "../render/watch_json.ts";
 import { renderCollapsed, renderSpeedscope } from "../render/flame_formats.ts";
-import { targetPath } from "../process/tasks.ts";
+import { liveTask, targetPath } from "../process/tasks.ts";
 import { STUCK_RULE, type WatchSummary } from "../analysis/watch/watch_model.ts";
 import { inspectTree, type TreeOutcome } from "../analysis/process_tree.ts";
 import { inspectProcessAsync } from "../inspect_process.ts";
@@ -118,7 +119,7 @@ async function watchBody(
   const lines: string[] = [];
   const textOptions = (pid: number) => ({
     color,
-    sourceLine: sourceReader((file) => targetPath(pid, file)),
+    sourceLine: sourceReader((file) => targetPath(liveTask(pid) ?? pid, file)),
     ...(command.native === undefined ? {} : { native: command.native }),
   });
   if (command.group) {
@@ -130,6 +131,9 @@ async function watchBody(
       );
       if (o.report?.endedEarly !== undefined) {
         lines.push(`    Sampling ended early: ${o.report.endedEarly}`);
+      }
+      if (o.report?.failedSamples !== undefined) {
+        lines.push(`    ${failedSamplesLine(o.report.failedSamples)}`);
       }
     }
     lines.push(`(${STUCK_RULE})`, ...watchGroupsAcross(summaries, textOptions));
@@ -222,7 +226,7 @@ function watchLines(
     case "text":
       return renderWatchText(summaries[0]!, {
         color,
-        sourceLine: sourceReader((file) => targetPath(pid, file)),
+        sourceLine: sourceReader((file) => targetPath(liveTask(pid) ?? pid, file)),
         ...native,
         ...group,
       });

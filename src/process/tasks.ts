@@ -5,6 +5,7 @@
  */
 
 import { PermissionDeniedError, ProcessNotFoundError } from "../errors.ts";
+import { parseTaskStat } from "./task_counters.ts";
 
 /** The thread ids of `pid`, from `/proc/PID/task`, in directory order. */
 export function listTids(pid: number): number[] {
@@ -39,6 +40,38 @@ export function processState(pid: number): string | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a thread has exited: gone from `/proc/PID/task`, or a zombie (`Z`, `X`) not yet
+ * reaped. The kernel refuses to trace such a thread (EPERM, or ESRCH once it is gone). A
+ * thread whose state cannot be read for another reason has not.
+ */
+export function taskExited(pid: number, tid: number): boolean {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+  }
+  const state = parseTaskStat(stat)?.state;
+  return state === "Z" || state === "X";
+}
+
+/**
+ * The thread through which the memory and files of `pid` are read: `pid` itself while its
+ * main thread runs. A main thread that has exited (`pthread_exit`) stays a zombie while the
+ * other threads run on, and has no mappings, executable or memory left: the first thread
+ * still running is used instead (`/proc/TID/...` of any thread serves the whole process).
+ * Undefined when every thread has exited (a zombie process) or the process is gone.
+ */
+export function liveTask(pid: number): number | undefined {
+  if (!taskExited(pid, pid)) return pid;
+  try {
+    return listTids(pid).find((tid) => !taskExited(pid, tid));
   } catch {
     return undefined;
   }

@@ -11,7 +11,8 @@
 import { errno, openLibc } from "../../ffi/libc.ts";
 import { Errno, SyscallError } from "../../ffi/errno.ts";
 import { PermissionDeniedError, ProcessNotFoundError, TargetExitedError } from "../errors.ts";
-import { listTids } from "./tasks.ts";
+import { listTids, taskExited } from "./tasks.ts";
+import { pathExists } from "../fs_checks.ts";
 import { X86_64_REGISTER_NAMES, type X86_64Registers } from "../elf/core_notes.ts";
 import { sleepSync } from "../sleep_sync.ts";
 
@@ -25,6 +26,8 @@ const SIGTRAP = 5;
 const PTRACE_EVENT_STOP = 128;
 /** Re-list /proc/PID/task at most this many times while threads keep appearing. */
 const MAX_ROUNDS = 50;
+/** Seizes of one listed thread before a refusal is believed (see `#seize`). */
+const SEIZE_ATTEMPTS = 3;
 /** How long one thread may take to reach its stop. */
 const STOP_TIMEOUT_MS = 2000;
 
@@ -88,19 +91,16 @@ export class ProcessTracer implements Disposable {
   #attachAll(): void {
     const libc = openLibc();
     const held = new Set<number>();
+    /** Threads listed that had exited (zombies): never held. */
+    const skipped = new Set<number>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const fresh = listTids(this.pid).filter((tid) => !held.has(tid));
-      if (fresh.length === 0) return;
+      const fresh = listTids(this.pid).filter((tid) => !held.has(tid) && !skipped.has(tid));
+      if (fresh.length === 0) break;
       const seized: number[] = [];
       for (const tid of fresh) {
-        if (libc.ptrace(PTRACE_SEIZE, tid, 0n, 0n) < 0n) {
-          const code = errno();
-          if (code === Errno.ESRCH) {
-            if (tid === this.pid) throw new ProcessNotFoundError(this.pid);
-            continue; // the thread exited between listing and seizing
-          }
-          if (code === Errno.EPERM) throw new PermissionDeniedError(this.pid, "ptrace");
-          throw new SyscallError(`ptrace(PTRACE_SEIZE, ${tid})`, code);
+        if (!this.#seize(tid)) {
+          skipped.add(tid);
+          continue;
         }
         held.add(tid);
         this.tids.push(tid);
@@ -113,6 +113,33 @@ export class ProcessTracer implements Disposable {
         }
       }
       this.#waitStopped(seized);
+    }
+    // Every thread had exited: the process is a zombie (or all but gone).
+    if (this.tids.length === 0) throw new TargetExitedError(this.pid);
+  }
+
+  /**
+   * Seizes one listed thread; false when it had exited. A thread that exits after the listing
+   * cannot be traced: EPERM while it is a zombie (an ended main thread stays one while other
+   * threads run), ESRCH once it is gone. Its id may even be taken at once by a new thread
+   * (the kernel reuses ids): a refusal counts only when a thread still there refuses again.
+   */
+  #seize(tid: number): boolean {
+    const libc = openLibc();
+    for (let attempt = 1;; attempt++) {
+      if (libc.ptrace(PTRACE_SEIZE, tid, 0n, 0n) >= 0n) return true;
+      const code = errno();
+      if (code !== Errno.ESRCH && code !== Errno.EPERM) {
+        throw new SyscallError(`ptrace(PTRACE_SEIZE, ${tid})`, code);
+      }
+      if (tid === this.pid && !pathExists(`/proc/${this.pid}`)) {
+        throw new ProcessNotFoundError(this.pid);
+      }
+      if (taskExited(this.pid, tid)) return false;
+      if (attempt === SEIZE_ATTEMPTS) {
+        if (code === Errno.ESRCH) return false;
+        throw new PermissionDeniedError(this.pid, "ptrace");
+      }
     }
   }
 
@@ -151,8 +178,11 @@ export class ProcessTracer implements Disposable {
   /** Notes what `waitpid` said of a held thread: its wait status, or undefined for an error. */
   #stopped(tid: number, s: number | undefined): void {
     if (s === undefined || (s & 0xff) !== 0x7f) {
-      // Exited or killed (or no longer ours): the thread is gone.
-      if (tid === this.pid) throw new TargetExitedError(this.pid);
+      // Exited or killed (or no longer ours): the thread is gone. The main thread may end
+      // alone (pthread_exit) while the others run on; when all end, none is left held.
+      if (tid === this.pid && !pathExists(`/proc/${this.pid}`)) {
+        throw new TargetExitedError(this.pid);
+      }
       this.#forget(tid);
       return;
     }

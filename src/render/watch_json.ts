@@ -29,6 +29,9 @@ export function toWatchJson(
       pausedMs: round(summary.pausedMs),
       nonBlocking: !summary.blocking,
       endedEarly: summary.endedEarly ?? null,
+      ...(summary.failedSamples === undefined
+        ? {}
+        : { failedSamples: { ...summary.failedSamples } }),
       stuckRule: STUCK_RULE,
     },
     threads: summary.threads.map(threadJson),

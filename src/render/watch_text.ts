@@ -7,7 +7,12 @@
  */
 
 import type { PyFrame } from "../model.ts";
-import type { StackShare, WatchedThread, WatchSummary } from "../analysis/watch/watch_model.ts";
+import type {
+  FailedSamples,
+  StackShare,
+  WatchedThread,
+  WatchSummary,
+} from "../analysis/watch/watch_model.ts";
 import { STUCK_RULE } from "../analysis/watch/watch_model.ts";
 import { frameLines, type TextOptions } from "./text.ts";
 import { nativeStackLines } from "./native_text.ts";
@@ -27,6 +32,13 @@ export function watchHeadline(summary: WatchSummary): string {
   return `Watched process ${summary.pid} (Python ${summary.pythonVersion}): ` +
     `${summary.samples} sample${plural} in ${seconds} s, ` +
     `${summary.intervalMs} ms apart; ${paused}`;
+}
+
+/** The line that says how many samples failed and were left out. */
+export function failedSamplesLine({ count, firstError }: FailedSamples): string {
+  return `${count} sample${count === 1 ? "" : "s"} failed and ${
+    count === 1 ? "was" : "were"
+  } left out (the first: ${firstError})`;
 }
 
 /** Share of the window the target was paused, in percent. */
@@ -53,6 +65,7 @@ export function renderWatchText(
 ): string[] {
   const lines = [watchHeadline(summary)];
   if (summary.endedEarly !== undefined) lines.push(`Sampling ended early: ${summary.endedEarly}`);
+  if (summary.failedSamples !== undefined) lines.push(failedSamplesLine(summary.failedSamples));
   lines.push(`(${STUCK_RULE})`);
   const groups = options.group
     ? groupBy(summary.threads, watchGroupKey)

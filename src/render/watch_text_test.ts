@@ -87,6 +87,15 @@ Deno.test("renderWatchText() shows the most common stack in full and five in all
   ]);
 });
 
+Deno.test("renderWatchText() says how many samples failed and were left out", () => {
+  const failedSamples = { count: 2, firstError: "Cannot inspect process 7: it is gone" };
+  assert.deepEqual(renderWatchText({ ...SUMMARY, failedSamples }, { color: false }).slice(0, 3), [
+    "Watched process 7 (Python 3.12.1): 4 samples in 0.40 s, 100 ms apart; paused 2.0% of the time",
+    "2 samples failed and were left out (the first: Cannot inspect process 7: it is gone)",
+    `(${STUCK_RULE})`,
+  ]);
+});
+
 Deno.test("renderWatchText() with group prints matching threads once", () => {
   const lines = renderWatchText(SUMMARY, { color: false, group: true });
   assert.deepEqual(lines.filter((l) => /^(Thread|\d+ threads)/.test(l)), [

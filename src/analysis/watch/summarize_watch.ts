@@ -75,6 +75,7 @@ export function summarizeWatch(record: WatchRecord): WatchSummary {
     threads,
   };
   if (record.endedEarly !== undefined) summary.endedEarly = record.endedEarly;
+  if (record.failedSamples !== undefined) summary.failedSamples = record.failedSamples;
   return summary;
 }
 

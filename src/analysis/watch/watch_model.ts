@@ -44,7 +44,16 @@ export interface WatchRecord {
   intervalMs: number;
   /** Why sampling ended before it was due to (Ctrl-C, the process exited), if it did. */
   endedEarly?: string;
+  /** Samples that failed after the first and were left out, if any. */
+  failedSamples?: FailedSamples;
   clockTicksPerSecond: number;
+}
+
+/** Samples that failed (the process still running) and were left out of a watch. */
+export interface FailedSamples {
+  count: number;
+  /** The error of the first of them. */
+  firstError: string;
 }
 
 /** One distinct stack of a thread and how often it was seen. */
@@ -92,6 +101,7 @@ export interface WatchSummary {
   /** Total time the target was paused. */
   pausedMs: number;
   endedEarly?: string;
+  failedSamples?: FailedSamples;
   /** Newest first, as in the last sample; threads that ended last. */
   threads: WatchedThread[];
 }

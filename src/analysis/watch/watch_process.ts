@@ -12,7 +12,12 @@ import { ProcessNotFoundError, TargetExitedError } from "../../errors.ts";
 import { listTids, processState } from "../../process/tasks.ts";
 import { CLOCK_TICKS_PER_SECOND, readCounters } from "../../process/task_counters.ts";
 import type { NativeMode } from "../../native/merge.ts";
-import { MAX_SAMPLES, type WatchRecord, type WatchSample } from "./watch_model.ts";
+import {
+  type FailedSamples,
+  MAX_SAMPLES,
+  type WatchRecord,
+  type WatchSample,
+} from "./watch_model.ts";
 
 /** Options of {@linkcode watchProcess}. */
 export interface WatchOptions {
@@ -56,6 +61,7 @@ class Watched {
   pythonVersion = "unknown";
   endedEarly: string | undefined;
   error: Error | undefined;
+  failedSamples: FailedSamples | undefined;
 
   constructor(readonly pid: number) {
     let tids: number[] = [];
@@ -124,6 +130,7 @@ export async function watchProcesses(
       durationMs: durationSeen,
       intervalMs: options.intervalMs,
       ...(endedEarly === undefined ? {} : { endedEarly }),
+      ...(w.failedSamples === undefined ? {} : { failedSamples: w.failedSamples }),
       clockTicksPerSecond: CLOCK_TICKS_PER_SECOND,
     };
   });
@@ -152,11 +159,16 @@ async function sampleOnce(
     // its memory gone): once it has gone, any failure after the first sample means that.
     const gone = e instanceof TargetExitedError || e instanceof ProcessNotFoundError ||
       processGone(w.pid);
-    if (!gone || w.samples.length === 0) {
+    if (w.samples.length === 0) {
       w.error = e instanceof Error ? e : new Error(String(e));
-      return;
+    } else if (gone) {
+      w.endedEarly = `the process exited after ${w.samples.length} samples`;
+    } else {
+      // One failed sample of a process that runs on loses none of the others: it is left
+      // out, and counted.
+      w.failedSamples ??= { count: 0, firstError: e instanceof Error ? e.message : String(e) };
+      w.failedSamples.count++;
     }
-    w.endedEarly = `the process exited after ${w.samples.length} samples`;
     return;
   }
   w.pythonVersion = report.pythonVersion;
