@@ -38,7 +38,11 @@ export function readPython(
   });
   if (!deadline?.passed("exceptions")) addExceptions({ ...located, mem }, walk.threads);
   const localsWarnings = options.locals && !deadline?.passed("locals")
-    ? part(parts, "locals").addLocals({ ...located, mem }, walk.threads, deadline)
+    ? part(parts, "locals").addLocals(
+      { ...located, mem, interpreters: walk.interpreters },
+      walk.threads,
+      deadline,
+    )
     : [];
   return { walk, localsWarnings };
 }

@@ -43,6 +43,7 @@ interface JsonPart {
 }
 interface JsonThread {
   tid: number;
+  pythonName?: string | null;
   interpreterId: number;
   frames: JsonFrame[];
   interpreters?: JsonPart[];
@@ -229,6 +230,12 @@ for (const python of await findPythons()) {
         tids,
         names,
       });
+      // Each thread's Python name, from the `threading` module of the interpreter it was
+      // started in (the main one: sub-N and busy are threads of it that enter others).
+      assert.deepEqual(
+        withLocals.threads.map((t) => [t.tid, t.pythonName]).sort(),
+        tids.map((tid) => [tid, tid === fixture.pid ? "MainThread" : names.get(tid)]).sort(),
+      );
       for (const thread of withLocals.threads) {
         let start = 0;
         for (const part of thread.interpreters!) {

@@ -19,8 +19,13 @@ import type { Deadline } from "../deadline.ts";
 export interface LocalsContext {
   mem: MemoryReader;
   rt: PythonRuntime;
-  /** The interpreter state the threads belong to. */
+  /** The interpreter state the threads belong to (when `interpreters` is not given). */
   interp: bigint;
+  /**
+   * Every interpreter walked, by id: each thread's Python name is then looked up in the
+   * `threading` module of its own interpreter (a subinterpreter has its own).
+   */
+  interpreters?: readonly { id: number; address: bigint }[];
 }
 
 /**
@@ -43,6 +48,29 @@ export function addLocals(
     if (deadline?.passed("locals")) return [];
     reader.addTo([thread]);
   }
-  const warning = addThreadNames({ ...ctx, values }, threads);
-  return warning === undefined ? [] : [warning];
+  const warnings = new Set<string>();
+  for (const [interp, own] of byInterpreter(ctx, threads)) {
+    const warning = addThreadNames({ ...ctx, interp, values }, own);
+    if (warning !== undefined) warnings.add(warning);
+  }
+  return [...warnings];
+}
+
+/**
+ * The threads of each interpreter state. A thread whose interpreter is not among
+ * `ctx.interpreters` gets no name: the names of another interpreter's `threading` would be
+ * wrong for it.
+ */
+function byInterpreter(ctx: LocalsContext, threads: PyThread[]): Map<bigint, PyThread[]> {
+  if (ctx.interpreters === undefined) return new Map([[ctx.interp, threads]]);
+  const address = new Map(ctx.interpreters.map((i) => [i.id, i.address]));
+  const out = new Map<bigint, PyThread[]>();
+  for (const t of threads) {
+    const interp = address.get(t.interpreterId);
+    if (interp === undefined) continue;
+    const own = out.get(interp) ?? [];
+    own.push(t);
+    out.set(interp, own);
+  }
+  return out;
 }
