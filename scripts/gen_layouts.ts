@@ -137,6 +137,9 @@ const STRUCTS: readonly StructSpec[] = [
       f("current_frame", { c: "current_frame", since: "3.13" }),
       f("thread_id"),
       f("native_thread_id"),
+      // 3.12+: bit 1 "bound" (to an OS thread), bit 2 "unbound": a state neither bound nor
+      // unbound is of a thread being started.
+      { name: "status", members: [{ c: "_status", since: "3.12" }], aggregateKind: "u32" },
       // 3.14+: an int of its own (3.13 has a `_status.holds_gil` bit-field, which has no offset).
       f("holds_gil", { c: "holds_gil", since: "3.14" }),
       // 3.13+: _Py_THREAD_DETACHED 0, _Py_THREAD_ATTACHED 1, _Py_THREAD_SUSPENDED 2.

@@ -140,8 +140,14 @@ export interface ThreadException extends ExceptionValue {
 
 /** One thread that has a Python thread state. */
 export interface PyThread {
-  /** OS thread id; 0 when the thread has finished but was not joined. */
+  /** OS thread id; 0 when the thread has finished but was not joined, or is `starting`. */
   tid: number;
+  /**
+   * The thread state of a thread being started: created by the thread that starts it, not run
+   * by an OS thread of its own yet (3.12+: neither bound to an OS thread nor unbound from one;
+   * before: no frames, and the `thread_id` of its creator). Its `tid` is 0.
+   */
+  starting?: true;
   /**
    * The thread's id in the target's own PID namespace (a container), when it
    * differs from `tid` (the id in pystack's namespace, the host's).

@@ -31,10 +31,14 @@ interface JsonThread {
   tid: number;
   name: string | null;
   terminated: boolean;
+  starting?: true;
+  pythonName?: string;
   frames: { function: string; line: number }[];
 }
 
-const pythons = (await findPythons()).filter((p) => ["3.11-debian", "3.12-pyenv"].includes(p.id));
+const pythons = (await findPythons()).filter((p) =>
+  ["3.10-pyenv", "3.11-debian", "3.12-pyenv"].includes(p.id)
+);
 
 for (const python of pythons) {
   registerTest(
@@ -43,7 +47,7 @@ for (const python of pythons) {
     async () => {
       await using target = await startFixture(python, FIXTURE);
       for (let run = 0; run < RUNS; run++) {
-        const result = await runPystack(["remote", String(target.pid), "--json"]);
+        const result = await runPystack(["remote", String(target.pid), "--json", "--locals"]);
         try {
           assert.equal(result.code, 0, `run ${run + 1}: exit code`);
           assert.equal(result.stderr, "", "nothing on stderr");
@@ -59,6 +63,18 @@ for (const python of pythons) {
           // A new thread starts with its creator's OS name: the spawners are told by their frames.
           const spawners = threads.filter((t) => t.frames.some((f) => f.function === "spawn"));
           assert.equal(spawners.length, 3, "the three spawners");
+          // A thread caught being started (a state its spawner made, not run yet) is said to
+          // be starting: not finished, with no OS thread, and no name of its own (before, it
+          // was "terminated", named after its spawner; on 3.10, a second copy of the spawner).
+          for (const t of threads.filter((t) => t.tid === 0)) {
+            assert.deepEqual(
+              [t.starting, t.terminated, t.frames.length, t.pythonName],
+              [true, false, 0, undefined],
+              `a thread state without an OS thread: ${JSON.stringify(t)}`,
+            );
+          }
+          const tids = threads.map((t) => t.tid).filter((tid) => tid !== 0);
+          assert.equal(new Set(tids).size, tids.length, "no thread listed twice");
         } catch (error) {
           throw withRun(error, result);
         }

@@ -89,6 +89,8 @@ export interface JsonThread {
   gcCollecting: boolean | null;
   /** The thread finished but was not joined (tid 0). */
   terminated: boolean;
+  /** The thread is being started (see `PyThread.starting`); absent otherwise. */
+  starting?: true;
   /** Why the stack may be incomplete, or null. */
   partial: string | null;
   /** Oldest first. */
@@ -225,11 +227,12 @@ function threadJson(thread: PyThread): JsonThread {
     holdsGil: thread.holdsGil ?? null,
     ...(thread.threadState === undefined ? {} : { threadState: thread.threadState }),
     gcCollecting: thread.gcCollecting ?? null,
-    terminated: thread.tid === 0,
+    terminated: thread.tid === 0 && thread.starting === undefined,
     partial: thread.partial ?? null,
     frames: thread.frames.map(frameJson),
   };
   if (thread.pythonName !== undefined) out.pythonName = thread.pythonName;
+  if (thread.starting) out.starting = true;
   if (thread.native !== undefined) out.native = thread.native.map(nativeJson);
   return withExtras(out, thread, ["frames", "native"]);
 }

@@ -50,12 +50,13 @@ const blue = (t: string, on: boolean) => paint(34, t, on);
 export function threadStatus(
   thread: Pick<
     PyThread,
-    "tid" | "holdsGil" | "gcCollecting" | "native" | "threadState" | "crashed"
+    "tid" | "holdsGil" | "gcCollecting" | "native" | "threadState" | "crashed" | "starting"
   >,
 ): string {
   const parts: string[] = [];
   if (thread.crashed !== undefined) parts.push(`Crashed: ${thread.crashed}`);
-  if (thread.tid === 0) parts.push("Thread terminated");
+  if (thread.starting) parts.push("Thread starting: not running yet");
+  else if (thread.tid === 0) parts.push("Thread terminated");
   const gilNative = thread.holdsGil || thread.native === undefined
     ? undefined
     : gilActivity(thread.native);

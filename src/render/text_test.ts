@@ -54,6 +54,10 @@ Deno.test("threadHeader() shows name and status tags as PyStack does", () => {
     threadHeader(thread({ tid: 0 })),
     "Traceback for thread 0 [Thread terminated] (most recent call last):",
   );
+  assert.deepEqual(
+    threadHeader(thread({ tid: 0, starting: true })),
+    "Traceback for thread 0 [Thread starting: not running yet] (most recent call last):",
+  );
 });
 
 Deno.test("renderText() prints frames oldest first with stripped source, threads apart", () => {

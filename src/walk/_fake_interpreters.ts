@@ -48,6 +48,7 @@ export function fakeInterpreters(interpreters: number, threads = 1) {
       mem.writeU64(t + off(THREAD, "next"), j + 1 < threads ? thread(i, j + 1) : 0n);
       mem.writeU64(t + off(THREAD, "interp"), interp(i));
       mem.writeU64(t + off(THREAD, "native_thread_id"), BigInt(100 + i * threads + j));
+      mem.writeI32(t + off(THREAD, "status"), 0b11); // initialized, bound to its OS thread
     }
   }
   mem.writeU64(runtime + off(RUNTIME, "interpreters_head"), interp(0));

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_INTERPRETERS, walkInterpreters } from "./interpreters.ts";
-import { fakeInterpreters as memoryFor, INTERP, off } from "./_fake_interpreters.ts";
+import { fakeInterpreters as memoryFor, INTERP, off, THREAD } from "./_fake_interpreters.ts";
 
 Deno.test("walkInterpreters() reads every interpreter of the runtime's list, newest first", () => {
   const { ctx } = memoryFor(3);
@@ -66,4 +66,20 @@ Deno.test("walkInterpreters() reads the interpreter found when the runtime is un
   const { ctx } = memoryFor(2);
   const walk = walkInterpreters({ ...ctx, runtime: undefined });
   assert.deepEqual(walk.interpreters.map((i) => i.id), [0]);
+});
+
+Deno.test("walkInterpreters() marks a thread being started (3.12: not bound yet) as starting", () => {
+  const { ctx, mem, thread } = memoryFor(1, 3);
+  // The second state was made by `_thread.start_new_thread`: no OS thread of its own yet.
+  mem.writeI32(thread(0, 1) + off(THREAD, "status"), 0b1);
+  mem.writeU64(thread(0, 1) + off(THREAD, "native_thread_id"), 0n);
+  // The third ran and ended (unbound): finished, not starting.
+  mem.writeI32(thread(0, 2) + off(THREAD, "status"), 0b111);
+  mem.writeU64(thread(0, 2) + off(THREAD, "native_thread_id"), 0n);
+  const walk = walkInterpreters(ctx);
+  assert.deepEqual(walk.threads.map((t) => [t.tid, t.starting]), [
+    [100, undefined],
+    [0, true],
+    [0, undefined],
+  ]);
 });

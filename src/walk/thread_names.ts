@@ -59,6 +59,8 @@ export function addThreadNames(ctx: ThreadNameContext, threads: PyThread[]): str
       if (ident !== undefined) byIdent.set(BigInt.asUintN(64, ident), thread);
     }
     for (const t of threads) {
+      // A thread being started carries its creator's ident until it runs: no name of its own.
+      if (t.starting) continue;
       try {
         const ident = BigInt.asUintN(
           64,

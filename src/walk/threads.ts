@@ -90,6 +90,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
   }
 
   const ids = threadIds(ctx, states, warnings);
+  const starting = startingStates(states);
   const gilHolder = readGilHolder(ctx, interp, warnings);
   const collecting = readGcCollecting(ctx, interp);
   const frameCtx: FrameContext = {
@@ -122,7 +123,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     // The collector runs on the thread that holds the GIL, or, free-threaded, that is attached.
     const runs = threadState === undefined ? holdsGil : threadState === "attached";
     const thread: PyThread = {
-      ...ids[index]!,
+      ...(starting[index] && walk.frames.length === 0 ? { tid: 0, starting: true } : ids[index]!),
       threadStateAddress: ts.address,
       interpreterId,
       frames: walk.frames,
@@ -134,6 +135,20 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     threads.push(thread);
   }
   return { threads, newest, anchors, warnings };
+}
+
+/**
+ * Which thread states are of threads being started (see `PyThread.starting`): 3.12+, those
+ * `_status` says are neither bound to an OS thread nor unbound from one; before, those whose
+ * `thread_id` is also another state's (CPython gives a new state its creator's until the new
+ * thread runs). The caller keeps only those without frames.
+ */
+function startingStates(states: StructView[]): boolean[] {
+  if (states.length > 0 && states[0]!.has("status")) {
+    return states.map((ts) => (ts.int("status") & 0b110) === 0);
+  }
+  const idents = states.map((ts) => ts.has("thread_id") ? ts.ptr("thread_id") : 0n);
+  return idents.map((ident, i) => ident !== 0n && idents.some((o, j) => j !== i && o === ident));
 }
 
 /** See {@linkcode ThreadWalk.anchors}. */

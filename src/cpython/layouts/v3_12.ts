@@ -62,6 +62,7 @@ export function v3_12(): Layout {
           cframe: { offset: 56, kind: "ptr" },
           thread_id: { offset: 136, kind: "u64" },
           native_thread_id: { offset: 144, kind: "u64" },
+          status: { offset: 24, kind: "u32" }, // _status
           exc_info: { offset: 104, kind: "ptr" },
           current_exception: { offset: 96, kind: "ptr" },
           dict: { offset: 112, kind: "ptr" },

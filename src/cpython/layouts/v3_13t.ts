@@ -63,6 +63,7 @@ export function v3_13t(): Layout {
           current_frame: { offset: 72, kind: "ptr" },
           thread_id: { offset: 152, kind: "u64" },
           native_thread_id: { offset: 160, kind: "u64" },
+          status: { offset: 32, kind: "u32" }, // _status
           state: { offset: 40, kind: "i32" },
           exc_info: { offset: 120, kind: "ptr" },
           current_exception: { offset: 112, kind: "ptr" },

@@ -62,6 +62,7 @@ export function v3_14(): Layout {
           current_frame: { offset: 72, kind: "ptr" },
           thread_id: { offset: 152, kind: "u64" },
           native_thread_id: { offset: 160, kind: "u64" },
+          status: { offset: 32, kind: "u32" }, // _status
           holds_gil: { offset: 36, kind: "i32" },
           state: { offset: 44, kind: "i32" },
           exc_info: { offset: 120, kind: "ptr" },

@@ -63,6 +63,7 @@ export function v3_15t(): Layout {
           current_frame: { offset: 72, kind: "ptr" },
           thread_id: { offset: 176, kind: "u64" },
           native_thread_id: { offset: 184, kind: "u64" },
+          status: { offset: 32, kind: "u32" }, // _status
           holds_gil: { offset: 36, kind: "i32" },
           state: { offset: 48, kind: "i32" },
           exc_info: { offset: 144, kind: "ptr" },
