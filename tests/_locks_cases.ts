@@ -347,6 +347,31 @@ export const SCENARIOS: LockScenario[] = [
     },
   },
   {
+    name: "self_deadlock",
+    settleMs: 100,
+    skip: () => undefined,
+    check(doc) {
+      const selfish = threadWith(doc, "take_twice");
+      waits(
+        selfish,
+        "lock",
+        selfish.tid,
+        "inferred",
+        /^threading\.Lock 0x[0-9a-f]+ \(SELF_LOCK\)$/,
+      );
+      assert.equal(
+        selfish.waitingFor!.evidence,
+        "inferred: it is inside its own 'with SELF_LOCK:' block, and a Lock is not re-entrant: " +
+          "it waits for itself",
+      );
+      // The waiter's own `with OTHER_LOCK:` is the one it is entering: no hold, no cycle.
+      const waiter = threadWith(doc, "wait_other");
+      waits(waiter, "lock", undefined, undefined, /^threading\.Lock 0x[0-9a-f]+ \(OTHER_LOCK\)$/);
+      assert.match(waiter.waitingFor!.evidence, /^owner unknown: /);
+      assert.deepEqual(deadlocks(doc), [[[selfish.tid], "inferred"]]);
+    },
+  },
+  {
     name: "stale_slot",
     settleMs: 100,
     skip: () => undefined,

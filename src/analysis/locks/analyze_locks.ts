@@ -74,7 +74,7 @@ export function analyzeLocks(ctx: LocksContext): {
   const live = ctx.threads.filter((t) => t.tid !== 0);
   let everyFrame: Map<PyThread, ThreadObjects> | undefined;
   // Only slots known to be in use: a stale one could name a lock the thread never touched.
-  const scanned = () => everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames, true)]));
+  const scanned = () => everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames, "live")]));
   const selfOf = (t: PyThread, frame: number) => {
     const f = t.frames[frame];
     return f === undefined ? 0n : objects.slots(f)[0] ?? 0n;
@@ -320,12 +320,22 @@ export function analyzeLocks(ctx: LocksContext): {
       }
       return w;
     }
+    const label = name === undefined ? "with" : `with ${name}:`;
+    // Its own `with` block (entered, not the one it is entering): a Lock is not re-entrant.
+    if (
+      released(t) !== lock.address && objects.scan(t.frames, "entered").withBlocks.has(lock.address)
+    ) {
+      w.holder = t.tid;
+      w.confidence = "inferred";
+      w.evidence = `inferred: it is inside its own '${label}' block, and a Lock is not ` +
+        "re-entrant: it waits for itself";
+      return w;
+    }
     const others = [...scanned()].filter(([o]) =>
       o.tid !== t.tid && waitsOn.get(o.tid)?.address !== lock.address &&
       released(o) !== lock.address
     );
     const inside = others.filter(([, s]) => s.withBlocks.has(lock.address));
-    const label = name === undefined ? "with" : `with ${name}:`;
     if (inside.length === 1) {
       w.holder = inside[0]![0].tid;
       w.confidence = "inferred";

@@ -51,6 +51,14 @@ export interface LockObject {
   block?: bigint;
 }
 
+/**
+ * Which of a frame's slots {@linkcode FrameObjects.scan} reads: `all` (up to the code's stack
+ * size, stale ones included); `live`, those known to be in use; `entered`, the locals and the
+ * part of the value stack that the `with` and `try` blocks the frame is inside keep (not what
+ * the running instruction pushed, e.g. the `__exit__` of a `with` being entered).
+ */
+export type SlotRange = "all" | "live" | "entered";
+
 /** What one thread's frames refer to. */
 export interface ThreadObjects {
   /** Every lock object referenced, by address. */
@@ -107,10 +115,10 @@ export class FrameObjects {
    * `with` keeps its `__exit__` below it. Above that, a slot may still hold a pointer from an
    * earlier push, to an object since freed and its memory reused.
    */
-  scan(frames: readonly PyFrame[], live = false): ThreadObjects {
+  scan(frames: readonly PyFrame[], range: SlotRange = "all"): ThreadObjects {
     const out: ThreadObjects = { locks: new Set(), withBlocks: new Set() };
     for (const frame of frames) {
-      const slots = this.slots(frame, live);
+      const slots = this.slots(frame, range);
       slots.forEach((value, i) => {
         const kind = this.#kind(value);
         if (kind === undefined) return;
@@ -129,16 +137,16 @@ export class FrameObjects {
   }
 
   /**
-   * The object pointers in a frame's locals and value stack (0n for empty slots); with `live`,
-   * only those known to be in use (see {@linkcode scan}).
+   * The object pointers in a frame's locals and value stack (0n for empty slots), in `range`
+   * (see {@linkcode SlotRange}).
    */
-  slots(frame: PyFrame, live = false): bigint[] {
+  slots(frame: PyFrame, range: SlotRange = "all"): bigint[] {
     const field = this.#rt.layout.structs.frame?.fields.localsplus;
     if (field === undefined) return [];
     const base = frame.frameAddress + BigInt(field.offset);
     let count = 0;
     try {
-      count = this.#slotCount(frame, base, live);
+      count = this.#slotCount(frame, base, range);
     } catch (e) {
       rethrowFatal(e);
       return [];
@@ -156,17 +164,17 @@ export class FrameObjects {
     return [];
   }
 
-  #slotCount(frame: PyFrame, base: bigint, live: boolean): number {
+  #slotCount(frame: PyFrame, base: bigint, range: SlotRange): number {
     switch (this.#rules.frameSlots) {
       case "ob_size": { // PyVarObject: ob_size follows the header's refcount and type.
         const size = Number(
           new DataView(this.#mem.read(frame.frameAddress + 16n, 8).buffer).getBigInt64(0, true),
         );
-        return live ? Math.min(size, this.#blockLevel(frame, base)) : size;
+        return range === "all" ? size : Math.min(size, this.#blockLevel(frame, base));
       }
       case "nlocalsplus": {
         const n = this.#nlocalsplus(frame);
-        return n + (live ? this.#protectedDepth(frame) : this.#stacksize(frame));
+        return n + (range === "all" ? this.#stacksize(frame) : this.#protectedDepth(frame));
       }
       case "stackpointer": {
         const layout = this.#rt.layout.structs.frame!;
@@ -174,8 +182,9 @@ export class FrameObjects {
           ? 0n
           : readStruct(this.#mem, frame.frameAddress, layout).ptr("stacktop");
         const n = this.#nlocalsplus(frame);
+        if (range === "entered") return n + this.#protectedDepth(frame);
         if (sp >= base && sp <= base + BigInt((n + MAX_SLOTS) * 8)) return Number((sp - base) / 8n);
-        return n + (live ? this.#protectedDepth(frame) : this.#stacksize(frame));
+        return n + (range === "live" ? this.#protectedDepth(frame) : this.#stacksize(frame));
       }
     }
   }

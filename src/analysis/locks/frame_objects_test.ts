@@ -144,13 +144,13 @@ Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instr
 
   at(3); // prev_instr inside the `with` body
   const objects = new FrameObjects(mem, rt);
-  assert.deepEqual([...objects.scan([frame()], true).withBlocks], [held]);
+  assert.deepEqual([...objects.scan([frame()], "live").withBlocks], [held]);
   assert.deepEqual([...objects.scan([frame()]).withBlocks], [held, stale]);
   at(10); // past the body: no `with` block runs, and no stack slot is known in use
-  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], "live").withBlocks], []);
   mem.writeU64(CODE + 40n, 0xdead0000n); // an unreadable table: the same
   at(3);
-  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], "live").withBlocks], []);
 });
 
 Deno.test("FrameObjects, live: a 3.10 frame's value stack up to its innermost block's level", () => {
@@ -179,11 +179,11 @@ Deno.test("FrameObjects, live: a 3.10 frame's value stack up to its innermost bl
   mem.writeU64(localsplus + 24n, HEAP + 0x400n);
   mem.writeI32(FRAME + 104n, 1); // f_iblock
   mem.writeI32(FRAME + 112n + 8n, 1); // f_blockstack[0].b_level: the `with` block's
-  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], [held]);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], "live").withBlocks], [held]);
   assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()]).withBlocks], [held, stale]);
   mem.writeI32(FRAME + 104n, 0); // no block: the locals only
-  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], "live").withBlocks], []);
   mem.writeI32(FRAME + 104n, 1);
   mem.writeU64(FRAME + 64n, 0n); // no value stack pointer: nothing known in use
-  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], true).withBlocks], []);
+  assert.deepEqual([...new FrameObjects(mem, rt).scan([frame()], "live").withBlocks], []);
 });
