@@ -74,7 +74,8 @@ export function analyzeLocks(ctx: LocksContext): {
   const live = ctx.threads.filter((t) => t.tid !== 0);
   let everyFrame: Map<PyThread, ThreadObjects> | undefined;
   // Only slots known to be in use: a stale one could name a lock the thread never touched.
-  const scanned = () => everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames, "live")]));
+  const scanned = () =>
+    everyFrame ??= new Map(live.map((t) => [t, objects.scan(t.frames, "live")]));
   const selfOf = (t: PyThread, frame: number) => {
     const f = t.frames[frame];
     return f === undefined ? 0n : objects.slots(f)[0] ?? 0n;
