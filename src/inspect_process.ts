@@ -31,7 +31,7 @@ import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.t
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters, walkInterpreters } from "./walk/interpreters.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
-import type { ThreadContext, ThreadWalk } from "./walk/threads.ts";
+import type { ThreadWalk } from "./walk/threads.ts";
 import type { NativeStacks } from "./native/native_stacks.ts";
 import type { NativeMode } from "./native/merge.ts";
 import type { GreenletWalk } from "./analysis/greenlets/suspended.ts";
@@ -42,7 +42,6 @@ import type { readTasks } from "./analysis/tasks/read_tasks.ts";
 import { loadParts, part, type Parts } from "./parts/parts.ts";
 import { type Deadline, timedOutOf } from "./deadline.ts";
 import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
-import type { MemoryReader } from "./memory/memory_reader.ts";
 import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
 import { readPython } from "./read_python.ts";
 import { sleepSync } from "./sleep_sync.ts";
