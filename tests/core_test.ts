@@ -3,7 +3,8 @@
  * lines, GIL and GC tags and TIDs as `pystack remote` shows, and the header
  * (executable, pid, ppid, sid, uid, gid, pgrp, zombie, executable name,
  * arguments, how the process ended) as the live process and the maker give it.
- * Also: gzip- and zstd-compressed cores read like the plain one.
+ * Also: gzip- and zstd-compressed cores read like the plain one, and a script run by a
+ * relative path (2.7, 3.8) shows no source line read from pystack's working directory.
  *
  * The matrix, per interpreter of `_pythons.ts` (skipped where the remote tests
  * skip it):
@@ -310,3 +311,56 @@ registerTest(
     await checkCoreJson(["core", made.path], result, { missingFiles: [extension] });
   },
 );
+
+// ---- A script run by a relative path ------------------------------------------------------------
+
+/** Signals ready, then sleeps on line 4 (Python 2.7 and 3). */
+const RELATIVE_SCRIPT = `import sys, time
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1000)
+`;
+
+for (const id of ["2.7-pyenv", "3.8-pyenv"]) {
+  const python = pythons.find((p) => p.id === id)!;
+  registerTest(
+    `core python=${python.id} relative-script: no source line from pystack's working directory`,
+    remoteSkip(python) ?? makerSkip("kernel-abrt"),
+    async () => {
+      // 2.7 and 3.6 to 3.8 record the path as given (co_filename "rel.py"); the core does
+      // not say what it was relative to. pystack runs where a different rel.py sits.
+      const scriptDir = await Deno.makeTempDir({ prefix: "pystack-rel-" });
+      const decoyDir = await Deno.makeTempDir({ prefix: "pystack-decoy-" });
+      try {
+        await Deno.writeTextFile(`${scriptDir}/rel.py`, RELATIVE_SCRIPT);
+        await Deno.writeTextFile(
+          `${decoyDir}/rel.py`,
+          ["decoy_1()", "decoy_2()", "decoy_3()", "decoy_4()", "decoy_5()", ""].join("\n"),
+        );
+        await using target = await startCoreTarget([
+          "bash",
+          "-c",
+          'cp "$0" rel.py && exec "$1" -S rel.py ready',
+          `${scriptDir}/rel.py`,
+          python.path,
+        ], { readyFile: "ready" });
+        const made = await makeCore(target, "kernel-abrt");
+        const result = await runPystack(["core", made.path], { cwd: decoyDir });
+        try {
+          assert.equal(result.code, 0, "exit code");
+          const { traceback } = parseCoreOutput(result.stdout);
+          assert.deepEqual(traceback.map((t) => t.tid), [made.pid], "the one thread");
+          assert.deepEqual(traceback[0]!.frames, [
+            { file: "rel.py", line: 4, func: "<module>" },
+          ]);
+          assert.ok(!result.stdout.includes("decoy"), "no line of the decoy file");
+        } catch (error) {
+          throw withRun(error, result);
+        }
+      } finally {
+        await Deno.remove(scriptDir, { recursive: true });
+        await Deno.remove(decoyDir, { recursive: true });
+      }
+    },
+  );
+}
