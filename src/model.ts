@@ -194,12 +194,24 @@ export interface PyThread {
   crashed?: string;
 }
 
+/** How a core's fatal signal came about (see {@linkcode CrashDetails.origin}). */
+export type CrashOrigin = "fault" | "self" | "process";
+
 /** Where a core's process crashed (`src/analysis/crash/`). */
 export interface CrashDetails {
   /** The thread that received the fatal signal. */
   tid: number;
   signal: string;
-  /** Its instruction pointer: the faulting instruction, or the one that raised the signal. */
+  /**
+   * How the signal came: `fault`, from the kernel for the instruction at `address`; `self`,
+   * raised by this thread (`raise()`, `abort()`, `pthread_kill()` of itself); `process`, sent by
+   * the process but not by this thread (another of its threads: `pthread_kill`, `kill`).
+   */
+  origin: CrashOrigin;
+  /**
+   * Its instruction pointer: the faulting instruction, or the one that raised the signal; with
+   * origin `process`, where the thread was when the signal arrived.
+   */
   address: bigint;
   /** Base name of the file mapped there, and `address` as that file numbers it. */
   library?: string;
@@ -210,8 +222,9 @@ export interface CrashDetails {
   /** The thread's innermost Python frame. */
   calledFrom?: { function: string; file: string; line: number };
   /**
-   * For SIGABRT: functions of `abort()`, `assert()` and `Py_FatalError()` whose return addresses
-   * are on the thread's stack, innermost first: inferred from a scan of the stack's words.
+   * For a SIGABRT the thread raised: functions of `abort()`, `assert()` and `Py_FatalError()`
+   * whose return addresses are on its stack, innermost first: inferred from a scan of the
+   * stack's words.
    */
   abortPath?: string[];
 }
