@@ -168,6 +168,8 @@ export interface PyThread {
   partial?: string;
   /** With a native mode: the native frames, outermost first. */
   native?: NativeFrame[];
+  /** With a native mode: why the native stack may be incomplete (its unwinding stopped early). */
+  nativePartial?: string;
   /** The greenlet the thread runs, when the target runs greenlet (its frames are the thread's). */
   greenlet?: GreenletInfo;
   /**

@@ -200,8 +200,17 @@ function threadBodyLines(thread: PyThread, options: TextOptions): string[] {
     lines.push(threadHeader(thread), ...exceptionLines(thread));
     for (const frame of thread.frames) appendLines(lines, frameLines(frame, options));
   }
+  return appendLines(lines, partialLines(thread, options));
+}
+
+/** The `(!)` lines of a thread whose Python stack, or native stack (when shown), may be cut. */
+function partialLines(thread: PyThread, options: TextOptions): string[] {
+  const lines: string[] = [];
   if (thread.partial !== undefined) {
     lines.push(`    (!) Stack may be incomplete: ${thread.partial}`);
+  }
+  if (options.native !== undefined && thread.nativePartial !== undefined) {
+    lines.push(`    (!) Native stack may be incomplete: ${thread.nativePartial}`);
   }
   return lines;
 }
@@ -250,10 +259,7 @@ function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] 
   parts.forEach((_, i) => {
     if (!shown.has(i)) lines.push(line(i));
   });
-  if (thread.partial !== undefined) {
-    lines.push(`    (!) Stack may be incomplete: ${thread.partial}`);
-  }
-  return lines;
+  return appendLines(lines, partialLines(thread, options));
 }
 
 /**
