@@ -129,9 +129,11 @@ export interface ChainedException extends ExceptionValue {
 export interface ThreadException extends ExceptionValue {
   /**
    * `raising`: in flight (`current_exception`, `curexc_*`); `handling`: being handled;
-   * `uncaught`: no handler caught it (`sys.last_exc`: see {@linkcode CoreDetails.lastException}).
+   * `uncaught`: no handler caught it (`sys.last_exc`: see {@linkcode CoreDetails.lastException});
+   * `reported`: the same, in a core of a process that did not crash: the last exception reported
+   * to `sys.excepthook` (a REPL-like host sets it for an error it handled, and runs on).
    */
-  state: "handling" | "raising" | "uncaught";
+  state: "handling" | "raising" | "uncaught" | "reported";
   /** The exceptions linked to it, innermost first: at most 5. */
   chain: ChainedException[];
   /** More exceptions were linked than the chain shows. */
@@ -266,7 +268,9 @@ export interface CoreDetails {
   crash?: CrashDetails;
   /**
    * The last exception no handler caught, kept in `sys` (`lastExceptionKey`: `sys.last_exc`, or
-   * `sys.last_value` before 3.12) when the interpreter printed it: what ended the program.
+   * `sys.last_value` before 3.12) when the interpreter printed it: what ended the program when it
+   * crashed after that; without a crash (state `reported`), only the last error reported to
+   * `sys.excepthook` (a REPL-like host sets it for an error it handled, and runs on).
    */
   lastException?: ThreadException;
   lastExceptionKey?: string;

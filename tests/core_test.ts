@@ -33,6 +33,7 @@ import { type PystackResult, registerTest, runPystack, type Skip } from "./_harn
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { checkCoreJson } from "./_check_json.ts";
+import { assertValidReport } from "./_json_schema.ts";
 import {
   checkCoreRun,
   type CoreMaker,
@@ -364,3 +365,62 @@ for (const id of ["2.7-pyenv", "3.8-pyenv"]) {
     },
   );
 }
+
+// ---- sys.last_exc of a process that ran on -------------------------------------------------------
+
+const replPython = pythons.find((p) => p.id === "3.12-pyenv")!;
+/** A REPL-like host reports an error (sys.last_exc set), then runs on. */
+const REPL_HOST = `import code, sys, time
+code.InteractiveInterpreter().runsource("1/0")
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1000)
+`;
+
+registerTest(
+  `core python=${replPython.id} last-exc of a process that did not crash: said as reported`,
+  remoteSkip(replPython) ?? makerSkip("kernel-abrt"),
+  async () => {
+    const scriptDir = await Deno.makeTempDir({ prefix: "pystack-repl-" });
+    try {
+      const script = `${scriptDir}/repl_host.py`;
+      await Deno.writeTextFile(script, REPL_HOST);
+      await using target = await startCoreTarget(
+        [replPython.path, "-S", script, "{dir}/ready"],
+        { readyFile: "ready" },
+      );
+      // SIGABRT from this process: a kill, not a crash.
+      const made = await makeCore(target, "kernel-abrt");
+      const result = await runPystack(["core", made.path]);
+      try {
+        assert.equal(result.code, 0, "exit code");
+        const lines = result.stdout.split("\n");
+        assert.deepEqual(lines.slice(8, 12), [
+          `The process died due to receiving signal SIGABRT sent by pid ${Deno.pid}`,
+          "",
+          "Last exception reported to sys.excepthook (sys.last_exc): ZeroDivisionError: " +
+          "division by zero (at <input>:1)",
+          "",
+        ]);
+      } catch (error) {
+        throw withRun(error, result);
+      }
+      const json = await runPystack(["core", made.path, "--json"]);
+      try {
+        const doc = JSON.parse(json.stdout);
+        assertValidReport(doc);
+        const e = doc.target.core.lastException;
+        assert.deepEqual([e.state, e.type, e.message], [
+          "reported",
+          "ZeroDivisionError",
+          "division by zero",
+        ]);
+        assert.equal(doc.target.core.crash, undefined);
+      } catch (error) {
+        throw withRun(error, json);
+      }
+    } finally {
+      await Deno.remove(scriptDir, { recursive: true });
+    }
+  },
+);

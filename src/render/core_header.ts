@@ -121,10 +121,13 @@ export function coreHeaderLines(core: CoreDetails): string[] {
   lines.push("", failureLine(core), "");
   if (core.lastException !== undefined) {
     const [, ...chain] = exceptionLines({ exception: core.lastException });
+    const key = core.lastExceptionKey ?? "sys.last_exc";
+    // Without a crash the process ran on: not what ended it, only the last error reported.
+    const title = core.lastException.state === "reported"
+      ? `Last exception reported to sys.excepthook (${key})`
+      : `Uncaught exception (${key})`;
     lines.push(
-      `Uncaught exception (${core.lastExceptionKey ?? "sys.last_exc"}): ${
-        exceptionText(core.lastException)
-      }`,
+      `${title}: ${exceptionText(core.lastException)}`,
       ...chain.map((l) => l.slice(4)),
       "",
     );

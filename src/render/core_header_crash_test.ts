@@ -104,3 +104,26 @@ Deno.test("coreHeaderLines() adds the uncaught exception from sys, with its chai
     ],
   );
 });
+
+Deno.test("coreHeaderLines() says a non-crashed process's sys.last_exc was only reported", () => {
+  const core: CoreDetails = {
+    ...BASE,
+    signal: { number: 19, name: "SIGSTOP", code: 0 },
+    lastExceptionKey: "sys.last_exc",
+    lastException: {
+      state: "reported",
+      type: "ZeroDivisionError",
+      message: "division by zero",
+      address: 0x10n,
+      raisedAt: { file: "<input>", line: 1, function: "<module>" },
+      chain: [],
+    },
+  };
+  assert.deepEqual(coreHeaderLines(core).slice(-4), [
+    "The core was taken from a running process (e.g. by gcore): the process did not crash",
+    "",
+    "Last exception reported to sys.excepthook (sys.last_exc): ZeroDivisionError: division by " +
+    "zero (at <input>:1)",
+    "",
+  ]);
+});
