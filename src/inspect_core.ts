@@ -352,6 +352,9 @@ function describeCore(
   if (crash !== undefined) details.crash = crash;
   const last = located === undefined ? undefined : readLastException({ ...located, mem: memory });
   if (last !== undefined) {
+    // A process that did not crash ran on after it: a REPL-like host (code.InteractiveInterpreter,
+    // IPython) sets it for an error it reported and handled; it did not end the program.
+    if (crash === undefined) last.exception.state = "reported";
     details.lastException = last.exception;
     details.lastExceptionKey = last.key;
   }

@@ -129,9 +129,11 @@ export interface ChainedException extends ExceptionValue {
 export interface ThreadException extends ExceptionValue {
   /**
    * `raising`: in flight (`current_exception`, `curexc_*`); `handling`: being handled;
-   * `uncaught`: no handler caught it (`sys.last_exc`: see {@linkcode CoreDetails.lastException}).
+   * `uncaught`: no handler caught it (`sys.last_exc`: see {@linkcode CoreDetails.lastException});
+   * `reported`: the same, in a core of a process that did not crash: the last exception reported
+   * to `sys.excepthook` (a REPL-like host sets it for an error it handled, and runs on).
    */
-  state: "handling" | "raising" | "uncaught";
+  state: "handling" | "raising" | "uncaught" | "reported";
   /** The exceptions linked to it, innermost first: at most 5. */
   chain: ChainedException[];
   /** More exceptions were linked than the chain shows. */
@@ -174,6 +176,8 @@ export interface PyThread {
   partial?: string;
   /** With a native mode: the native frames, outermost first. */
   native?: NativeFrame[];
+  /** With a native mode: why the native stack may be incomplete (its unwinding stopped early). */
+  nativePartial?: string;
   /** The greenlet the thread runs, when the target runs greenlet (its frames are the thread's). */
   greenlet?: GreenletInfo;
   /**
@@ -200,12 +204,24 @@ export interface PyThread {
   crashed?: string;
 }
 
+/** How a core's fatal signal came about (see {@linkcode CrashDetails.origin}). */
+export type CrashOrigin = "fault" | "self" | "process";
+
 /** Where a core's process crashed (`src/analysis/crash/`). */
 export interface CrashDetails {
   /** The thread that received the fatal signal. */
   tid: number;
   signal: string;
-  /** Its instruction pointer: the faulting instruction, or the one that raised the signal. */
+  /**
+   * How the signal came: `fault`, from the kernel for the instruction at `address`; `self`,
+   * raised by this thread (`raise()`, `abort()`, `pthread_kill()` of itself); `process`, sent by
+   * the process but not by this thread (another of its threads: `pthread_kill`, `kill`).
+   */
+  origin: CrashOrigin;
+  /**
+   * Its instruction pointer: the faulting instruction, or the one that raised the signal; with
+   * origin `process`, where the thread was when the signal arrived.
+   */
   address: bigint;
   /** Base name of the file mapped there, and `address` as that file numbers it. */
   library?: string;
@@ -216,8 +232,9 @@ export interface CrashDetails {
   /** The thread's innermost Python frame. */
   calledFrom?: { function: string; file: string; line: number };
   /**
-   * For SIGABRT: functions of `abort()`, `assert()` and `Py_FatalError()` whose return addresses
-   * are on the thread's stack, innermost first: inferred from a scan of the stack's words.
+   * For a SIGABRT the thread raised: functions of `abort()`, `assert()` and `Py_FatalError()`
+   * whose return addresses are on its stack, innermost first: inferred from a scan of the
+   * stack's words.
    */
   abortPath?: string[];
 }
@@ -257,7 +274,9 @@ export interface CoreDetails {
   crash?: CrashDetails;
   /**
    * The last exception no handler caught, kept in `sys` (`lastExceptionKey`: `sys.last_exc`, or
-   * `sys.last_value` before 3.12) when the interpreter printed it: what ended the program.
+   * `sys.last_value` before 3.12) when the interpreter printed it: what ended the program when it
+   * crashed after that; without a crash (state `reported`), only the last error reported to
+   * `sys.excepthook` (a REPL-like host sets it for an error it handled, and runs on).
    */
   lastException?: ThreadException;
   lastExceptionKey?: string;

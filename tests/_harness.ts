@@ -253,6 +253,8 @@ export interface PystackOptions {
   wrapper?: string[];
   /** Default 30 000. */
   timeoutMs?: number;
+  /** The working directory (default: the repository root). */
+  cwd?: string;
 }
 
 /**
@@ -277,7 +279,7 @@ export async function runPystack(
   const command = [...(options.wrapper ?? []), ...pystackCommand(), "--no-color", ...args];
   const child = new Deno.Command(command[0]!, {
     args: command.slice(1),
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: options.env ?? {},
     clearEnv: options.clearEnv ?? false,
     stdin: "null",

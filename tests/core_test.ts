@@ -3,7 +3,8 @@
  * lines, GIL and GC tags and TIDs as `pystack remote` shows, and the header
  * (executable, pid, ppid, sid, uid, gid, pgrp, zombie, executable name,
  * arguments, how the process ended) as the live process and the maker give it.
- * Also: gzip- and zstd-compressed cores read like the plain one.
+ * Also: gzip- and zstd-compressed cores read like the plain one, and a script run by a
+ * relative path (2.7, 3.8) shows no source line read from pystack's working directory.
  *
  * The matrix, per interpreter of `_pythons.ts` (skipped where the remote tests
  * skip it):
@@ -32,6 +33,7 @@ import { type PystackResult, registerTest, runPystack, type Skip } from "./_harn
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { checkCoreJson } from "./_check_json.ts";
+import { assertValidReport } from "./_json_schema.ts";
 import {
   checkCoreRun,
   type CoreMaker,
@@ -308,5 +310,117 @@ registerTest(
       throw withRun(error, result);
     }
     await checkCoreJson(["core", made.path], result, { missingFiles: [extension] });
+  },
+);
+
+// ---- A script run by a relative path ------------------------------------------------------------
+
+/** Signals ready, then sleeps on line 4 (Python 2.7 and 3). */
+const RELATIVE_SCRIPT = `import sys, time
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1000)
+`;
+
+for (const id of ["2.7-pyenv", "3.8-pyenv"]) {
+  const python = pythons.find((p) => p.id === id)!;
+  registerTest(
+    `core python=${python.id} relative-script: no source line from pystack's working directory`,
+    remoteSkip(python) ?? makerSkip("kernel-abrt"),
+    async () => {
+      // 2.7 and 3.6 to 3.8 record the path as given (co_filename "rel.py"); the core does
+      // not say what it was relative to. pystack runs where a different rel.py sits.
+      const scriptDir = await Deno.makeTempDir({ prefix: "pystack-rel-" });
+      const decoyDir = await Deno.makeTempDir({ prefix: "pystack-decoy-" });
+      try {
+        await Deno.writeTextFile(`${scriptDir}/rel.py`, RELATIVE_SCRIPT);
+        await Deno.writeTextFile(
+          `${decoyDir}/rel.py`,
+          ["decoy_1()", "decoy_2()", "decoy_3()", "decoy_4()", "decoy_5()", ""].join("\n"),
+        );
+        await using target = await startCoreTarget([
+          "bash",
+          "-c",
+          'cp "$0" rel.py && exec "$1" -S rel.py ready',
+          `${scriptDir}/rel.py`,
+          python.path,
+        ], { readyFile: "ready" });
+        const made = await makeCore(target, "kernel-abrt");
+        const result = await runPystack(["core", made.path], { cwd: decoyDir });
+        try {
+          assert.equal(result.code, 0, "exit code");
+          const { traceback } = parseCoreOutput(result.stdout);
+          assert.deepEqual(traceback.map((t) => t.tid), [made.pid], "the one thread");
+          assert.deepEqual(traceback[0]!.frames, [
+            { file: "rel.py", line: 4, func: "<module>" },
+          ]);
+          assert.ok(!result.stdout.includes("decoy"), "no line of the decoy file");
+        } catch (error) {
+          throw withRun(error, result);
+        }
+      } finally {
+        await Deno.remove(scriptDir, { recursive: true });
+        await Deno.remove(decoyDir, { recursive: true });
+      }
+    },
+  );
+}
+
+// ---- sys.last_exc of a process that ran on -------------------------------------------------------
+
+const replPython = pythons.find((p) => p.id === "3.12-pyenv")!;
+/** A REPL-like host reports an error (sys.last_exc set), then runs on. */
+const REPL_HOST = `import code, sys, time
+code.InteractiveInterpreter().runsource("1/0")
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1000)
+`;
+
+registerTest(
+  `core python=${replPython.id} last-exc of a process that did not crash: said as reported`,
+  remoteSkip(replPython) ?? makerSkip("kernel-abrt"),
+  async () => {
+    const scriptDir = await Deno.makeTempDir({ prefix: "pystack-repl-" });
+    try {
+      const script = `${scriptDir}/repl_host.py`;
+      await Deno.writeTextFile(script, REPL_HOST);
+      await using target = await startCoreTarget(
+        [replPython.path, "-S", script, "{dir}/ready"],
+        { readyFile: "ready" },
+      );
+      // SIGABRT from this process: a kill, not a crash.
+      const made = await makeCore(target, "kernel-abrt");
+      const result = await runPystack(["core", made.path]);
+      try {
+        assert.equal(result.code, 0, "exit code");
+        const lines = result.stdout.split("\n");
+        assert.deepEqual(lines.slice(8, 12), [
+          `The process died due to receiving signal SIGABRT sent by pid ${Deno.pid}`,
+          "",
+          "Last exception reported to sys.excepthook (sys.last_exc): ZeroDivisionError: " +
+          "division by zero (at <input>:1)",
+          "",
+        ]);
+      } catch (error) {
+        throw withRun(error, result);
+      }
+      const json = await runPystack(["core", made.path, "--json"]);
+      try {
+        const doc = JSON.parse(json.stdout);
+        assertValidReport(doc);
+        const e = doc.target.core.lastException;
+        assert.deepEqual([e.state, e.type, e.message], [
+          "reported",
+          "ZeroDivisionError",
+          "division by zero",
+        ]);
+        assert.equal(doc.target.core.crash, undefined);
+      } catch (error) {
+        throw withRun(error, json);
+      }
+    } finally {
+      await Deno.remove(scriptDir, { recursive: true });
+    }
   },
 );

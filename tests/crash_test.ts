@@ -4,7 +4,9 @@
  * thread and on a worker thread, `os.abort()`, `Py_FatalError()` (through
  * `ctypes.pythonapi`) and a NULL read in a C extension (`_ctypes`'s `i_get`,
  * named where the extension keeps its symbol table; and the native fixture's
- * `read_null_pointer()`, always named). The crashing thread comes
+ * `read_null_pointer()`, always named), and a SIGSEGV a worker sends the main
+ * thread with pthread_kill while it sleeps (said as sent by the process, not
+ * raised where the main thread was). The crashing thread comes
  * first with `[Crashed: SIG…]`, the header names the faulting function (or
  * `???` when no symbol holds it) and library, and the innermost Python frame;
  * `--json` carries the same (`crashed`, `core.crash`). A gcore core (no crash)
@@ -36,6 +38,7 @@ const MODES = [
   "raising",
   "segv-native",
   "uncaught",
+  "segv-sent",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -122,7 +125,14 @@ const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
   ill: ["illegal_instruction", "ill"],
   raising: ["raise_in_c", "raising"],
   "segv-native": ["main", "native"],
+  "segv-sent": ["main", "sent"],
 };
+
+/** How each mode's signal came about (`crash.origin`). */
+function originOf(mode: Mode): string {
+  if (mode === "segv-sent") return "process";
+  return signalOf(mode) === "SIGABRT" ? "self" : "fault";
+}
 
 /** The start of the failure line, before `called from`, per mode (a regular expression). */
 function failureStart(mode: Mode, dir: string): string {
@@ -153,6 +163,11 @@ function failureStart(mode: Mode, dir: string): string {
     case "bus":
       return String.raw`^The process died due to a bus error \(SIGBUS\) accessing address: ` +
         `${hex} \\(in ${escape(dir)}/truncated\\) in \\S+ \\([^ ()]+\\+${hex}\\), `;
+    case "segv-sent":
+      // Where the main thread slept (libc's, or the static interpreter's own copy of it).
+      return String.raw`^The process died due to signal SIGSEGV, sent by the process itself ` +
+        String.raw`\(tgkill, as pthread_kill does\) to thread \d+; when it arrived, that thread ` +
+        String.raw`was in \S+ \((libc\.so\.6|python\d\.\d+)\+${hex}\), `;
     case "ill":
     case "raising":
       return String.raw`^The process died due to an illegal instruction \(SIGILL\) at address: ` +
@@ -286,6 +301,7 @@ for (const python of await findPythons()) {
           const c = doc.target.core.crash;
           assert.equal(c.tid, made.tid);
           assert.equal(c.signal, signal);
+          assert.equal(c.origin, originOf(mode));
           assert.match(c.address, /^0x[0-9a-f]+$/);
           if (mode === "ill" || mode === "raising") {
             assert.equal(c.library, undefined, "no library at the mmap'ed page");
@@ -301,6 +317,7 @@ for (const python of await findPythons()) {
             line: siteFrame.line,
           });
           if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
+          if (mode === "segv-sent") assert.equal(c.abortPath, undefined);
           if (mode === "uncaught") {
             const e = c === undefined ? undefined : doc.target.core.lastException;
             assert.deepEqual(

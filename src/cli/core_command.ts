@@ -6,7 +6,7 @@
  */
 
 import type { Command } from "./args.ts";
-import { sourceReader } from "./source_lines.ts";
+import { coreSourcePath, sourceReader } from "./source_lines.ts";
 import { inspectCore } from "../inspect_core.ts";
 import { coreHeaderLines } from "../render/core_header.ts";
 import type { TimeoutGuard } from "./timeout_guard.ts";
@@ -23,7 +23,6 @@ export async function core(
     ...(command.libSearchPath === undefined ? {} : { libSearchPath: command.libSearchPath }),
     ...(command.libSearchRoot === undefined ? {} : { libSearchRoot: command.libSearchRoot }),
   });
-  // Source files are read from this machine: a core has no mount namespace to look into.
   const header = report.core === undefined ? [] : coreHeaderLines(report.core);
-  return await print(report, command, sourceReader((file) => file), header, guard);
+  return await print(report, command, sourceReader(coreSourcePath), header, guard);
 }

@@ -32,3 +32,14 @@ export function sourceReader(
     return lines?.[line - 1];
   };
 }
+
+/**
+ * Where `pystack core` reads the source of `file`: on this machine (a core has no mount
+ * namespace to look into), and only for an absolute path. A relative `co_filename`
+ * (Python 2.7 and 3.6 to 3.8 keep the script's path as given: `rel.py`) was relative to
+ * the process's working directory, which a core does not record: read from pystack's own,
+ * it would show a line of an unrelated file as the code.
+ */
+export function coreSourcePath(file: string): string | undefined {
+  return file.startsWith("/") ? file : undefined;
+}

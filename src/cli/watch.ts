@@ -27,6 +27,7 @@ import { STUCK_RULE, type WatchSummary } from "../analysis/watch/watch_model.ts"
 import { inspectTree, type TreeOutcome } from "../analysis/process_tree.ts";
 import { inspectProcessAsync } from "../inspect_process.ts";
 import { processTitle } from "../render/tree_text.ts";
+import { appendLines } from "../render/append_lines.ts";
 import { type Json, SCHEMA_VERSION } from "../render/json.ts";
 import { VERSION } from "../version.ts";
 import type { Deadline } from "../deadline.ts";
@@ -136,13 +137,14 @@ async function watchBody(
         lines.push(`    ${failedSamplesLine(o.report.failedSamples)}`);
       }
     }
-    lines.push(`(${STUCK_RULE})`, ...watchGroupsAcross(summaries, textOptions));
+    lines.push(`(${STUCK_RULE})`);
+    appendLines(lines, watchGroupsAcross(summaries, textOptions));
   } else {
     for (const o of watched) {
       if (lines.length > 0) lines.push("");
       lines.push(processTitle(o));
       if (o.report === undefined) lines.push(`    ${o.status}: ${o.reason}`);
-      else lines.push(...watchLines([o.report], command, color, o.pid));
+      else appendLines(lines, watchLines([o.report], command, color, o.pid));
     }
   }
   if (truncated) lines.push("(more descendants were left out: at most 4,096 processes)");

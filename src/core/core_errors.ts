@@ -31,13 +31,27 @@ export class CoreNotFoundError extends CoreFileError {
   }
 }
 
-/** The core exists but cannot be read (permissions, I/O error). */
+/** The hint of a core that may not be read. */
+export const CORE_PERMISSION_HINT =
+  "check its permissions; cores are usually readable only by their owner or root";
+
+/**
+ * The core exists but cannot be read (permissions, I/O error, corrupt compressed data); `hint`
+ * fits the cause ({@linkcode CORE_PERMISSION_HINT} only for a refused permission).
+ */
 export class CoreUnreadableError extends CoreFileError {
-  constructor(path: string, reason: string) {
+  constructor(path: string, reason: string, hint?: string) {
+    super(path, `Cannot read core ${path}: ${reason}`, hint);
+  }
+}
+
+/** The core path is neither a regular file nor a directory (a device, a pipe, a socket). */
+export class CoreNotRegularFileError extends CoreFileError {
+  constructor(path: string, kind: string) {
     super(
       path,
-      `Cannot read core ${path}: ${reason}`,
-      "check its permissions; cores are usually readable only by their owner or root",
+      `Cannot read core ${path}: it is not a regular file (${kind})`,
+      "pass the core file itself; save a core read from a pipe or device to a file first",
     );
   }
 }

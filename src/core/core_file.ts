@@ -28,10 +28,12 @@ import {
   type X86_64Registers,
 } from "../elf/core_notes.ts";
 import {
+  CORE_PERMISSION_HINT,
   CoreEmptyError,
   CoreIsDirectoryError,
   CoreNotesError,
   CoreNotFoundError,
+  CoreNotRegularFileError,
   CoreUnreadableError,
   NotCoreError,
   NotElfError,
@@ -285,7 +287,11 @@ export async function openCore(path: string, options: OpenCoreOptions = {}): Pro
       options.tempDir ? { dir: options.tempDir } : {},
     );
   } catch (e) {
-    throw new CoreUnreadableError(path, e instanceof Error ? e.message : String(e));
+    throw new CoreUnreadableError(
+      path,
+      e instanceof Error ? e.message : String(e),
+      `the compressed file is damaged ('${compression === "gzip" ? "gzip" : "zstd"} -t' checks it)`,
+    );
   }
   let source;
   try {
@@ -308,9 +314,10 @@ function probe(path: string): Uint8Array {
     info = Deno.statSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new CoreNotFoundError(path);
-    throw new CoreUnreadableError(path, e instanceof Error ? e.message : String(e));
+    throw unreadable(path, e);
   }
   if (info.isDirectory) throw new CoreIsDirectoryError(path);
+  if (!info.isFile) throw new CoreNotRegularFileError(path, fileKind(info));
   if (info.size === 0) throw new CoreEmptyError(path);
   try {
     using file = Deno.openSync(path);
@@ -318,14 +325,30 @@ function probe(path: string): Uint8Array {
     const n = file.readSync(head) ?? 0;
     return head.subarray(0, n);
   } catch (e) {
-    throw new CoreUnreadableError(path, e instanceof Error ? e.message : String(e));
+    throw unreadable(path, e);
   }
+}
+
+/** What a file that is neither regular nor a directory is. */
+function fileKind(info: Deno.FileInfo): string {
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isFifo) return "a pipe";
+  if (info.isSocket) return "a socket";
+  return "not a file";
+}
+
+/** {@linkcode CoreUnreadableError} for `e`, with the permissions hint only when one was refused. */
+function unreadable(path: string, e: unknown): CoreUnreadableError {
+  const reason = e instanceof Error ? e.message : String(e);
+  const refused = e instanceof Deno.errors.PermissionDenied;
+  return new CoreUnreadableError(path, reason, refused ? CORE_PERMISSION_HINT : undefined);
 }
 
 function openSource(path: string): ByteSource & Disposable {
   try {
     return openFileReader(path);
   } catch (e) {
-    throw new CoreUnreadableError(path, e instanceof Error ? e.message : String(e));
+    throw unreadable(path, e);
   }
 }

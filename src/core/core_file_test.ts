@@ -7,6 +7,7 @@ import {
   CoreIsDirectoryError,
   CoreNotesError,
   CoreNotFoundError,
+  CoreNotRegularFileError,
   CoreUnreadableError,
   NotCoreError,
   NotElfError,
@@ -156,6 +157,14 @@ Deno.test("openCore() rejects what is not a core, with the right error", async (
   await t.step("a directory", async () => {
     await assert.rejects(openCore(dir), CoreIsDirectoryError);
   });
+  await t.step("a character device", async () => {
+    const error = await openCore("/dev/zero").then(() => undefined, (e) => e);
+    assert.ok(error instanceof CoreNotRegularFileError);
+    assert.equal(
+      error.message,
+      "Cannot read core /dev/zero: it is not a regular file (a character device)",
+    );
+  });
   await t.step("an empty file", async () => {
     Deno.writeFileSync(`${dir}/empty`, new Uint8Array());
     await assert.rejects(openCore(`${dir}/empty`), CoreEmptyError);
@@ -189,7 +198,7 @@ registerTest(UNREADABLE_TEST, nobodySkip(), async () => {
         await openCore(path);
         console.log("opened");
       } catch (e) {
-        console.log(e.constructor.name + ": " + e.message);
+        console.log(e.constructor.name + ": " + e.message + " | " + e.hint);
       }
     }`;
   const out = await new Deno.Command(NOBODY[0]!, {
@@ -203,6 +212,7 @@ registerTest(UNREADABLE_TEST, nobodySkip(), async () => {
   assert.ok(out.success, `deno eval as nobody: ${new TextDecoder().decode(out.stderr)}`);
   const [secret, readable] = stdout.trimEnd().split("\n");
   assert.match(secret!, /^CoreUnreadableError: /, stdout);
+  assert.match(secret!, / \| check its permissions; cores are usually readable only by /);
   assert.match(readable!, /^NotElfError: /, "the readable file is opened and read");
 });
 
@@ -317,7 +327,16 @@ kernelTest("openCore() keeps what a cut gzip stream holds and says so", async ()
 Deno.test("openCore() reports corrupt compressed data as unreadable", async () => {
   const dir = freshDir();
   Deno.writeFileSync(`${dir}/bad.gz`, new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8]));
-  await assert.rejects(openCore(`${dir}/bad.gz`), CoreUnreadableError);
+  const gz = await openCore(`${dir}/bad.gz`).then(() => undefined, (e) => e);
+  assert.ok(gz instanceof CoreUnreadableError);
+  assert.equal(
+    gz.message,
+    `Cannot read core ${dir}/bad.gz: gzip data is corrupt: unknown compression method`,
+  );
+  // Not a matter of permissions: the hint says so.
+  assert.equal(gz.hint, "the compressed file is damaged ('gzip -t' checks it)");
   Deno.writeFileSync(`${dir}/bad.zst`, new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 9, 9, 9, 9]));
-  await assert.rejects(openCore(`${dir}/bad.zst`), CoreUnreadableError);
+  const zst = await openCore(`${dir}/bad.zst`).then(() => undefined, (e) => e);
+  assert.ok(zst instanceof CoreUnreadableError);
+  assert.equal(zst.hint, "the compressed file is damaged ('zstd -t' checks it)");
 });

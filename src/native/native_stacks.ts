@@ -14,7 +14,13 @@ import { demangle } from "./demangle.ts";
 import { EvalBodyNamer, findEvalBody } from "./eval_body.ts";
 import type { ElfFile } from "../elf/elf_file.ts";
 import { canMerge, mergedOrder, type NativeMode } from "./merge.ts";
-import { type CoreSessionOptions, NativeSession, type RawFrame, type RawStack } from "./session.ts";
+import {
+  type CoreSessionOptions,
+  MAX_NATIVE_FRAMES,
+  NativeSession,
+  type RawFrame,
+  type RawStack,
+} from "./session.ts";
 import { Symbolizer } from "./symbolizer.ts";
 import type { InflateStats } from "./debug_inflate.ts";
 import { DebugImages, type Workers } from "./debug_images.ts";
@@ -277,6 +283,7 @@ export class NativeStacks implements Disposable {
         continue;
       }
       thread.native = frameOf(stack, thread.tid);
+      if (stack.capped) thread.nativePartial = NATIVE_CAPPED;
     }
     // The native stack says precisely which thread runs the collector when the interpreter's
     // functions have names: its evaluation loop was recognised by name, not found by its
@@ -306,6 +313,7 @@ export class NativeStacks implements Disposable {
           holdsGil: false,
           gcCollecting: false,
           native: frameOf(stack, stack.tid),
+          ...(stack.capped ? { nativePartial: NATIVE_CAPPED } : {}),
         };
         thread.merged = mergedOrder(thread, options.mode);
         const name = options.threadName?.(stack.tid);
@@ -324,6 +332,10 @@ export class NativeStacks implements Disposable {
     this.#session[Symbol.dispose]();
   }
 }
+
+/** A thread's `nativePartial` when its unwinding stopped at the limit. */
+export const NATIVE_CAPPED =
+  `stopped after ${MAX_NATIVE_FRAMES} frames (the outermost are not shown)`;
 
 /** Where the interpreter's own object (libpython or the executable) is mapped. */
 export interface InterpreterMappings {

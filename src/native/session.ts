@@ -52,6 +52,8 @@ export interface RawStack {
   frames: RawFrame[];
   /** Set when no frame at all could be read. */
   error?: string;
+  /** Set when the walk stopped at {@linkcode MAX_NATIVE_FRAMES}: the outermost frames are missing. */
+  capped?: true;
 }
 
 /** Most frames unwound per thread (elfutils' eu-stack default is 256). */
@@ -102,6 +104,7 @@ export class NativeSession implements Disposable {
   #frames: RawFrame[] = [];
   #leftToExit = false;
   #lastSp: bigint | undefined;
+  #capped = false;
   #frameBuf = {
     pc: new BigUint64Array(1),
     activation: new Uint8Array(1),
@@ -278,12 +281,14 @@ export class NativeSession implements Disposable {
 
   #result(tid: number, rc: number): RawStack {
     const frames = this.#frames;
+    const capped = this.#capped;
     this.#frames = [];
+    this.#capped = false;
     // -1 after some frames is the normal end of a stack (no more CFI, or garbage).
     if (rc !== 0 && frames.length === 0) {
       return { tid, frames, error: dwflError() };
     }
-    return { tid, frames };
+    return capped ? { tid, frames, capped } : { tid, frames };
   }
 
   #onFrame(state: Deno.PointerValue): number {
@@ -313,7 +318,9 @@ export class NativeSession implements Disposable {
     }
     this.#lastSp = sp;
     this.#frames.push({ pc, activation });
-    return this.#frames.length >= MAX_NATIVE_FRAMES ? DWARF_CB.abort : DWARF_CB.ok;
+    if (this.#frames.length < MAX_NATIVE_FRAMES) return DWARF_CB.ok;
+    this.#capped = true;
+    return DWARF_CB.abort;
   }
 
   /**

@@ -50,12 +50,31 @@ function abortCause(path: readonly string[]): string {
   return cause === undefined ? "" : ` by ${cause}, inferred from return addresses on its stack,`;
 }
 
+/** The call a signal was sent with, by its `si_code` (SI_USER, SI_QUEUE, SI_TKILL). */
+const SENDING_CALLS: ReadonlyMap<number, string> = new Map([
+  [0, "kill"],
+  [-1, "sigqueue"],
+  [-6, "tgkill, as pthread_kill does"],
+]);
+
+/** ` (tgkill, as pthread_kill does)`: the call a signal was sent with, when known. */
+function sendingCall(code: number | undefined): string {
+  const call = code === undefined ? undefined : SENDING_CALLS.get(code);
+  return call === undefined ? "" : ` (${call})`;
+}
+
 /** The line saying how the process ended. */
 export function failureLine(core: CoreDetails): string {
   const line = signalLine(core);
   const crash = core.crash;
   if (crash === undefined) return line;
   if (core.signal?.faultAddress !== undefined) return line + crashSiteText(crash);
+  if (crash.origin === "process") {
+    // Not raised where the thread was: another thread sent it (si_pid is the process's).
+    return `The process died due to signal ${crash.signal}, sent by the process itself` +
+      `${sendingCall(core.signal?.code)} to thread ${crash.tid}; when it arrived, that thread ` +
+      `was${crashSiteText(crash)}`;
+  }
   return `The process died due to signal ${crash.signal}, which it raised itself` +
     `${abortCause(crash.abortPath ?? [])}${crashSiteText(crash)}`;
 }
@@ -102,10 +121,13 @@ export function coreHeaderLines(core: CoreDetails): string[] {
   lines.push("", failureLine(core), "");
   if (core.lastException !== undefined) {
     const [, ...chain] = exceptionLines({ exception: core.lastException });
+    const key = core.lastExceptionKey ?? "sys.last_exc";
+    // Without a crash the process ran on: not what ended it, only the last error reported.
+    const title = core.lastException.state === "reported"
+      ? `Last exception reported to sys.excepthook (${key})`
+      : `Uncaught exception (${key})`;
     lines.push(
-      `Uncaught exception (${core.lastExceptionKey ?? "sys.last_exc"}): ${
-        exceptionText(core.lastException)
-      }`,
+      `${title}: ${exceptionText(core.lastException)}`,
       ...chain.map((l) => l.slice(4)),
       "",
     );

@@ -17,6 +17,7 @@ Deno.test("failureLine() names the faulting function, library and Python frame",
     crash: {
       tid: 7,
       signal: "SIGSEGV",
+      origin: "fault",
       address: 0x7f0000001000n,
       library: "libc.so.6",
       libraryOffset: 0x1a2b3n,
@@ -39,6 +40,7 @@ Deno.test("failureLine() says a self-raised SIGABRT came from Py_FatalError, inf
     crash: {
       tid: 7,
       signal: "SIGABRT",
+      origin: "self",
       address: 0x10n,
       abortPath: ["abort", "_Py_FatalErrorFunc"],
     },
@@ -50,6 +52,32 @@ Deno.test("failureLine() says a self-raised SIGABRT came from Py_FatalError, inf
   );
   delete core.crash;
   assert.equal(failureLine(core), "The process died due to receiving signal SIGABRT sent by pid 7");
+});
+
+Deno.test("failureLine() says a signal another thread sent arrived where the thread was", () => {
+  const core: CoreDetails = {
+    ...BASE,
+    signal: { number: 11, name: "SIGSEGV", code: -6, senderPid: 7 },
+    crash: {
+      tid: 7,
+      signal: "SIGSEGV",
+      origin: "process",
+      address: 0x7f0000001000n,
+      library: "libc.so.6",
+      libraryOffset: 0xcf545n,
+      symbol: "clock_nanosleep",
+      symbolOffset: 0x65n,
+      calledFrom: { function: "main", file: "/app/main.py", line: 9 },
+    },
+  };
+  assert.equal(
+    failureLine(core),
+    "The process died due to signal SIGSEGV, sent by the process itself (tgkill, as " +
+      "pthread_kill does) to thread 7; when it arrived, that thread was in clock_nanosleep+0x65 " +
+      "(libc.so.6+0xcf545), called from main (/app/main.py:9)",
+  );
+  core.signal = { number: 11, name: "SIGSEGV", code: 0, senderPid: 7 };
+  assert.match(failureLine(core), /, sent by the process itself \(kill\) to thread 7; /);
 });
 
 Deno.test("coreHeaderLines() adds the uncaught exception from sys, with its chain", () => {
@@ -75,4 +103,27 @@ Deno.test("coreHeaderLines() adds the uncaught exception from sys, with its chai
       "",
     ],
   );
+});
+
+Deno.test("coreHeaderLines() says a non-crashed process's sys.last_exc was only reported", () => {
+  const core: CoreDetails = {
+    ...BASE,
+    signal: { number: 19, name: "SIGSTOP", code: 0 },
+    lastExceptionKey: "sys.last_exc",
+    lastException: {
+      state: "reported",
+      type: "ZeroDivisionError",
+      message: "division by zero",
+      address: 0x10n,
+      raisedAt: { file: "<input>", line: 1, function: "<module>" },
+      chain: [],
+    },
+  };
+  assert.deepEqual(coreHeaderLines(core).slice(-4), [
+    "The core was taken from a running process (e.g. by gcore): the process did not crash",
+    "",
+    "Last exception reported to sys.excepthook (sys.last_exc): ZeroDivisionError: division by " +
+    "zero (at <input>:1)",
+    "",
+  ]);
 });

@@ -31,7 +31,12 @@ export function exceptionText(exception: ExceptionValue): string {
 export function exceptionLines(thread: Pick<PyThread, "exception">): string[] {
   const exception = thread.exception;
   if (exception === undefined) return [];
-  const state = { raising: "Raising", handling: "Handling", uncaught: "Uncaught" }[exception.state];
+  const state = {
+    raising: "Raising",
+    handling: "Handling",
+    uncaught: "Uncaught",
+    reported: "Last reported",
+  }[exception.state];
   const lines = [`    ${state} ${exceptionText(exception)}`];
   for (const link of exception.chain) {
     const relation = link.relation === "cause" ? "caused by" : "while handling";

@@ -5,6 +5,7 @@
  */
 
 import type { GreenletStack, PyThread } from "../model.ts";
+import { appendLines } from "./append_lines.ts";
 
 /**
  * The header line of a suspended greenlet:
@@ -31,7 +32,7 @@ export function greenletLines(
   frameLines: (frame: GreenletStack["frames"][number]) => string[],
 ): string[] {
   const lines = [greenletHeader(stack)];
-  for (const frame of stack.frames) lines.push(...frameLines(frame));
+  for (const frame of stack.frames) appendLines(lines, frameLines(frame));
   if (stack.partial !== undefined) lines.push(`    (!) Stack may be incomplete: ${stack.partial}`);
   return lines;
 }

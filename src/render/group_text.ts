@@ -9,6 +9,7 @@ import type { StackReport } from "../model.ts";
 import { groupThreads, groupTitle } from "../analysis/group_threads.ts";
 import { toJsonReport } from "./json.ts";
 import { hasSeveralInterpreters, type TextOptions, threadLines } from "./text.ts";
+import { appendLines } from "./append_lines.ts";
 
 /**
  * The report with its threads grouped. A group of one thread prints as
@@ -24,17 +25,16 @@ export function renderGroupedText(report: StackReport, options: TextOptions): st
     if (lines.length > 0) lines.push("");
     const body = threadLines(group[0]!, options);
     if (group.length === 1) {
-      lines.push(...body);
+      appendLines(lines, body);
       continue;
     }
     lines.push(`${groupTitle(group)}:`);
     // The first thread's own header (or "empty stack" line) is replaced by the title.
     const first = body[0] ?? "";
     const rest = first.startsWith("Traceback for thread") ? body.slice(1) : body;
-    lines.push(
-      ...(rest.length === 0 || first.startsWith("The frame stack")
-        ? ["    (no Python frames)"]
-        : rest),
+    appendLines(
+      lines,
+      rest.length === 0 || first.startsWith("The frame stack") ? ["    (no Python frames)"] : rest,
     );
   }
   return lines;

@@ -7,6 +7,7 @@
 
 import type { NativeFrame, PyFrame, PyThread } from "../model.ts";
 import { mergeStacks, type NativeMode, UNMERGED } from "../native/merge.ts";
+import { appendLines } from "./append_lines.ts";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 
@@ -43,7 +44,7 @@ export function nativeStackLines(
   const lines: string[] = [];
   for (const entry of mergeStacks(thread, mode)) {
     if (entry.kind === "unmerged") lines.push(UNMERGED);
-    else if (entry.kind === "python") lines.push(...options.pythonLines(entry.frame));
+    else if (entry.kind === "python") appendLines(lines, options.pythonLines(entry.frame));
     else lines.push(nativeFrameLine(entry.frame, options.color));
   }
   return lines;

@@ -124,3 +124,19 @@ Deno.test("renderText() reads waiting for and dropping the GIL from native frame
     "The frame stack for thread 7 is empty",
   ]);
 });
+
+Deno.test("renderText() marks a native stack cut by the unwinder's limit, in native modes", () => {
+  const t = thread({
+    frames: [py("f")],
+    native: [c("clone3"), c("_PyEval_EvalFrameDefault", { role: "eval" })],
+    nativePartial: "stopped after 2048 frames (the outermost are not shown)",
+  });
+  assert.deepEqual(renderText(report([t]), { color: false, native: "python" }).slice(-2), [
+    '    (Python) File "/app/x.py", line 3, in f',
+    "    (!) Native stack may be incomplete: stopped after 2048 frames (the outermost are not shown)",
+  ]);
+  // Without a native mode the native frames are not shown, nor is their marker.
+  assert.deepEqual(renderText(report([t]), { color: false }).slice(-1), [
+    '    (Python) File "/app/x.py", line 3, in f',
+  ]);
+});

@@ -196,7 +196,7 @@ function countTasks(node: Node, drawn: Set<bigint>): number {
       drawn.add(n.task.id);
       count++;
     }
-    stack.push(...n.children);
+    for (const child of n.children) stack.push(child);
   }
   return count;
 }

@@ -13,6 +13,7 @@ import { nativeStackLines } from "./native_text.ts";
 import { greenletLines, greenletsAfter } from "./greenlet_text.ts";
 import { exceptionLines } from "./exception_text.ts";
 import { taskTreeLines } from "./tasks_text.ts";
+import { appendLines } from "./append_lines.ts";
 
 /** Options of {@linkcode renderText}. */
 export interface TextOptions {
@@ -154,8 +155,7 @@ export function frameLines(frame: PyFrame, options: TextOptions): string[] {
   ];
   const source = loc.line > 0 ? options.sourceLine?.(frame.file, loc.line) : undefined;
   if (source !== undefined) lines.push(`        ${highlight(source, frame, color).trim()}`);
-  lines.push(...variableLines(frame));
-  return lines;
+  return appendLines(lines, variableLines(frame));
 }
 
 /** Colours the running expression's column range (UTF-8 byte offsets) in `line`. */
@@ -177,10 +177,10 @@ export function threadLines(
   options: TextOptions,
   threads: readonly PyThread[] = [thread],
 ): string[] {
-  const lines = threadBodyLines(thread, options);
+  const [header, ...body] = threadBodyLines(thread, options);
+  if (header === undefined) return [];
   // `--locks`: what the thread waits for and holds, under its header.
-  lines.splice(1, 0, ...threadLockLines(thread, threads));
-  return lines;
+  return appendLines(appendLines([header], threadLockLines(thread, threads)), body);
 }
 
 function threadBodyLines(thread: PyThread, options: TextOptions): string[] {
@@ -188,18 +188,30 @@ function threadBodyLines(thread: PyThread, options: TextOptions): string[] {
   const lines: string[] = [];
   if (options.native !== undefined) {
     lines.push(threadHeader(thread), ...exceptionLines(thread));
-    lines.push(...nativeStackLines(thread, options.native, {
-      color: options.color,
-      pythonLines: (frame) => frameLines(frame, options),
-    }));
+    appendLines(
+      lines,
+      nativeStackLines(thread, options.native, {
+        color: options.color,
+        pythonLines: (frame) => frameLines(frame, options),
+      }),
+    );
   } else if (thread.frames.length === 0) {
     lines.push(`The frame stack for thread ${thread.tid} is empty`, ...exceptionLines(thread));
   } else {
     lines.push(threadHeader(thread), ...exceptionLines(thread));
-    for (const frame of thread.frames) lines.push(...frameLines(frame, options));
+    for (const frame of thread.frames) appendLines(lines, frameLines(frame, options));
   }
+  return appendLines(lines, partialLines(thread, options));
+}
+
+/** The `(!)` lines of a thread whose Python stack, or native stack (when shown), may be cut. */
+function partialLines(thread: PyThread, options: TextOptions): string[] {
+  const lines: string[] = [];
   if (thread.partial !== undefined) {
     lines.push(`    (!) Stack may be incomplete: ${thread.partial}`);
+  }
+  if (options.native !== undefined && thread.nativePartial !== undefined) {
+    lines.push(`    (!) Native stack may be incomplete: ${thread.nativePartial}`);
   }
   return lines;
 }
@@ -237,18 +249,18 @@ function sectionedThreadLines(thread: PyThread, options: TextOptions): string[] 
     return [line(i), ...frameLines(frame, options)];
   };
   if (options.native !== undefined) {
-    lines.push(...nativeStackLines(thread, options.native, { color: options.color, pythonLines }));
+    appendLines(
+      lines,
+      nativeStackLines(thread, options.native, { color: options.color, pythonLines }),
+    );
   } else {
-    for (const frame of thread.frames) lines.push(...pythonLines(frame));
+    for (const frame of thread.frames) appendLines(lines, pythonLines(frame));
   }
   // Parts without frames (a thread state that runs nothing) come last.
   parts.forEach((_, i) => {
     if (!shown.has(i)) lines.push(line(i));
   });
-  if (thread.partial !== undefined) {
-    lines.push(`    (!) Stack may be incomplete: ${thread.partial}`);
-  }
-  return lines;
+  return appendLines(lines, partialLines(thread, options));
 }
 
 /**
@@ -300,16 +312,16 @@ export function renderText(report: StackReport, options: TextOptions): string[] 
   const greenlets = (thread: PyThread | undefined) => {
     for (const g of greenletsAfter(report.greenlets, report.threads, thread)) {
       if (lines.length > 0) lines.push("");
-      lines.push(...greenletLines(g, (frame) => frameLines(frame, options)));
+      appendLines(lines, greenletLines(g, (frame) => frameLines(frame, options)));
     }
   };
   report.threads.forEach((thread, i) => {
     if (i > 0) lines.push("");
-    lines.push(...threadLines(thread, options, report.threads));
+    appendLines(lines, threadLines(thread, options, report.threads));
     greenlets(thread);
   });
   greenlets(undefined);
-  lines.push(...lockSummaryLines(report));
-  if (report.tasks !== undefined) lines.push(...taskTreeLines(report.tasks));
+  appendLines(lines, lockSummaryLines(report));
+  if (report.tasks !== undefined) appendLines(lines, taskTreeLines(report.tasks));
   return lines;
 }

@@ -10,6 +10,7 @@ import type { PyThread } from "../model.ts";
 import type { TreeOutcome } from "../analysis/process_tree.ts";
 import { groupThreads } from "../analysis/group_threads.ts";
 import { renderText, type TextOptions, threadLines } from "./text.ts";
+import { appendLines } from "./append_lines.ts";
 
 /** `Process PID (pid N in its namespace): COMMAND LINE`. */
 export function processTitle(outcome: TreeOutcome<unknown>): string {
@@ -47,17 +48,16 @@ export function renderTreeText(
       const status = statusLine(o);
       if (status !== undefined) lines.push(status);
     }
-    lines.push(...tail);
-    return [...lines, ...groupedAcross(outcomes, options)];
+    return appendLines(appendLines(lines, tail), groupedAcross(outcomes, options));
   }
   for (const o of outcomes) {
     if (lines.length > 0) lines.push("");
     lines.push(processTitle(o));
     const status = statusLine(o);
     if (status !== undefined) lines.push(status);
-    if (o.report !== undefined) lines.push(...renderText(o.report, options.text(o.pid)));
+    if (o.report !== undefined) appendLines(lines, renderText(o.report, options.text(o.pid)));
   }
-  return [...lines, ...tail];
+  return appendLines(lines, tail);
 }
 
 type Owned = PyThread & { pid: number };
@@ -75,12 +75,12 @@ function groupedAcross(outcomes: readonly TreeOutcome[], options: TreeTextOption
     const first = group[0]!;
     const body = threadLines(first, options.text(first.pid));
     const rest = body[0]?.startsWith("Traceback for thread") ? body.slice(1) : body;
-    lines.push(
-      "",
-      `${group.length} thread${group.length === 1 ? "" : "s"}: ${who.join(", ")}:`,
-      ...(rest.length === 0 || body[0]?.startsWith("The frame stack")
+    lines.push("", `${group.length} thread${group.length === 1 ? "" : "s"}: ${who.join(", ")}:`);
+    appendLines(
+      lines,
+      rest.length === 0 || body[0]?.startsWith("The frame stack")
         ? ["    (no Python frames)"]
-        : rest),
+        : rest,
     );
   }
   return lines;

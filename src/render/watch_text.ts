@@ -16,6 +16,7 @@ import type {
 import { STUCK_RULE } from "../analysis/watch/watch_model.ts";
 import { frameLines, type TextOptions } from "./text.ts";
 import { nativeStackLines } from "./native_text.ts";
+import { appendLines } from "./append_lines.ts";
 import { groupBy, groupTitle } from "../analysis/group_threads.ts";
 import { pythonStackKey } from "../analysis/stack_key.ts";
 
@@ -76,7 +77,8 @@ export function renderWatchText(
       const verdict = body[0]!.replace(/^Thread \d+(?: \([^)]*\))?: /, "");
       body[0] = `${groupTitle(group)}: ${verdict}`;
     }
-    lines.push("", ...body);
+    lines.push("");
+    appendLines(lines, body);
   }
   return lines;
 }
@@ -97,7 +99,8 @@ export function watchedThreadLines(
   thread.stacks.slice(0, SHOWN_STACKS).forEach((stack, i) => {
     const head = `  ${percent(stack.share)} (${stack.count} sample${stack.count === 1 ? "" : "s"})`;
     if (i === 0) {
-      lines.push(`${head}:`, ...fullStackLines(stack, options));
+      lines.push(`${head}:`);
+      appendLines(lines, fullStackLines(stack, options));
     } else {
       lines.push(`${head}: ${innermost(stack.frames)}`);
     }
@@ -152,7 +155,8 @@ export function watchGroupsAcross(
     body[0] = `${group.length} thread${group.length === 1 ? "" : "s"}: ${
       who.join(", ")
     }: ${verdict}`;
-    lines.push("", ...body);
+    lines.push("");
+    appendLines(lines, body);
   }
   return lines;
 }

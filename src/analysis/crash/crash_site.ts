@@ -9,11 +9,15 @@
  * A core is of a crash when its signal came from the kernel for a fault
  * (`si_code > 0`: SIGSEGV, SIGBUS, SIGFPE, SIGILL) or from the process itself
  * (`abort()`, `raise()`: the sender is its own pid). A signal sent by another
- * process (`kill`) and a core made by gcore are not crashes of a thread.
+ * process (`kill`) and a core made by gcore are not crashes of a thread. The
+ * sender's pid is the process's, whichever thread sent it: the thread that
+ * received it raised it only when it stands where a thread signalling itself
+ * does ({@linkcode signalOrigin}).
  *
  * @module
  */
 
+import type { CrashOrigin } from "../../model.ts";
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 import type { ElfFile, ElfNote } from "../../elf/elf_file.ts";
@@ -57,6 +61,54 @@ export function isCrash(siginfo: Siginfo | undefined, pid: number): boolean {
   if (siginfo === undefined || !CRASH_SIGNALS.has(siginfo.signo)) return false;
   if (siginfo.code > 0) return true;
   return siginfo.senderPid !== undefined && siginfo.senderPid === pid;
+}
+
+/** x86-64 system calls that send a signal: kill, rt_sigqueueinfo, tkill, tgkill, rt_tgsigqueueinfo. */
+const SENDING_CALLS: ReadonlySet<bigint> = new Set([62n, 129n, 200n, 234n, 297n]);
+
+/**
+ * Functions a thread that signals itself stands in when the signal arrives (glibc's, before and
+ * since 2.34; older `raise()` unblocks signals after its `tgkill`, so its last call is not one).
+ */
+export const RAISING_FUNCTIONS: readonly string[] = [
+  "raise",
+  "gsignal",
+  "abort",
+  "kill",
+  "tgkill",
+  "tkill",
+  "sigqueue",
+  "pthread_kill",
+  "__pthread_kill",
+  "__pthread_kill_implementation",
+  "__pthread_kill_internal",
+];
+
+/**
+ * How a crash's signal came about: `fault` when the kernel sent it (`si_code > 0`); else `self`
+ * when the thread that received it raised it (its last system call, `origRax`, sends a signal,
+ * or it stands in one of {@linkcode RAISING_FUNCTIONS}: `symbol`, the function at its PC);
+ * else `process`: another thread of the process sent it (`pthread_kill`), and the thread's PC
+ * is only where it was when the signal arrived.
+ *
+ * @example
+ * ```ts
+ * import { signalOrigin } from "./crash_site.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const tkill = { signo: 11, errno: 0, code: -6, senderPid: 7 };
+ * assert.equal(signalOrigin(tkill, 234n, "__pthread_kill_implementation"), "self");
+ * assert.equal(signalOrigin(tkill, 230n, "clock_nanosleep"), "process");
+ * ```
+ */
+export function signalOrigin(
+  siginfo: Siginfo,
+  origRax: bigint,
+  symbol: string | undefined,
+): CrashOrigin {
+  if (siginfo.code > 0) return "fault";
+  if (SENDING_CALLS.has(BigInt.asIntN(64, origRax))) return "self";
+  return symbol !== undefined && RAISING_FUNCTIONS.includes(symbol) ? "self" : "process";
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   AddressLocator,
   isCrash,
   signalledThreadIndex,
+  signalOrigin,
 } from "./crash_site.ts";
 
 const SIGABRT = 6;
@@ -42,13 +43,16 @@ export function findCrash(ctx: CrashContext): CrashDetails | undefined {
   if (thread === undefined || ctx.siginfo === undefined) return undefined;
   const locator = new AddressLocator(ctx.maps, ctx.open);
   const address = thread.registers.rip;
+  const location = locator.locate(address);
   const crash: CrashDetails = {
     tid: thread.tid,
     signal: signalName(ctx.siginfo.signo),
+    origin: signalOrigin(ctx.siginfo, thread.registers.origRax, location.symbol),
     address,
-    ...locator.locate(address),
+    ...location,
   };
-  if (ctx.siginfo.signo === SIGABRT) {
+  // How the thread came to raise SIGABRT: not asked of a thread another one signalled.
+  if (ctx.siginfo.signo === SIGABRT && crash.origin === "self") {
     crash.abortPath = abortFunctionsOnStack(ctx.mem, thread.registers.rsp, ctx.maps, locator);
   }
   return crash;
