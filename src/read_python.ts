@@ -36,6 +36,8 @@ export function readPython(
     ...threads,
     ...(deadline === undefined ? {} : { deadline }),
   });
+  const unlisted = unlistedAtShutdown(walk, threads.tids);
+  if (unlisted !== undefined) walk.warnings.push(unlisted);
   if (!deadline?.passed("exceptions")) addExceptions({ ...located, mem }, walk.threads);
   const localsWarnings = options.locals && !deadline?.passed("locals")
     ? part(parts, "locals").addLocals(
@@ -45,4 +47,25 @@ export function readPython(
     )
     : [];
   return { walk, localsWarnings };
+}
+
+/**
+ * While an interpreter shuts down, the threads whose states it has already removed (daemon
+ * threads lose theirs) are still threads of the process: said, not silently dropped.
+ */
+export function unlistedAtShutdown(
+  walk: Pick<InterpretersWalk, "interpreters" | "threads">,
+  tids: ReadonlySet<number>,
+): string | undefined {
+  const shutting = walk.interpreters.filter((i) => i.state === "finalizing");
+  if (shutting.length === 0) return undefined;
+  const shown = new Set(walk.threads.map((t) => t.tid));
+  const unlisted = [...tids].filter((tid) => !shown.has(tid)).sort((a, b) => a - b);
+  if (unlisted.length === 0) return undefined;
+  const which = shutting.map((i) => i.id === 0 ? "the main interpreter" : `interpreter ${i.id}`);
+  const one = unlisted.length === 1;
+  return `${which.join(" and ")} ${shutting.length === 1 ? "is" : "are"} shutting down: ` +
+    `thread${one ? "" : "s"} ${unlisted.join(", ")} of the process ${one ? "has" : "have"} ` +
+    "no Python thread state and " + (one ? "is" : "are") + " not shown (daemon threads lose " +
+    "theirs at shutdown); --native-all shows every thread";
 }

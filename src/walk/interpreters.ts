@@ -61,6 +61,7 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
   const layout = ctx.rt.layout.structs.interp;
   if (layout === undefined) throw new TypeError("Layout has no interpreter state");
   const seen = new Set<bigint>();
+  const finalizing = runtimeFinalizing(ctx);
   const visit = (address: bigint): bigint => {
     seen.add(address);
     let next = 0n;
@@ -84,7 +85,8 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
       const walk = walkThreads({ ...ctx, interp: address });
       info.threadStates = walk.threads.length + (walk.unread ?? 0);
       if (walk.unread !== undefined) out.unread = (out.unread ?? 0) + walk.unread;
-      const state = lifecycle(interp, new Set(walk.threads.map((t) => t.threadStateAddress)));
+      const states = new Set(walk.threads.map((t) => t.threadStateAddress));
+      const state = lifecycle(interp, states, finalizing);
       if (state !== undefined) info.state = state;
       if (walk.warnings.length > 0) info.problem = walk.warnings.join("; ");
       out.threads.push(...walk.threads);
@@ -138,7 +140,10 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
 export function lifecycle(
   interp: StructView,
   threadStates: ReadonlySet<bigint>,
+  runtimeFinalizing?: bigint,
 ): InterpreterInfo["state"] {
+  // The runtime's `_finalizing`: the thread state running Py_FinalizeEx (the main interpreter's).
+  if (runtimeFinalizing !== undefined && threadStates.has(runtimeFinalizing)) return "finalizing";
   if (interp.has("finalizing_tstate")) {
     const tstate = interp.ptr("finalizing_tstate");
     if (tstate !== 0n && threadStates.has(tstate)) return "finalizing";
@@ -146,6 +151,19 @@ export function lifecycle(
   if (interp.has("finalizing") && interp.int("finalizing") === 1) return "finalizing";
   if (interp.has("initialized") && interp.int("initialized") === 0) return "initializing";
   return undefined;
+}
+
+/** The runtime's `_finalizing` thread state (3.7+), undefined when none or unknown. */
+function runtimeFinalizing(ctx: ThreadContext): bigint | undefined {
+  const layout = ctx.rt.layout.structs.runtime;
+  if (ctx.runtime === undefined || layout?.fields.finalizing?.kind !== "ptr") return undefined;
+  try {
+    const tstate = readStruct(ctx.mem, ctx.runtime, layout).ptr("finalizing");
+    return tstate === 0n ? undefined : tstate;
+  } catch (e) {
+    rethrowFatal(e);
+    return undefined;
+  }
 }
 
 /** `-v`: one line per interpreter found. */
