@@ -5,6 +5,7 @@
  * @module
  */
 
+import { printable } from "../cpython/repr_format.ts";
 import { parseTaskStat } from "./task_counters.ts";
 import { parseNsPid } from "./namespace_tids.ts";
 
@@ -97,17 +98,18 @@ export function readParents(): Map<number, number> {
 const MAX_COMMAND_LINE = 4096;
 
 /**
- * The command line of `pid` (arguments joined by spaces, cut at 4,096
- * characters), `[comm]` for a kernel thread, undefined when it is gone.
+ * The command line of `pid` (arguments joined by spaces, non-printable characters escaped,
+ * cut at 4,096 characters), `[comm]` for a kernel thread, undefined when it is gone.
  */
 export function commandLine(pid: number): string | undefined {
   try {
     const raw = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-    const text = raw.replace(/\0+$/, "").replaceAll("\0", " ");
+    // Arguments may hold newlines (`python -c '...'`): escaped, one line per process.
+    const text = printable(raw.replace(/\0+$/, "").replaceAll("\0", " "));
     if (text !== "") {
       return text.length > MAX_COMMAND_LINE ? `${text.slice(0, MAX_COMMAND_LINE)}…` : text;
     }
-    return `[${Deno.readTextFileSync(`/proc/${pid}/comm`).trimEnd()}]`;
+    return `[${printable(Deno.readTextFileSync(`/proc/${pid}/comm`).trimEnd())}]`;
   } catch {
     return undefined;
   }

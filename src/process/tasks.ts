@@ -5,6 +5,7 @@
  */
 
 import { PermissionDeniedError, ProcessNotFoundError } from "../errors.ts";
+import { printable } from "../cpython/repr_format.ts";
 import { parseTaskStat } from "./task_counters.ts";
 
 /** The thread ids of `pid`, from `/proc/PID/task`, in directory order. */
@@ -25,10 +26,14 @@ export function listTids(pid: number): number[] {
   return tids;
 }
 
-/** The kernel's name of a thread (`comm`), or undefined when it cannot be read. */
+/**
+ * The kernel's name of a thread (`comm`), non-printable characters escaped (`\x0a`), or
+ * undefined when it cannot be read.
+ */
 export function threadName(pid: number, tid: number): string | undefined {
   try {
-    const name = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trimEnd();
+    // Any byte can be set (prctl): a newline or control character would break the output.
+    const name = printable(Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trimEnd());
     return name === "" ? undefined : name;
   } catch {
     return undefined;
