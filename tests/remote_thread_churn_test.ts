@@ -45,7 +45,9 @@ for (const python of pythons) {
     `remote thread churn python=${python.id}: ${RUNS} runs, each exit 0`,
     remoteSkip(python),
     async () => {
-      await using target = await startFixture(python, FIXTURE);
+      // A fixed wait: threads come and go too fast for the settle check (which waits for every
+      // thread but the three spawners to sit in a system call) on a loaded machine.
+      await using target = await startFixture(python, FIXTURE, { settleMs: 300 });
       for (let run = 0; run < RUNS; run++) {
         const result = await runPystack(["remote", String(target.pid), "--json", "--locals"]);
         try {
@@ -88,7 +90,9 @@ for (const python of pythons) {
     `watch thread churn python=${python.id}: no sample is lost`,
     remoteSkip(python),
     async () => {
-      await using target = await startFixture(python, FIXTURE);
+      // A fixed wait: threads come and go too fast for the settle check (which waits for every
+      // thread but the three spawners to sit in a system call) on a loaded machine.
+      await using target = await startFixture(python, FIXTURE, { settleMs: 300 });
       const result = await runPystack([
         "watch",
         String(target.pid),
