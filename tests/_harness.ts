@@ -263,7 +263,14 @@ export interface PystackOptions {
  */
 export function pystackCommand(): string[] {
   const fromEnv = Deno.env.get("PYSTACK_CMD")?.trim();
-  if (fromEnv) return fromEnv.split(/\s+/);
+  // Relative paths made absolute: a run may start in another directory (`cwd`).
+  if (fromEnv) {
+    return fromEnv.split(/\s+/).map((word) =>
+      !word.startsWith("-") && !word.startsWith("/") && word.includes("/")
+        ? `${REPO_ROOT}${word}`
+        : word
+    );
+  }
   return ["deno", "run", "--allow-all", `${REPO_ROOT}src/main.ts`];
 }
 

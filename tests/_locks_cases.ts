@@ -369,6 +369,12 @@ export const SCENARIOS: LockScenario[] = [
       waits(waiter, "lock", undefined, undefined, /^threading\.Lock 0x[0-9a-f]+ \(OTHER_LOCK\)$/);
       assert.match(waiter.waitingFor!.evidence, /^owner unknown: /);
       assert.deepEqual(deadlocks(doc), [[[selfish.tid], "inferred"]]);
+      // A held RLock is named by its global, as a waited-for one is.
+      const main = mainThread(doc);
+      assert.deepEqual(main.holds?.map((h) => [h.kind, h.count, h.confidence]), [
+        ["rlock", 1, "recorded"],
+      ]);
+      assert.match(main.holds![0]!.resource, /^threading\._?RLock 0x[0-9a-f]+ \(HELD_RLOCK\)$/);
     },
   },
   {

@@ -168,7 +168,7 @@ export function analyzeLocks(ctx: LocksContext): {
     if (tid === undefined) continue;
     entry(tid).holds.push({
       kind: "rlock",
-      resource: lockName(lock, undefined),
+      resource: lockName(lock, nameOf(lock)),
       address: lock.address,
       ...(lock.count === undefined ? {} : { count: lock.count }),
       confidence: "recorded",

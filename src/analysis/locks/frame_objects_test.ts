@@ -112,10 +112,12 @@ Deno.test("FrameObjects skips unreadable frames and objects without throwing", (
   assert.deepEqual(objects.scan([{ ...frame(), frameAddress: 0x999000n }]).locks.size, 0);
 });
 
-Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instruction keeps", () => {
-  const rt = selectRuntime({ major: 3, minor: 12, micro: 1, releaseLevel: "final", serial: 0 });
+/**
+ * Two locked Locks (3.10 to 3.12 layout), `held` and `stale`, and a bound `__exit__` of each, at
+ * HEAP + 0x200 and HEAP + 0x400.
+ */
+function twoLockedLocks() {
   const { mem, type } = target([["_thread.lock", 40], ["builtin_function_or_method", 56]]);
-  // Two locked Locks and a bound `__exit__` of each.
   const exitOf = (lock: bigint, exit: bigint) => {
     mem.writeU64(lock + 8n, type("_thread.lock"));
     mem.write(lock + 32n, new Uint8Array([1]));
@@ -129,6 +131,12 @@ Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instr
   const stale = HEAP + 0x300n;
   exitOf(held, HEAP + 0x200n);
   exitOf(stale, HEAP + 0x400n);
+  return { mem, held, stale };
+}
+
+Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instruction keeps", () => {
+  const rt = selectRuntime({ major: 3, minor: 12, micro: 1, releaseLevel: "final", serial: 0 });
+  const { mem, held, stale } = twoLockedLocks();
   // One local; a value stack of 4 whose slot 0 is the `with` block's `__exit__` and slot 2 a
   // pointer left there by an earlier push.
   mem.writeI32(CODE + 72n, 1); // co_nlocalsplus
@@ -155,20 +163,7 @@ Deno.test("FrameObjects, live: only the value stack a 3.12 frame's running instr
 
 Deno.test("FrameObjects, live: a 3.10 frame's value stack up to its innermost block's level", () => {
   const rt = selectRuntime({ major: 3, minor: 10, micro: 13, releaseLevel: "final", serial: 0 });
-  const { mem, type } = target([["_thread.lock", 40], ["builtin_function_or_method", 56]]);
-  const exitOf = (lock: bigint, exit: bigint) => {
-    mem.writeU64(lock + 8n, type("_thread.lock"));
-    mem.write(lock + 32n, new Uint8Array([1]));
-    mem.writeU64(exit + 8n, type("builtin_function_or_method"));
-    mem.writeU64(exit + 16n, HEAP + 0x700n); // m_ml
-    mem.writeU64(exit + 24n, lock); // m_self
-  };
-  mem.writeU64(HEAP + 0x700n, HEAP + 0x780n);
-  mem.write(HEAP + 0x780n, new TextEncoder().encode("__exit__\0"));
-  const held = HEAP + 0x100n;
-  const stale = HEAP + 0x300n;
-  exitOf(held, HEAP + 0x200n);
-  exitOf(stale, HEAP + 0x400n);
+  const { mem, held, stale } = twoLockedLocks();
   // PyFrameObject (3.10): ob_size @16, f_valuestack @64, f_iblock @104, f_blockstack @112,
   // f_localsplus @352. One local, then a value stack of 4: slot 0 a `with` block's
   // `__exit__`, slot 2 a pointer left there by an earlier push.
