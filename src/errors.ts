@@ -88,6 +88,13 @@ export class NotPythonError extends PystackError {
   override readonly exitCode: number = ExitCode.notPython;
 }
 
+/**
+ * A CPython was found but no interpreter state: the same failure for the user (code
+ * `not_python`), but one a live target can cause by changing while it is read (worth a
+ * second search), unlike a process that runs no CPython at all.
+ */
+export class NoInterpreterStateError extends NotPythonError {}
+
 /** The target runs a Python this pystack cannot read. */
 export class UnsupportedVersionError extends PystackError {
   override readonly exitCode: number = ExitCode.unsupportedVersion;

@@ -26,6 +26,7 @@ import {
 } from "./process/tasks.ts";
 import {
   NativeUnavailableError,
+  NoInterpreterStateError,
   NotPythonError,
   ProcessNotFoundError,
   PystackError,
@@ -453,7 +454,9 @@ function locateRunning(ctx: LocateContext & { mem: ProcessMemory }): PythonLocat
     try {
       return locatePython(ctx);
     } catch (e) {
-      if (!(e instanceof NotPythonError) || attempt === LOCATE_ATTEMPTS) throw e;
+      // Only a search that found a CPython but no interpreter state: a process that runs
+      // no CPython does not become one by being read again.
+      if (!(e instanceof NoInterpreterStateError) || attempt === LOCATE_ATTEMPTS) throw e;
       ctx.mem.clearCache();
       ctx.log(`${e.message}; searching again (the target runs while it is read)`);
     }

@@ -18,6 +18,8 @@ import type { Deadline } from "./deadline.ts";
 export interface ReadPythonOptions {
   /** Also read arguments and local variables (the `locals` part must be loaded). */
   locals?: boolean;
+  /** The native mode: with `all`, every OS thread is shown (no thread is left out). */
+  native?: string;
   deadline?: Deadline;
 }
 
@@ -36,7 +38,7 @@ export function readPython(
     ...threads,
     ...(deadline === undefined ? {} : { deadline }),
   });
-  const unlisted = unlistedAtShutdown(walk, threads.tids);
+  const unlisted = options.native === "all" ? undefined : unlistedAtShutdown(walk, threads.tids);
   if (unlisted !== undefined) walk.warnings.push(unlisted);
   if (!deadline?.passed("exceptions")) addExceptions({ ...located, mem }, walk.threads);
   const localsWarnings = options.locals && !deadline?.passed("locals")
@@ -67,5 +69,6 @@ export function unlistedAtShutdown(
   return `${which.join(" and ")} ${shutting.length === 1 ? "is" : "are"} shutting down: ` +
     `thread${one ? "" : "s"} ${unlisted.join(", ")} of the process ${one ? "has" : "have"} ` +
     "no Python thread state and " + (one ? "is" : "are") + " not shown (daemon threads lose " +
-    "theirs at shutdown); --native-all shows every thread";
+    "theirs at shutdown; a thread that never ran Python has none); --native-all shows every " +
+    "thread";
 }

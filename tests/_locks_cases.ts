@@ -340,6 +340,8 @@ export const SCENARIOS: LockScenario[] = [
       waits(cond, "condition", undefined, undefined);
       assert.equal(cond.waitingFor!.resource, "Condition.wait() (waiting for notify())");
       assert.deepEqual(cond.holds ?? [], []);
+      // The same with a timeout (2.7 polls: a sleep, not a futex wait, between tries).
+      assert.deepEqual(threadWith(doc, "cond_wait_timed").holds ?? [], []);
       const taker = threadWith(doc, "take_lock");
       waits(taker, "lock", undefined, undefined, /^threading\.Lock 0x[0-9a-f]+$/);
       assert.match(taker.waitingFor!.evidence, /^owner unknown: /);

@@ -19,6 +19,7 @@ import {
 } from "./_harness.ts";
 import { findPythons, type Python } from "./_pythons.ts";
 import { remoteSkip, withRun } from "./_remote_cases.ts";
+import { nativeSkip } from "./_native_cases.ts";
 
 const FIXTURE = "finalizing.py";
 const SLEEP_LINE = Deno.readTextFileSync(FIXTURES_DIR + FIXTURE).split("\n")
@@ -54,8 +55,8 @@ for (const python of await findPythons()) {
       assert.equal(main.frames.at(-1)?.line, SLEEP_LINE);
       assert.equal(doc.interpreters[0].state, "finalizing");
       const notice = `the main interpreter is shutting down: thread ${daemon[0]} of the process ` +
-        "has no Python thread state and is not shown (daemon threads lose theirs at shutdown); " +
-        "--native-all shows every thread";
+        "has no Python thread state and is not shown (daemon threads lose theirs at shutdown; a " +
+        "thread that never ran Python has none); --native-all shows every thread";
       if (python.version[1] <= 8) {
         // 3.7 and 3.8 keep the daemon thread's state until the process ends: it is shown.
         assert.deepEqual(threads.map((t) => t.tid).sort(), [fixture.pid, daemon[0]].sort());
@@ -67,6 +68,20 @@ for (const python of await findPythons()) {
       }
     } catch (error) {
       throw withRun(error, result);
+    }
+    if (python.version[1] <= 8 || nativeSkip(python, "live") !== undefined) return;
+    // With --native-all every OS thread is shown: nothing is left out, nothing to say.
+    const all = await runPystack(["remote", String(fixture.pid), "--json", "--native-all"]);
+    try {
+      assert.equal(all.code, 0, "exit code");
+      const doc = JSON.parse(all.stdout);
+      assert.ok(doc.threads.some((t: { tid: number }) => t.tid === daemon[0]), "daemon shown");
+      assert.ok(
+        !(doc.warnings as string[]).some((w) => w.includes("is shutting down")),
+        JSON.stringify(doc.warnings),
+      );
+    } catch (error) {
+      throw withRun(error, all);
     }
   });
 }

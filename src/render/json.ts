@@ -24,6 +24,7 @@ import type {
 } from "../model.ts";
 import {
   InterruptedError,
+  NoInterpreterStateError,
   NotPythonError,
   PermissionDeniedError,
   ProcessNotFoundError,
@@ -389,6 +390,7 @@ export const ERROR_CODES: ReadonlyMap<abstract new (...args: never[]) => Error, 
   [ProcessNotFoundError, "process_not_found"],
   [PermissionDeniedError, "permission_denied"],
   [NotPythonError, "not_python"],
+  [NoInterpreterStateError, "not_python"],
   [UnsupportedVersionError, "unsupported_version"],
   [TargetExitedError, "target_exited"],
   [InterruptedError, "interrupted"],

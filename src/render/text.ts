@@ -196,7 +196,12 @@ function threadBodyLines(thread: PyThread, options: TextOptions): string[] {
       }),
     );
   } else if (thread.frames.length === 0) {
-    lines.push(`The frame stack for thread ${thread.tid} is empty`, ...exceptionLines(thread));
+    lines.push(
+      thread.starting
+        ? "The frame stack for thread 0 is empty: the thread is starting, not running yet"
+        : `The frame stack for thread ${thread.tid} is empty`,
+      ...exceptionLines(thread),
+    );
   } else {
     lines.push(threadHeader(thread), ...exceptionLines(thread));
     for (const frame of thread.frames) appendLines(lines, frameLines(frame, options));

@@ -134,3 +134,13 @@ Deno.test("threadHeader() shows a free-threaded thread's state instead of the GI
     "Traceback for thread 42 [Has the GIL] (most recent call last):",
   );
 });
+
+Deno.test("renderText() says a thread without frames that is starting is starting", () => {
+  const lines = renderText(report([thread({ tid: 0, starting: true, frames: [] })]), {
+    color: false,
+    sourceLine,
+  });
+  assert.deepEqual(lines, [
+    "The frame stack for thread 0 is empty: the thread is starting, not running yet",
+  ]);
+});

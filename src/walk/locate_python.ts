@@ -8,7 +8,7 @@
 import type { MemoryReader } from "../memory/memory_reader.ts";
 import type { MapEntry } from "../elf/maps.ts";
 import { formatVersion, type PythonRuntime } from "../cpython/runtime.ts";
-import { NotPythonError } from "../errors.ts";
+import { NoInterpreterStateError, NotPythonError } from "../errors.ts";
 import { type PythonObjects, sectionAddress, symbolAddresses } from "./object_files.ts";
 import { detectVersion } from "./detect_version.ts";
 import { findInterpreter, type Method, METHOD_NAMES } from "./find_interpreter.ts";
@@ -87,7 +87,7 @@ export function locatePython(ctx: LocateContext): PythonLocation {
     log,
   });
   if (found === undefined) {
-    throw new NotPythonError(
+    throw new NoInterpreterStateError(
       `Cannot inspect ${ctx.subject}: no Python interpreter state found ` +
         `in Python ${formatVersion(detected.version)} (tried ${
           ctx.methods.map((m) => METHOD_NAMES[m]).join(", ")

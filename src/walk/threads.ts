@@ -90,7 +90,6 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
   }
 
   const ids = threadIds(ctx, states, warnings);
-  const starting = startingStates(states);
   const gilHolder = readGilHolder(ctx, interp, warnings);
   const collecting = readGcCollecting(ctx, interp);
   const frameCtx: FrameContext = {
@@ -123,7 +122,7 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     // The collector runs on the thread that holds the GIL, or, free-threaded, that is attached.
     const runs = threadState === undefined ? holdsGil : threadState === "attached";
     const thread: PyThread = {
-      ...(starting[index] && walk.frames.length === 0 ? { tid: 0, starting: true } : ids[index]!),
+      ...ids[index]!,
       threadStateAddress: ts.address,
       interpreterId,
       frames: walk.frames,
@@ -134,21 +133,30 @@ export function walkThreads(ctx: ThreadContext): ThreadWalk {
     if (walk.partial !== undefined) thread.partial = walk.partial;
     threads.push(thread);
   }
+  markStarting(states, threads);
   return { threads, newest, anchors, warnings };
 }
 
 /**
- * Which thread states are of threads being started (see `PyThread.starting`): 3.12+, those
- * `_status` says are neither bound to an OS thread nor unbound from one; before, those whose
- * `thread_id` is also another state's (CPython gives a new state its creator's until the new
- * thread runs). The caller keeps only those without frames.
+ * Marks the thread states of threads being started (see `PyThread.starting`; `states` and
+ * `threads` in the same order, newest first), which have no frames: 3.12+, those `_status` says
+ * are neither bound to an OS thread nor unbound from one; before, a state newer than one of
+ * the same `thread_id` that runs Python (CPython gives a new state its creator's `thread_id`
+ * until the new thread runs; a stale state left by an ended C thread whose `pthread_t` was
+ * reused is older, and has no frames).
  */
-function startingStates(states: StructView[]): boolean[] {
-  if (states.length > 0 && states[0]!.has("status")) {
-    return states.map((ts) => (ts.int("status") & 0b110) === 0);
-  }
+function markStarting(states: StructView[], threads: PyThread[]): void {
+  const status = states.length > 0 && states[0]!.has("status");
   const idents = states.map((ts) => ts.has("thread_id") ? ts.ptr("thread_id") : 0n);
-  return idents.map((ident, i) => ident !== 0n && idents.some((o, j) => j !== i && o === ident));
+  threads.forEach((t, i) => {
+    if (t.frames.length > 0) return;
+    const starting = status ? (states[i]!.int("status") & 0b110) === 0 : idents[i] !== 0n &&
+      threads.some((o, j) => j > i && idents[j] === idents[i] && o.frames.length > 0);
+    if (!starting) return;
+    t.tid = 0;
+    delete t.nsTid;
+    t.starting = true;
+  });
 }
 
 /** See {@linkcode ThreadWalk.anchors}. */

@@ -88,7 +88,9 @@ export function analyzeLocks(ctx: LocksContext): {
   const released = (t: PyThread): bigint | undefined => {
     if (releasedLocks.has(t.tid)) return releasedLocks.get(t.tid);
     let lock: bigint | undefined;
-    if (futexOf(t.tid) !== undefined && inConditionWait(t.frames)) {
+    // In any call, or between two (2.7's timed wait polls with sleeps): the lock is let go of
+    // just after the wait starts, and a thread caught before that is left unknown, not named.
+    if (inConditionWait(t.frames)) {
       const condition = selfOf(t, t.frames.length - 1);
       const name = ctx.rt.values?.py2 ? "_Condition__lock" : "_lock";
       lock = condition === 0n ? undefined : objects.dicts.attribute(condition, name, objects.types);
@@ -324,7 +326,8 @@ export function analyzeLocks(ctx: LocksContext): {
     const label = name === undefined ? "with" : `with ${name}:`;
     // Its own `with` block (entered, not the one it is entering): a Lock is not re-entrant.
     if (
-      released(t) !== lock.address && objects.scan(t.frames, "entered").withBlocks.has(lock.address)
+      lock.locked !== false && released(t) !== lock.address &&
+      objects.scan(t.frames, "entered").withBlocks.has(lock.address)
     ) {
       w.holder = t.tid;
       w.confidence = "inferred";
