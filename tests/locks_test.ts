@@ -282,7 +282,7 @@ registerTest(
     };
     assert.deepEqual(under(a), [
       `    Waiting for: threading.RLock ADDR (RLOCK_Y), held by thread ${b} (b) [owner recorded in the RLock]`,
-      "    Holds: threading.RLock ADDR (count 1)",
+      "    Holds: threading.RLock ADDR (RLOCK_X) (count 1)",
     ]);
     assert.equal(
       lines.at(-2)!.replace(/0x[0-9a-f]+/g, "ADDR"),
