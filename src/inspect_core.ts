@@ -14,7 +14,7 @@ import { OpenedElfFiles } from "./walk/opened_elf_files.ts";
 import { DEFAULT_METHODS, type Method, METHODS } from "./walk/find_interpreter.ts";
 import { locatePython, type PythonLocation } from "./walk/locate_python.ts";
 import { type InterpretersWalk, logInterpreters } from "./walk/interpreters.ts";
-import { readPython } from "./read_python.ts";
+import { readerWarnings, readPython } from "./read_python.ts";
 import { combineInterpreters } from "./walk/combine_interpreters.ts";
 import { readLastException } from "./analysis/exceptions/thread_exceptions.ts";
 import { crashedFirst, findCrash } from "./analysis/crash/crash_triage.ts";
@@ -193,13 +193,7 @@ export async function inspectCore(
     ...(noInterpreter === undefined ? [] : [noInterpreter]),
     ...core.warnings,
     ...memory.warnings,
-    ...(located?.warnings ?? []),
-    ...walk.warnings,
-    ...localsWarnings,
-    ...(greenlets?.warnings ?? []),
-    ...(tasks?.warnings ?? []),
-    ...nativeWarnings,
-    ...(locks?.warnings ?? []),
+    ...readerWarnings({ located, walk, localsWarnings, greenlets, tasks, nativeWarnings, locks }),
   ]);
   const timedOut = timedOutOf(deadline, walk);
   return {

@@ -53,7 +53,7 @@ import { loadParts, part, type Parts } from "./parts/parts.ts";
 import { type Deadline, timedOutOf } from "./deadline.ts";
 import { greenletModuleMapped } from "./analysis/greenlets/greenlet_mapped.ts";
 import { readInSnapshot, type Snapshot } from "./process/paused_snapshot.ts";
-import { readPython } from "./read_python.ts";
+import { readerWarnings, readPython } from "./read_python.ts";
 import { sleepSync } from "./sleep_sync.ts";
 import { pathExists } from "./fs_checks.ts";
 
@@ -414,13 +414,15 @@ export function* inspectSteps(
       warnings: [
         ...(mainExited === undefined ? [] : [mainExited]),
         ...(noInterpreter === undefined ? [] : [noInterpreter]),
-        ...(located?.warnings ?? []),
-        ...walk.warnings,
-        ...localsWarnings,
-        ...(greenlets?.warnings ?? []),
-        ...(tasks?.warnings ?? []),
-        ...nativeWarnings,
-        ...(locks?.warnings ?? []),
+        ...readerWarnings({
+          located,
+          walk,
+          localsWarnings,
+          greenlets,
+          tasks,
+          nativeWarnings,
+          locks,
+        }),
       ],
     };
     if (greenlets !== undefined) report.greenlets = greenlets.greenlets;

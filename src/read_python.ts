@@ -72,3 +72,28 @@ export function unlistedAtShutdown(
     "theirs at shutdown; a thread that never ran Python has none); --native-all shows every " +
     "thread";
 }
+
+/**
+ * The warnings of an inspection's readers, in the order reports give them (after what the
+ * caller says of the target itself): locating, the walk, locals, greenlets, tasks, native
+ * frames, locks.
+ */
+export function readerWarnings(from: {
+  located?: { warnings: string[] } | undefined;
+  walk: { warnings: string[] };
+  localsWarnings: string[];
+  greenlets?: { warnings: string[] } | undefined;
+  tasks?: { warnings: string[] } | undefined;
+  nativeWarnings: string[];
+  locks?: { warnings: string[] } | undefined;
+}): string[] {
+  return [
+    ...(from.located?.warnings ?? []),
+    ...from.walk.warnings,
+    ...from.localsWarnings,
+    ...(from.greenlets?.warnings ?? []),
+    ...(from.tasks?.warnings ?? []),
+    ...from.nativeWarnings,
+    ...(from.locks?.warnings ?? []),
+  ];
+}

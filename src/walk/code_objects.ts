@@ -132,21 +132,31 @@ export class CodeReader {
    * shared `co_code_adaptive` for copy 0, without copies, or when the array is not plausible.
    */
   #bytecodeStart(code: CodeInfo, copy: number | undefined): bigint {
-    if (copy === undefined || copy === 0 || code.copies === undefined || code.copies === 0n) {
-      return code.codeStart;
-    }
-    try {
-      const size = new DataView(this.#mem.read(code.copies, 8).buffer).getBigInt64(0, true);
-      if (copy < 0 || size > BigInt(MAX_BYTECODE_COPIES) || BigInt(copy) >= size) {
-        return code.codeStart;
-      }
-      const at = code.copies + 8n + 8n * BigInt(copy);
-      const entry = new DataView(this.#mem.read(at, 8).buffer).getBigUint64(0, true);
-      return entry === 0n ? code.codeStart : entry;
-    } catch (e) {
-      rethrowFatal(e);
-      return code.codeStart;
-    }
+    return bytecodeStart(this.#mem, code.codeStart, code.copies, copy);
+  }
+}
+
+/**
+ * The first code unit of copy `copy` of a code object's bytecode: entry `copy` of `copies`
+ * (free-threaded 3.14+: `co_tlbc`, `{Py_ssize_t size; char *entries[size]}`); `shared`
+ * (`co_code_adaptive`) for copy 0, without copies, or when the array is not plausible.
+ */
+export function bytecodeStart(
+  mem: MemoryReader,
+  shared: bigint,
+  copies: bigint | undefined,
+  copy: number | undefined,
+): bigint {
+  if (copy === undefined || copy === 0 || copies === undefined || copies === 0n) return shared;
+  try {
+    const size = new DataView(mem.read(copies, 8).buffer).getBigInt64(0, true);
+    if (copy < 0 || size > BigInt(MAX_BYTECODE_COPIES) || BigInt(copy) >= size) return shared;
+    const entry = new DataView(mem.read(copies + 8n + 8n * BigInt(copy), 8).buffer)
+      .getBigUint64(0, true);
+    return entry === 0n ? shared : entry;
+  } catch (e) {
+    rethrowFatal(e);
+    return shared;
   }
 }
 

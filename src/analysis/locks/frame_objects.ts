@@ -19,6 +19,7 @@ import {
   protectedDepth,
 } from "../../cpython/exception_table.ts";
 import { DictReader } from "../../cpython/dicts.ts";
+import { bytecodeStart } from "../../walk/code_objects.ts";
 import { ValueRenderer } from "../../cpython/values.ts";
 import { rethrowFatal } from "../../errors.ts";
 
@@ -226,14 +227,22 @@ export class FrameObjects {
     if (code?.fields.exceptiontable === undefined) return 0;
     try {
       let table = this.#tables.get(frame.codeAddress);
+      const co = readStruct(this.#mem, frame.codeAddress, code);
       if (table === undefined) {
-        const bytes = readStruct(this.#mem, frame.codeAddress, code).ptr("exceptiontable");
+        const bytes = co.ptr("exceptiontable");
         table = exceptionTable(readBytes(this.#mem, this.#rt, bytes, MAX_EXCEPTION_TABLE));
         this.#tables.set(frame.codeAddress, table);
       }
       if (table.length === 0) return 0;
-      const instr = readStruct(this.#mem, frame.frameAddress, frameLayout).ptr("instr");
-      const start = frame.codeAddress + BigInt(adaptive.offset);
+      const f = readStruct(this.#mem, frame.frameAddress, frameLayout);
+      const instr = f.ptr("instr");
+      // Free-threaded 3.14+: the thread may run a copy of the bytecode of its own.
+      const start = bytecodeStart(
+        this.#mem,
+        frame.codeAddress + BigInt(adaptive.offset),
+        this.#rt.bytecode === "per_thread" && co.has("tlbc") ? co.ptr("tlbc") : undefined,
+        f.has("tlbc_index") ? f.int("tlbc_index") : undefined,
+      );
       if (instr < start) return 0;
       const depth = protectedDepth(table, Number((instr - start) / 2n));
       return Math.min(depth, this.#stacksize(frame));
