@@ -7,9 +7,10 @@
  * (native frames, locals, locks, tasks, greenlets), are chunks beside it in
  * `dist/pystack-chunks/`, loaded only by the runs that need them: start-up is
  * paid per run, so `--version` compiles only the entry and a Python-only
- * `remote` only the walk. Copy both to run it elsewhere. It reads nothing
- * from the source tree at run time (the demo program is embedded). Checks the
- * result with `--version` from outside the tree.
+ * `remote` only the walk. Minified, with names kept. Copy both to run it
+ * elsewhere. It reads nothing from the source tree at run time (the demo
+ * program is embedded). Checks the result with `--version` from outside the
+ * tree.
  *
  * Usage: `deno task bundle`
  *
@@ -54,7 +55,9 @@ if (import.meta.main) {
   await DIST.mkdir({ recursive: true });
   const tmp = DIST.join(`.bundle.${Deno.pid}`);
   try {
-    await $`deno bundle --quiet --platform deno --code-splitting --outdir ${tmp} ${
+    // Minified (names kept: errors are named after their classes): a Python-only `remote`
+    // or `core` reads, hashes and looks up about 0.5 MB less source (~2 ms per run).
+    await $`deno bundle --quiet --platform deno --code-splitting --minify --keep-names --outdir ${tmp} ${
       ROOT.join("src", "main.ts")
     }`.cwd(ROOT);
     for (const chunk of tmp.readDirSync()) {
