@@ -19,6 +19,7 @@ import {
   executablePath,
   listTids,
   liveTask,
+  processOfTask,
   processState,
   readMapsText,
   targetPath,
@@ -151,6 +152,10 @@ export function* inspectSteps(
   if (!Number.isInteger(pid) || pid <= 0 || !pathExists(`/proc/${pid}`)) {
     throw new ProcessNotFoundError(pid);
   }
+  // A thread id (from `top -H`, a log line) stands for its process.
+  const ofTask = processOfTask(pid);
+  if (ofTask.told !== undefined) log(ofTask.told);
+  pid = ofTask.pid;
   // Mappings, files and memory through a thread still running: the main one unless it ended.
   const via = liveTask(pid);
   if (via === undefined) {
@@ -412,6 +417,7 @@ export function* inspectSteps(
       threads: walk.threads,
       interpreters: walk.interpreters,
       warnings: [
+        ...(ofTask.told === undefined ? [] : [ofTask.told]),
         ...(mainExited === undefined ? [] : [mainExited]),
         ...(noInterpreter === undefined ? [] : [noInterpreter]),
         ...readerWarnings({

@@ -14,6 +14,7 @@ import { useColor } from "./use_color.ts";
 import type { TimeoutGuard } from "./timeout_guard.ts";
 import { inspectOptions, logLine, print } from "./inspect_commands.ts";
 import { sleepSync } from "../sleep_sync.ts";
+import { onProcessOf } from "./task_pid.ts";
 
 /** Runs `pystack remote` (and the demo's inspection); returns the exit code. */
 export async function remote(
@@ -21,7 +22,7 @@ export async function remote(
   guard: TimeoutGuard | undefined,
 ): Promise<number> {
   if (command.subprocesses) {
-    return await remoteTree(command, useColor(command.noColor), guard?.deadline);
+    return await remoteTree(onProcessOf(command), useColor(command.noColor), guard?.deadline);
   }
   const sleepMs = Number(Deno.env.get("_PYSTACK_TEST_SLEEP_AFTER_ATTACH_MS") ?? 0);
   const heldFile = Deno.env.get("_PYSTACK_TEST_HELD_FILE");
@@ -36,7 +37,7 @@ export async function remote(
     ...(command.verbose > 1 ? { debug: logLine } : {}),
     ...(sleepMs > 0 ? { onPaused: () => holdForTest(sleepMs, heldFile) } : {}),
   });
-  const via = liveTask(command.pid) ?? command.pid;
+  const via = liveTask(report.pid) ?? report.pid;
   const sourceLine = sourceReader((file) => targetPath(via, file));
   return await print(report, command, sourceLine, [], guard);
 }

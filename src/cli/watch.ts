@@ -6,6 +6,7 @@
  * @module
  */
 
+import { onProcessOf } from "./task_pid.ts";
 import type { WatchCommand } from "./watch_args.ts";
 import { printError, printLines } from "./output.ts";
 import { sourceReader } from "./source_lines.ts";
@@ -43,7 +44,7 @@ export async function runWatch(
   color: boolean,
   deadline?: Deadline,
 ): Promise<number> {
-  const code = await watchBody(command, color, deadline);
+  const code = await watchBody(onProcessOf(command), color, deadline);
   if (deadline?.stage === undefined) return code;
   printError(
     `pystack: Timed out after ${formatSeconds(deadline.seconds)} s (--timeout): sampling ended ` +

@@ -67,6 +67,38 @@ export function taskExited(pid: number, tid: number): boolean {
 }
 
 /**
+ * The process a thread id belongs to (`Tgid` in `/proc/TID/status`): the id itself for a
+ * process (a thread group's leader), undefined when it cannot be read. `/proc/TID` of any
+ * thread exists, though only leaders are listed in `/proc`: a thread id taken from
+ * `top -H` or a log line would otherwise be read as a process of its own.
+ */
+export function threadGroupOf(tid: number): number | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${tid}/status`);
+    const match = /^Tgid:\s*(\d+)$/m.exec(status);
+    const tgid = match === null ? NaN : Number(match[1]);
+    return Number.isInteger(tgid) && tgid > 0 ? tgid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `pid` when it names a process; when it names one of a process's other threads, that
+ * process, with the sentence that says so (for a warning or a note).
+ */
+export function processOfTask(pid: number): { pid: number; told?: string } {
+  const tgid = threadGroupOf(pid);
+  if (tgid === undefined || tgid === pid) return { pid };
+  const name = threadName(tgid, pid);
+  return {
+    pid: tgid,
+    told: `${pid} is a thread${name === undefined ? "" : ` (${name})`} of process ${tgid}, ` +
+      `not a process: process ${tgid} is shown, all its threads`,
+  };
+}
+
+/**
  * The thread through which the memory and files of `pid` are read: `pid` itself while its
  * main thread runs. A main thread that has exited (`pthread_exit`) stays a zombie while the
  * other threads run on, and has no mappings, executable or memory left: the first thread
