@@ -7,8 +7,9 @@
  * (native frames, locals, locks, tasks, greenlets), are chunks beside it in
  * `dist/pystack-chunks/`, loaded only by the runs that need them: start-up is
  * paid per run, so `--version` compiles only the entry and a Python-only
- * `remote` only the walk. Minified, with names kept. Copy both to run it
- * elsewhere. It reads nothing from the source tree at run time (the demo
+ * `remote` only the walk. Minified, with names kept, and each module's
+ * top-level functions compiled with it, so Deno's code cache holds them
+ * (`eager_functions.ts`). Copy both to run it elsewhere. It reads nothing from the source tree at run time (the demo
  * program is embedded). Checks the result with `--version` from outside the
  * tree.
  *
@@ -19,6 +20,7 @@
 
 import $ from "dax";
 import { VERSION } from "../src/version.ts";
+import { eagerFunctions } from "./eager_functions.ts";
 
 const ROOT = $.path(import.meta.dirname!).parent()!;
 const DIST = ROOT.join("dist");
@@ -62,15 +64,19 @@ if (import.meta.main) {
     }`.cwd(ROOT);
     for (const chunk of tmp.readDirSync()) {
       if (chunk.isFile) {
-        await chunk.path.writeText(deferDynamicImports(await chunk.path.readText()));
+        await chunk.path.writeText(
+          eagerFunctions(deferDynamicImports(await chunk.path.readText())),
+        );
       }
     }
     const entry = tmp.join("main.js");
-    const code = intoChunkDir(await entry.readText(), CHUNKS);
+    const built = await entry.readText();
+    const body = built.startsWith("#!") ? built.slice(built.indexOf("\n") + 1) : built;
+    const code = eagerFunctions(intoChunkDir(body, CHUNKS));
     await entry.remove();
     await DIST.join(CHUNKS).remove({ recursive: true }).catch(() => {});
     await tmp.rename(DIST.join(CHUNKS));
-    await OUT.writeText(code.startsWith("#!") ? code : SHEBANG + code);
+    await OUT.writeText(SHEBANG + code);
     await OUT.chmod(0o755);
   } finally {
     await tmp.remove({ recursive: true }).catch(() => {});
