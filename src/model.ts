@@ -237,6 +237,28 @@ export interface CrashDetails {
    * stack's words.
    */
   abortPath?: string[];
+  /**
+   * The fault a signal handler caught before it raised the signal again (origin `self`, for
+   * SIGSEGV, SIGBUS, SIGFPE, SIGILL: Python's `faulthandler` does so): read from the signal
+   * frame the kernel left on the thread's stack.
+   */
+  handled?: HandledFault;
+}
+
+/** A fault a signal handler caught (see {@linkcode CrashDetails.handled}). */
+export interface HandledFault {
+  /** The faulting instruction. */
+  address: bigint;
+  /** The x86-64 trap number (14: page fault). */
+  trap: number;
+  /** The address accessed, for a page fault. */
+  faultAddress?: bigint;
+  /** Base name of the file mapped at `address`, and `address` as that file numbers it. */
+  library?: string;
+  libraryOffset?: bigint;
+  /** The function holding `address`, from the file's ELF symbol tables. */
+  symbol?: string;
+  symbolOffset?: bigint;
 }
 
 /** What a core file says about the process it came from. */

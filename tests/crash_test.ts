@@ -6,7 +6,10 @@
  * named where the extension keeps its symbol table; and the native fixture's
  * `read_null_pointer()`, always named), and a SIGSEGV a worker sends the main
  * thread with pthread_kill while it sleeps (said as sent by the process, not
- * raised where the main thread was). The crashing thread comes
+ * raised where the main thread was). With faulthandler enabled (`*-handled`),
+ * the signal the process dies of is raised by faulthandler: the header gives
+ * the fault first, read from the signal frame on the stack, then where it was
+ * raised again. The crashing thread comes
  * first with `[Crashed: SIG…]`, the header names the faulting function (or
  * `???` when no symbol holds it) and library, and the innermost Python frame;
  * `--json` carries the same (`crashed`, `core.crash`). A gcore core (no crash)
@@ -39,6 +42,10 @@ const MODES = [
   "segv-native",
   "uncaught",
   "segv-sent",
+  // faulthandler enabled: it catches the fault and raises the signal again (Python 3)
+  "segv-main-handled",
+  "segv-worker-handled",
+  "fpe-handled",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -87,7 +94,7 @@ async function crash(
   const status = await child.output();
   const expected = signalOf(mode);
   assert.equal(status.signal, expected, new TextDecoder().decode(status.stderr));
-  const tid = mode === "segv-worker"
+  const tid = mode === "segv-worker" || mode === "segv-worker-handled"
     ? Number(await Deno.readTextFile(`${dir}/ready.tid`))
     : child.pid;
   for (const name of ["core", `core.${child.pid}`]) {
@@ -101,6 +108,11 @@ async function crash(
   throw new Error(`The kernel wrote no core in ${dir}`);
 }
 
+/** The mode without `-handled` (faulthandler enabled): the same fault. */
+function faultOf(mode: Mode): Mode {
+  return mode.replace(/-handled$/, "") as Mode;
+}
+
 function signalOf(mode: Mode): string {
   const other = {
     abort: "SIGABRT",
@@ -111,7 +123,7 @@ function signalOf(mode: Mode): string {
     ill: "SIGILL",
     raising: "SIGILL",
   };
-  return other[mode as keyof typeof other] ?? "SIGSEGV";
+  return other[faultOf(mode) as keyof typeof other] ?? "SIGSEGV";
 }
 
 /** The fixture's function whose marked line is the crashed thread's innermost frame. */
@@ -126,11 +138,13 @@ const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
   raising: ["raise_in_c", "raising"],
   "segv-native": ["main", "native"],
   "segv-sent": ["main", "sent"],
+  "fpe-handled": ["main", "fpe"],
 };
 
 /** How each mode's signal came about (`crash.origin`). */
 function originOf(mode: Mode): string {
   if (mode === "segv-sent") return "process";
+  if (mode.endsWith("-handled")) return "self"; // raised again by faulthandler
   return signalOf(mode) === "SIGABRT" ? "self" : "fault";
 }
 
@@ -160,6 +174,10 @@ function failureStart(mode: Mode, dir: string): string {
     case "fpe":
       return String.raw`^The process died due to an arithmetic error \(SIGFPE\) at address: ` +
         String.raw`${hex} \(in \S*libc\.so\.6\) in div\+${hex} \(libc\.so\.6\+${hex}\), `;
+    case "fpe-handled":
+      // From the signal frame: the instruction's address, without the mapping's path.
+      return String.raw`^The process died due to an arithmetic error \(SIGFPE\) at address: ` +
+        String.raw`${hex} in div\+${hex} \(libc\.so\.6\+${hex}\), `;
     case "bus":
       return String.raw`^The process died due to a bus error \(SIGBUS\) accessing address: ` +
         `${hex} \\(in ${escape(dir)}/truncated\\) in \\S+ \\([^ ()]+\\+${hex}\\), `;
@@ -198,6 +216,10 @@ const LIBC_FUNCTION: Partial<Record<Mode, RegExp>> = {
   "segv-main": /^__strlen_\w+$/,
   "segv-worker": /^__strlen_\w+$/,
   uncaught: /^__strlen_\w+$/,
+  // Where faulthandler raised the signal again.
+  "segv-main-handled": /^__pthread_kill_implementation$/,
+  "segv-worker-handled": /^__pthread_kill_implementation$/,
+  "fpe-handled": /^__pthread_kill_implementation$/,
   abort: /^__pthread_kill_implementation$/,
   fpe: /^div$/,
 };
@@ -211,6 +233,8 @@ for (const python of await findPythons()) {
       ? { reason: python.unavailable }
       : python.missing
       ? { reason: python.missing, missing: true }
+      : mode.endsWith("-handled") && python.version[0] < 3
+      ? { reason: "Python 2.7 has no faulthandler module" }
       : kernelCoreSkip() ?? (mode === "segv-native" ? buildSkip() : undefined);
     registerTest(`crash triage python=${python.id} mode=${mode}`, skip, async () => {
       const made = await crash(python, mode);
@@ -245,6 +269,18 @@ for (const python of await findPythons()) {
             "the uncaught exception that ended the program, from sys",
           );
           assert.ok(failure !== undefined, "the failure line");
+          const handledTail = "; a signal handler caught it and raised ";
+          const [faultLine, raisedAgain] = failure.split(handledTail) as [string, string?];
+          if (mode.endsWith("-handled")) {
+            assert.match(
+              raisedAgain ?? "",
+              new RegExp(
+                String.raw`^${signal} again in \S+ \((libc\.so\.6|python\d\.\d+)\+0x[0-9a-f]+\): ` +
+                  "the fault was read from the signal frame on the thread's stack$",
+              ),
+              failure,
+            );
+          } else assert.equal(raisedAgain, undefined, failure);
           const own = OWN_FRAME[mode];
           if (own !== undefined) {
             // Crashed in C called from the fixture's own line: its frame is the innermost.
@@ -255,7 +291,7 @@ for (const python of await findPythons()) {
               func,
             ]);
             const calledFrom = `called from ${func} \\(${escape(SCRIPT)}:${lines.get(marker)}\\)$`;
-            assert.match(failure, new RegExp(failureStart(mode, made.dir) + calledFrom));
+            assert.match(faultLine, new RegExp(failureStart(mode, made.dir) + calledFrom));
             // C code set an exception and crashed before returning: it is in flight.
             assert.deepEqual(
               first.extra,
@@ -268,20 +304,20 @@ for (const python of await findPythons()) {
             assert.deepEqual(
               fixtureFrames.slice(-2).map((f) => [f.func, f.line]),
               [
-                ...(mode === "segv-main"
+                ...(faultOf(mode) === "segv-main"
                   ? [["main", lines.get("main")]]
-                  : mode === "segv-worker"
+                  : faultOf(mode) === "segv-worker"
                   ? [["crasher", lines.get("worker")]]
                   : []), // uncaught: an atexit handler, called by the interpreter's exit
                 ["read_null", lines.get("segv")],
               ],
             );
             assert.equal(
-              failure.replace(/ in \S+ \([^)]*\), called from .*$/, ""),
+              faultLine.replace(/ in \S+ \([^)]*\), called from .*$/, ""),
               "The process died due to a segmentation fault accessing address: 0x0",
             );
             assert.match(
-              failure,
+              faultLine,
               new RegExp(
                 ` in \\S+ \\((?:libc\\.so\\.6|python\\d\\.\\d+)\\+0x[0-9a-f]+\\), called from string_at \\(` +
                   `${siteFrame.file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${siteFrame.line}\\)$`,
@@ -318,6 +354,17 @@ for (const python of await findPythons()) {
           });
           if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
           if (mode === "segv-sent") assert.equal(c.abortPath, undefined);
+          if (mode.endsWith("-handled")) {
+            const h = c.handled;
+            assert.match(h.address, /^0x[0-9a-f]+$/);
+            assert.equal(h.library, "libc.so.6");
+            if (mode === "fpe-handled") {
+              assert.deepEqual([h.trap, h.faultAddress, h.symbol], [0, undefined, "div"]);
+            } else {
+              assert.deepEqual([h.trap, h.faultAddress], [14, "0x0"], "a page fault at 0");
+              if (LIBC_NAMED && !python.id.includes("-sid")) assert.match(h.symbol, /^__strlen_/);
+            }
+          } else assert.equal(c.handled, undefined, "no handler caught a fault");
           if (mode === "uncaught") {
             const e = c === undefined ? undefined : doc.target.core.lastException;
             assert.deepEqual(

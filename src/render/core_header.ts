@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CoreDetails, CrashDetails } from "../model.ts";
+import type { CoreDetails, CrashDetails, HandledFault } from "../model.ts";
 import { exceptionLines, exceptionText } from "./exception_text.ts";
 
 const SIGSTOP = 19;
@@ -19,7 +19,12 @@ const FAULTS: Readonly<Record<string, readonly [string, string]>> = {
 };
 
 /** ` in strlen (libc.so.6+0x1a2b3), called from string_at (FILE:LINE)`: where it crashed. */
-export function crashSiteText(crash: CrashDetails): string {
+export function crashSiteText(
+  crash: Pick<
+    CrashDetails,
+    "address" | "library" | "libraryOffset" | "symbol" | "symbolOffset" | "calledFrom"
+  >,
+): string {
   const hex = (n: bigint) => `0x${n.toString(16)}`;
   const symbol = crash.symbol === undefined
     ? "???"
@@ -69,6 +74,7 @@ export function failureLine(core: CoreDetails): string {
   const crash = core.crash;
   if (crash === undefined) return line;
   if (core.signal?.faultAddress !== undefined) return line + crashSiteText(crash);
+  if (crash.handled !== undefined) return handledFaultLine(crash, crash.handled);
   if (crash.origin === "process") {
     // Not raised where the thread was: another thread sent it (si_pid is the process's).
     return `The process died due to signal ${crash.signal}, sent by the process itself` +
@@ -77,6 +83,27 @@ export function failureLine(core: CoreDetails): string {
   }
   return `The process died due to signal ${crash.signal}, which it raised itself` +
     `${abortCause(crash.abortPath ?? [])}${crashSiteText(crash)}`;
+}
+
+/**
+ * The fault a signal handler caught, then the signal it raised again: ` in strlen (libc.so.6+…),
+ * called from …; a signal handler caught it and raised SIGSEGV again in …`. Python's
+ * `faulthandler` does so; it is not named: its last call, `raise()`, is a tail call that leaves
+ * no return address in it.
+ */
+function handledFaultLine(crash: CrashDetails, fault: HandledFault): string {
+  const [what, verb] = FAULTS[crash.signal] ?? [crash.signal, "accessing address"];
+  // The address accessed (a page fault), or the instruction's, as the kernel gives for these.
+  const at = fault.faultAddress ??
+    (crash.signal === "SIGFPE" || crash.signal === "SIGILL" ? fault.address : undefined);
+  const address = at === undefined ? "" : ` ${verb}: 0x${at.toString(16)}`;
+  const site = crashSiteText(
+    crash.calledFrom === undefined ? fault : { ...fault, calledFrom: crash.calledFrom },
+  );
+  const { calledFrom: _, ...raised } = crash;
+  return `The process died due to ${what}${address}${site}; a signal handler caught it and raised ` +
+    `${crash.signal} again${crashSiteText(raised)}: the fault was ` +
+    "read from the signal frame on the thread's stack";
 }
 
 function signalLine(core: CoreDetails): string {

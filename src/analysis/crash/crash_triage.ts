@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { CrashDetails, PyThread } from "../../model.ts";
+import type { CrashDetails, HandledFault, PyThread } from "../../model.ts";
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 import type { ElfNote } from "../../elf/elf_file.ts";
@@ -15,6 +15,7 @@ import type { Siginfo } from "../../elf/core_notes.ts";
 import type { CoreThread } from "../../core/core_file.ts";
 import type { ElfOpener } from "../../walk/object_files.ts";
 import { signalName } from "../../signals.ts";
+import { findSignalFrame, isFaultSignal } from "./signal_frame.ts";
 import {
   abortFunctionsOnStack,
   AddressLocator,
@@ -55,7 +56,26 @@ export function findCrash(ctx: CrashContext): CrashDetails | undefined {
   if (ctx.siginfo.signo === SIGABRT && crash.origin === "self") {
     crash.abortPath = abortFunctionsOnStack(ctx.mem, thread.registers.rsp, ctx.maps, locator);
   }
+  // A fault signal the thread raised itself: a handler caught the fault and raised it again.
+  if (crash.origin === "self" && isFaultSignal(ctx.siginfo.signo)) {
+    const handled = handledFault(ctx, thread.registers.rsp, ctx.siginfo.signo, locator);
+    if (handled !== undefined) crash.handled = handled;
+  }
   return crash;
+}
+
+/** The fault the signal frame above `sp` records, and where it was. */
+function handledFault(
+  ctx: CrashContext,
+  sp: bigint,
+  signal: number,
+  locator: AddressLocator,
+): HandledFault | undefined {
+  const frame = findSignalFrame(ctx.mem, sp, ctx.maps, signal);
+  if (frame === undefined) return undefined;
+  const out: HandledFault = { address: frame.pc, trap: frame.trap, ...locator.locate(frame.pc) };
+  if (frame.faultAddress !== undefined) out.faultAddress = frame.faultAddress;
+  return out;
 }
 
 /**
