@@ -10,7 +10,10 @@
  * 3.11 (killed with SIGSEGV), cut at offsets taken from its own program
  * headers: inside the ELF header, the program headers, the notes, at the
  * first memory segment, in the middle of the memory, inside the main thread's
- * stack, and one byte short.
+ * stack, and one byte short. And a kernel core of the same under Debian's
+ * static 3.11 (its runtime and thread states lie low, in the executable's data
+ * and the heap), cut just before the interpreter's dicts (`sys.modules`, the
+ * `sys` and builtins dicts): its threads must still be shown.
  *
  * @module
  */
@@ -27,6 +30,10 @@ import {
 import { remoteSkip, withRun } from "./_remote_cases.ts";
 import { checkCoreJson } from "./_check_json.ts";
 import { findPythons } from "./_pythons.ts";
+import { openCore } from "../src/core/core_file.ts";
+import { CoreMemory } from "../src/memory/core_memory.ts";
+import { selectRuntime } from "../src/cpython/runtime.ts";
+import { readStruct } from "../src/cpython/struct_view.ts";
 import {
   checkCoreHeader,
   checkCoreRun,
@@ -289,6 +296,54 @@ function checkTruncatedRun(
     throw withRun(error, result);
   }
 }
+
+const debian = (await findPythons()).find((candidate) => candidate.id === "3.11-debian")!;
+
+/** The interpreter (`-vv` names it) and its `modules` dict, in a whole core of `debian`. */
+async function interpreterAndModules(corePath: string): Promise<[bigint, bigint]> {
+  const verbose = await runPystack(["-vv", "core", corePath]);
+  const found = /main interpreter at (0x[0-9a-f]+)/.exec(verbose.stderr);
+  assert.ok(found, describeRun(verbose));
+  using core = await openCore(corePath);
+  using memory = new CoreMemory(core);
+  const [major, minor] = debian.version;
+  const rt = selectRuntime({ major, minor, micro: 0, releaseLevel: "final", serial: 0 });
+  const interp = BigInt(found[1]!);
+  return [interp, readStruct(memory, interp, rt.layout.structs.interp!).ptr("modules")];
+}
+
+registerTest(
+  "core error=truncated cut=before-interpreter-dicts",
+  remoteSkip(debian, fixture) ?? kernelCoreSkip(),
+  async () => {
+    await using core = await fixtureCore(debian, fixture.file, "kernel-segv");
+    const layout = elfLayout(core.path);
+    const [interp, modules] = await interpreterAndModules(core.path);
+    const loadOf = (address: bigint) =>
+      layout.loads.find((l) => l.vaddr <= address && address < l.vaddr + BigInt(l.size));
+    const cut = loadOf(modules);
+    assert.ok(cut !== undefined, `a dumped segment holds sys.modules at 0x${modules.toString(16)}`);
+    assert.ok(loadOf(interp)!.offset < cut.offset, "the interpreter state is before the cut");
+    await using dir = await tempDir();
+    const path = `${dir.path}/core.cut`;
+    await cutCopy(core.path, path, cut.offset);
+    // Before: "no Python interpreter state found" (exit 5), the threads being there.
+    const result = await runPystack(["core", path]);
+    try {
+      assert.equal(result.code, EXIT.ok, "exit code");
+      checkNoStackTrace(result.stderr);
+      assert.match(result.stderr, TRUNCATED_WARNING);
+      const { traceback } = parseCoreOutput(result.stdout);
+      assert.deepEqual(
+        traceback.map((t) => t.tid).sort((a, b) => a - b),
+        [...core.live.osThreads.keys()].sort((a, b) => a - b),
+        "every thread of the process",
+      );
+    } catch (error) {
+      throw withRun(error, result);
+    }
+  },
+);
 
 for (const kind of BAD_EXECUTABLES) {
   registerTest(`core error=bad-executable executable=${kind}`, pythonSkip, async () => {

@@ -6,7 +6,7 @@
  */
 
 import { rethrowFatal } from "../errors.ts";
-import type { MemoryReader } from "../memory/memory_reader.ts";
+import { type MemoryReader, MemoryReadError } from "../memory/memory_reader.ts";
 import type { MapEntry } from "../elf/maps.ts";
 import type { PythonRuntime } from "../cpython/runtime.ts";
 import { readStruct } from "../cpython/struct_view.ts";
@@ -88,7 +88,7 @@ function fromRuntime(
   const layout = ctx.rt.layout.structs.runtime;
   if (runtime === undefined || layout === undefined) return undefined;
   const interp = readStruct(ctx.mem, runtime, layout).ptr("interpreters_head");
-  return validator.isValid(interp) ? { interp, runtime, method } : undefined;
+  return validator.isValid(interp, { named: true }) ? { interp, runtime, method } : undefined;
 }
 
 function tryMethod(
@@ -110,7 +110,9 @@ function tryMethod(
       const head = ctx.symbols.get("interp_head");
       if (head === undefined) return undefined;
       const interp = new DataView(ctx.mem.read(head, 8).buffer).getBigUint64(0, true);
-      return validator.isValid(interp) ? { interp, runtime: undefined, method } : undefined;
+      return validator.isValid(interp, { named: true })
+        ? { interp, runtime: undefined, method }
+        : undefined;
     }
     case "bss": {
       const regions = main === undefined ? [] : writableMaps(main);
@@ -220,8 +222,13 @@ export class InterpreterValidator {
    * True when `address` is a `PyInterpreterState` whose first thread points back at it, and
    * two of its `modules`, `sysdict` and `builtins` are `dict`s (the third may be unset, or a
    * subclass).
+   *
+   * `named`: the address was not found by a scan but named by the interpreter itself (its debug
+   * offsets, its `.PyRuntime` section, a symbol). Then a dict that cannot be read (a core cut
+   * short before it, while the threads and their frames are there) counts for one: the
+   * thread's pointer back is the test. One that can be read must still be a dict.
    */
-  isValid(address: bigint): boolean {
+  isValid(address: bigint, { named = false }: { named?: boolean } = {}): boolean {
     const { interp, thread } = this.#rt.layout.structs;
     if (address === 0n || (address & 7n) !== 0n || interp === undefined || thread === undefined) {
       return false;
@@ -237,7 +244,14 @@ export class InterpreterValidator {
       for (const name of ["modules", "sysdict", "builtins"]) {
         const obj = is.ptr(name);
         if (obj === 0n) continue;
-        const type = this.#types.ofObject(obj);
+        let type: ReturnType<TypeNames["ofObject"]>;
+        try {
+          type = this.#types.ofObject(obj);
+        } catch (e) {
+          if (!named || !(e instanceof MemoryReadError)) throw e;
+          dicts++; // unreadable: not a reason to refuse an interpreter named by the runtime
+          continue;
+        }
         if ((type.flags & TypeFlags.DICT_SUBCLASS) === 0n) return false;
         if (type.name === "dict") dicts++;
       }

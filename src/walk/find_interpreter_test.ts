@@ -86,3 +86,28 @@ Deno.test("InterpreterValidator.isValid() rejects the header of a glibc malloc a
   assert.notEqual(type.name, "dict");
   assert.equal(new InterpreterValidator(mem, rt).isValid(candidate), false);
 });
+
+Deno.test("InterpreterValidator.isValid() takes unreadable dicts only where the runtime named it", () => {
+  const mem = new FakeMemory();
+  const interp = 0x5600_0000_1000n;
+  const thread = 0x5600_0000_8000n;
+  mem.map(interp, INTERP!.size);
+  mem.map(thread, THREAD!.size);
+  mem.writeU64(interp + off(INTERP, "tstate_head"), thread);
+  mem.writeU64(thread + off(THREAD, "interp"), interp);
+  ["modules", "sysdict", "builtins"].forEach((field, i) => {
+    // In a part of the core that was cut off: not mapped here.
+    mem.writeU64(interp + off(INTERP, field), 0x5600_0001_0000n + BigInt(i) * 0x100n);
+  });
+  const validator = new InterpreterValidator(mem, rt);
+  assert.equal(validator.isValid(interp), false, "found by a scan: the dicts are the test");
+  assert.equal(validator.isValid(interp, { named: true }), true);
+  // A thread state that does not point back is refused all the same.
+  mem.writeU64(thread + off(THREAD, "interp"), 0x1000n);
+  assert.equal(validator.isValid(interp, { named: true }), false);
+});
+
+Deno.test("InterpreterValidator.isValid() refuses readable non-dicts even where named", () => {
+  const { mem, interp } = interpreterMemory("OrderedDict");
+  assert.equal(new InterpreterValidator(mem, rt).isValid(interp, { named: true }), false);
+});
