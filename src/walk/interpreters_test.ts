@@ -83,3 +83,18 @@ Deno.test("walkInterpreters() marks a thread being started (3.12: not bound yet)
     [0, undefined],
   ]);
 });
+
+Deno.test("walkInterpreters() says why it shows no thread: an interpreter still being created", () => {
+  const { ctx, mem, interp } = memoryFor(1);
+  mem.writeU64(interp(0) + off(INTERP, "tstate_head"), 0n);
+  mem.writeI32(interp(0) + off(INTERP, "initialized"), 0);
+  const walk = walkInterpreters(ctx);
+  assert.deepEqual(walk.threads, []);
+  assert.deepEqual(walk.warnings, [
+    "no Python thread state to show: the interpreter is still being created (the process is " +
+    "starting, or has just exec'd)",
+  ]);
+  // Created: no thread state, and no reason known.
+  mem.writeI32(interp(0) + off(INTERP, "initialized"), 1);
+  assert.deepEqual(walkInterpreters(ctx).warnings, ["no Python thread state to show"]);
+});
