@@ -15,7 +15,8 @@
  * before any other statement of the module runs. (A cycle of modules in which
  * one calls another's function before that module ran would differ; every
  * chunk's top level runs on each load, so the bundle's tests would show it.)
- * Class methods and inner functions are left as they are.
+ * Class methods and inner functions are left as they are, and so are
+ * functions that only return an object literal (data built on demand).
  *
  * @module
  */
@@ -45,7 +46,7 @@ export function eagerFunctions(code: string): string {
     if (
       ts.isFunctionDeclaration(statement) && statement.name !== undefined &&
       statement.body !== undefined && !hasExportModifier(statement) &&
-      statement.getStart(source) >= top
+      statement.getStart(source) >= top && !returnsOnlyData(statement.body)
     ) {
       const start = statement.getStart(source);
       moved.push(`var ${statement.name.text}=(${code.slice(start, statement.end)});`);
@@ -60,6 +61,21 @@ export function eagerFunctions(code: string): string {
     at = end;
   }
   return out + code.slice(at);
+}
+
+/**
+ * A body that only returns an object literal: a table built when first asked for (the
+ * layouts of `src/cpython/layouts/`, one per CPython version, of which a run reads one), left
+ * to be compiled then: compiled with the module, every run would load all of them.
+ */
+function returnsOnlyData(body: ts.Block): boolean {
+  const [only] = body.statements;
+  if (body.statements.length !== 1 || only === undefined || !ts.isReturnStatement(only)) {
+    return false;
+  }
+  let value = only.expression;
+  while (value !== undefined && ts.isParenthesizedExpression(value)) value = value.expression;
+  return value !== undefined && ts.isObjectLiteralExpression(value);
 }
 
 function hasExportModifier(statement: ts.FunctionDeclaration): boolean {

@@ -46,3 +46,13 @@ Deno.test("eagerFunctions reads what the bundler writes: using, private fields, 
   const mod = await load(out);
   assert.equal((mod.run as () => number)(), 2);
 });
+
+Deno.test("eagerFunctions leaves functions that only build data to be compiled when called", () => {
+  const code = 'function v3_11(){return{version:"3.11",structs:{}}}function f(){return{a:1};}' +
+    "function g(){const x=1;return{x}}";
+  assert.equal(
+    eagerFunctions(code),
+    "var g=(function g(){const x=1;return{x}});" +
+      'function v3_11(){return{version:"3.11",structs:{}}}function f(){return{a:1};}',
+  );
+});
