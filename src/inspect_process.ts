@@ -14,6 +14,7 @@ import type { PyFrame, PyThread, StackReport } from "./model.ts";
 import { parseMaps } from "./elf/maps.ts";
 import { ProcessMemory } from "./memory/process_memory.ts";
 import { ProcessTracer } from "./process/tracer.ts";
+import { MappedFiles } from "./process/mapped_files.ts";
 import { NamespaceTids, parseNsPid } from "./process/namespace_tids.ts";
 import {
   executablePath,
@@ -22,7 +23,6 @@ import {
   processOfTask,
   processState,
   readMapsText,
-  targetPath,
   threadName,
 } from "./process/tasks.ts";
 import {
@@ -169,7 +169,9 @@ export function* inspectSteps(
   let parts = given ?? {};
   if (given === undefined) yield loadParts(options, maps).then((loaded) => void (parts = loaded));
   const exe = executablePath(via);
-  using files = new OpenedElfFiles((path) => targetPath(via, path));
+  // The files as the process mapped them: its container's; a deleted one's old content.
+  const mapped = new MappedFiles(via, maps, exe);
+  using files = new OpenedElfFiles(mapped.pathOf);
   using mem = new ProcessMemory(via);
   try {
     const objects = findPythonObjects(maps, exe, files.open);
@@ -419,6 +421,7 @@ export function* inspectSteps(
       warnings: [
         ...(ofTask.told === undefined ? [] : [ofTask.told]),
         ...(mainExited === undefined ? [] : [mainExited]),
+        ...mapped.warnings,
         ...(noInterpreter === undefined ? [] : [noInterpreter]),
         ...readerWarnings({
           located,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseMaps } from "../elf/maps.ts";
-import { liveRelocate, mapFilesPath } from "./live_files.ts";
+import { liveRelocate } from "./live_files.ts";
+import { mapFilesPath, MappedFiles } from "../process/mapped_files.ts";
 
 const MAPS = parseMaps([
   "55d0c3a00000-55d0c3a01000 r--p 00000000 fe:00 1234 /opt/python/bin/python3.12",
@@ -29,4 +30,14 @@ Deno.test("liveRelocate() opens a process's files through its root", () => {
   assert.equal(relocate(exe), `/proc/${Deno.pid}/root${exe}`);
   assert.equal(relocate("[vdso]"), undefined);
   assert.equal(relocate("/no/such/file.so"), undefined);
+});
+
+Deno.test("MappedFiles knows a deleted file's mappings and prefers the mapped file", () => {
+  const files = new MappedFiles(42, MAPS, "/opt/python/bin/python3.12");
+  assert.equal(files.deleted("/tmp/ext.so"), true);
+  assert.equal(files.deleted("/opt/python/lib/libpython3.12.so.1.0"), false);
+  // Neither /proc/42/map_files nor /proc/42/root here: nothing to open, nothing guessed.
+  assert.equal(files.locate("/tmp/ext.so"), undefined);
+  assert.equal(files.locate("[vdso]"), undefined);
+  assert.deepEqual(files.warnings, []);
 });
