@@ -73,7 +73,7 @@ function isElfFile(path: string): boolean {
 
 /**
  * Reads the Python stacks of every thread recorded in the core at `path`
- * (plain, gzip or zstd). `report.core` says what the core records about the
+ * (plain, gzip, zstd or lz4). `report.core` says what the core records about the
  * process. Throws a `CoreFileError` subclass when the core cannot be read,
  * {@linkcode NotPythonError} when no interpreter is found in it.
  *

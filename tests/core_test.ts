@@ -3,7 +3,7 @@
  * lines, GIL and GC tags and TIDs as `pystack remote` shows, and the header
  * (executable, pid, ppid, sid, uid, gid, pgrp, zombie, executable name,
  * arguments, how the process ended) as the live process and the maker give it.
- * Also: gzip- and zstd-compressed cores read like the plain one, and a script run by a
+ * Also: gzip-, zstd- and lz4-compressed cores read like the plain one, and a script run by a
  * relative path (2.7, 3.8) shows no source line read from pystack's working directory.
  *
  * The matrix, per interpreter of `_pythons.ts` (skipped where the remote tests
@@ -177,7 +177,8 @@ for (const python of pythons) {
 
 // ---- Compressed cores -------------------------------------------------------------------------
 
-const COMPRESSIONS = ["gzip", "zstd"] as const;
+// lz4-linked: blocks that refer back to earlier ones, as systemd-coredump wrote them (lz4 -BD).
+const COMPRESSIONS = ["gzip", "zstd", "lz4", "lz4-linked"] as const;
 type Compression = typeof COMPRESSIONS[number];
 
 const compressedPython = pythons.find((python) => python.id === "3.11-pyenv")!;
@@ -209,6 +210,11 @@ async function compress(core: FixtureCore, compression: Compression): Promise<st
     await run(["gzip", "-k", "-1", core.path]);
     return `${core.path}.gz`;
   }
+  if (compression === "lz4" || compression === "lz4-linked") {
+    const out = `${core.path}.${compression}`;
+    await run(["lz4", "-q", "-1", ...(compression === "lz4" ? [] : ["-BD"]), core.path, out]);
+    return out;
+  }
   const out = `${core.path}.zst`;
   if (onPath("zstd")) {
     await run(["zstd", "-q", "-1", "-k", core.path, "-o", out]);
@@ -239,6 +245,8 @@ for (const compression of COMPRESSIONS) {
   const skip = coreSkip(compressedPython, compressedFixture, compressedMaker) ??
     (compression === "gzip" && !onPath("gzip")
       ? { reason: "gzip is not installed", missing: true }
+      : compression.startsWith("lz4") && !onPath("lz4")
+      ? { reason: "lz4 is not installed (Debian's lz4 package)", missing: true }
       : undefined);
   registerTest(name, skip, async () => {
     try {
@@ -255,7 +263,9 @@ for (const compression of COMPRESSIONS) {
         } catch (error) {
           throw withRun(error, result);
         }
-        await checkCoreJson(["core", path], result, { compression });
+        await checkCoreJson(["core", path], result, {
+          compression: compression === "lz4-linked" ? "lz4" : compression,
+        });
       } finally {
         await Deno.remove(path).catch(() => {});
       }

@@ -303,7 +303,7 @@ Options:
   core: `Usage: pystack core CORE [EXECUTABLE] [options]
 
 Prints the Python stack of every thread recorded in the core dump CORE (made by the
-kernel, gcore or systemd-coredump; gzip and zstd compressed cores are read directly).
+kernel, gcore or systemd-coredump; gzip, zstd and lz4 compressed cores are read directly).
 EXECUTABLE is the Python interpreter that produced it, when the one the core names
 cannot be found.
 

@@ -81,7 +81,7 @@ export class NotElfError extends CoreFileError {
       path,
       `Cannot read core ${path}: not an ELF file: ${detail}`,
       "pass a core dump (made by the kernel, gcore or systemd-coredump); " +
-        "gzip and zstd compressed cores are read directly",
+        "gzip, zstd and lz4 compressed cores are read directly",
     );
   }
 }

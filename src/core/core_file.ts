@@ -1,7 +1,7 @@
 /**
  * Opening an x86-64 Linux core file: header checks, `PT_LOAD` segments and
  * notes (threads, process info, signal, file mappings, auxiliary vector). The
- * file is read lazily by offset, never loaded whole; gzip and zstd cores are
+ * file is read lazily by offset, never loaded whole; gzip, zstd and lz4 cores are
  * first decompressed (streaming) into a temporary file that
  * `[Symbol.dispose]` deletes.
  *
@@ -39,7 +39,12 @@ import {
   NotElfError,
   WrongArchitectureError,
 } from "./core_errors.ts";
-import { type Compression, decompressToTemp, detectCompression } from "./decompress.ts";
+import {
+  type Compression,
+  decompressToTemp,
+  detectCompression,
+  unreadCompression,
+} from "./decompress.ts";
 import { type CoreExecutable, findExecutable } from "./core_executable.ts";
 
 const ET_CORE = 4;
@@ -272,13 +277,24 @@ function readNotes(
 }
 
 /**
- * Opens a core file (gzip and zstd cores are decompressed to a temporary file
+ * Opens a core file (gzip, zstd and lz4 cores are decompressed to a temporary file
  * first). Throws a {@linkcode CoreFileError} subclass saying what is wrong.
  */
 export async function openCore(path: string, options: OpenCoreOptions = {}): Promise<CoreFile> {
   const head = probe(path);
   const compression = detectCompression(head);
-  if (!compression) return new CoreFile(path, openSource(path));
+  if (!compression) {
+    const other = unreadCompression(head);
+    if (other !== undefined) {
+      throw new CoreUnreadableError(
+        path,
+        `it is compressed with ${other}, which pystack does not read`,
+        `decompress it first ('${other === "xz" ? "xz" : "bzip2"} -dk ${path}'); ` +
+          "gzip, zstd and lz4 cores are read directly",
+      );
+    }
+    return new CoreFile(path, openSource(path));
+  }
   let decompressed;
   try {
     decompressed = await decompressToTemp(
@@ -290,7 +306,7 @@ export async function openCore(path: string, options: OpenCoreOptions = {}): Pro
     throw new CoreUnreadableError(
       path,
       e instanceof Error ? e.message : String(e),
-      `the compressed file is damaged ('${compression === "gzip" ? "gzip" : "zstd"} -t' checks it)`,
+      `the compressed file is damaged ('${compression} -t' checks it)`,
     );
   }
   let source;

@@ -340,3 +340,21 @@ Deno.test("openCore() reports corrupt compressed data as unreadable", async () =
   assert.ok(zst instanceof CoreUnreadableError);
   assert.equal(zst.hint, "the compressed file is damaged ('zstd -t' checks it)");
 });
+
+Deno.test("openCore() names an xz or bzip2 core's compression, and how to decompress it", async () => {
+  const dir = freshDir();
+  Deno.writeFileSync(`${dir}/core.xz`, new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0, 4]));
+  const xz = await openCore(`${dir}/core.xz`).then(() => undefined, (e) => e);
+  assert.ok(xz instanceof CoreUnreadableError);
+  assert.equal(
+    xz.message,
+    `Cannot read core ${dir}/core.xz: it is compressed with xz, which pystack does not read`,
+  );
+  assert.equal(
+    xz.hint,
+    `decompress it first ('xz -dk ${dir}/core.xz'); gzip, zstd and lz4 cores are read directly`,
+  );
+  Deno.writeFileSync(`${dir}/core.bz2`, new TextEncoder().encode("BZh91AY&SY"));
+  const bz = await openCore(`${dir}/core.bz2`).then(() => undefined, (e) => e);
+  assert.match(bz.message, /compressed with bzip2/);
+});
