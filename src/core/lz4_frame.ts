@@ -37,7 +37,8 @@ export interface ByteReader {
 
 /**
  * Decodes the LZ4 frames of `input` (one after the other, skippable frames
- * skipped), handing each decoded block to `write`. Throws
+ * skipped), handing each decoded block to `write` (the bytes are valid only
+ * during the call). Throws
  * {@linkcode Lz4FormatError} on a malformed or cut frame, after writing what
  * came before it.
  */
@@ -111,7 +112,7 @@ function decodeFrame(input: ByteReader, write: (bytes: Uint8Array) => void): voi
     } else {
       end = decodeBlock(block, out, WINDOW, independent ? WINDOW : WINDOW - kept);
     }
-    write(out.slice(WINDOW, end));
+    write(out.subarray(WINDOW, end));
     if (!independent) {
       // Keep the last 64 KiB of the output (window and block are contiguous: shift them left).
       const keep = Math.min(WINDOW, kept + end - WINDOW);
@@ -176,11 +177,12 @@ export function decodeBlock(
     let from = o - offset;
     if (offset === 0 || from < floor) throw new Lz4FormatError("a match reaches before the window");
     if (o + match > out.length) throw new Lz4FormatError("a match runs past the block size");
-    if (offset >= match) {
-      out.copyWithin(o, from, from + match);
-      o += match;
-    } else {
-      for (let k = 0; k < match; k++) out[o++] = out[from++]!;
+    // An overlapping match repeats its last `offset` bytes: copied in pieces that double.
+    for (let left = match; left > 0;) {
+      const n = Math.min(left, o - from);
+      out.copyWithin(o, from, from + n);
+      o += n;
+      left -= n;
     }
   }
   return o;

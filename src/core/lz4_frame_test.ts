@@ -57,7 +57,7 @@ function reader(bytes: Uint8Array): ByteReader {
 
 function decode(bytes: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
-  decodeLz4Frames(reader(bytes), (b) => parts.push(b));
+  decodeLz4Frames(reader(bytes), (b) => parts.push(b.slice()));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -103,7 +103,11 @@ Deno.test({
       const packed = await compress(["-B4"], data);
       const parts: Uint8Array[] = [];
       assert.throws(
-        () => decodeLz4Frames(reader(packed.subarray(0, packed.length >> 1)), (b) => parts.push(b)),
+        () =>
+          decodeLz4Frames(
+            reader(packed.subarray(0, packed.length >> 1)),
+            (b) => parts.push(b.slice()),
+          ),
         Lz4FormatError,
       );
       const got = parts.reduce((n, p) => n + p.length, 0);
