@@ -174,7 +174,7 @@ export function decodeBlock(
     const offset = block[i]! | (block[i + 1]! << 8);
     i += 2;
     const match = length(token & 15) + 4;
-    let from = o - offset;
+    const from = o - offset;
     if (offset === 0 || from < floor) throw new Lz4FormatError("a match reaches before the window");
     if (o + match > out.length) throw new Lz4FormatError("a match runs past the block size");
     // An overlapping match repeats its last `offset` bytes: copied in pieces that double.
