@@ -46,6 +46,9 @@ const MODES = [
   "segv-main-handled",
   "segv-worker-handled",
   "fpe-handled",
+  // faulthandler catching a signal that was sent: no fault to find
+  "segv-sent-handled",
+  "fpe-sent-handled",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -113,8 +116,14 @@ function faultOf(mode: Mode): Mode {
   return mode.replace(/-handled$/, "") as Mode;
 }
 
+/** A fault that faulthandler caught and raised again: the header gives the fault first. */
+function handledFault(mode: Mode): boolean {
+  return mode.endsWith("-handled") && !mode.includes("-sent");
+}
+
 function signalOf(mode: Mode): string {
   const other = {
+    "fpe-sent": "SIGFPE",
     abort: "SIGABRT",
     assert: "SIGABRT",
     fatal: "SIGABRT",
@@ -139,6 +148,8 @@ const OWN_FRAME: Partial<Record<Mode, [string, string]>> = {
   "segv-native": ["main", "native"],
   "segv-sent": ["main", "sent"],
   "fpe-handled": ["main", "fpe"],
+  "segv-sent-handled": ["main", "sent"],
+  "fpe-sent-handled": ["main", "fpesent"],
 };
 
 /** How each mode's signal came about (`crash.origin`). */
@@ -181,6 +192,11 @@ function failureStart(mode: Mode, dir: string): string {
     case "bus":
       return String.raw`^The process died due to a bus error \(SIGBUS\) accessing address: ` +
         `${hex} \\(in ${escape(dir)}/truncated\\) in \\S+ \\([^ ()]+\\+${hex}\\), `;
+    case "segv-sent-handled":
+    case "fpe-sent-handled":
+      // faulthandler raised again the signal it caught: no fault found in its frame.
+      return String.raw`^The process died due to signal ${signalOf(mode)}, which it raised ` +
+        String.raw`itself in \S+ \((libc\.so\.6|python\d\.\d+)\+${hex}\), `;
     case "segv-sent":
       // Where the main thread slept (libc's, or the static interpreter's own copy of it).
       return String.raw`^The process died due to signal SIGSEGV, sent by the process itself ` +
@@ -271,7 +287,7 @@ for (const python of await findPythons()) {
           assert.ok(failure !== undefined, "the failure line");
           const handledTail = "; a signal handler caught it and raised ";
           const [faultLine, raisedAgain] = failure.split(handledTail) as [string, string?];
-          if (mode.endsWith("-handled")) {
+          if (handledFault(mode)) {
             assert.match(
               raisedAgain ?? "",
               new RegExp(
@@ -354,7 +370,7 @@ for (const python of await findPythons()) {
           });
           if (mode === "abort") assert.ok(c.abortPath.includes("abort"), "abort() on the stack");
           if (mode === "segv-sent") assert.equal(c.abortPath, undefined);
-          if (mode.endsWith("-handled")) {
+          if (handledFault(mode)) {
             const h = c.handled;
             assert.match(h.address, /^0x[0-9a-f]+$/);
             assert.equal(h.library, "libc.so.6");

@@ -15,7 +15,8 @@
  * instruction pointer and a return address in executable mappings, a stack
  * pointer in a writable one, the pointer to the saved FPU state just above
  * the frame, and a trap number that raises the signal the process died of.
- * The innermost such frame above the stack pointer is the handler's.
+ * The innermost such frame above the stack pointer is the handler's; it is
+ * kept only when it records a fault, not a signal sent ({@linkcode isFault}).
  *
  * @module
  */
@@ -46,13 +47,16 @@ const FRAME = {
 /** How far above the frame the saved FPU state may start (it follows the frame, 64-aligned). */
 const MAX_FPSTATE_GAP = 8192;
 
-/** x86-64 trap numbers that make the kernel send each fault signal. */
+/** x86-64 trap numbers that make the kernel send each fault signal (`arch/x86/kernel/traps.c`). */
 const TRAPS: Readonly<Record<number, readonly number[]>> = {
-  4: [6, 13], // SIGILL: #UD, #GP (a privileged instruction)
-  7: [14, 17], // SIGBUS: #PF (past the end of a mapped file), #AC
-  8: [0, 4, 16, 19], // SIGFPE: #DE, #OF, #MF, #XM
-  11: [12, 13, 14], // SIGSEGV: #SS, #GP, #PF
+  4: [6], // SIGILL: #UD
+  7: [11, 12, 14, 17], // SIGBUS: #NP, #SS, #PF (past the end of a mapped file), #AC
+  8: [0, 16, 19], // SIGFPE: #DE, #MF, #XM
+  11: [4, 5, 13, 14], // SIGSEGV: #OF, #BR, #GP, #PF
 };
+const SIGFPE = 8;
+const SIGSEGV = 11;
+const DIVIDE_ERROR = 0;
 /** The page fault trap: `cr2` holds the address accessed. */
 const PAGE_FAULT = 14;
 
@@ -66,6 +70,8 @@ export interface SignalFrame {
   sp: bigint;
   /** The x86-64 trap number (14: page fault). */
   trap: number;
+  /** The trap's error code (for a page fault: 2, a write; 16, an instruction fetch). */
+  error: number;
   /** The address accessed, for a page fault (`cr2`). */
   faultAddress?: bigint;
 }
@@ -98,7 +104,66 @@ export function findSignalFrame(
     rethrowFatal(e);
     return undefined;
   }
-  return signalFrameIn(bytes, sp, maps, traps);
+  const frame = signalFrameIn(bytes, sp, maps, traps);
+  if (frame === undefined) return undefined;
+  let code: Uint8Array | undefined;
+  try {
+    code = mem.read(frame.pc - 2n, CODE_BYTES + 2);
+  } catch (e) {
+    rethrowFatal(e);
+  }
+  return isFault(frame, code, maps, signal) ? frame : undefined;
+}
+
+/** Bytes read at the faulting instruction: its prefixes, opcode and ModRM. */
+const CODE_BYTES = 16;
+
+/**
+ * Whether the frame records the fault itself. A frame is also pushed for a signal sent with
+ * `kill` or `raise` (faulthandler catches those too), and the kernel then saves the thread's
+ * last trap, its number, error code and address, stale. Such a frame is refused when the
+ * instruction before the saved one is a `syscall` (the signal came as a system call
+ * returned: a `kill` the thread made, or any signal while it waited in one), for a divide
+ * error when the saved instruction is no division, and for a page fault when its address lies
+ * in a mapping that allows that access (the kernel served it: not what ended the process).
+ * `code`: the bytes from two before the saved instruction (undefined: unreadable).
+ */
+export function isFault(
+  frame: SignalFrame,
+  code: Uint8Array | undefined,
+  maps: readonly MapEntry[],
+  signal: number,
+): boolean {
+  if (code !== undefined && code[0] === 0x0f && code[1] === 0x05) return false;
+  if (signal === SIGFPE && frame.trap === DIVIDE_ERROR) {
+    return code !== undefined && isDivision(code.subarray(2));
+  }
+  if (signal === SIGSEGV && frame.trap === PAGE_FAULT && frame.faultAddress !== undefined) {
+    const at = frame.faultAddress;
+    const mapping = maps.find((m) => m.start <= at && at < m.end);
+    const needed = (frame.error & 16) !== 0 ? 2 : (frame.error & 2) !== 0 ? 1 : 0;
+    if (mapping !== undefined && mapping.perms[needed] !== "-") return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `code` starts with a `div` or `idiv` (opcode F6 or F7 with ModRM reg 6 or 7), after
+ * legacy and REX prefixes.
+ */
+export function isDivision(code: Uint8Array): boolean {
+  let i = 0;
+  while (i < code.length && isPrefix(code[i]!)) i++;
+  const opcode = code[i];
+  const modrm = code[i + 1];
+  if ((opcode !== 0xf6 && opcode !== 0xf7) || modrm === undefined) return false;
+  const reg = (modrm >> 3) & 7;
+  return reg === 6 || reg === 7;
+}
+
+function isPrefix(byte: number): boolean {
+  return (byte >= 0x40 && byte <= 0x4f) || // REX
+    [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].includes(byte);
 }
 
 /**
@@ -131,7 +196,13 @@ export function signalFrameIn(
     const pc = word(o + FRAME.rip);
     const faultSp = word(o + FRAME.rsp);
     if (!executable(word(o)) || !executable(pc) || !writable(faultSp)) continue;
-    const out: SignalFrame = { frameAddress, pc, sp: faultSp, trap: Number(trap) };
+    const out: SignalFrame = {
+      frameAddress,
+      pc,
+      sp: faultSp,
+      trap: Number(trap),
+      error: Number(word(o + FRAME.err) & 0xffffn),
+    };
     if (trap === BigInt(PAGE_FAULT)) out.faultAddress = word(o + FRAME.cr2);
     return out;
   }

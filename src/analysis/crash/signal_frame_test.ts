@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { signalFrameIn } from "./signal_frame.ts";
+import { isDivision, isFault, type SignalFrame, signalFrameIn } from "./signal_frame.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 
 const map = (start: bigint, end: bigint, perms: string, path = ""): MapEntry => ({
@@ -50,6 +50,7 @@ Deno.test("signalFrameIn finds the page fault a handler caught: pc, cr2, trap", 
     pc: LIBC + 0x76ad8n,
     sp: STACK + 0x2000n,
     trap: 14,
+    error: 4,
     faultAddress: 0n,
   });
 });
@@ -98,4 +99,51 @@ Deno.test("signalFrameIn takes the innermost of two frames, and none past the by
     signalFrameIn(stackWithFrame(72).subarray(0, 72 + 400), STACK, MAPS, [14]),
     undefined,
   );
+});
+
+const PAGE_FAULT_AT_0: SignalFrame = {
+  frameAddress: STACK + 72n,
+  pc: LIBC + 0x76ad8n,
+  sp: STACK + 0x2000n,
+  trap: 14,
+  error: 4,
+  faultAddress: 0n,
+};
+/** `mov (%rdi),%eax` after other code: no `syscall` before it. */
+const LOAD = new Uint8Array([0x48, 0x89, 0x8b, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+Deno.test("isFault keeps a page fault at an address no mapping allows", () => {
+  assert.equal(isFault(PAGE_FAULT_AT_0, LOAD, MAPS, 11), true);
+  // Unreadable code does not refuse it: the address is evidence enough.
+  assert.equal(isFault(PAGE_FAULT_AT_0, undefined, MAPS, 11), true);
+  // A write into read-only code: a fault too.
+  const write = { ...PAGE_FAULT_AT_0, error: 6, faultAddress: LIBC + 0x10n };
+  assert.equal(isFault(write, LOAD, MAPS, 11), true);
+});
+
+Deno.test("isFault refuses a frame of a signal sent: kill, raise (the thread's last trap, stale)", () => {
+  // Returned from `syscall` (0f 05): the signal came with the system call's return.
+  const afterSyscall = new Uint8Array([0x0f, 0x05, 0x48, 0x3d, 0, 0xf0, 0xff, 0xff]);
+  assert.equal(isFault(PAGE_FAULT_AT_0, afterSyscall, MAPS, 11), false);
+  // A page fault the kernel served: a read of readable memory.
+  const served = { ...PAGE_FAULT_AT_0, faultAddress: STACK + 0x100n };
+  assert.equal(isFault(served, LOAD, MAPS, 11), false);
+  // Trap 0 (a thread that never trapped) for a SIGFPE where no division stands.
+  const divide = { ...PAGE_FAULT_AT_0, trap: 0, error: 0 };
+  delete (divide as Partial<SignalFrame>).faultAddress;
+  assert.equal(isFault(divide, LOAD, MAPS, 8), false);
+  assert.equal(isFault(divide, undefined, MAPS, 8), false, "no division seen: not kept");
+  // The same frame at an `idiv %ecx` (f7 f9): kept.
+  assert.equal(isFault(divide, new Uint8Array([0x48, 0x89, 0xf7, 0xf9]), MAPS, 8), true);
+});
+
+Deno.test("isDivision reads div and idiv after prefixes, and nothing else", () => {
+  assert.equal(isDivision(new Uint8Array([0xf7, 0xf9])), true); // idiv %ecx
+  assert.equal(isDivision(new Uint8Array([0x48, 0xf7, 0x75, 0xf8])), true); // div -8(%rbp)
+  assert.equal(isDivision(new Uint8Array([0x66, 0x41, 0xf7, 0xf0])), true); // div %r8w
+  assert.equal(isDivision(new Uint8Array([0xf6, 0xf1])), true); // div %cl
+  assert.equal(isDivision(new Uint8Array([0xf7, 0xd8])), false); // neg %eax
+  assert.equal(isDivision(new Uint8Array([0xf7, 0xe1])), false); // mul %ecx
+  assert.equal(isDivision(new Uint8Array([0x89, 0xc8])), false); // mov %ecx,%eax
+  assert.equal(isDivision(new Uint8Array([0x48])), false);
 });
