@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type ByteSource, ElfFile, fileSource, type ProgramHeader } from "../elf/elf_file.ts";
+import { type ByteSource, ElfFile, type ProgramHeader } from "../elf/elf_file.ts";
 import { AT_EXECFN, AT_SYSINFO_EHDR, type FileMapping } from "../elf/core_notes.ts";
 import type { CoreFile } from "../core/core_file.ts";
 import { LibraryLocator } from "../core/library_locator.ts";
@@ -96,8 +96,13 @@ export class CoreMemory implements MemoryReader, Disposable {
       const candidates = recordedPath === core.executable.path && options.executable
         ? [options.executable].filter(isFile)
         : locator.candidates(recordedPath);
-      const path = this.#choose(recordedPath, candidates, wanted);
-      this.#files.set(recordedPath, { recordedPath, path });
+      const { path, opened } = this.#choose(recordedPath, candidates, wanted);
+      this.#files.set(recordedPath, {
+        recordedPath,
+        path,
+        ...(opened === undefined ? {} : { source: opened.source }),
+      });
+      if (opened !== undefined) this.#fileLoads.set(recordedPath, opened.loads);
       if (path === undefined && !IGNORED_FILES.test(recordedPath)) {
         this.missing.push(recordedPath);
       }
@@ -179,24 +184,34 @@ export class CoreMemory implements MemoryReader, Disposable {
     this.cache.clear();
   }
 
-  #choose(recorded: string, candidates: string[], wanted: string | undefined) {
-    if (candidates.length === 0) return undefined;
+  /**
+   * The file used for `recorded`: the first candidate whose build id is `wanted` (else the first,
+   * with a warning). A file opened to read its build id and chosen stays open (`opened`), with
+   * its `PT_LOAD` headers: memory is read from it later.
+   */
+  #choose(
+    recorded: string,
+    candidates: string[],
+    wanted: string | undefined,
+  ): { path: string | undefined; opened?: OpenedFile } {
+    if (candidates.length === 0) return { path: undefined };
     if (recorded.endsWith(" (deleted)")) {
       this.warnings.push(`${recorded} was deleted while the process ran; using ${candidates[0]}`);
     }
-    if (wanted === undefined) return candidates[0];
+    if (wanted === undefined) return { path: candidates[0] };
     const ids = new Map<string, string | undefined>();
     for (const candidate of candidates) {
-      const id = fileBuildId(candidate);
-      if (id === wanted) return candidate;
-      ids.set(candidate, id);
+      const opened = openElf(candidate);
+      if (opened?.buildId === wanted) return { path: candidate, opened };
+      opened?.source[Symbol.dispose]();
+      ids.set(candidate, opened?.buildId);
     }
     const chosen = candidates[0]!;
     const name = recorded.slice(recorded.lastIndexOf("/") + 1);
     this.warnings.push(
       `${name} needed BUILD ID ${wanted} but found ${ids.get(chosen) ?? "<MISSING>"} at ${chosen}`,
     );
-    return chosen;
+    return { path: chosen };
   }
 
   /** Where the byte `address + pos` comes from, and how many bytes follow it there. */
@@ -349,11 +364,26 @@ function firstAfter(ranges: readonly { start: bigint }[], address: bigint): numb
   return lo;
 }
 
-function fileBuildId(path: string): string | undefined {
+/** A mapped file opened to check its build id: its source, build id and `PT_LOAD` headers. */
+interface OpenedFile {
+  source: ByteSource & Disposable;
+  buildId: string | undefined;
+  loads: ProgramHeader[] | null;
+}
+
+/** `path` opened as an ELF file; its build id undefined when it has none or is no ELF file. */
+function openElf(path: string): OpenedFile | undefined {
+  let source: (ByteSource & Disposable) | undefined;
   try {
-    using source = fileSource(path);
-    return new ElfFile(source).buildId();
+    source = openFileReader(path);
+    const elf = new ElfFile(source);
+    return {
+      source,
+      buildId: elf.buildId(),
+      loads: elf.programHeaders().filter((h) => h.type === 1),
+    };
   } catch {
-    return undefined;
+    if (source === undefined) return undefined;
+    return { source, buildId: undefined, loads: null };
   }
 }
