@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ByteReader, decodeBlock, decodeLz4Frames, Lz4FormatError } from "./lz4_frame.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Whether the `lz4` command is here (Debian's lz4 package; CI installs it). */
 const HAVE_LZ4 = (() => {
@@ -58,13 +59,7 @@ function reader(bytes: Uint8Array): ByteReader {
 function decode(bytes: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
   decodeLz4Frames(reader(bytes), (b) => parts.push(b.slice()));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 Deno.test({
@@ -93,11 +88,7 @@ Deno.test({
       const a = await compress([], data.subarray(0, 100000));
       const b = await compress(["-BD"], data.subarray(100000));
       const skippable = new Uint8Array([0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
-      const joined = new Uint8Array(a.length + skippable.length + b.length);
-      joined.set(a);
-      joined.set(skippable, a.length);
-      joined.set(b, a.length + skippable.length);
-      assert.deepEqual(decode(joined), data);
+      assert.deepEqual(decode(concatBytes([a, skippable, b])), data);
     });
     await t.step("a cut frame: what came before, then an error", async () => {
       const packed = await compress(["-B4"], data);

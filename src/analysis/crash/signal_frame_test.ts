@@ -18,6 +18,16 @@ const MAPS = [
   map(LIBC, LIBC + 0x100000n, "r-xp", "/lib/x86_64-linux-gnu/libc.so.6"),
 ];
 
+/** The frame `stackWithFrame` writes, as `signalFrameIn` must read it. */
+const PAGE_FAULT_AT_0: SignalFrame = {
+  frameAddress: STACK + 72n,
+  pc: LIBC + 0x76ad8n,
+  sp: STACK + 0x2000n,
+  trap: 14,
+  error: 4,
+  faultAddress: 0n,
+};
+
 /**
  * Stack bytes read at STACK holding the handler's frames, then, at `at`, a signal frame as the
  * kernel writes it for a page fault at `pc` reading address 0 (the values of the SIGSEGV core
@@ -45,14 +55,7 @@ function stackWithFrame(at: number, edit: (view: DataView) => void = () => {}): 
 
 Deno.test("signalFrameIn finds the page fault a handler caught: pc, cr2, trap", () => {
   const frame = signalFrameIn(stackWithFrame(72), STACK, MAPS, [12, 13, 14]);
-  assert.deepEqual(frame, {
-    frameAddress: STACK + 72n,
-    pc: LIBC + 0x76ad8n,
-    sp: STACK + 0x2000n,
-    trap: 14,
-    error: 4,
-    faultAddress: 0n,
-  });
+  assert.deepEqual(frame, PAGE_FAULT_AT_0);
 });
 
 Deno.test("signalFrameIn gives no fault address for other traps (a divide error)", () => {
@@ -101,14 +104,6 @@ Deno.test("signalFrameIn takes the innermost of two frames, and none past the by
   );
 });
 
-const PAGE_FAULT_AT_0: SignalFrame = {
-  frameAddress: STACK + 72n,
-  pc: LIBC + 0x76ad8n,
-  sp: STACK + 0x2000n,
-  trap: 14,
-  error: 4,
-  faultAddress: 0n,
-};
 /** `mov (%rdi),%eax` after other code: no `syscall` before it. */
 const LOAD = new Uint8Array([0x48, 0x89, 0x8b, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
