@@ -97,7 +97,14 @@ async function checkVerdicts(python: Python, extra: string[]): Promise<void> {
     const napper = byName.get(name)!;
     assert.equal(napper.verdict, "progressing", `${name}: ${napper.reason}`);
     assert.match(napper.reason, /woke up \d+ times|different Python stacks|% CPU/);
-    const where = innermost(napper);
+    // The main thread: its loop among its stacks, not always the most frequent. On a loaded
+    // machine 2.7's GIL, held by "busy", can keep it waiting after signal_ready's os.rename
+    // (that stack, line and all, is what it then shows) for most of the samples.
+    const at = name === "main"
+      ? napper.stacks.findIndex((s) => s.frames.at(-1)?.line === markerLine(name))
+      : 0;
+    assert.ok(at >= 0, `${name}: its loop among ${JSON.stringify(napper.stacks)}`);
+    const where = innermost(napper, at);
     assert.equal(where.line, markerLine(name), name);
     assert.equal(where.function, name === "main" ? "main" : "nap");
   }
