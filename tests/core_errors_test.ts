@@ -339,6 +339,16 @@ registerTest(
         [...core.live.osThreads.keys()].sort((a, b) => a - b),
         "every thread of the process",
       );
+      // A frame whose code object was cut off shows as ???, and its thread says so.
+      for (const thread of traceback) {
+        if (!thread.frames.some((f) => f.func === "???")) continue;
+        assert.ok(
+          thread.extra.some((line) =>
+            /\(!\) .*code objects are unreadable \(shown as \?\?\?\)/.test(line)
+          ),
+          `thread ${thread.tid} is marked`,
+        );
+      }
     } catch (error) {
       throw withRun(error, result);
     }

@@ -125,6 +125,13 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
     address = back;
   }
   const walk: FrameWalk = { frames: newestFirst.reverse() };
+  // Frames whose code object could not be read show as `???`: said, not left to be guessed.
+  const unread = walk.frames.filter((frame) => frame.file === UNREAD).length;
+  if (unread > 0) {
+    const what = `${unread} of ${walk.frames.length} frames' code objects are unreadable ` +
+      "(shown as ???)";
+    partial = partial === undefined ? what : `${partial}; ${what}`;
+  }
   if (partial !== undefined) walk.partial = partial;
   if (anchor !== undefined) walk.anchor = anchor;
   return walk;
@@ -138,6 +145,9 @@ function isCode(ctx: FrameContext, address: bigint): boolean {
     return false;
   }
 }
+
+/** The file and function of a frame whose code object cannot be read. */
+const UNREAD = "???";
 
 function frameFrom(
   ctx: FrameContext,
@@ -169,8 +179,8 @@ function frameFrom(
   } catch (e) {
     rethrowFatal(e);
     return {
-      file: "???",
-      function: "???",
+      file: UNREAD,
+      function: UNREAD,
       location: { line: 0, endLine: 0, column: -1, endColumn: -1 },
       isEntry,
       frameAddress: address,
