@@ -204,6 +204,27 @@ export class AddressLocator {
 }
 
 /**
+ * The stack's bytes from `sp` up: at most {@linkcode STACK_SCAN_BYTES}, within its mapping, in
+ * whole words; undefined when `sp` is in no mapping or the memory cannot be read.
+ */
+export function stackFrom(
+  mem: MemoryReader,
+  sp: bigint,
+  maps: readonly MapEntry[],
+): Uint8Array | undefined {
+  const stack = maps.find((m) => m.start <= sp && sp < m.end);
+  if (stack === undefined) return undefined;
+  const room = stack.end - sp;
+  const length = Number(room < BigInt(STACK_SCAN_BYTES) ? room : BigInt(STACK_SCAN_BYTES));
+  try {
+    return mem.read(sp, length - (length % 8));
+  } catch (e) {
+    rethrowFatal(e);
+    return undefined;
+  }
+}
+
+/**
  * The {@linkcode ABORT_FUNCTIONS} that words of the stack from `sp` up point into (return
  * addresses, or stale values: an inference), innermost first, each once.
  */
@@ -213,19 +234,9 @@ export function abortFunctionsOnStack(
   maps: readonly MapEntry[],
   locator: AddressLocator,
 ): string[] {
-  const stack = maps.find((m) => m.start <= sp && sp < m.end);
-  if (stack === undefined) return [];
-  const length = Number(
-    stack.end - sp < BigInt(STACK_SCAN_BYTES) ? stack.end - sp : BigInt(STACK_SCAN_BYTES),
-  );
-  let words: DataView;
-  try {
-    const bytes = mem.read(sp, length - (length % 8));
-    words = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  } catch (e) {
-    rethrowFatal(e);
-    return [];
-  }
+  const bytes = stackFrom(mem, sp, maps);
+  if (bytes === undefined) return [];
+  const words = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const executable = maps.filter((m) => m.perms[2] === "x" && m.path !== "");
   const found: string[] = [];
   const cache = new Map<bigint, string | undefined>();

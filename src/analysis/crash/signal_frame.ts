@@ -24,16 +24,13 @@
 import type { MemoryReader } from "../../memory/memory_reader.ts";
 import type { MapEntry } from "../../elf/maps.ts";
 import { rethrowFatal } from "../../errors.ts";
-
-/** Bytes of stack searched from the stack pointer up (as `crash_site.ts` scans). */
-export const SIGNAL_FRAME_SCAN_BYTES = 64 * 1024;
+import { stackFrom } from "./crash_site.ts";
 
 /** Offsets in `struct rt_sigframe` (x86-64), from its start (the handler's return address). */
 const FRAME = {
   /** `uc.uc_mcontext` (struct sigcontext) starts at 48: 8 + uc_flags, uc_link, uc_stack (24). */
   rsp: 48 + 120,
   rip: 48 + 128,
-  eflags: 48 + 136,
   /** cs, gs, fs, ss: four 16-bit selectors in one word. */
   selectors: 48 + 144,
   err: 48 + 152,
@@ -82,9 +79,8 @@ export function isFaultSignal(signal: number): boolean {
 }
 
 /**
- * The innermost signal frame above `sp` (at most {@linkcode SIGNAL_FRAME_SCAN_BYTES}, within
- * its mapping) that holds a fault raising `signal`; undefined when there is none, or the
- * stack cannot be read.
+ * The innermost signal frame in the stack above `sp` (as `stackFrom` reads it) that holds a
+ * fault raising `signal`; undefined when there is none, or the stack cannot be read.
  */
 export function findSignalFrame(
   mem: MemoryReader,
@@ -93,17 +89,8 @@ export function findSignalFrame(
   signal: number,
 ): SignalFrame | undefined {
   const traps = TRAPS[signal];
-  const stack = maps.find((m) => m.start <= sp && sp < m.end);
-  if (traps === undefined || stack === undefined) return undefined;
-  const room = stack.end - sp;
-  const length = Number(room < BigInt(SIGNAL_FRAME_SCAN_BYTES) ? room : SIGNAL_FRAME_SCAN_BYTES);
-  let bytes: Uint8Array;
-  try {
-    bytes = mem.read(sp, length - (length % 8));
-  } catch (e) {
-    rethrowFatal(e);
-    return undefined;
-  }
+  const bytes = traps === undefined ? undefined : stackFrom(mem, sp, maps);
+  if (traps === undefined || bytes === undefined) return undefined;
   const frame = signalFrameIn(bytes, sp, maps, traps);
   if (frame === undefined) return undefined;
   let code: Uint8Array | undefined;
@@ -188,7 +175,7 @@ export function signalFrameIn(
     const ss = selectors >> 48n;
     if (ss !== 0x2bn && ss !== 0n) continue;
     const trap = word(o + FRAME.trapno);
-    if (trap > 31n || !traps.includes(Number(trap))) continue;
+    if (!traps.includes(Number(trap))) continue;
     const frameAddress = base + BigInt(o);
     const fpstate = word(o + FRAME.fpstate);
     if (fpstate < frameAddress + BigInt(FRAME.size)) continue;
