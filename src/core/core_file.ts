@@ -289,7 +289,7 @@ export async function openCore(path: string, options: OpenCoreOptions = {}): Pro
       throw new CoreUnreadableError(
         path,
         `it is compressed with ${other}, which pystack does not read`,
-        `decompress it first ('${other === "xz" ? "xz" : "bzip2"} -dk ${path}'); ` +
+        `decompress it first ('${other} -dk ${path}'); ` +
           "gzip, zstd and lz4 cores are read directly",
       );
     }

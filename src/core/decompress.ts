@@ -7,6 +7,9 @@
  * @module
  */
 
+import { concatBytes } from "../bytes.ts";
+import { type ByteReader, decodeLz4Frames, LZ4_MAGIC, Lz4FormatError } from "./lz4_frame.ts";
+
 /** A compression format pystack reads directly. */
 export type Compression = "gzip" | "zstd" | "lz4";
 
@@ -17,8 +20,6 @@ export interface Decompressed {
   /** Set when the compressed stream was cut short or corrupt: what was decoded is kept. */
   error?: string;
 }
-
-import { type ByteReader, decodeLz4Frames, LZ4_MAGIC, Lz4FormatError } from "./lz4_frame.ts";
 
 /**
  * Names the compression of a file from its first bytes, or `undefined`.
@@ -116,7 +117,7 @@ function decompressLz4(path: string, out: string): Decompressed {
 /** Reads `file` in 1 MiB pieces for {@linkcode decodeLz4Frames}. */
 function fileReader(file: Deno.FsFile): ByteReader {
   const chunk = new Uint8Array(1 << 20);
-  let buffered = new Uint8Array(0);
+  let buffered: Uint8Array = new Uint8Array(0);
   let ended = false;
   return {
     read(n: number): Uint8Array {
@@ -126,10 +127,7 @@ function fileReader(file: Deno.FsFile): ByteReader {
           ended = true;
           break;
         }
-        const grown = new Uint8Array(buffered.length + got);
-        grown.set(buffered);
-        grown.set(chunk.subarray(0, got), buffered.length);
-        buffered = grown;
+        buffered = concatBytes([buffered, chunk.subarray(0, got)]);
       }
       const taken = buffered.subarray(0, Math.min(n, buffered.length));
       buffered = buffered.subarray(taken.length);

@@ -9,6 +9,7 @@
 import { parseMaps } from "../elf/maps.ts";
 import type { Relocate } from "./session.ts";
 import { MappedFiles } from "../process/mapped_files.ts";
+import { executablePath } from "../process/tasks.ts";
 import { mapPath } from "../walk/object_files.ts";
 
 /**
@@ -23,19 +24,11 @@ export function liveRelocate(pid: number): Relocate {
       files ??= new MappedFiles(
         pid,
         parseMaps(Deno.readTextFileSync(`/proc/${pid}/maps`)),
-        readLink(`/proc/${pid}/exe`),
+        executablePath(pid),
       );
     } catch {
       return undefined;
     }
     return files.locate(mapPath(path));
   };
-}
-
-function readLink(path: string): string | undefined {
-  try {
-    return Deno.readLinkSync(path);
-  } catch {
-    return undefined;
-  }
 }
