@@ -76,6 +76,8 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
   let address = newest;
   let newerIsEntryCandidate: PyFrame | undefined;
   let anchor: bigint | undefined;
+  /** Frames whose code object could not be read (shown as `???`). */
+  let unread = 0;
   while (address !== 0n) {
     if (seen.has(address)) {
       partial = `frame chain loops back to ${hex(address)}`;
@@ -120,13 +122,17 @@ export function walkFrames(ctx: FrameContext, newest: bigint): FrameWalk {
       address = back;
       continue;
     }
-    newestFirst.push(frameFrom(ctx, f, address, codeAddress));
+    let frame = frameFrom(ctx, f, address, codeAddress);
+    if (frame === undefined) {
+      unread++;
+      frame = unreadFrame(rt, f, address, codeAddress);
+    }
+    newestFirst.push(frame);
     newerIsEntryCandidate = newestFirst[newestFirst.length - 1];
     address = back;
   }
   const walk: FrameWalk = { frames: newestFirst.reverse() };
   // Frames whose code object could not be read show as `???`: said, not left to be guessed.
-  const unread = walk.frames.filter((frame) => frame.file === UNREAD).length;
   if (unread > 0) {
     const what = `${unread} of ${walk.frames.length} frames' code objects are unreadable ` +
       "(shown as ???)";
@@ -146,18 +152,18 @@ function isCode(ctx: FrameContext, address: bigint): boolean {
   }
 }
 
-/** The file and function of a frame whose code object cannot be read. */
-const UNREAD = "???";
+/** Whether the frame was entered from C (by the rule of the runtime). */
+function isEntryFrame(rt: FrameContext["rt"], f: StructView): boolean {
+  return rt.entryRule === "every" || (rt.entryRule === "is_entry" && f.int("is_entry") !== 0);
+}
 
+/** The frame, or undefined when its code object (or its location in it) cannot be read. */
 function frameFrom(
   ctx: FrameContext,
   f: StructView,
   address: bigint,
   codeAddress: bigint,
-): PyFrame {
-  const { rt } = ctx;
-  const isEntry = rt.entryRule === "every" ||
-    (rt.entryRule === "is_entry" && f.int("is_entry") !== 0);
+): PyFrame | undefined {
   try {
     const code = ctx.codes.read(codeAddress);
     const location = ctx.codes.locate(
@@ -172,19 +178,29 @@ function frameFrom(
       file: code.file,
       function: code.name,
       location,
-      isEntry,
+      isEntry: isEntryFrame(ctx.rt, f),
       frameAddress: address,
       codeAddress,
     };
   } catch (e) {
     rethrowFatal(e);
-    return {
-      file: UNREAD,
-      function: UNREAD,
-      location: { line: 0, endLine: 0, column: -1, endColumn: -1 },
-      isEntry,
-      frameAddress: address,
-      codeAddress,
-    };
+    return undefined;
   }
+}
+
+/** A frame whose code object cannot be read: `???`, line 0. */
+function unreadFrame(
+  rt: FrameContext["rt"],
+  f: StructView,
+  address: bigint,
+  codeAddress: bigint,
+): PyFrame {
+  return {
+    file: "???",
+    function: "???",
+    location: { line: 0, endLine: 0, column: -1, endColumn: -1 },
+    isEntry: isEntryFrame(rt, f),
+    frameAddress: address,
+    codeAddress,
+  };
 }
