@@ -40,6 +40,9 @@ export function readPython(
   });
   const unlisted = options.native === "all" ? undefined : unlistedAtShutdown(walk, threads.tids);
   if (unlisted !== undefined) walk.warnings.push(unlisted);
+  // No thread at all, and no other word of why (the shutdown's above is one).
+  const none = noThreadStates(walk);
+  if (none !== undefined) walk.warnings.push(none);
   if (!deadline?.passed("exceptions")) addExceptions({ ...located, mem }, walk.threads);
   const localsWarnings = options.locals && !deadline?.passed("locals")
     ? part(parts, "locals").addLocals(
@@ -71,6 +74,32 @@ export function unlistedAtShutdown(
     "no Python thread state and " + (one ? "is" : "are") + " not shown (daemon threads lose " +
     "theirs at shutdown; a thread that never ran Python has none); --native-all shows every " +
     "thread";
+}
+
+/**
+ * Why a walk that met no trouble shows no thread at all, said as a warning (an empty report
+ * with nothing said would read as a tool that failed): the interpreter is being created (a
+ * process caught as it starts, or just after an `exec`), or finalized, or has no thread state.
+ */
+export function noThreadStates(
+  walk: Pick<
+    InterpretersWalk,
+    "interpreters" | "threads" | "warnings" | "unread" | "interpretersSkipped"
+  >,
+): string | undefined {
+  if (
+    walk.threads.length > 0 || walk.unread !== undefined || walk.warnings.length > 0 ||
+    walk.interpretersSkipped
+  ) {
+    return undefined;
+  }
+  const main = walk.interpreters.find((i) => i.id === 0) ?? walk.interpreters[0];
+  const why = main?.state === "initializing"
+    ? ": the interpreter is still being created (the process is starting, or has just exec'd)"
+    : main?.state === "finalizing"
+    ? ": the interpreter is being finalized (the process is exiting)"
+    : "";
+  return `no Python thread state to show${why}`;
 }
 
 /**

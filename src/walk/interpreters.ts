@@ -129,27 +129,7 @@ export function walkInterpreters(ctx: ThreadContext): InterpretersWalk {
     }
     visit(ctx.interp);
   }
-  const none = noThreadStates(out);
-  if (none !== undefined) out.warnings.push(none);
   return out;
-}
-
-/**
- * Why a walk that met no trouble shows no thread at all, said as a warning (an empty report
- * with nothing said would read as a tool that failed): the interpreter is being created (a
- * process caught as it starts, or just after an `exec`), or finalized, or has no thread state.
- */
-function noThreadStates(walk: InterpretersWalk): string | undefined {
-  if (walk.threads.length > 0 || walk.unread !== undefined || walk.warnings.length > 0) {
-    return undefined;
-  }
-  const main = walk.interpreters.find((i) => i.id === 0) ?? walk.interpreters[0];
-  const why = main?.state === "initializing"
-    ? ": the interpreter is still being created (the process is starting, or has just exec'd)"
-    : main?.state === "finalizing"
-    ? ": the interpreter is being finalized (the process is exiting)"
-    : "";
-  return `no Python thread state to show${why}`;
 }
 
 /**

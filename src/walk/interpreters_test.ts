@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_INTERPRETERS, walkInterpreters } from "./interpreters.ts";
+import { noThreadStates } from "../read_python.ts";
 import { fakeInterpreters as memoryFor, INTERP, off, THREAD } from "./_fake_interpreters.ts";
 
 Deno.test("walkInterpreters() reads every interpreter of the runtime's list, newest first", () => {
@@ -84,17 +85,17 @@ Deno.test("walkInterpreters() marks a thread being started (3.12: not bound yet)
   ]);
 });
 
-Deno.test("walkInterpreters() says why it shows no thread: an interpreter still being created", () => {
+Deno.test("noThreadStates() says why a walk shows no thread: an interpreter still being created", () => {
   const { ctx, mem, interp } = memoryFor(1);
   mem.writeU64(interp(0) + off(INTERP, "tstate_head"), 0n);
   mem.writeI32(interp(0) + off(INTERP, "initialized"), 0);
   const walk = walkInterpreters(ctx);
   assert.deepEqual(walk.threads, []);
-  assert.deepEqual(walk.warnings, [
+  assert.deepEqual([noThreadStates(walk)], [
     "no Python thread state to show: the interpreter is still being created (the process is " +
     "starting, or has just exec'd)",
   ]);
   // Created: no thread state, and no reason known.
   mem.writeI32(interp(0) + off(INTERP, "initialized"), 1);
-  assert.deepEqual(walkInterpreters(ctx).warnings, ["no Python thread state to show"]);
+  assert.deepEqual([noThreadStates(walkInterpreters(ctx))], ["no Python thread state to show"]);
 });
