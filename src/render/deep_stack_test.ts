@@ -6,6 +6,7 @@ import { renderGroupedText } from "./group_text.ts";
 import { renderTreeText } from "./tree_text.ts";
 import { renderJson } from "./json.ts";
 import { renderWatchText } from "./watch_text.ts";
+import { reportOf } from "./_test_report.ts";
 
 // Deeper than any argument list V8 accepts in one call (`push(...lines)`).
 const DEPTH = 200_000;
@@ -38,31 +39,20 @@ function deepThread(tid: number, withLocals = false): PyThread {
   };
 }
 
-function report(threads: PyThread[]): StackReport {
-  return {
-    pid: 7,
-    pythonVersion: "3.12.1",
-    foundBy: "symbols",
-    nonBlocking: false,
-    warnings: [],
-    threads,
-  };
-}
-
 const HEADER = "Traceback for thread 7 (python3) [Has the GIL] (most recent call last):";
 const FIRST = '    (Python) File "/app/deep.py", line 9, in <module>';
 const INNER = '    (Python) File "/app/deep.py", line 3, in f';
 const MARKER = `    (!) Stack may be incomplete: ${PARTIAL}`;
 
 Deno.test("renderText() prints a stack 200,000 frames deep, then its partial marker", () => {
-  const lines = renderText(report([deepThread(7)]), { color: false });
+  const lines = renderText(reportOf([deepThread(7)]), { color: false });
   assert.equal(lines.length, DEPTH + 2);
   assert.deepEqual(lines.slice(0, 3), [HEADER, FIRST, INNER]);
   assert.deepEqual(lines.slice(-2), [INNER, MARKER]);
 });
 
 Deno.test("renderText() prints a deep stack with --locals and source lines", () => {
-  const lines = renderText(report([deepThread(7, true)]), {
+  const lines = renderText(reportOf([deepThread(7, true)]), {
     color: false,
     sourceLine: (_, line) => line === 3 ? "    return f(n - 1)" : "f(80000)",
   });
@@ -91,7 +81,7 @@ Deno.test("renderText() merges a deep Python stack with native frames", () => {
       },
     ],
   };
-  const lines = renderText(report([thread]), { color: false, native: "python" });
+  const lines = renderText(reportOf([thread]), { color: false, native: "python" });
   assert.equal(lines.length, 1 + 1 + DEPTH + 1);
   assert.deepEqual(lines.slice(1, 3), ['    (C) File "???", line 0, in main (python3)', FIRST]);
   assert.deepEqual(lines.slice(-1), [MARKER]);
@@ -117,7 +107,7 @@ Deno.test("renderText() prints a deep stack split between interpreters", () => {
       },
     ],
   };
-  const lines = renderText(report([thread]), { color: false });
+  const lines = renderText(reportOf([thread]), { color: false });
   assert.equal(lines.length, 1 + 2 + DEPTH + 1);
   assert.deepEqual(lines.slice(0, 5), [
     "Traceback for thread 7 (python3) (most recent call last):",
@@ -131,7 +121,7 @@ Deno.test("renderText() prints a deep stack split between interpreters", () => {
 
 Deno.test("renderText() prints a deep suspended greenlet", () => {
   const r: StackReport = {
-    ...report([{ ...deepThread(7), frames: [] }]),
+    ...reportOf([{ ...deepThread(7), frames: [] }]),
     greenlets: [{
       address: 0x99n,
       typeName: "greenlet.greenlet",
@@ -145,13 +135,13 @@ Deno.test("renderText() prints a deep suspended greenlet", () => {
 });
 
 Deno.test("renderGroupedText() prints deep stacks, alone and grouped", () => {
-  const lines = renderGroupedText(report([deepThread(7), deepThread(8), deepThread(9)]), {
+  const lines = renderGroupedText(reportOf([deepThread(7), deepThread(8), deepThread(9)]), {
     color: false,
   });
   assert.equal(lines.length, 1 + DEPTH + 1);
   assert.deepEqual(lines.slice(0, 2), ["3 threads: 7 (python3), 8 (python3), 9 (python3):", FIRST]);
   assert.deepEqual(lines.slice(-1), [MARKER]);
-  const alone = renderGroupedText(report([deepThread(7)]), { color: false });
+  const alone = renderGroupedText(reportOf([deepThread(7)]), { color: false });
   assert.equal(alone.length, DEPTH + 2);
 });
 
@@ -161,7 +151,7 @@ Deno.test("renderTreeText() prints a process with a deep stack", () => {
     commandLine: "python3 deep.py",
     depth: 0,
     status: "read" as const,
-    report: report([deepThread(7)]),
+    report: reportOf([deepThread(7)]),
   }];
   const lines = renderTreeText(outcomes, { text: () => ({ color: false }) });
   assert.equal(lines.length, 1 + DEPTH + 2);
@@ -171,7 +161,7 @@ Deno.test("renderTreeText() prints a process with a deep stack", () => {
 });
 
 Deno.test("renderJson() renders a stack 200,000 frames deep", () => {
-  const doc = JSON.parse(renderJson(report([deepThread(7)])).join("\n"));
+  const doc = JSON.parse(renderJson(reportOf([deepThread(7)])).join("\n"));
   assert.equal(doc.threads[0].frames.length, DEPTH);
   assert.equal(doc.threads[0].partial, PARTIAL);
 });

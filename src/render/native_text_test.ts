@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import type { NativeFrame, PyFrame, PyThread, StackReport } from "../model.ts";
+import type { NativeFrame, PyFrame, PyThread } from "../model.ts";
 import { nativeFrameLine } from "./native_text.ts";
 import { renderText } from "./text.ts";
+import { reportOf } from "./_test_report.ts";
 
 function c(symbol: string, extra: Partial<NativeFrame> = {}): NativeFrame {
   return { address: 0x1000n, symbol, library: "libx.so", inlined: false, ...extra };
@@ -28,17 +29,6 @@ function thread(extra: Partial<PyThread>): PyThread {
     holdsGil: false,
     gcCollecting: false,
     ...extra,
-  };
-}
-
-function report(threads: PyThread[]): StackReport {
-  return {
-    pid: 7,
-    pythonVersion: "3.12.1",
-    foundBy: "symbols",
-    nonBlocking: false,
-    warnings: [],
-    threads,
   };
 }
 
@@ -81,7 +71,7 @@ Deno.test("renderText() merges native and Python frames in a native mode", () =>
       c("time_sleep"),
     ],
   });
-  assert.deepEqual(renderText(report([t]), { color: false, native: "python" }), [
+  assert.deepEqual(renderText(reportOf([t]), { color: false, native: "python" }), [
     "Traceback for thread 7 (python3) [] (most recent call last):",
     '    (C) File "???", line 0, in main (libx.so)',
     '    (Python) File "/app/x.py", line 3, in <module>',
@@ -89,7 +79,7 @@ Deno.test("renderText() merges native and Python frames in a native mode", () =>
     '    (Python) File "/app/x.py", line 3, in f',
     '    (C) File "???", line 0, in time_sleep (libx.so)',
   ]);
-  assert.deepEqual(renderText(report([t]), { color: false, native: "last" }), [
+  assert.deepEqual(renderText(reportOf([t]), { color: false, native: "last" }), [
     "Traceback for thread 7 (python3) [] (most recent call last):",
     '    (Python) File "/app/x.py", line 3, in <module>',
     '    (Python) File "/app/x.py", line 3, in f',
@@ -99,7 +89,7 @@ Deno.test("renderText() merges native and Python frames in a native mode", () =>
 
 Deno.test("renderText() prints both stacks after the marker when they cannot be merged", () => {
   const t = thread({ frames: [py("<module>"), py("f")], native: [c("main"), c("time_sleep")] });
-  assert.deepEqual(renderText(report([t]), { color: false, native: "all" }), [
+  assert.deepEqual(renderText(reportOf([t]), { color: false, native: "all" }), [
     "Traceback for thread 7 (python3) [] (most recent call last):",
     "* - Unable to merge native stack due to insufficient native information - *",
     '    (Python) File "/app/x.py", line 3, in <module>',
@@ -113,14 +103,14 @@ Deno.test("renderText() reads waiting for and dropping the GIL from native frame
   const waiting = thread({ native: [c("PyEval_RestoreThread"), c("take_gil", { inlined: true })] });
   const dropping = thread({ tid: 8, native: [c("drop_gil")] });
   const holding = thread({ tid: 9, holdsGil: true, native: [c("drop_gil")] });
-  const lines = renderText(report([waiting, dropping, holding]), { color: false, native: "all" });
+  const lines = renderText(reportOf([waiting, dropping, holding]), { color: false, native: "all" });
   assert.deepEqual(lines.filter((l) => l.startsWith("Traceback")), [
     "Traceback for thread 7 (python3) [Waiting for the GIL] (most recent call last):",
     "Traceback for thread 8 (python3) [Dropping the GIL] (most recent call last):",
     "Traceback for thread 9 (python3) [Has the GIL] (most recent call last):",
   ]);
   // Without a native mode, nothing changes: an empty stack is one line.
-  assert.deepEqual(renderText(report([thread({})]), { color: false }), [
+  assert.deepEqual(renderText(reportOf([thread({})]), { color: false }), [
     "The frame stack for thread 7 is empty",
   ]);
 });
@@ -131,12 +121,12 @@ Deno.test("renderText() marks a native stack cut by the unwinder's limit, in nat
     native: [c("clone3"), c("_PyEval_EvalFrameDefault", { role: "eval" })],
     nativePartial: "stopped after 2048 frames (the outermost are not shown)",
   });
-  assert.deepEqual(renderText(report([t]), { color: false, native: "python" }).slice(-2), [
+  assert.deepEqual(renderText(reportOf([t]), { color: false, native: "python" }).slice(-2), [
     '    (Python) File "/app/x.py", line 3, in f',
     "    (!) Native stack may be incomplete: stopped after 2048 frames (the outermost are not shown)",
   ]);
   // Without a native mode the native frames are not shown, nor is their marker.
-  assert.deepEqual(renderText(report([t]), { color: false }).slice(-1), [
+  assert.deepEqual(renderText(reportOf([t]), { color: false }).slice(-1), [
     '    (Python) File "/app/x.py", line 3, in f',
   ]);
 });
